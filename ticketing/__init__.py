@@ -1,0 +1,1 @@
+"""Event-ticketing backend: the domain, its services and the data layer shared by both API doors."""

@@ -1,0 +1,150 @@
+"""Engine construction and the unit of work: one transaction per service call, on either database.
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with `BEGIN IMMEDIATE` so
+that concurrent writers queue for the lock instead of failing on a stale snapshot. PostgreSQL runs
+at READ COMMITTED, where conditional UPDATEs re-check their WHERE clause after waiting for a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from ticketing.errors import ErrorCode, TicketingError
+from ticketing.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_WRITE_OPTION = "ticketing_write"
+_MAX_ATTEMPTS = 4
+# PostgreSQL: deadlock_detected, serialization_failure; both are safe to retry from the start.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout).
+_BUSY_SQLSTATES = {"55P03", "57014"}
+_SQLITE_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes' low byte)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            url,
+            echo=settings.sql_echo,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        )
+        _configure_sqlite(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url,
+        echo=settings.sql_echo,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "application_name": f"ticketing-{os.getpid()}",
+                "lock_timeout": "10s",
+            }
+        },
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN out of the driver's hands, so that we can choose IMMEDIATE for writers.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    for attribute in ("sqlstate", "pgcode"):
+        value = getattr(orig, attribute, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _is_sqlite_busy(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_BUSY_CODES
+    return "database is locked" in str(exc.orig)
+
+
+def _busy() -> TicketingError:
+    return TicketingError(
+        ErrorCode.SERVICE_BUSY,
+        "The service is busy with other orders; retry in a moment.",
+        context={"retry_after": 1},
+    )
+
+
+def _transaction(
+    *, write: bool
+) -> Callable[
+    [Callable[Concatenate[AsyncSession, P], Awaitable[R]]],
+    Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+]:
+    def decorate(
+        fn: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+    ) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
+        @functools.wraps(fn)
+        async def run(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            for attempt in range(1, _MAX_ATTEMPTS + 1):
+                try:
+                    async with session.begin():
+                        await session.connection(execution_options={_WRITE_OPTION: write})
+                        return await fn(session, *args, **kwargs)
+                except DBAPIError as exc:
+                    sqlstate = _sqlstate(exc)
+                    if sqlstate in _RETRYABLE_SQLSTATES and attempt < _MAX_ATTEMPTS:
+                        log.info("retrying %s after %s (attempt %d)", fn.__name__, sqlstate, attempt)
+                        await asyncio.sleep(0.005 * attempt)
+                        continue
+                    if sqlstate in _BUSY_SQLSTATES or sqlstate in _RETRYABLE_SQLSTATES:
+                        raise _busy() from exc
+                    if _is_sqlite_busy(exc):
+                        raise _busy() from exc
+                    raise
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return run
+
+    return decorate
+
+
+command = _transaction(write=True)
+"""A service command: one write transaction, rolled back on any exception, retried on deadlock."""
+
+query = _transaction(write=False)
+"""A service query: one read transaction (a consistent snapshot on both databases)."""

@@ -1,0 +1,145 @@
+"""Demo and load-test inventory: a realistic concert hall, and venues of any size for `seed`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db import command, query
+from ticketing.domain import SectionKind
+from ticketing.models import Venue
+from ticketing.services.manifest import RowSpec, SectionSpec, insert_event, insert_venue, row_name
+
+DEMO_VENUE = "Harbour Point Concert Hall"
+PRICE_LEVELS = ("Adult", "Child", "VIP")
+
+
+@dataclass(frozen=True, slots=True)
+class SeededEvent:
+    venue_id: int
+    event_id: int
+
+
+def _seated(name: str, *, rows: int, seats_per_row: int) -> SectionSpec:
+    return SectionSpec(
+        name=name,
+        rows=[RowSpec.numbered(row_name(i), seats_per_row) for i in range(rows)],
+    )
+
+
+def _evening(now: datetime, *, days: int, hour: int, minute: int = 0) -> datetime:
+    day = (now + timedelta(days=days)).date()
+    return datetime.combine(day, time(hour, minute), tzinfo=UTC)
+
+
+def _prices(table: dict[str, tuple[str, str, str]]) -> dict[str, dict[str, Decimal]]:
+    return {
+        section: {level: Decimal(amount) for level, amount in zip(PRICE_LEVELS, amounts, strict=True)}
+        for section, amounts in table.items()
+    }
+
+
+@query
+async def is_empty(session: AsyncSession) -> bool:
+    return await session.scalar(sa.select(sa.func.count()).select_from(Venue.__table__)) == 0
+
+
+@command
+async def seed_demo(session: AsyncSession, *, now: datetime) -> list[SeededEvent]:
+    """A named hall with three seated sections of lettered rows, a standing floor, two concerts."""
+    venue_id = await insert_venue(
+        session,
+        name=DEMO_VENUE,
+        city="Lisbon",
+        timezone="Europe/Lisbon",
+        sections=[
+            _seated("Stalls", rows=12, seats_per_row=20),
+            _seated("Circle", rows=8, seats_per_row=16),
+            _seated("Balcony", rows=6, seats_per_row=14),
+            SectionSpec(name="Standing Floor", kind=SectionKind.GENERAL_ADMISSION, capacity=300),
+        ],
+        now=now,
+    )
+    concert = await insert_event(
+        session,
+        venue_id=venue_id,
+        name="The Midnight Owls: Live in Concert",
+        starts_at=_evening(now, days=21, hour=20),
+        currency="EUR",
+        price_levels=PRICE_LEVELS,
+        prices=_prices(
+            {
+                "Stalls": ("59.00", "35.00", "120.00"),
+                "Circle": ("49.50", "29.50", "95.00"),
+                "Balcony": ("35.00", "20.00", "70.00"),
+                "Standing Floor": ("45.00", "25.00", "89.00"),
+            }
+        ),
+        now=now,
+    )
+    orchestra = await insert_event(
+        session,
+        venue_id=venue_id,
+        name="Lisbon Chamber Orchestra: Winter Nights",
+        starts_at=_evening(now, days=45, hour=19, minute=30),
+        currency="EUR",
+        price_levels=PRICE_LEVELS,
+        prices=_prices(
+            {
+                "Stalls": ("42.00", "21.00", "85.00"),
+                "Circle": ("36.00", "18.00", "72.00"),
+                "Balcony": ("24.00", "12.00", "48.00"),
+                "Standing Floor": ("19.50", "9.75", "39.00"),
+            }
+        ),
+        now=now,
+    )
+    return [SeededEvent(venue_id, concert), SeededEvent(venue_id, orchestra)]
+
+
+SEATS_PER_ROW = 25
+SEATS_PER_SECTION = 1000
+
+
+def stadium_sections(seats: int, general_admission: int) -> list[SectionSpec]:
+    """Exactly `seats` designated seats in sections of about 1,000 and rows of 25."""
+    count = max(min(3, seats), math.ceil(seats / SEATS_PER_SECTION)) if seats else 0
+    sections: list[SectionSpec] = []
+    for index in range(count):
+        size = seats // count + (1 if index < seats % count else 0)
+        rows = [
+            RowSpec.numbered(row_name(r), min(SEATS_PER_ROW, size - r * SEATS_PER_ROW))
+            for r in range(math.ceil(size / SEATS_PER_ROW))
+        ]
+        sections.append(SectionSpec(name=f"Block {index + 101}", rows=rows))
+    if general_admission:
+        sections.append(
+            SectionSpec(name="Field", kind=SectionKind.GENERAL_ADMISSION, capacity=general_admission)
+        )
+    return sections
+
+
+@command
+async def seed_stadium(
+    session: AsyncSession, *, seats: int, general_admission: int, name: str, now: datetime
+) -> SeededEvent:
+    sections = stadium_sections(seats, general_admission)
+    venue_id = await insert_venue(
+        session, name=name, city="", timezone="UTC", sections=sections, now=now
+    )
+    event_id = await insert_event(
+        session,
+        venue_id=venue_id,
+        name=f"{name}: Opening Night",
+        starts_at=_evening(now, days=30, hour=20),
+        currency="EUR",
+        price_levels=PRICE_LEVELS,
+        prices=_prices({section.name: ("50.00", "25.00", "150.00") for section in sections}),
+        now=now,
+    )
+    return SeededEvent(venue_id, event_id)

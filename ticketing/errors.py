@@ -1,0 +1,53 @@
+"""The one error vocabulary: codes both API doors report, and the exception services raise."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable machine-readable codes; REST maps them to statuses, GraphQL to an enum."""
+
+    NOT_FOUND = "NOT_FOUND"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    SEAT_NOT_AVAILABLE = "SEAT_NOT_AVAILABLE"
+    PRICE_NOT_OFFERED = "PRICE_NOT_OFFERED"
+    CART_EMPTY = "CART_EMPTY"
+    CART_NOT_OPEN = "CART_NOT_OPEN"
+    CART_LIMIT = "CART_LIMIT"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    PAYMENT_FINALIZED = "PAYMENT_FINALIZED"
+    PAYMENT_EXPIRED = "PAYMENT_EXPIRED"
+    SERVICE_BUSY = "SERVICE_BUSY"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class TicketingError(Exception):
+    """An expected failure: the command changed nothing and the caller can act on `code`."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        field: tuple[str, ...] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.context: dict[str, Any] = dict(context or {})
+
+    def __repr__(self) -> str:
+        return f"TicketingError({self.code.value}, {self.message!r})"
+
+
+def not_found(what: str, ident: object, *, field: str | None = None) -> TicketingError:
+    return TicketingError(
+        ErrorCode.NOT_FOUND,
+        f"{what} {ident} does not exist.",
+        field=(field,) if field else None,
+    )

@@ -1,0 +1,92 @@
+"""Small SQL helpers shared by the services; they never open or commit a transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.domain import CartStatus, SeatStatus
+from ticketing.models import AuditEntry, Cart, EventSeat
+
+event_seat = EventSeat.__table__
+cart_t = Cart.__table__
+
+
+async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | None:
+    """Lock the cart row for this transaction; None when the cart was never used.
+
+    Every command that changes a cart, its seats or its payment takes this lock first, so that
+    commands on one cart run one after the other and locks are always taken in the same order.
+    """
+    status = await session.scalar(
+        sa.select(cart_t.c.status).where(cart_t.c.id == cart_id).with_for_update()
+    )
+    return None if status is None else CartStatus(status)
+
+
+def seat_is_free(now: datetime) -> sa.ColumnElement[bool]:
+    """True for a seat a claimer may take: available, or held/booked past its deadline."""
+    return sa.or_(
+        event_seat.c.status == SeatStatus.AVAILABLE,
+        sa.and_(
+            event_seat.c.status.in_([SeatStatus.HELD, SeatStatus.BOOKED]),
+            event_seat.c.expires_at <= now,
+        ),
+    )
+
+
+async def dialect_name(session: AsyncSession) -> str:
+    return (await session.connection()).dialect.name
+
+
+async def insert_ignoring_conflict(
+    session: AsyncSession, table: sa.Table, values: Mapping[str, Any], *, key: list[str]
+) -> None:
+    """INSERT that leaves an existing row (same `key`) alone, atomically, on either database."""
+    if await dialect_name(session) == "postgresql":
+        pg_stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+        await session.execute(pg_stmt)
+    else:
+        lite_stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+        await session.execute(lite_stmt)
+
+
+async def record_audit(
+    session: AsyncSession,
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    at: datetime,
+    actor: str,
+) -> None:
+    rows = [{"at": at, "actor": actor, **entry} for entry in entries]
+    if rows:
+        await session.execute(sa.insert(AuditEntry), rows)
+
+
+def audit_seat(
+    *,
+    action: str,
+    event_id: int,
+    seat_id: int,
+    from_status: SeatStatus | str,
+    to_status: SeatStatus,
+    cart_id: uuid.UUID | None,
+    payment_id: uuid.UUID | None = None,
+    amount: Any = None,
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "event_id": event_id,
+        "seat_id": seat_id,
+        "from_status": from_status.label if isinstance(from_status, SeatStatus) else from_status,
+        "to_status": to_status.label,
+        "cart_id": cart_id,
+        "payment_id": payment_id,
+        "amount": amount,
+    }

@@ -1,0 +1,443 @@
+"""Cart commands: hold a seat, release it, book the cart into a payment.
+
+Every command locks the cart row first, then seats, then cart items (a fixed order, so that
+concurrent commands cannot deadlock), and claims seats only through one conditional UPDATE whose
+WHERE clause is the rule: the database, not Python, decides who gets a seat.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db import command, query
+from ticketing.domain import (
+    CartItemView,
+    CartStatus,
+    CartView,
+    PaymentStatus,
+    PaymentView,
+    SeatStatus,
+    effective_payment_status,
+    money,
+)
+from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.models import Cart, CartItem, Event, EventSeat, EventSeatPrice, Payment, PriceLevel
+from ticketing.services._sql import (
+    audit_seat,
+    insert_ignoring_conflict,
+    lock_cart,
+    record_audit,
+    seat_is_free,
+)
+from ticketing.services.payments import load_payment
+from ticketing.settings import CartPolicy
+
+cart_t = Cart.__table__
+item_t = CartItem.__table__
+event_t = Event.__table__
+event_seat_t = EventSeat.__table__
+price_t = EventSeatPrice.__table__
+price_level_t = PriceLevel.__table__
+payment_t = Payment.__table__
+
+
+def _live_items(cart_id: uuid.UUID, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.hold_expires_at > now
+    )
+
+
+async def load_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime) -> CartView:
+    """The cart as a client sees it at `now` (lapsed holds are gone, an overdue payment expired)."""
+    head = (
+        await session.execute(
+            sa.select(cart_t.c.status, payment_t.c.id, payment_t.c.status, payment_t.c.expires_at)
+            .select_from(cart_t.outerjoin(payment_t, payment_t.c.cart_id == cart_t.c.id))
+            .where(cart_t.c.id == cart_id)
+        )
+    ).one_or_none()
+    if head is None:
+        return CartView.of(cart_id=cart_id, status=CartStatus.OPEN, items=(), payment_id=None)
+    cart_status, payment_id, payment_status, payment_expires_at = head
+    status = CartStatus(cart_status)
+    if payment_id is not None:
+        status = effective_payment_status(payment_status, payment_expires_at, now).cart_status
+        which = item_t.c.payment_id == payment_id
+    else:
+        which = _live_items(cart_id, now)
+    stmt = (
+        sa.select(
+            item_t.c.event_id,
+            item_t.c.seat_id,
+            item_t.c.section_id,
+            item_t.c.row_id,
+            item_t.c.price_level_id,
+            price_level_t.c.name,
+            item_t.c.amount,
+            event_t.c.currency,
+            item_t.c.hold_expires_at,
+        )
+        .join(price_level_t, price_level_t.c.id == item_t.c.price_level_id)
+        .join(event_t, event_t.c.id == item_t.c.event_id)
+        .where(which)
+        .order_by(item_t.c.id)
+    )
+    items = [
+        CartItemView(
+            event_id=row.event_id,
+            seat_id=row.seat_id,
+            section_id=row.section_id,
+            row_id=row.row_id,
+            price_id=row.price_level_id,
+            price_name=row.name,
+            amount=row.amount,
+            currency=row.currency,
+            hold_expires_at=row.hold_expires_at if status is CartStatus.OPEN else None,
+        )
+        for row in await session.execute(stmt)
+    ]
+    return CartView.of(
+        cart_id=cart_id,
+        status=status,
+        items=items,
+        payment_id=payment_id,
+        payment_expires_at=payment_expires_at,
+    )
+
+
+@query
+async def get_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime) -> CartView:
+    return await load_cart(session, cart_id=cart_id, now=now)
+
+
+async def _open_cart_for_change(
+    session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, create: bool
+) -> None:
+    if create:
+        await insert_ignoring_conflict(
+            session,
+            cart_t,
+            {"id": cart_id, "status": CartStatus.OPEN.value, "created_at": now, "updated_at": now},
+            key=["id"],
+        )
+    status = await lock_cart(session, cart_id)
+    if status is None:
+        raise not_found("Cart", cart_id, field="cart_id")
+    if status is not CartStatus.OPEN:
+        raise TicketingError(
+            ErrorCode.CART_NOT_OPEN,
+            f"Cart {cart_id} is {status.value}; only an open cart can change. Start a new cart.",
+            field=("cart_id",),
+            context={"cart_id": str(cart_id), "status": status.value},
+        )
+    await session.execute(sa.update(cart_t).where(cart_t.c.id == cart_id).values(updated_at=now))
+
+
+@command
+async def add_seat_to_cart(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    price_id: int,
+    now: datetime,
+    policy: CartPolicy,
+    actor: str = "anonymous",
+) -> CartView:
+    """Hold one seat for this cart at the chosen price level, until the hold expires."""
+    seat_ref = {"event_id": event_id, "seat_id": seat_id}
+    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
+
+    offer = (
+        await session.execute(
+            sa.select(event_t.c.currency, event_seat_t.c.seat_id, price_t.c.amount)
+            .select_from(event_t)
+            .outerjoin(
+                event_seat_t,
+                sa.and_(event_seat_t.c.event_id == event_t.c.id, event_seat_t.c.seat_id == seat_id),
+            )
+            .outerjoin(
+                price_t,
+                sa.and_(
+                    price_t.c.event_id == event_t.c.id,
+                    price_t.c.seat_id == seat_id,
+                    price_t.c.price_level_id == price_id,
+                ),
+            )
+            .where(event_t.c.id == event_id)
+        )
+    ).one_or_none()
+    if offer is None:
+        raise not_found("Event", event_id, field="event_id")
+    currency, known_seat, amount = offer
+    if known_seat is None:
+        raise not_found(f"Seat {seat_id} of event", event_id, field="seat_id")
+    if amount is None:
+        raise TicketingError(
+            ErrorCode.PRICE_NOT_OFFERED,
+            f"Price {price_id} is not offered for seat {seat_id} of event {event_id}.",
+            field=("price_id",),
+            context={**seat_ref, "price_id": price_id},
+        )
+
+    live = (
+        await session.execute(
+            sa.select(item_t.c.id, item_t.c.event_id, item_t.c.seat_id, event_t.c.currency)
+            .join(event_t, event_t.c.id == item_t.c.event_id)
+            .where(_live_items(cart_id, now))
+        )
+    ).all()
+    if any(row.event_id == event_id and row.seat_id == seat_id for row in live):
+        # Already ours: choosing another price level changes the price, not the hold's deadline.
+        await session.execute(
+            sa.update(item_t)
+            .where(_live_items(cart_id, now), item_t.c.event_id == event_id, item_t.c.seat_id == seat_id)
+            .values(price_level_id=price_id, amount=amount)
+        )
+        return await load_cart(session, cart_id=cart_id, now=now)
+    if any(row.currency != currency for row in live):
+        raise TicketingError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"Cart {cart_id} is in another currency than event {event_id} ({currency}).",
+            field=("event_id",),
+            context=seat_ref,
+        )
+    if len(live) >= policy.max_seats_per_cart:
+        raise TicketingError(
+            ErrorCode.CART_LIMIT,
+            f"A cart holds at most {policy.max_seats_per_cart} seats.",
+            context={"limit": policy.max_seats_per_cart},
+        )
+
+    hold_expires_at = now + timedelta(seconds=policy.hold_seconds)
+    claimed = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.event_id == event_id,
+                event_seat_t.c.seat_id == seat_id,
+                seat_is_free(now),
+            )
+            .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
+            .returning(event_seat_t.c.section_id, event_seat_t.c.row_id)
+        )
+    ).one_or_none()
+    if claimed is None:
+        raise TicketingError(
+            ErrorCode.SEAT_NOT_AVAILABLE,
+            f"Seat {seat_id} of event {event_id} is not available.",
+            field=("seat_id",),
+            context=seat_ref,
+        )
+    # A lapsed claim by another cart (or an old one of ours) stops counting as that cart's item.
+    await session.execute(
+        sa.update(item_t)
+        .where(item_t.c.event_id == event_id, item_t.c.seat_id == seat_id, item_t.c.active)
+        .values(active=False, released_at=now, release_reason="lapsed")
+    )
+    await session.execute(
+        sa.insert(item_t).values(
+            cart_id=cart_id,
+            event_id=event_id,
+            seat_id=seat_id,
+            section_id=claimed.section_id,
+            row_id=claimed.row_id,
+            price_level_id=price_id,
+            amount=amount,
+            held_at=now,
+            hold_expires_at=hold_expires_at,
+            active=True,
+        )
+    )
+    await record_audit(
+        session,
+        [
+            audit_seat(
+                action="seat_held",
+                event_id=event_id,
+                seat_id=seat_id,
+                from_status=SeatStatus.AVAILABLE,
+                to_status=SeatStatus.HELD,
+                cart_id=cart_id,
+                amount=amount,
+            )
+        ],
+        at=now,
+        actor=actor,
+    )
+    return await load_cart(session, cart_id=cart_id, now=now)
+
+
+@command
+async def remove_seat_from_cart(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    now: datetime,
+    actor: str = "anonymous",
+) -> CartView:
+    """Release one held seat of this cart back to sale."""
+    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=False)
+    released = await session.scalar(
+        sa.update(event_seat_t)
+        .where(
+            event_seat_t.c.event_id == event_id,
+            event_seat_t.c.seat_id == seat_id,
+            event_seat_t.c.cart_id == cart_id,
+            event_seat_t.c.status == SeatStatus.HELD,
+            event_seat_t.c.expires_at > now,
+        )
+        .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
+        .returning(event_seat_t.c.seat_id)
+    )
+    if released is None:
+        raise TicketingError(
+            ErrorCode.NOT_FOUND,
+            f"Seat {seat_id} of event {event_id} is not in cart {cart_id}.",
+            field=("seat_id",),
+            context={"event_id": event_id, "seat_id": seat_id},
+        )
+    await session.execute(
+        sa.update(item_t)
+        .where(_live_items(cart_id, now), item_t.c.event_id == event_id, item_t.c.seat_id == seat_id)
+        .values(active=False, released_at=now, release_reason="removed")
+    )
+    await record_audit(
+        session,
+        [
+            audit_seat(
+                action="seat_released",
+                event_id=event_id,
+                seat_id=seat_id,
+                from_status=SeatStatus.HELD,
+                to_status=SeatStatus.AVAILABLE,
+                cart_id=cart_id,
+            )
+        ],
+        at=now,
+        actor=actor,
+    )
+    return await load_cart(session, cart_id=cart_id, now=now)
+
+
+@command
+async def book_cart(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    now: datetime,
+    policy: CartPolicy,
+    actor: str = "anonymous",
+) -> PaymentView:
+    """Turn every held seat of the cart into a booked seat under one new pending payment.
+
+    Idempotent: booking a cart that already has a payment returns that payment.
+    """
+    status = await lock_cart(session, cart_id)
+    if status is not None and status is not CartStatus.OPEN:
+        payment_id = await session.scalar(
+            sa.select(payment_t.c.id).where(payment_t.c.cart_id == cart_id)
+        )
+        assert payment_id is not None, "a cart leaves `open` only by being booked"
+        return await load_payment(session, payment_id=payment_id, now=now)
+
+    items = (
+        await session.execute(
+            sa.select(item_t.c.id, item_t.c.event_id, item_t.c.seat_id, item_t.c.amount)
+            .where(_live_items(cart_id, now))
+            .order_by(item_t.c.id)
+        )
+    ).all()
+    if status is None or not items:
+        raise TicketingError(
+            ErrorCode.CART_EMPTY,
+            f"Cart {cart_id} holds no seats to book.",
+            field=("cart_id",),
+            context={"cart_id": str(cart_id)},
+        )
+    currency = await session.scalar(
+        sa.select(event_t.c.currency).where(event_t.c.id == items[0].event_id)
+    )
+    assert currency is not None
+
+    payment_id = uuid.uuid4()
+    payment_expires_at = now + timedelta(seconds=policy.payment_timeout_seconds)
+    booked = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.cart_id == cart_id,
+                event_seat_t.c.status == SeatStatus.HELD,
+                event_seat_t.c.expires_at > now,
+            )
+            .values(status=SeatStatus.BOOKED, expires_at=payment_expires_at)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id)
+        )
+    ).all()
+    if {(r.event_id, r.seat_id) for r in booked} != {(i.event_id, i.seat_id) for i in items}:
+        raise AssertionError(f"cart {cart_id}: held seats and live cart items disagree")
+
+    total = money(sum((item.amount for item in items), Decimal(0)))
+    await session.execute(
+        sa.insert(payment_t).values(
+            id=payment_id,
+            cart_id=cart_id,
+            status=PaymentStatus.PENDING.value,
+            total_amount=total,
+            currency=currency,
+            created_at=now,
+            expires_at=payment_expires_at,
+        )
+    )
+    await session.execute(
+        sa.update(item_t)
+        .where(item_t.c.id.in_([item.id for item in items]))
+        .values(payment_id=payment_id)
+    )
+    # Lapsed items leave the cart for good; their seats are free already for every reader.
+    await session.execute(
+        sa.update(item_t)
+        .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))
+        .values(active=False, released_at=now, release_reason="lapsed")
+    )
+    await session.execute(
+        sa.update(cart_t)
+        .where(cart_t.c.id == cart_id)
+        .values(status=CartStatus.BOOKED.value, updated_at=now)
+    )
+    await record_audit(
+        session,
+        [
+            audit_seat(
+                action="seat_booked",
+                event_id=item.event_id,
+                seat_id=item.seat_id,
+                from_status=SeatStatus.HELD,
+                to_status=SeatStatus.BOOKED,
+                cart_id=cart_id,
+                payment_id=payment_id,
+                amount=item.amount,
+            )
+            for item in items
+        ]
+        + [
+            {
+                "action": "payment_created",
+                "cart_id": cart_id,
+                "payment_id": payment_id,
+                "to_status": PaymentStatus.PENDING.value,
+                "amount": total,
+            }
+        ],
+        at=now,
+        actor=actor,
+    )
+    return await load_payment(session, payment_id=payment_id, now=now)

@@ -1,0 +1,404 @@
+"""Payment commands: complete (seats sold, tickets issued), fail or expire (seats back on sale).
+
+A payment's status changes once, by a conditional UPDATE on `status = 'pending'`, so that of two
+concurrent outcomes exactly one wins; repeating the winning call returns the same payment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db import command, query
+from ticketing.domain import (
+    CartStatus,
+    PaymentStatus,
+    PaymentView,
+    SeatStatus,
+    TicketView,
+    check_payment_outcome,
+    effective_payment_status,
+)
+from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.models import (
+    Cart,
+    CartItem,
+    Event,
+    EventSeat,
+    EventSection,
+    Payment,
+    PriceLevel,
+    Ticket,
+    Venue,
+)
+from ticketing.services._sql import audit_seat, lock_cart, record_audit
+
+cart_t = Cart.__table__
+item_t = CartItem.__table__
+event_t = Event.__table__
+event_seat_t = EventSeat.__table__
+event_section_t = EventSection.__table__
+payment_t = Payment.__table__
+price_level_t = PriceLevel.__table__
+ticket_t = Ticket.__table__
+venue_t = Venue.__table__
+
+
+async def _tickets(session: AsyncSession, payment_id: uuid.UUID) -> tuple[TicketView, ...]:
+    stmt = (
+        sa.select(
+            ticket_t.c.id,
+            ticket_t.c.event_id,
+            event_t.c.name.label("event_name"),
+            event_t.c.starts_at,
+            event_t.c.currency,
+            venue_t.c.name.label("venue_name"),
+            event_section_t.c.name.label("section_name"),
+            event_seat_t.c.row_name,
+            event_seat_t.c.number,
+            ticket_t.c.seat_id,
+            price_level_t.c.name.label("price_name"),
+            ticket_t.c.amount,
+        )
+        .join(event_t, event_t.c.id == ticket_t.c.event_id)
+        .join(venue_t, venue_t.c.id == event_t.c.venue_id)
+        .join(
+            event_seat_t,
+            sa.and_(
+                event_seat_t.c.event_id == ticket_t.c.event_id,
+                event_seat_t.c.seat_id == ticket_t.c.seat_id,
+            ),
+        )
+        .join(
+            event_section_t,
+            sa.and_(
+                event_section_t.c.event_id == event_seat_t.c.event_id,
+                event_section_t.c.section_id == event_seat_t.c.section_id,
+            ),
+        )
+        .join(price_level_t, price_level_t.c.id == ticket_t.c.price_level_id)
+        .where(ticket_t.c.payment_id == payment_id)
+        .order_by(event_t.c.starts_at, event_section_t.c.position, event_seat_t.c.position)
+    )
+    return tuple(
+        TicketView(
+            id=row.id,
+            event_id=row.event_id,
+            event_name=row.event_name,
+            starts_at=row.starts_at,
+            venue_name=row.venue_name,
+            section_name=row.section_name,
+            row=row.row_name,
+            number=row.number,
+            seat_id=row.seat_id,
+            price_name=row.price_name,
+            amount=row.amount,
+            currency=row.currency,
+        )
+        for row in await session.execute(stmt)
+    )
+
+
+async def load_payment(
+    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
+) -> PaymentView:
+    row = (
+        await session.execute(sa.select(payment_t).where(payment_t.c.id == payment_id))
+    ).one_or_none()
+    if row is None:
+        raise not_found("Payment", payment_id, field="payment_id")
+    status = effective_payment_status(row.status, row.expires_at, now)
+    tickets = await _tickets(session, payment_id) if status is PaymentStatus.COMPLETED else ()
+    return PaymentView(
+        payment_id=row.id,
+        cart_id=row.cart_id,
+        status=status,
+        total_amount=row.total_amount,
+        currency=row.currency,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        finalized_at=row.finalized_at,
+        tickets=tickets,
+    )
+
+
+@query
+async def get_payment(
+    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
+) -> PaymentView:
+    return await load_payment(session, payment_id=payment_id, now=now)
+
+
+async def _lock_payment(
+    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
+) -> tuple[uuid.UUID, PaymentStatus]:
+    """Lock the payment's cart, then the payment (the global lock order); return its state."""
+    cart_id = await session.scalar(sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id))
+    if cart_id is None:
+        raise not_found("Payment", payment_id, field="payment_id")
+    await lock_cart(session, cart_id)
+    row = (
+        await session.execute(
+            sa.select(payment_t.c.status, payment_t.c.expires_at)
+            .where(payment_t.c.id == payment_id)
+            .with_for_update()
+        )
+    ).one()
+    return cart_id, effective_payment_status(row.status, row.expires_at, now)
+
+
+async def _finish(
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    cart_id: uuid.UUID,
+    outcome: PaymentStatus,
+    now: datetime,
+) -> None:
+    finished = await session.scalar(
+        sa.update(payment_t)
+        .where(payment_t.c.id == payment_id, payment_t.c.status == PaymentStatus.PENDING.value)
+        .values(status=outcome.value, finalized_at=now)
+        .returning(payment_t.c.id)
+    )
+    assert finished is not None, "the payment row is locked and was pending"
+    await session.execute(
+        sa.update(cart_t)
+        .where(cart_t.c.id == cart_id)
+        .values(status=outcome.cart_status.value, updated_at=now)
+    )
+
+
+@command
+async def complete_payment(
+    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, actor: str = "anonymous"
+) -> PaymentView:
+    """The payment went through: its seats are sold and a ticket is issued for each."""
+    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now)
+    check_payment_outcome(current=status, requested=PaymentStatus.COMPLETED, payment_id=payment_id)
+    if status is PaymentStatus.COMPLETED:
+        return await load_payment(session, payment_id=payment_id, now=now)
+
+    items = (
+        await session.execute(
+            sa.select(
+                item_t.c.event_id, item_t.c.seat_id, item_t.c.price_level_id, item_t.c.amount
+            ).where(item_t.c.payment_id == payment_id, item_t.c.active)
+        )
+    ).all()
+    sold = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.cart_id == cart_id,
+                event_seat_t.c.status == SeatStatus.BOOKED,
+                event_seat_t.c.expires_at > now,
+            )
+            .values(status=SeatStatus.SOLD, expires_at=None)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id)
+        )
+    ).all()
+    if len(sold) != len(items) or not items:
+        # A worker whose clock ran ahead treated the payment as expired and resold a seat: the
+        # payment cannot be honoured any more. Rolling back leaves every seat where it is.
+        raise TicketingError(
+            ErrorCode.PAYMENT_EXPIRED,
+            f"Payment {payment_id} expired; its seats were released. Start a new cart.",
+            context={"payment_id": str(payment_id)},
+        )
+    await _finish(
+        session, payment_id=payment_id, cart_id=cart_id, outcome=PaymentStatus.COMPLETED, now=now
+    )
+    await session.execute(
+        sa.insert(ticket_t),
+        [
+            {
+                "id": uuid.uuid4(),
+                "payment_id": payment_id,
+                "event_id": item.event_id,
+                "seat_id": item.seat_id,
+                "price_level_id": item.price_level_id,
+                "amount": item.amount,
+                "issued_at": now,
+            }
+            for item in items
+        ],
+    )
+    await record_audit(
+        session,
+        [
+            audit_seat(
+                action="seat_sold",
+                event_id=item.event_id,
+                seat_id=item.seat_id,
+                from_status=SeatStatus.BOOKED,
+                to_status=SeatStatus.SOLD,
+                cart_id=cart_id,
+                payment_id=payment_id,
+                amount=item.amount,
+            )
+            for item in items
+        ]
+        + [_payment_audit(payment_id, cart_id, PaymentStatus.COMPLETED)],
+        at=now,
+        actor=actor,
+    )
+    return await load_payment(session, payment_id=payment_id, now=now)
+
+
+def _payment_audit(
+    payment_id: uuid.UUID, cart_id: uuid.UUID, outcome: PaymentStatus
+) -> dict[str, object]:
+    return {
+        "action": f"payment_{outcome.value}",
+        "cart_id": cart_id,
+        "payment_id": payment_id,
+        "from_status": PaymentStatus.PENDING.value,
+        "to_status": outcome.value,
+    }
+
+
+async def _release_payment_seats(
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    cart_id: uuid.UUID,
+    outcome: PaymentStatus,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Return the seats a payment still books to sale and close the payment as `outcome`."""
+    released = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(event_seat_t.c.cart_id == cart_id, event_seat_t.c.status == SeatStatus.BOOKED)
+            .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id)
+        )
+    ).all()
+    await session.execute(
+        sa.update(item_t)
+        .where(item_t.c.payment_id == payment_id, item_t.c.active)
+        .values(active=False, released_at=now, release_reason=f"payment_{outcome.value}")
+    )
+    await _finish(session, payment_id=payment_id, cart_id=cart_id, outcome=outcome, now=now)
+    await record_audit(
+        session,
+        [
+            audit_seat(
+                action="seat_released",
+                event_id=seat.event_id,
+                seat_id=seat.seat_id,
+                from_status=SeatStatus.BOOKED,
+                to_status=SeatStatus.AVAILABLE,
+                cart_id=cart_id,
+                payment_id=payment_id,
+            )
+            for seat in released
+        ]
+        + [_payment_audit(payment_id, cart_id, outcome)],
+        at=now,
+        actor=actor,
+    )
+
+
+@command
+async def fail_payment(
+    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, actor: str = "anonymous"
+) -> PaymentView:
+    """The payment did not go through: its seats are on sale again and the cart is closed."""
+    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now)
+    check_payment_outcome(current=status, requested=PaymentStatus.FAILED, payment_id=payment_id)
+    if status is PaymentStatus.PENDING:
+        await _release_payment_seats(
+            session,
+            payment_id=payment_id,
+            cart_id=cart_id,
+            outcome=PaymentStatus.FAILED,
+            now=now,
+            actor=actor,
+        )
+    return await load_payment(session, payment_id=payment_id, now=now)
+
+
+@command
+async def release_lapsed_holds(session: AsyncSession, *, now: datetime) -> int:
+    """Write down lapsed holds: their seats become available and their cart items inactive."""
+    lapsed = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(event_seat_t.c.status == SeatStatus.HELD, event_seat_t.c.expires_at <= now)
+            .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.cart_id)
+        )
+    ).all()
+    for seat in lapsed:
+        await session.execute(
+            sa.update(item_t)
+            .where(
+                item_t.c.event_id == seat.event_id,
+                item_t.c.seat_id == seat.seat_id,
+                item_t.c.cart_id == seat.cart_id,
+                item_t.c.active,
+            )
+            .values(active=False, released_at=now, release_reason="lapsed")
+        )
+    await record_audit(
+        session,
+        [
+            audit_seat(
+                action="hold_lapsed",
+                event_id=seat.event_id,
+                seat_id=seat.seat_id,
+                from_status=SeatStatus.HELD,
+                to_status=SeatStatus.AVAILABLE,
+                cart_id=seat.cart_id,
+            )
+            for seat in lapsed
+        ],
+        at=now,
+        actor="system",
+    )
+    return len(lapsed)
+
+
+@command
+async def expire_overdue_payments(session: AsyncSession, *, now: datetime) -> int:
+    """Write down overdue payments: expired, their carts expired, their seats available."""
+    overdue = (
+        await session.execute(
+            sa.select(payment_t.c.id, payment_t.c.cart_id)
+            .where(
+                payment_t.c.status == PaymentStatus.PENDING.value, payment_t.c.expires_at <= now
+            )
+            .order_by(payment_t.c.cart_id)
+        )
+    ).all()
+    expired = 0
+    for payment_id, cart_id in overdue:
+        if await lock_cart(session, cart_id) is not CartStatus.BOOKED:
+            continue  # finished by a concurrent command while we waited for the lock
+        await _release_payment_seats(
+            session,
+            payment_id=payment_id,
+            cart_id=cart_id,
+            outcome=PaymentStatus.EXPIRED,
+            now=now,
+            actor="system",
+        )
+        expired += 1
+    return expired
+
+
+async def release_lapsed(session: AsyncSession, *, now: datetime) -> tuple[int, int]:
+    """Write down what every reader already sees: lapsed holds and overdue payments free seats.
+
+    Correctness never waits for this sweep (reads and claims apply the deadlines themselves); it
+    keeps the tables and the audit log true. Two short transactions; returns (holds, payments).
+    """
+    holds = await release_lapsed_holds(session, now=now)
+    payments = await expire_overdue_payments(session, now=now)
+    return holds, payments
