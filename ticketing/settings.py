@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0)
     # How long a SQLite writer waits for the write lock before the request is answered 503.
     sqlite_busy_timeout_ms: int = Field(default=5000, gt=0)
+    # How often each worker writes down lapsed holds and overdue payments; 0 turns it off.
+    sweep_interval_seconds: float = Field(default=30, ge=0)
     sql_echo: bool = False
 
     @property

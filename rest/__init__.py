@@ -1,0 +1,1 @@
+"""REST adapter: the fixed URL set for legacy clients, translating HTTP to `ticketing` services."""

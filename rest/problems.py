@@ -1,0 +1,140 @@
+"""RFC 9457 problem details: the one place that maps error codes to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ticketing.errors import ErrorCode, TicketingError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_BY_CODE: dict[ErrorCode, int] = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.SEAT_NOT_AVAILABLE: 409,
+    ErrorCode.PRICE_NOT_OFFERED: 422,
+    ErrorCode.CART_EMPTY: 409,
+    ErrorCode.CART_NOT_OPEN: 409,
+    ErrorCode.CART_LIMIT: 409,
+    ErrorCode.CURRENCY_MISMATCH: 409,
+    ErrorCode.PAYMENT_FINALIZED: 409,
+    ErrorCode.PAYMENT_EXPIRED: 409,
+    ErrorCode.SERVICE_BUSY: 503,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Where the bad value is, e.g. `body.price_id` or `path.cart_id`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; `code` is the stable value to branch on."""
+
+    type: str = Field(examples=["urn:ticketing:problem:seat-not-available"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(examples=["Seat 17 of event 3 is not available."])
+    instance: str = Field(examples=["/orders/carts/6b1f.../"])
+    code: ErrorCode
+    errors: list[FieldProblem] | None = None
+    event_id: int | None = None
+    seat_id: int | None = None
+
+
+def problem_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entry documenting which problems a route can answer."""
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, ErrorCode.VALIDATION_ERROR, ErrorCode.SERVICE_BUSY):
+        by_status.setdefault(STATUS_BY_CODE[code], []).append(code.value)
+    return {
+        status: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+            "description": f"{HTTPStatus(status).phrase}: code {' | '.join(sorted(set(names)))}",
+        }
+        for status, names in by_status.items()
+    }
+
+
+def problem_response(
+    request: Request,
+    *,
+    code: ErrorCode,
+    detail: str,
+    status: int | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    status = status or STATUS_BY_CODE[code]
+    body: dict[str, Any] = {
+        "type": f"urn:ticketing:problem:{code.value.lower().replace('_', '-')}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code.value,
+    }
+    if errors:
+        body["errors"] = errors
+    for key, value in (extra or {}).items():
+        if key in {"event_id", "seat_id", "cart_id", "payment_id", "price_id", "limit", "status"}:
+            body.setdefault(key, value)
+    headers = {"Retry-After": "1"} if code is ErrorCode.SERVICE_BUSY else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TicketingError)
+    async def on_ticketing_error(request: Request, exc: TicketingError) -> JSONResponse:
+        errors = None
+        if exc.field and exc.code is ErrorCode.VALIDATION_ERROR:
+            errors = [{"field": ".".join(exc.field), "message": exc.message}]
+        return problem_response(
+            request, code=exc.code, detail=exc.message, errors=errors, extra=exc.context
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _location(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request."
+        return problem_response(
+            request, code=ErrorCode.VALIDATION_ERROR, detail=detail, errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_ERROR
+        if exc.status_code >= 500:
+            code = ErrorCode.INTERNAL_ERROR
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        response = problem_response(request, code=code, detail=detail, status=exc.status_code)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Logged with its trace for operators; the client learns nothing about the internals.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request, code=ErrorCode.INTERNAL_ERROR, detail="An unexpected error occurred."
+        )

@@ -1,0 +1,1 @@
+"""Routers of the REST URL set, one module per resource."""

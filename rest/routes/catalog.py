@@ -1,0 +1,76 @@
+"""Venues, events, sections and seat lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from rest.deps import EventId, NowDep, SectionId, SessionDep, VenueId
+from rest.problems import problem_responses
+from rest.schemas import EventOut, EventSectionOut, SeatOut, SectionOut, VenueOut
+from ticketing.errors import ErrorCode
+from ticketing.services import catalog
+
+router = APIRouter(tags=["catalog"])
+NOT_FOUND = problem_responses(ErrorCode.NOT_FOUND)
+
+
+@router.get("/venues", summary="List venues")
+async def list_venues(session: SessionDep) -> list[VenueOut]:
+    return [VenueOut.of(v) for v in await catalog.list_venues(session)]
+
+
+@router.get("/venues/{venue_id}", summary="One venue", responses=NOT_FOUND)
+async def get_venue(venue_id: VenueId, session: SessionDep) -> VenueOut:
+    return VenueOut.of(await catalog.get_venue(session, venue_id=venue_id))
+
+
+@router.get("/venues/{venue_id}/sections", summary="A venue's sections", responses=NOT_FOUND)
+async def list_venue_sections(venue_id: VenueId, session: SessionDep) -> list[SectionOut]:
+    sections = await catalog.list_venue_sections(session, venue_id=venue_id)
+    return [SectionOut.of(s) for s in sections]
+
+
+@router.get("/events", summary="List events, soonest first")
+async def list_events(
+    session: SessionDep,
+    venue_id: Annotated[int | None, Query(ge=1, description="Only events at this venue.")] = None,
+    starts_after: Annotated[
+        datetime | None, Query(description="Only events starting at or after (ISO 8601).")
+    ] = None,
+) -> list[EventOut]:
+    events = await catalog.list_events(session, venue_id=venue_id, starts_after=starts_after)
+    return [EventOut.of(e) for e in events]
+
+
+@router.get("/events/{event_id}", summary="One event", responses=NOT_FOUND)
+async def get_event(event_id: EventId, session: SessionDep) -> EventOut:
+    return EventOut.of(await catalog.get_event(session, event_id=event_id))
+
+
+@router.get(
+    "/events/{event_id}/sections",
+    summary="An event's sections with live availability",
+    responses=NOT_FOUND,
+)
+async def list_event_sections(
+    event_id: EventId, session: SessionDep, now: NowDep
+) -> list[EventSectionOut]:
+    sections = await catalog.list_event_sections(session, event_id=event_id, now=now)
+    return [EventSectionOut.of_event(s) for s in sections]
+
+
+@router.get(
+    "/events/{event_id}/sections/{section_id}/seats",
+    summary="Seat map of one section: status and price options per seat",
+    responses=NOT_FOUND,
+)
+async def list_section_seats(
+    event_id: EventId, section_id: SectionId, session: SessionDep, now: NowDep
+) -> list[SeatOut]:
+    seats = await catalog.list_section_seats(
+        session, event_id=event_id, section_id=section_id, now=now
+    )
+    return [SeatOut.of(s) for s in seats]

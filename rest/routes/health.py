@@ -1,0 +1,23 @@
+"""Liveness that includes the database."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from rest.deps import SessionDep
+from rest.problems import problem_responses
+from rest.schemas import HealthOut
+from ticketing.errors import ErrorCode
+from ticketing.services import system
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    summary="The service and its database answer",
+    responses=problem_responses(ErrorCode.INTERNAL_ERROR),
+)
+async def health(session: SessionDep) -> HealthOut:
+    await system.database_answers(session)
+    return HealthOut(status="ok")

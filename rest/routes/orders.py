@@ -1,0 +1,111 @@
+"""Carts (client-made uuids) and payments."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from rest.deps import EventId, NowDep, PolicyDep, SeatId, SessionDep
+from rest.problems import problem_responses
+from rest.schemas import AddSeatIn, BookingOut, CartOut, PaymentOut
+from ticketing.errors import ErrorCode
+from ticketing.services import carts, payments
+
+router = APIRouter()
+
+
+@router.get("/orders/carts/{cart_id}", tags=["carts"], summary="A cart (an unused id is empty)")
+async def get_cart(cart_id: uuid.UUID, session: SessionDep, now: NowDep) -> CartOut:
+    return CartOut.of(await carts.get_cart(session, cart_id=cart_id, now=now))
+
+
+@router.post(
+    "/orders/carts/{cart_id}",
+    tags=["carts"],
+    summary="Hold a seat in this cart",
+    responses=problem_responses(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.SEAT_NOT_AVAILABLE,
+        ErrorCode.PRICE_NOT_OFFERED,
+        ErrorCode.CART_NOT_OPEN,
+        ErrorCode.CART_LIMIT,
+        ErrorCode.CURRENCY_MISMATCH,
+    ),
+)
+async def add_seat(
+    cart_id: uuid.UUID, body: AddSeatIn, session: SessionDep, now: NowDep, policy: PolicyDep
+) -> CartOut:
+    cart = await carts.add_seat_to_cart(
+        session,
+        cart_id=cart_id,
+        event_id=body.event_id,
+        seat_id=body.seat_id,
+        price_id=body.price_id,
+        now=now,
+        policy=policy,
+    )
+    return CartOut.of(cart)
+
+
+@router.delete(
+    "/orders/carts/{cart_id}/events/{event_id}/seats/{seat_id}",
+    tags=["carts"],
+    summary="Release a seat held by this cart",
+    responses=problem_responses(ErrorCode.NOT_FOUND, ErrorCode.CART_NOT_OPEN),
+)
+async def remove_seat(
+    cart_id: uuid.UUID, event_id: EventId, seat_id: SeatId, session: SessionDep, now: NowDep
+) -> CartOut:
+    cart = await carts.remove_seat_from_cart(
+        session, cart_id=cart_id, event_id=event_id, seat_id=seat_id, now=now
+    )
+    return CartOut.of(cart)
+
+
+@router.put(
+    "/orders/carts/{cart_id}/book",
+    tags=["carts"],
+    summary="Book the cart: its seats become booked under a new payment (idempotent)",
+    responses=problem_responses(ErrorCode.CART_EMPTY),
+)
+async def book_cart(
+    cart_id: uuid.UUID, session: SessionDep, now: NowDep, policy: PolicyDep
+) -> BookingOut:
+    return BookingOut.of(await carts.book_cart(session, cart_id=cart_id, now=now, policy=policy))
+
+
+@router.get(
+    "/payments/{payment_id}",
+    tags=["payments"],
+    summary="A payment, with its tickets once completed",
+    responses=problem_responses(ErrorCode.NOT_FOUND),
+)
+async def get_payment(payment_id: uuid.UUID, session: SessionDep, now: NowDep) -> PaymentOut:
+    return PaymentOut.of(await payments.get_payment(session, payment_id=payment_id, now=now))
+
+
+FINISH_PROBLEMS = problem_responses(
+    ErrorCode.NOT_FOUND, ErrorCode.PAYMENT_FINALIZED, ErrorCode.PAYMENT_EXPIRED
+)
+
+
+@router.post(
+    "/payments/{payment_id}/complete",
+    tags=["payments"],
+    summary="The payment succeeded: seats sold, tickets issued (idempotent)",
+    responses=FINISH_PROBLEMS,
+)
+async def complete_payment(payment_id: uuid.UUID, session: SessionDep, now: NowDep) -> PaymentOut:
+    payment = await payments.complete_payment(session, payment_id=payment_id, now=now)
+    return PaymentOut.of(payment)
+
+
+@router.post(
+    "/payments/{payment_id}/failed",
+    tags=["payments"],
+    summary="The payment failed: seats back on sale (idempotent)",
+    responses=FINISH_PROBLEMS,
+)
+async def fail_payment(payment_id: uuid.UUID, session: SessionDep, now: NowDep) -> PaymentOut:
+    return PaymentOut.of(await payments.fail_payment(session, payment_id=payment_id, now=now))

@@ -1,0 +1,241 @@
+"""Wire shapes of the REST URL set (snake_case, amounts as decimal strings)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from ticketing.domain import (
+    CartStatus,
+    CartView,
+    EventSectionView,
+    EventView,
+    PaymentStatus,
+    PaymentView,
+    SeatStatus,
+    SeatType,
+    SeatView,
+    SectionKind,
+    SectionView,
+    VenueView,
+)
+
+from rest.deps import MAX_ID
+
+Amount = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+    Field(description="Exact decimal amount as a string, e.g. \"49.50\".", examples=["49.50"]),
+]
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class VenueOut(Out):
+    id: int
+    name: str
+    city: str
+    timezone: str
+
+    @classmethod
+    def of(cls, view: VenueView) -> VenueOut:
+        return cls.model_validate(view)
+
+
+class SectionOut(Out):
+    id: int
+    venue_id: int
+    name: str
+    kind: SectionKind
+    capacity: int = Field(description="Seats (seated) or places (general admission).")
+    position: int
+
+    @classmethod
+    def of(cls, view: SectionView) -> SectionOut:
+        return cls.model_validate(view)
+
+
+class EventSectionOut(SectionOut):
+    event_id: int
+    available_count: int = Field(description="Seats on sale right now.")
+
+    @classmethod
+    def of_event(cls, view: EventSectionView) -> EventSectionOut:
+        return cls.model_validate(view)
+
+
+class EventOut(Out):
+    id: int
+    name: str
+    venue_id: int
+    venue_name: str
+    starts_at: datetime = Field(description="ISO 8601 with offset (UTC).")
+    currency: str = Field(description="ISO 4217 code.", examples=["EUR"])
+
+    @classmethod
+    def of(cls, view: EventView) -> EventOut:
+        return cls.model_validate(view)
+
+
+class SeatStatusOut(BaseModel):
+    id: int = Field(description="1 available, 2 held, 3 booked, 4 sold.")
+    name: str
+
+    @classmethod
+    def of(cls, status: SeatStatus) -> SeatStatusOut:
+        return cls(id=int(status), name=status.label)
+
+
+class PriceOptionOut(Out):
+    id: int = Field(description="Price level id: pass it as `price_id` to hold the seat.")
+    name: str
+    amount: Amount
+
+
+class SeatOut(BaseModel):
+    section_id: int
+    row_id: int | None
+    seat_id: int
+    row: str | None
+    number: str | None
+    type: SeatType
+    status: SeatStatusOut
+    price_options: list[PriceOptionOut]
+
+    @classmethod
+    def of(cls, view: SeatView) -> SeatOut:
+        return cls(
+            section_id=view.section_id,
+            row_id=view.row_id,
+            seat_id=view.seat_id,
+            row=view.row,
+            number=view.number,
+            type=view.type,
+            status=SeatStatusOut.of(view.status),
+            price_options=[PriceOptionOut.model_validate(p) for p in view.price_options],
+        )
+
+
+class AddSeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: BodyId
+    seat_id: BodyId = Field(description="Template seat id, as listed by the event's seat routes.")
+    price_id: BodyId = Field(description="One of the seat's `price_options[].id`.")
+
+
+class CartItemOut(Out):
+    event_id: int
+    seat_id: int
+    section_id: int
+    row_id: int | None
+    price_id: int
+    price_name: str
+    amount: Amount
+    hold_expires_at: datetime | None = Field(description="When this seat's hold lapses.")
+
+
+class CartOut(BaseModel):
+    cart_id: uuid.UUID
+    status: CartStatus
+    items: list[CartItemOut]
+    total_amount: Amount
+    currency: str | None
+    expires_at: datetime | None = Field(
+        description="Open cart: its earliest hold's expiry. Booked cart: the payment deadline."
+    )
+    payment_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, view: CartView) -> CartOut:
+        return cls(
+            cart_id=view.cart_id,
+            status=view.status,
+            items=[CartItemOut.model_validate(item) for item in view.items],
+            total_amount=view.total_amount,
+            currency=view.currency,
+            expires_at=view.expires_at,
+            payment_id=view.payment_id,
+        )
+
+
+class BookingOut(BaseModel):
+    payment_id: uuid.UUID
+    cart_id: uuid.UUID
+    status: PaymentStatus
+    total_amount: Amount
+    currency: str
+    expires_at: datetime = Field(description="Complete the payment before this instant.")
+
+    @classmethod
+    def of(cls, view: PaymentView) -> BookingOut:
+        return cls(
+            payment_id=view.payment_id,
+            cart_id=view.cart_id,
+            status=view.status,
+            total_amount=view.total_amount,
+            currency=view.currency,
+            expires_at=view.expires_at,
+        )
+
+
+class TicketOut(BaseModel):
+    ticket_id: uuid.UUID
+    event_id: int
+    event_name: str
+    starts_at: datetime
+    venue_name: str
+    section: str
+    row: str | None
+    number: str | None
+    seat_id: int
+    price_name: str
+    amount: Amount
+    currency: str
+
+
+class PaymentOut(BookingOut):
+    created_at: datetime
+    finalized_at: datetime | None
+    tickets: list[TicketOut] = Field(description="Issued when the payment completes.")
+
+    @classmethod
+    def of(cls, view: PaymentView) -> PaymentOut:
+        return cls(
+            payment_id=view.payment_id,
+            cart_id=view.cart_id,
+            status=view.status,
+            total_amount=view.total_amount,
+            currency=view.currency,
+            expires_at=view.expires_at,
+            created_at=view.created_at,
+            finalized_at=view.finalized_at,
+            tickets=[
+                TicketOut(
+                    ticket_id=t.id,
+                    event_id=t.event_id,
+                    event_name=t.event_name,
+                    starts_at=t.starts_at,
+                    venue_name=t.venue_name,
+                    section=t.section_name,
+                    row=t.row,
+                    number=t.number,
+                    seat_id=t.seat_id,
+                    price_name=t.price_name,
+                    amount=t.amount,
+                    currency=t.currency,
+                )
+                for t in view.tickets
+            ],
+        )
+
+
+class HealthOut(BaseModel):
+    status: str = Field(examples=["ok"])

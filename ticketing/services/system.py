@@ -1,0 +1,13 @@
+"""Operational queries: is the database answering."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db import query
+
+
+@query
+async def database_answers(session: AsyncSession) -> bool:
+    return await session.scalar(sa.select(sa.literal(1))) == 1
