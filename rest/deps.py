@@ -37,7 +37,8 @@ MAX_ID = 2_147_483_647
 VenueId = Annotated[int, Path(ge=1, le=MAX_ID, description="Venue id.")]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Event id.")]
 SectionId = Annotated[
-    int, Path(ge=1, le=MAX_ID, description="Section id of the venue template (same in every event).")
+    int,
+    Path(ge=1, le=MAX_ID, description="Section id of the venue template (same in every event)."),
 ]
 SeatId = Annotated[
     int, Path(ge=1, le=MAX_ID, description="Seat id of the venue template, scoped by the event.")

@@ -35,7 +35,9 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
 
 
 class FieldProblem(BaseModel):
-    field: str = Field(description="Where the bad value is, e.g. `body.price_id` or `path.cart_id`.")
+    field: str = Field(
+        description="Where the bad value is, e.g. `body.price_id` or `path.cart_id`."
+    )
     message: str
 
 

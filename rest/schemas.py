@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from rest.deps import MAX_ID
 from ticketing.domain import (
     CartStatus,
     CartView,
@@ -24,12 +25,10 @@ from ticketing.domain import (
     VenueView,
 )
 
-from rest.deps import MAX_ID
-
 Amount = Annotated[
     Decimal,
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
-    Field(description="Exact decimal amount as a string, e.g. \"49.50\".", examples=["49.50"]),
+    Field(description='Exact decimal amount as a string, e.g. "49.50".', examples=["49.50"]),
 ]
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 

@@ -99,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.seats < 0 or args.general_admission < 0 or args.seats + args.general_admission == 0:
             raise SystemExit("seed: --seats and --general-admission must be >= 0, not both 0")
         asyncio.run(
-            _seed(settings, seats=args.seats, general_admission=args.general_admission, name=args.name)
+            _seed(
+                settings, seats=args.seats, general_admission=args.general_admission, name=args.name
+            )
         )
 
 

@@ -17,7 +17,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
@@ -128,7 +133,9 @@ def _transaction(
                 except DBAPIError as exc:
                     sqlstate = _sqlstate(exc)
                     if sqlstate in _RETRYABLE_SQLSTATES and attempt < _MAX_ATTEMPTS:
-                        log.info("retrying %s after %s (attempt %d)", fn.__name__, sqlstate, attempt)
+                        log.info(
+                            "retrying %s after %s (attempt %d)", fn.__name__, sqlstate, attempt
+                        )
                         await asyncio.sleep(0.005 * attempt)
                         continue
                     if sqlstate in _BUSY_SQLSTATES or sqlstate in _RETRYABLE_SQLSTATES:

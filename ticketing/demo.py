@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.db import command, query
 from ticketing.domain import SectionKind
-from ticketing.models import Venue
+from ticketing.models import venue_t
 from ticketing.services.manifest import RowSpec, SectionSpec, insert_event, insert_venue, row_name
 
 DEMO_VENUE = "Harbour Point Concert Hall"
@@ -39,14 +39,16 @@ def _evening(now: datetime, *, days: int, hour: int, minute: int = 0) -> datetim
 
 def _prices(table: dict[str, tuple[str, str, str]]) -> dict[str, dict[str, Decimal]]:
     return {
-        section: {level: Decimal(amount) for level, amount in zip(PRICE_LEVELS, amounts, strict=True)}
+        section: {
+            level: Decimal(amount) for level, amount in zip(PRICE_LEVELS, amounts, strict=True)
+        }
         for section, amounts in table.items()
     }
 
 
 @query
 async def is_empty(session: AsyncSession) -> bool:
-    return await session.scalar(sa.select(sa.func.count()).select_from(Venue.__table__)) == 0
+    return await session.scalar(sa.select(sa.func.count()).select_from(venue_t)) == 0
 
 
 @command
@@ -119,7 +121,9 @@ def stadium_sections(seats: int, general_admission: int) -> list[SectionSpec]:
         sections.append(SectionSpec(name=f"Block {index + 101}", rows=rows))
     if general_admission:
         sections.append(
-            SectionSpec(name="Field", kind=SectionKind.GENERAL_ADMISSION, capacity=general_admission)
+            SectionSpec(
+                name="Field", kind=SectionKind.GENERAL_ADMISSION, capacity=general_admission
+            )
         )
     return sections
 

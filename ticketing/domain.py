@@ -78,9 +78,7 @@ class PaymentStatus(enum.StrEnum):
         }[self]
 
 
-def effective_payment_status(
-    status: str, expires_at: datetime, now: datetime
-) -> PaymentStatus:
+def effective_payment_status(status: str, expires_at: datetime, now: datetime) -> PaymentStatus:
     """A pending payment past its deadline is expired, whether or not anyone has written so."""
     payment_status = PaymentStatus(status)
     if payment_status is PaymentStatus.PENDING and expires_at <= now:

@@ -42,7 +42,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 class Money(sa.TypeDecorator[Decimal]):
-    """Exact amounts: NUMERIC(12,2) on PostgreSQL, integer cents on SQLite (which has no decimal)."""
+    """Exact amounts: NUMERIC(12,2) on PostgreSQL, integer cents on SQLite (no decimal type)."""
 
     impl = sa.Numeric(12, 2)
     cache_ok = True
@@ -251,7 +251,7 @@ class Cart(SQLModel, table=True):
 
 
 class CartItem(SQLModel, table=True):
-    """A seat in a cart. `active` items are the cart's claim; the unique index makes it exclusive."""
+    """A seat in a cart. `active` items are the cart's claim; a unique index makes it exclusive."""
 
     __tablename__ = "cart_item"
     __table_args__ = (
@@ -341,3 +341,26 @@ class AuditEntry(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=20)
     amount: Decimal | None = Field(default=None, sa_type=Money)
 
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table = model.__dict__["__table__"]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+# Core handles on the tables, for set-based statements where no ORM object is wanted.
+venue_t = _table(Venue)
+section_t = _table(Section)
+row_t = _table(Row)
+seat_t = _table(Seat)
+event_t = _table(Event)
+price_level_t = _table(PriceLevel)
+event_section_t = _table(EventSection)
+event_row_t = _table(EventRow)
+event_seat_t = _table(EventSeat)
+price_t = _table(EventSeatPrice)
+cart_t = _table(Cart)
+item_t = _table(CartItem)
+payment_t = _table(Payment)
+ticket_t = _table(Ticket)
+audit_t = _table(AuditEntry)

@@ -12,10 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.domain import CartStatus, SeatStatus
-from ticketing.models import AuditEntry, Cart, EventSeat
-
-event_seat = EventSeat.__table__
-cart_t = Cart.__table__
+from ticketing.models import AuditEntry, cart_t, event_seat_t
 
 
 async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | None:
@@ -33,10 +30,10 @@ async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | N
 def seat_is_free(now: datetime) -> sa.ColumnElement[bool]:
     """True for a seat a claimer may take: available, or held/booked past its deadline."""
     return sa.or_(
-        event_seat.c.status == SeatStatus.AVAILABLE,
+        event_seat_t.c.status == SeatStatus.AVAILABLE,
         sa.and_(
-            event_seat.c.status.in_([SeatStatus.HELD, SeatStatus.BOOKED]),
-            event_seat.c.expires_at <= now,
+            event_seat_t.c.status.in_([SeatStatus.HELD, SeatStatus.BOOKED]),
+            event_seat_t.c.expires_at <= now,
         ),
     )
 
@@ -50,7 +47,9 @@ async def insert_ignoring_conflict(
 ) -> None:
     """INSERT that leaves an existing row (same `key`) alone, atomically, on either database."""
     if await dialect_name(session) == "postgresql":
-        pg_stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+        pg_stmt = (
+            postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+        )
         await session.execute(pg_stmt)
     else:
         lite_stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)

@@ -26,7 +26,15 @@ from ticketing.domain import (
     money,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
-from ticketing.models import Cart, CartItem, Event, EventSeat, EventSeatPrice, Payment, PriceLevel
+from ticketing.models import (
+    cart_t,
+    event_seat_t,
+    event_t,
+    item_t,
+    payment_t,
+    price_level_t,
+    price_t,
+)
 from ticketing.services._sql import (
     audit_seat,
     insert_ignoring_conflict,
@@ -37,19 +45,9 @@ from ticketing.services._sql import (
 from ticketing.services.payments import load_payment
 from ticketing.settings import CartPolicy
 
-cart_t = Cart.__table__
-item_t = CartItem.__table__
-event_t = Event.__table__
-event_seat_t = EventSeat.__table__
-price_t = EventSeatPrice.__table__
-price_level_t = PriceLevel.__table__
-payment_t = Payment.__table__
-
 
 def _live_items(cart_id: uuid.UUID, now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.hold_expires_at > now
-    )
+    return sa.and_(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.hold_expires_at > now)
 
 
 async def load_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime) -> CartView:
@@ -197,7 +195,11 @@ async def add_seat_to_cart(
         # Already ours: choosing another price level changes the price, not the hold's deadline.
         await session.execute(
             sa.update(item_t)
-            .where(_live_items(cart_id, now), item_t.c.event_id == event_id, item_t.c.seat_id == seat_id)
+            .where(
+                _live_items(cart_id, now),
+                item_t.c.event_id == event_id,
+                item_t.c.seat_id == seat_id,
+            )
             .values(price_level_id=price_id, amount=amount)
         )
         return await load_cart(session, cart_id=cart_id, now=now)
@@ -307,7 +309,9 @@ async def remove_seat_from_cart(
         )
     await session.execute(
         sa.update(item_t)
-        .where(_live_items(cart_id, now), item_t.c.event_id == event_id, item_t.c.seat_id == seat_id)
+        .where(
+            _live_items(cart_id, now), item_t.c.event_id == event_id, item_t.c.seat_id == seat_id
+        )
         .values(active=False, released_at=now, release_reason="removed")
     )
     await record_audit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,19 +23,19 @@ from ticketing.domain import (
     effective_seat_status,
 )
 from ticketing.errors import not_found
-from ticketing.models import Event, EventSection, EventSeat, EventSeatPrice, PriceLevel, Section, Venue
+from ticketing.models import (
+    event_seat_t,
+    event_section_t,
+    event_t,
+    price_level_t,
+    price_t,
+    section_t,
+    venue_t,
+)
 from ticketing.services._sql import seat_is_free
 
-venue_t = Venue.__table__
-section_t = Section.__table__
-event_t = Event.__table__
-event_section_t = EventSection.__table__
-event_seat_t = EventSeat.__table__
-price_t = EventSeatPrice.__table__
-price_level_t = PriceLevel.__table__
 
-
-def _venue(row: sa.Row[tuple[int, str, str, str]]) -> VenueView:
+def _venue(row: sa.Row[*tuple[Any, ...]]) -> VenueView:
     return VenueView(id=row.id, name=row.name, city=row.city, timezone=row.timezone)
 
 
@@ -82,7 +83,7 @@ async def list_venue_sections(session: AsyncSession, *, venue_id: int) -> list[S
     ]
 
 
-def _event_select() -> sa.Select[tuple[int, str, int, str, datetime, str]]:
+def _event_select() -> sa.Select[Any]:
     return sa.select(
         event_t.c.id,
         event_t.c.name,
@@ -93,7 +94,7 @@ def _event_select() -> sa.Select[tuple[int, str, int, str, datetime, str]]:
     ).join(venue_t, venue_t.c.id == event_t.c.venue_id)
 
 
-def _event(row: sa.Row[tuple[int, str, int, str, datetime, str]]) -> EventView:
+def _event(row: sa.Row[Any]) -> EventView:
     return EventView(
         id=row.id,
         name=row.name,
@@ -142,7 +143,10 @@ async def list_price_levels(session: AsyncSession, *, event_id: int) -> list[Pri
         .where(price_level_t.c.event_id == event_id)
         .order_by(price_level_t.c.position, price_level_t.c.id)
     )
-    return [PriceLevelView(id=r.id, name=r.name, position=r.position) for r in await session.execute(stmt)]
+    return [
+        PriceLevelView(id=r.id, name=r.name, position=r.position)
+        for r in await session.execute(stmt)
+    ]
 
 
 @query
@@ -241,4 +245,3 @@ async def list_section_seats(
         )
         for row in await session.execute(seat_stmt)
     ]
-

@@ -18,29 +18,18 @@ from ticketing.db import command
 from ticketing.domain import SeatStatus, SeatType, SectionKind, money
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.models import (
-    Event,
-    EventRow,
-    EventSeat,
-    EventSeatPrice,
-    EventSection,
     Money,
-    PriceLevel,
-    Row,
-    Seat,
-    Section,
-    Venue,
+    event_row_t,
+    event_seat_t,
+    event_section_t,
+    event_t,
+    price_level_t,
+    price_t,
+    row_t,
+    seat_t,
+    section_t,
+    venue_t,
 )
-
-venue_t = Venue.__table__
-section_t = Section.__table__
-row_t = Row.__table__
-seat_t = Seat.__table__
-event_t = Event.__table__
-event_section_t = EventSection.__table__
-event_row_t = EventRow.__table__
-event_seat_t = EventSeat.__table__
-price_level_t = PriceLevel.__table__
-price_t = EventSeatPrice.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +89,7 @@ async def insert_venue(
     sections: Sequence[SectionSpec],
     now: datetime,
 ) -> int:
-    venue_id = await session.scalar(
+    venue_id: int | None = await session.scalar(
         sa.insert(venue_t)
         .values(name=name, city=city, timezone=timezone, created_at=now)
         .returning(venue_t.c.id)
@@ -212,7 +201,7 @@ async def insert_event(
             field=("prices",),
         )
 
-    event_id = await session.scalar(
+    event_id: int | None = await session.scalar(
         sa.insert(event_t)
         .values(
             venue_id=venue_id,

@@ -24,27 +24,17 @@ from ticketing.domain import (
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.models import (
-    Cart,
-    CartItem,
-    Event,
-    EventSeat,
-    EventSection,
-    Payment,
-    PriceLevel,
-    Ticket,
-    Venue,
+    cart_t,
+    event_seat_t,
+    event_section_t,
+    event_t,
+    item_t,
+    payment_t,
+    price_level_t,
+    ticket_t,
+    venue_t,
 )
 from ticketing.services._sql import audit_seat, lock_cart, record_audit
-
-cart_t = Cart.__table__
-item_t = CartItem.__table__
-event_t = Event.__table__
-event_seat_t = EventSeat.__table__
-event_section_t = EventSection.__table__
-payment_t = Payment.__table__
-price_level_t = PriceLevel.__table__
-ticket_t = Ticket.__table__
-venue_t = Venue.__table__
 
 
 async def _tickets(session: AsyncSession, payment_id: uuid.UUID) -> tuple[TicketView, ...]:
@@ -136,7 +126,9 @@ async def _lock_payment(
     session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
 ) -> tuple[uuid.UUID, PaymentStatus]:
     """Lock the payment's cart, then the payment (the global lock order); return its state."""
-    cart_id = await session.scalar(sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id))
+    cart_id = await session.scalar(
+        sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id)
+    )
     if cart_id is None:
         raise not_found("Payment", payment_id, field="payment_id")
     await lock_cart(session, cart_id)
@@ -371,9 +363,7 @@ async def expire_overdue_payments(session: AsyncSession, *, now: datetime) -> in
     overdue = (
         await session.execute(
             sa.select(payment_t.c.id, payment_t.c.cart_id)
-            .where(
-                payment_t.c.status == PaymentStatus.PENDING.value, payment_t.c.expires_at <= now
-            )
+            .where(payment_t.c.status == PaymentStatus.PENDING.value, payment_t.c.expires_at <= now)
             .order_by(payment_t.c.cart_id)
         )
     ).all()
