@@ -24,13 +24,13 @@ class EventFixture:
     currency: str
     section_ids: dict[str, int]
     price_ids: dict[str, int]
-    seat_ids: list[int]  # designated seats of the first section, in map order
+    seat_ids: list[int]  # seats of the "Main" section, in map order
     ga_seat_ids: list[int]  # places of the general-admission section
 
 
 @query
 async def _describe(
-    session: AsyncSession, *, event_id: int
+    session: AsyncSession, *, event_id: int, section_id: int
 ) -> tuple[dict[str, int], list[int], list[int]]:
     levels = dict(
         (
@@ -43,12 +43,12 @@ async def _describe(
     )
     seats = (
         await session.execute(
-            sa.select(event_seat_t.c.seat_id, event_seat_t.c.type)
+            sa.select(event_seat_t.c.seat_id, event_seat_t.c.type, event_seat_t.c.section_id)
             .where(event_seat_t.c.event_id == event_id)
             .order_by(event_seat_t.c.section_id, event_seat_t.c.position)
         )
     ).all()
-    designated = [s.seat_id for s in seats if s.type == "designated"]
+    designated = [s.seat_id for s in seats if s.section_id == section_id]
     general = [s.seat_id for s in seats if s.type == "general_admission"]
     return levels, designated, general
 
@@ -93,7 +93,9 @@ async def make_event(
         now=now,
     )
     sections = {s.name: s.id for s in await list_venue_sections(session, venue_id=venue_id)}
-    levels, designated, general = await _describe(session, event_id=event_id)
+    levels, designated, general = await _describe(
+        session, event_id=event_id, section_id=sections["Main"]
+    )
     return EventFixture(
         venue_id=venue_id,
         event_id=event_id,

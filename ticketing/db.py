@@ -8,10 +8,12 @@ at READ COMMITTED, where conditional UPDATEs re-check their WHERE clause after w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -86,6 +88,25 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# SQLite has one writer at a time. Writers of one process queue here, in order and without
+# sleeping; SQLite's busy timeout then only arbitrates between processes.
+_sqlite_write_locks: weakref.WeakKeyDictionary[sa.Engine, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextlib.asynccontextmanager
+async def _writer_slot(session: AsyncSession, *, write: bool) -> AsyncIterator[None]:
+    bind = session.bind
+    engine = bind.sync_engine if isinstance(bind, AsyncEngine) else None
+    if not write or engine is None or engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _sqlite_write_locks.setdefault(engine, asyncio.Lock())
+    async with lock:
+        yield
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -127,7 +148,7 @@ def _transaction(
         async def run(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
             for attempt in range(1, _MAX_ATTEMPTS + 1):
                 try:
-                    async with session.begin():
+                    async with _writer_slot(session, write=write), session.begin():
                         await session.connection(execution_options={_WRITE_OPTION: write})
                         return await fn(session, *args, **kwargs)
                 except DBAPIError as exc:

@@ -1,0 +1,83 @@
+"""Race harness shared by the race tests: fire many clients at once, tally what they were told,
+and the deliberately naive claims (read, then write) that prove the harness catches a double sale.
+The naive code lives here, in the tests, never in the product."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ticketing.models import event_seat_t, payment_t
+
+
+def outcome(response: httpx.Response) -> str:
+    if response.status_code == 200:
+        return "ok"
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        return str(response.json()["code"])
+    return f"http {response.status_code}"
+
+
+async def race(clients: int, attempt: Callable[[int], Awaitable[str]]) -> Counter[str]:
+    """Start `clients` attempts together (a barrier, then gather) and count their outcomes."""
+    start = asyncio.Event()
+
+    async def one(index: int) -> str:
+        await start.wait()
+        return await attempt(index)
+
+    tasks = [asyncio.create_task(one(i)) for i in range(clients)]
+    await asyncio.sleep(0)
+    start.set()
+    return Counter(await asyncio.gather(*tasks))
+
+
+async def naive_claim_seat(
+    engine: AsyncEngine, *, event_id: int, seat_id: int, cart_id: uuid.UUID, now: datetime
+) -> str:
+    """Check-then-write: read the status in one transaction, write in another. Wrong on purpose."""
+    async with engine.connect() as connection:
+        status = await connection.scalar(
+            sa.select(event_seat_t.c.status).where(
+                event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id == seat_id
+            )
+        )
+        await connection.commit()
+    if status != 1:
+        return "SEAT_NOT_AVAILABLE"
+    await asyncio.sleep(0.01)  # the time a real service spends between its check and its write
+    async with engine.connect() as connection:
+        await connection.execution_options(ticketing_write=True)
+        async with connection.begin():
+            await connection.execute(
+                sa.update(event_seat_t)
+                .where(event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id == seat_id)
+                .values(status=2, cart_id=cart_id, expires_at=now + timedelta(minutes=15))
+            )
+    return "ok"
+
+
+async def naive_finish_payment(engine: AsyncEngine, *, payment_id: uuid.UUID, outcome: str) -> str:
+    """Check-then-write on a payment's status. Wrong on purpose."""
+    async with engine.connect() as connection:
+        status = await connection.scalar(
+            sa.select(payment_t.c.status).where(payment_t.c.id == payment_id)
+        )
+        await connection.commit()
+    if status != "pending":
+        return "PAYMENT_FINALIZED"
+    await asyncio.sleep(0.01)
+    async with engine.connect() as connection:
+        await connection.execution_options(ticketing_write=True)
+        async with connection.begin():
+            await connection.execute(
+                sa.update(payment_t).where(payment_t.c.id == payment_id).values(status=outcome)
+            )
+    return outcome

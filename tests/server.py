@@ -1,0 +1,102 @@
+"""Run the real `ticketing` console script as a user would: seed, serve with worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+TICKETING = [sys.executable, "-m", "ticketing.cli"]
+
+
+def cli_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETING_")}
+    env["TICKETING_DATABASE_URL"] = database_url
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    database_url: str, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*TICKETING, *args],
+        env=cli_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def seed(database_url: str, *, seats: int, general_admission: int = 0) -> dict[str, int]:
+    result = run_cli(
+        database_url, "seed", "--seats", str(seats), "--general-admission", str(general_admission)
+    )
+    assert result.returncode == 0, result.stderr
+    seeded: dict[str, int] = json.loads(result.stdout)
+    return seeded
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(database_url: str, *, workers: int, **env: str) -> Iterator[str]:
+    """`ticketing serve --workers N` on a free port; yields its base URL; stops it afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *TICKETING,
+            "serve",
+            "--no-demo",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=cli_env(database_url, TICKETING_SWEEP_INTERVAL_SECONDS="0", **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"server exited: {process.stdout.read() if process.stdout else ''}"
+                )
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("server did not answer /health within 60 s")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,126 @@
+"""Real races in one process: 50 clients, each with its own cart, on one seat; complete against
+fail on one payment. Each has a control: the same race on a naive check-then-write claim must
+show a double sale, proving the harness would catch one."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.api import add_seat, book, new_cart
+from tests.conftest import FakeClock
+from tests.factories import EventFixture, make_event
+from tests.invariants import assert_invariants, violations
+from tests.races import naive_claim_seat, naive_finish_payment, outcome, race
+
+CLIENTS = 50
+ROUNDS = 8
+
+
+@pytest.fixture
+async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
+    return await make_event(session, now=clock.now, rows=4, seats_per_row=10)
+
+
+async def test_fifty_carts_one_seat_exactly_one_wins(
+    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+) -> None:
+    adult = event.price_ids["Adult"]
+    for round_number in range(ROUNDS):
+        seat = event.seat_ids[round_number]
+        carts = [new_cart() for _ in range(CLIENTS)]
+
+        async def attempt(index: int, seat: int = seat, carts: list[str] = carts) -> str:
+            response = await add_seat(
+                client, carts[index], event_id=event.event_id, seat_id=seat, price_id=adult
+            )
+            return outcome(response)
+
+        tally = await race(CLIENTS, attempt)
+        assert tally == {"ok": 1, "SEAT_NOT_AVAILABLE": CLIENTS - 1}, (round_number, tally)
+        holders = [
+            cart for cart in carts if (await client.get(f"/orders/carts/{cart}")).json()["items"]
+        ]
+        assert len(holders) == 1
+        await assert_invariants(session)
+
+
+async def test_control_naive_claim_sells_one_seat_many_times(
+    app: FastAPI, event: EventFixture, clock: FakeClock, session: AsyncSession
+) -> None:
+    seat = event.seat_ids[-1]
+
+    async def attempt(_: int) -> str:
+        return await naive_claim_seat(
+            app.state.engine,
+            event_id=event.event_id,
+            seat_id=seat,
+            cart_id=uuid.uuid4(),
+            now=clock.now,
+        )
+
+    tally = await race(CLIENTS, attempt)
+    assert tally["ok"] > 1, f"the naive claim should have double-sold, got {tally}"
+    # And the invariant query notices the damage too.
+    assert "taken seat without an active item of its cart" in await violations(session)
+
+
+async def _booked_payment(client: httpx.AsyncClient, event: EventFixture, seat: int) -> str:
+    cart = new_cart()
+    held = await add_seat(
+        client, cart, event_id=event.event_id, seat_id=seat, price_id=event.price_ids["Adult"]
+    )
+    assert held.status_code == 200, held.text
+    booked = await book(client, cart)
+    assert booked.status_code == 200, booked.text
+    payment_id: str = booked.json()["payment_id"]
+    return payment_id
+
+
+async def test_complete_and_fail_fired_together_exactly_one_wins(
+    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+) -> None:
+    seen_winners = set()
+    for round_number in range(ROUNDS):
+        payment_id = await _booked_payment(client, event, event.seat_ids[round_number])
+        calls = ["complete", "failed"] * 10
+
+        async def attempt(
+            index: int, payment_id: str = payment_id, calls: list[str] = calls
+        ) -> str:
+            response = await client.post(f"/payments/{payment_id}/{calls[index]}")
+            result = outcome(response)
+            return f"{calls[index]}:{result}"
+
+        tally = await race(len(calls), attempt)
+        final = (await client.get(f"/payments/{payment_id}")).json()["status"]
+        winner, loser = ("complete", "failed") if final == "completed" else ("failed", "complete")
+        assert tally == {f"{winner}:ok": 10, f"{loser}:PAYMENT_FINALIZED": 10}, tally
+        seen_winners.add(winner)
+        seat_state = await client.get(
+            f"/events/{event.event_id}/sections/{event.section_ids['Main']}/seats"
+        )
+        (seat,) = [s for s in seat_state.json() if s["seat_id"] == event.seat_ids[round_number]]
+        assert seat["status"]["name"] == ("sold" if winner == "complete" else "available")
+        await assert_invariants(session)
+
+
+async def test_control_naive_payment_finish_lets_both_outcomes_win(
+    app: FastAPI, client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    payment_id = uuid.UUID(await _booked_payment(client, event, event.seat_ids[-1]))
+    calls = ["completed", "failed"] * 10
+
+    async def attempt(index: int) -> str:
+        return await naive_finish_payment(
+            app.state.engine, payment_id=payment_id, outcome=calls[index]
+        )
+
+    tally = await race(len(calls), attempt)
+    assert tally["completed"] >= 1 and tally["failed"] >= 1, (
+        f"the naive finish should have let both outcomes win, got {tally}"
+    )
