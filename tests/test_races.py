@@ -121,6 +121,6 @@ async def test_control_naive_payment_finish_lets_both_outcomes_win(
         )
 
     tally = await race(len(calls), attempt)
-    assert tally["completed"] >= 1 and tally["failed"] >= 1, (
-        f"the naive finish should have let both outcomes win, got {tally}"
-    )
+    # Both outcomes were told they won: the payment was completed and failed at once.
+    assert tally["completed"] >= 1, tally
+    assert tally["failed"] >= 1, tally
