@@ -51,9 +51,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
             echo=settings.sql_echo,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
-            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            connect_args={"timeout": settings.lock_timeout_ms / 1000},
         )
-        _configure_sqlite(engine, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        _configure_sqlite(engine, busy_timeout_ms=settings.lock_timeout_ms)
         return engine
     return create_async_engine(
         url,
@@ -64,7 +64,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "server_settings": {
                 "application_name": f"ticketing-{os.getpid()}",
-                "lock_timeout": "10s",
+                "lock_timeout": f"{settings.lock_timeout_ms}ms",
             }
         },
     )

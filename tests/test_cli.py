@@ -1,0 +1,111 @@
+"""The console script and the data it seeds, run as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.server import TICKETING, cli_env, run_cli, seed, serving
+from ticketing.demo import seed_demo
+from ticketing.services import catalog
+
+
+async def test_seed_creates_the_requested_seats_and_prints_ids(
+    database_url: str, engine_session: AsyncSession
+) -> None:
+    seeded = await asyncio.to_thread(seed, database_url, seats=1234, general_admission=56)
+    assert set(seeded) == {"venue_id", "event_id"}
+    sections = await catalog.list_venue_sections(engine_session, venue_id=seeded["venue_id"])
+    seated = [s for s in sections if s.kind == "seated"]
+    floor = [s for s in sections if s.kind == "general_admission"]
+    assert len(seated) >= 2
+    assert sum(s.capacity for s in seated) == 1234
+    assert [s.capacity for s in floor] == [56]
+    counts = dict(
+        (
+            await engine_session.execute(
+                sa.text("SELECT type, COUNT(*) FROM event_seat WHERE event_id = :e GROUP BY type"),
+                {"e": seeded["event_id"]},
+            )
+        ).all()
+    )
+    await engine_session.commit()
+    assert counts == {"designated": 1234, "general_admission": 56}
+    levels = await catalog.list_price_levels(engine_session, event_id=seeded["event_id"])
+    assert [level.name for level in levels] == ["Adult", "Child", "VIP"]
+
+
+async def test_db_upgrade_is_repeatable(database_url: str) -> None:
+    for _ in range(2):
+        result = await asyncio.to_thread(run_cli, database_url, "db", "upgrade")
+        assert result.returncode == 0, result.stderr
+
+
+async def test_seed_refuses_nonsense(database_url: str) -> None:
+    result = await asyncio.to_thread(run_cli, database_url, "seed", "--seats", "0")
+    assert result.returncode != 0
+    assert "--seats" in result.stderr
+
+
+async def test_demo_data_is_a_realistic_venue_with_two_upcoming_events(
+    engine_session: AsyncSession,
+) -> None:
+    now = datetime.now(UTC)
+    await seed_demo(engine_session, now=now)
+    (venue,) = await catalog.list_venues(engine_session)
+    assert venue.name
+    sections = await catalog.list_venue_sections(engine_session, venue_id=venue.id)
+    assert len([s for s in sections if s.kind == "seated"]) >= 3
+    assert len([s for s in sections if s.kind == "general_admission"]) == 1
+    events = await catalog.list_events(engine_session)
+    assert len(events) == 2
+    assert all(event.starts_at > now for event in events)
+    assert {event.currency for event in events} == {"EUR"}
+    maps = []
+    for event in events:
+        stalls = next(s for s in sections if s.kind == "seated")
+        seats = await catalog.list_section_seats(
+            engine_session, event_id=event.id, section_id=stalls.id, now=now
+        )
+        assert seats[0].row == "A"
+        assert {s.row for s in seats} >= {"A", "B", "C"}
+        assert [p.name for p in seats[0].price_options] == ["Adult", "Child", "VIP"]
+        maps.append([p.amount for p in seats[0].price_options])
+    assert maps[0] != maps[1], "the two events should be priced differently"
+
+
+@pytest.mark.slow
+async def test_serve_migrates_seeds_demo_once_and_answers(database_url: str) -> None:
+    with serving(database_url, workers=1) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            assert (await http.get("/health")).json() == {"status": "ok"}
+            assert (await http.get("/events")).json() == []  # --no-demo
+    # Without --no-demo the empty database gets the demo, and only once.
+    for _ in range(2):
+        process = await asyncio.create_subprocess_exec(
+            *TICKETING,
+            "serve",
+            "--port",
+            "0",
+            "--workers",
+            "1",
+            env=cli_env(database_url, TICKETING_SWEEP_INTERVAL_SECONDS="0"),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stderr is not None
+        while b"Uvicorn running" not in (line := await process.stderr.readline()):
+            assert line, "serve exited before it started"
+        process.terminate()
+        await process.wait()
+    with serving(database_url, workers=1) as base_url:
+        events = httpx.get(f"{base_url}/events").json()
+    assert [e["name"] for e in events] == [
+        "The Midnight Owls: Live in Concert",
+        "Lisbon Chamber Orchestra: Winter Nights",
+    ]
