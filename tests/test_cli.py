@@ -104,7 +104,8 @@ async def test_serve_migrates_seeds_demo_once_and_answers(database_url: str) -> 
         process.terminate()
         await process.wait()
     with serving(database_url, workers=1) as base_url:
-        events = httpx.get(f"{base_url}/events").json()
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            events = (await http.get("/events")).json()
     assert [e["name"] for e in events] == [
         "The Midnight Owls: Live in Concert",
         "Lisbon Chamber Orchestra: Winter Nights",
