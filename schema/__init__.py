@@ -1,0 +1,1 @@
+"""GraphQL adapter (Strawberry): seat maps and cart mutations on the `ticketing` services."""
