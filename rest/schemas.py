@@ -130,6 +130,15 @@ class AddSeatIn(BaseModel):
     price_id: BodyId = Field(description="One of the seat's `price_options[].id`.")
 
 
+class AddGeneralAdmissionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: BodyId
+    section_id: BodyId = Field(description="A general-admission section of the event.")
+    price_id: BodyId
+    quantity: int = Field(ge=1, le=1000, description="Places to hold, all or none.")
+
+
 class CartItemOut(Out):
     event_id: int
     seat_id: int

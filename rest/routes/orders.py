@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from rest.deps import EventId, NowDep, PolicyDep, SeatId, SessionDep
 from rest.problems import problem_responses
-from rest.schemas import AddSeatIn, BookingOut, CartOut, PaymentOut
+from rest.schemas import AddGeneralAdmissionIn, AddSeatIn, BookingOut, CartOut, PaymentOut
 from ticketing.errors import ErrorCode
 from ticketing.services import carts, payments
 
@@ -42,6 +42,39 @@ async def add_seat(
         event_id=body.event_id,
         seat_id=body.seat_id,
         price_id=body.price_id,
+        now=now,
+        policy=policy,
+    )
+    return CartOut.of(cart)
+
+
+@router.post(
+    "/orders/carts/{cart_id}/general-admission",
+    tags=["carts"],
+    summary="Hold places in a general-admission section (all or none)",
+    responses=problem_responses(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.SEAT_NOT_AVAILABLE,
+        ErrorCode.PRICE_NOT_OFFERED,
+        ErrorCode.CART_NOT_OPEN,
+        ErrorCode.CART_LIMIT,
+        ErrorCode.CURRENCY_MISMATCH,
+    ),
+)
+async def add_general_admission(
+    cart_id: uuid.UUID,
+    body: AddGeneralAdmissionIn,
+    session: SessionDep,
+    now: NowDep,
+    policy: PolicyDep,
+) -> CartOut:
+    cart = await carts.add_general_admission_to_cart(
+        session,
+        cart_id=cart_id,
+        event_id=body.event_id,
+        section_id=body.section_id,
+        price_id=body.price_id,
+        quantity=body.quantity,
         now=now,
         policy=policy,
     )

@@ -8,8 +8,10 @@ WHERE clause is the rule: the database, not Python, decides who gets a seat.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,7 @@ from ticketing.domain import (
     PaymentStatus,
     PaymentView,
     SeatStatus,
+    SectionKind,
     effective_payment_status,
     money,
 )
@@ -29,6 +32,7 @@ from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.models import (
     cart_t,
     event_seat_t,
+    event_section_t,
     event_t,
     item_t,
     payment_t,
@@ -184,14 +188,8 @@ async def add_seat_to_cart(
             context={**seat_ref, "price_id": price_id},
         )
 
-    live = (
-        await session.execute(
-            sa.select(item_t.c.id, item_t.c.event_id, item_t.c.seat_id, event_t.c.currency)
-            .join(event_t, event_t.c.id == item_t.c.event_id)
-            .where(_live_items(cart_id, now))
-        )
-    ).all()
-    if any(row.event_id == event_id and row.seat_id == seat_id for row in live):
+    live = await _live_seats(session, cart_id=cart_id, now=now)
+    if (event_id, seat_id) in live:
         # Already ours: choosing another price level changes the price, not the hold's deadline.
         await session.execute(
             sa.update(item_t)
@@ -203,19 +201,9 @@ async def add_seat_to_cart(
             .values(price_level_id=price_id, amount=amount)
         )
         return await load_cart(session, cart_id=cart_id, now=now)
-    if any(row.currency != currency for row in live):
-        raise TicketingError(
-            ErrorCode.CURRENCY_MISMATCH,
-            f"Cart {cart_id} is in another currency than event {event_id} ({currency}).",
-            field=("event_id",),
-            context=seat_ref,
-        )
-    if len(live) >= policy.max_seats_per_cart:
-        raise TicketingError(
-            ErrorCode.CART_LIMIT,
-            f"A cart holds at most {policy.max_seats_per_cart} seats.",
-            context={"limit": policy.max_seats_per_cart},
-        )
+    _check_room(
+        live, cart_id=cart_id, event_id=event_id, currency=currency, adding=1, policy=policy
+    )
 
     hold_expires_at = now + timedelta(seconds=policy.hold_seconds)
     claimed = (
@@ -227,35 +215,103 @@ async def add_seat_to_cart(
                 seat_is_free(now),
             )
             .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
-            .returning(event_seat_t.c.section_id, event_seat_t.c.row_id)
+            .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
         )
-    ).one_or_none()
-    if claimed is None:
+    ).all()
+    if not claimed:
         raise TicketingError(
             ErrorCode.SEAT_NOT_AVAILABLE,
             f"Seat {seat_id} of event {event_id} is not available.",
             field=("seat_id",),
             context=seat_ref,
         )
+    await _record_holds(
+        session,
+        cart_id=cart_id,
+        event_id=event_id,
+        claimed=claimed,
+        price_id=price_id,
+        amounts={seat_id: amount},
+        hold_expires_at=hold_expires_at,
+        now=now,
+        actor=actor,
+    )
+    return await load_cart(session, cart_id=cart_id, now=now)
+
+
+async def _live_seats(
+    session: AsyncSession, *, cart_id: uuid.UUID, now: datetime
+) -> dict[tuple[int, int], str]:
+    """The cart's live holds: (event_id, seat_id) -> currency of the event."""
+    rows = await session.execute(
+        sa.select(item_t.c.event_id, item_t.c.seat_id, event_t.c.currency)
+        .join(event_t, event_t.c.id == item_t.c.event_id)
+        .where(_live_items(cart_id, now))
+    )
+    return {(row.event_id, row.seat_id): row.currency for row in rows}
+
+
+def _check_room(
+    live: dict[tuple[int, int], str],
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    currency: str,
+    adding: int,
+    policy: CartPolicy,
+) -> None:
+    if any(held_in != currency for held_in in live.values()):
+        raise TicketingError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"Cart {cart_id} is in another currency than event {event_id} ({currency}).",
+            field=("event_id",),
+            context={"event_id": event_id},
+        )
+    if len(live) + adding > policy.max_seats_per_cart:
+        raise TicketingError(
+            ErrorCode.CART_LIMIT,
+            f"A cart holds at most {policy.max_seats_per_cart} seats.",
+            context={"limit": policy.max_seats_per_cart},
+        )
+
+
+async def _record_holds(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    claimed: Sequence[sa.Row[Any]],
+    price_id: int,
+    amounts: dict[int, Decimal],
+    hold_expires_at: datetime,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Write the cart items (and audit rows) for seats this cart has just claimed."""
+    seat_ids = [seat.seat_id for seat in claimed]
     # A lapsed claim by another cart (or an old one of ours) stops counting as that cart's item.
     await session.execute(
         sa.update(item_t)
-        .where(item_t.c.event_id == event_id, item_t.c.seat_id == seat_id, item_t.c.active)
+        .where(item_t.c.event_id == event_id, item_t.c.seat_id.in_(seat_ids), item_t.c.active)
         .values(active=False, released_at=now, release_reason="lapsed")
     )
     await session.execute(
-        sa.insert(item_t).values(
-            cart_id=cart_id,
-            event_id=event_id,
-            seat_id=seat_id,
-            section_id=claimed.section_id,
-            row_id=claimed.row_id,
-            price_level_id=price_id,
-            amount=amount,
-            held_at=now,
-            hold_expires_at=hold_expires_at,
-            active=True,
-        )
+        sa.insert(item_t),
+        [
+            {
+                "cart_id": cart_id,
+                "event_id": event_id,
+                "seat_id": seat.seat_id,
+                "section_id": seat.section_id,
+                "row_id": seat.row_id,
+                "price_level_id": price_id,
+                "amount": amounts[seat.seat_id],
+                "held_at": now,
+                "hold_expires_at": hold_expires_at,
+                "active": True,
+            }
+            for seat in claimed
+        ],
     )
     await record_audit(
         session,
@@ -263,14 +319,146 @@ async def add_seat_to_cart(
             audit_seat(
                 action="seat_held",
                 event_id=event_id,
-                seat_id=seat_id,
+                seat_id=seat.seat_id,
                 from_status=SeatStatus.AVAILABLE,
                 to_status=SeatStatus.HELD,
                 cart_id=cart_id,
-                amount=amount,
+                amount=amounts[seat.seat_id],
             )
+            for seat in claimed
         ],
         at=now,
+        actor=actor,
+    )
+
+
+@command
+async def add_general_admission_to_cart(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    section_id: int,
+    price_id: int,
+    quantity: int,
+    now: datetime,
+    policy: CartPolicy,
+    actor: str = "anonymous",
+) -> CartView:
+    """Hold `quantity` places of a general-admission section at once: all of them or none."""
+    if quantity < 1:
+        raise TicketingError(
+            ErrorCode.VALIDATION_ERROR, "Quantity must be at least 1.", field=("quantity",)
+        )
+    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
+    found = (
+        await session.execute(
+            sa.select(event_t.c.currency, event_section_t.c.kind)
+            .select_from(event_t)
+            .outerjoin(
+                event_section_t,
+                sa.and_(
+                    event_section_t.c.event_id == event_t.c.id,
+                    event_section_t.c.section_id == section_id,
+                ),
+            )
+            .where(event_t.c.id == event_id)
+        )
+    ).one_or_none()
+    if found is None:
+        raise not_found("Event", event_id, field="event_id")
+    currency, kind = found
+    if kind is None:
+        raise not_found(f"Section {section_id} of event", event_id, field="section_id")
+    if kind != SectionKind.GENERAL_ADMISSION:
+        raise TicketingError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Section {section_id} has designated seats; hold them one by one.",
+            field=("section_id",),
+        )
+    offered = sa.exists().where(
+        price_t.c.event_id == event_seat_t.c.event_id,
+        price_t.c.seat_id == event_seat_t.c.seat_id,
+        price_t.c.price_level_id == price_id,
+    )
+    if not await session.scalar(
+        sa.select(
+            sa.exists().where(
+                event_seat_t.c.event_id == event_id,
+                event_seat_t.c.section_id == section_id,
+                offered,
+            )
+        )
+    ):
+        raise TicketingError(
+            ErrorCode.PRICE_NOT_OFFERED,
+            f"Price {price_id} is not offered in section {section_id} of event {event_id}.",
+            field=("price_id",),
+            context={"event_id": event_id, "price_id": price_id},
+        )
+    _check_room(
+        await _live_seats(session, cart_id=cart_id, now=now),
+        cart_id=cart_id,
+        event_id=event_id,
+        currency=currency,
+        adding=quantity,
+        policy=policy,
+    )
+
+    hold_expires_at = now + timedelta(seconds=policy.hold_seconds)
+    # Concurrent claimers skip each other's rows instead of queueing behind them (PostgreSQL);
+    # the outer WHERE re-checks every row, so a place is still claimed only once.
+    candidates = (
+        sa.select(event_seat_t.c.seat_id)
+        .where(
+            event_seat_t.c.event_id == event_id,
+            event_seat_t.c.section_id == section_id,
+            seat_is_free(now),
+            offered,
+        )
+        .order_by(event_seat_t.c.position)
+        .limit(quantity)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.event_id == event_id,
+                event_seat_t.c.seat_id.in_(candidates.scalar_subquery()),
+                seat_is_free(now),
+            )
+            .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
+            .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
+        )
+    ).all()
+    if len(claimed) < quantity:
+        raise TicketingError(
+            ErrorCode.SEAT_NOT_AVAILABLE,
+            f"Fewer than {quantity} places are available in section {section_id}.",
+            field=("quantity",),
+            context={"event_id": event_id},
+        )
+    amounts = dict(
+        (
+            await session.execute(
+                sa.select(price_t.c.seat_id, price_t.c.amount).where(
+                    price_t.c.event_id == event_id,
+                    price_t.c.price_level_id == price_id,
+                    price_t.c.seat_id.in_([seat.seat_id for seat in claimed]),
+                )
+            )
+        ).all()
+    )
+    await _record_holds(
+        session,
+        cart_id=cart_id,
+        event_id=event_id,
+        claimed=claimed,
+        price_id=price_id,
+        amounts=amounts,
+        hold_expires_at=hold_expires_at,
+        now=now,
         actor=actor,
     )
     return await load_cart(session, cart_id=cart_id, now=now)
