@@ -53,6 +53,12 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = None
     event_id: int | None = None
     seat_id: int | None = None
+    cart_id: str | None = None
+    payment_id: str | None = None
+    price_id: int | None = None
+    limit: int | None = Field(default=None, description="CART_LIMIT: seats a cart may hold.")
+    cart_status: str | None = None
+    payment_status: str | None = None
 
 
 def problem_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
@@ -68,6 +74,19 @@ def problem_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
         }
         for status, names in by_status.items()
     }
+
+
+# Context a service attaches to an error that clients may branch on, as problem extension members.
+_EXTRA_MEMBERS = {
+    "event_id",
+    "seat_id",
+    "cart_id",
+    "payment_id",
+    "price_id",
+    "limit",
+    "cart_status",
+    "payment_status",
+}
 
 
 def problem_response(
@@ -91,7 +110,7 @@ def problem_response(
     if errors:
         body["errors"] = errors
     for key, value in (extra or {}).items():
-        if key in {"event_id", "seat_id", "cart_id", "payment_id", "price_id", "limit", "status"}:
+        if key in _EXTRA_MEMBERS:
             body.setdefault(key, value)
     headers = {"Retry-After": "1"} if code is ErrorCode.SERVICE_BUSY else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

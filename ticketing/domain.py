@@ -104,7 +104,7 @@ def check_payment_outcome(
     raise TicketingError(
         ErrorCode.PAYMENT_FINALIZED,
         f"Payment {payment_id} is already {current.value}.",
-        context={"payment_id": str(payment_id), "status": current.value},
+        context={"payment_id": str(payment_id), "payment_status": current.value},
     )
 
 
@@ -144,6 +144,15 @@ class EventSectionView:
     capacity: int
     position: int
     available_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    id: int
+    event_id: int
+    section_id: int
+    name: str
+    position: int
 
 
 @dataclass(frozen=True, slots=True)

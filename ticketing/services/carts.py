@@ -135,7 +135,7 @@ async def _open_cart_for_change(
             ErrorCode.CART_NOT_OPEN,
             f"Cart {cart_id} is {status.value}; only an open cart can change. Start a new cart.",
             field=("cart_id",),
-            context={"cart_id": str(cart_id), "status": status.value},
+            context={"cart_id": str(cart_id), "cart_status": status.value},
         )
     await session.execute(sa.update(cart_t).where(cart_t.c.id == cart_id).values(updated_at=now))
 
@@ -594,7 +594,16 @@ async def book_cart(
         .where(item_t.c.id.in_([item.id for item in items]))
         .values(payment_id=payment_id)
     )
-    # Lapsed items leave the cart for good; their seats are free already for every reader.
+    # Lapsed holds leave the cart for good (readers already see their seats as free).
+    await session.execute(
+        sa.update(event_seat_t)
+        .where(
+            event_seat_t.c.cart_id == cart_id,
+            event_seat_t.c.status == SeatStatus.HELD,
+            event_seat_t.c.expires_at <= now,
+        )
+        .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
+    )
     await session.execute(
         sa.update(item_t)
         .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))

@@ -1,8 +1,13 @@
-"""Read side of the inventory: venues, events, sections and seat maps, in set-based SQL."""
+"""Read side of the inventory: venues, events, sections and seat maps, in set-based SQL.
+
+The `load_*` queries take many keys at once, so that a GraphQL request over a whole event costs a
+fixed number of statements (DataLoaders call them); the single-key queries serve REST.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +20,7 @@ from ticketing.domain import (
     EventView,
     PriceLevelView,
     PriceOptionView,
+    RowView,
     SeatType,
     SeatView,
     SectionKind,
@@ -24,6 +30,7 @@ from ticketing.domain import (
 )
 from ticketing.errors import not_found
 from ticketing.models import (
+    event_row_t,
     event_seat_t,
     event_section_t,
     event_t,
@@ -34,27 +41,39 @@ from ticketing.models import (
 )
 from ticketing.services._sql import seat_is_free
 
+SectionKey = tuple[int, int]
+"""(event_id, section_id): a section of one event, by the venue template's section id."""
 
-def _venue(row: sa.Row[*tuple[Any, ...]]) -> VenueView:
+
+# --- venues ---------------------------------------------------------------------------------
+
+
+def _venue(row: Any) -> VenueView:
     return VenueView(id=row.id, name=row.name, city=row.city, timezone=row.timezone)
+
+
+async def _venues(session: AsyncSession, venue_ids: Iterable[int] | None) -> list[VenueView]:
+    stmt = sa.select(venue_t.c.id, venue_t.c.name, venue_t.c.city, venue_t.c.timezone)
+    if venue_ids is not None:
+        stmt = stmt.where(venue_t.c.id.in_(list(venue_ids)))
+    return [_venue(row) for row in await session.execute(stmt.order_by(venue_t.c.id))]
 
 
 @query
 async def list_venues(session: AsyncSession) -> list[VenueView]:
-    stmt = sa.select(venue_t.c.id, venue_t.c.name, venue_t.c.city, venue_t.c.timezone).order_by(
-        venue_t.c.id
-    )
-    return [_venue(row) for row in await session.execute(stmt)]
+    return await _venues(session, None)
+
+
+@query
+async def load_venues(session: AsyncSession, *, venue_ids: Sequence[int]) -> dict[int, VenueView]:
+    return {venue.id: venue for venue in await _venues(session, venue_ids)}
 
 
 async def _require_venue(session: AsyncSession, venue_id: int) -> VenueView:
-    stmt = sa.select(venue_t.c.id, venue_t.c.name, venue_t.c.city, venue_t.c.timezone).where(
-        venue_t.c.id == venue_id
-    )
-    row = (await session.execute(stmt)).one_or_none()
-    if row is None:
+    found = await _venues(session, [venue_id])
+    if not found:
         raise not_found("Venue", venue_id, field="venue_id")
-    return _venue(row)
+    return found[0]
 
 
 @query
@@ -62,25 +81,43 @@ async def get_venue(session: AsyncSession, *, venue_id: int) -> VenueView:
     return await _require_venue(session, venue_id)
 
 
+async def _venue_sections(
+    session: AsyncSession, venue_ids: Sequence[int]
+) -> dict[int, list[SectionView]]:
+    stmt = (
+        sa.select(section_t)
+        .where(section_t.c.venue_id.in_(venue_ids))
+        .order_by(section_t.c.position, section_t.c.id)
+    )
+    sections: dict[int, list[SectionView]] = {venue_id: [] for venue_id in venue_ids}
+    for row in await session.execute(stmt):
+        sections[row.venue_id].append(
+            SectionView(
+                id=row.id,
+                venue_id=row.venue_id,
+                name=row.name,
+                kind=SectionKind(row.kind),
+                capacity=row.capacity,
+                position=row.position,
+            )
+        )
+    return sections
+
+
 @query
 async def list_venue_sections(session: AsyncSession, *, venue_id: int) -> list[SectionView]:
     await _require_venue(session, venue_id)
-    stmt = (
-        sa.select(section_t)
-        .where(section_t.c.venue_id == venue_id)
-        .order_by(section_t.c.position, section_t.c.id)
-    )
-    return [
-        SectionView(
-            id=row.id,
-            venue_id=row.venue_id,
-            name=row.name,
-            kind=SectionKind(row.kind),
-            capacity=row.capacity,
-            position=row.position,
-        )
-        for row in await session.execute(stmt)
-    ]
+    return (await _venue_sections(session, [venue_id]))[venue_id]
+
+
+@query
+async def load_venue_sections(
+    session: AsyncSession, *, venue_ids: Sequence[int]
+) -> dict[int, list[SectionView]]:
+    return await _venue_sections(session, venue_ids)
+
+
+# --- events ---------------------------------------------------------------------------------
 
 
 def _event_select() -> sa.Select[Any]:
@@ -94,7 +131,7 @@ def _event_select() -> sa.Select[Any]:
     ).join(venue_t, venue_t.c.id == event_t.c.venue_id)
 
 
-def _event(row: sa.Row[Any]) -> EventView:
+def _event(row: Any) -> EventView:
     return EventView(
         id=row.id,
         name=row.name,
@@ -112,7 +149,10 @@ async def list_events(
     venue_id: int | None = None,
     starts_after: datetime | None = None,
     starts_before: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int | None = None,
 ) -> list[EventView]:
+    """Events soonest first; `after` (starts_at, id) and `limit` page through them by keyset."""
     stmt = _event_select().order_by(event_t.c.starts_at, event_t.c.id)
     if venue_id is not None:
         stmt = stmt.where(event_t.c.venue_id == venue_id)
@@ -120,6 +160,10 @@ async def list_events(
         stmt = stmt.where(event_t.c.starts_at >= starts_after)
     if starts_before is not None:
         stmt = stmt.where(event_t.c.starts_at < starts_before)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(event_t.c.starts_at, event_t.c.id) > sa.tuple_(*after))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [_event(row) for row in await session.execute(stmt)]
 
 
@@ -135,56 +179,204 @@ async def get_event(session: AsyncSession, *, event_id: int) -> EventView:
     return await _require_event(session, event_id)
 
 
+async def _price_levels(
+    session: AsyncSession, event_ids: Sequence[int]
+) -> dict[int, list[PriceLevelView]]:
+    stmt = (
+        sa.select(
+            price_level_t.c.event_id,
+            price_level_t.c.id,
+            price_level_t.c.name,
+            price_level_t.c.position,
+        )
+        .where(price_level_t.c.event_id.in_(event_ids))
+        .order_by(price_level_t.c.position, price_level_t.c.id)
+    )
+    levels: dict[int, list[PriceLevelView]] = {event_id: [] for event_id in event_ids}
+    for row in await session.execute(stmt):
+        levels[row.event_id].append(PriceLevelView(id=row.id, name=row.name, position=row.position))
+    return levels
+
+
 @query
 async def list_price_levels(session: AsyncSession, *, event_id: int) -> list[PriceLevelView]:
     await _require_event(session, event_id)
-    stmt = (
-        sa.select(price_level_t.c.id, price_level_t.c.name, price_level_t.c.position)
-        .where(price_level_t.c.event_id == event_id)
-        .order_by(price_level_t.c.position, price_level_t.c.id)
+    return (await _price_levels(session, [event_id]))[event_id]
+
+
+@query
+async def load_price_levels(
+    session: AsyncSession, *, event_ids: Sequence[int]
+) -> dict[int, list[PriceLevelView]]:
+    return await _price_levels(session, event_ids)
+
+
+# --- sections, rows and seats of events -------------------------------------------------------
+
+
+async def _event_sections(
+    session: AsyncSession, event_ids: Sequence[int], now: datetime
+) -> dict[int, list[EventSectionView]]:
+    available = (
+        sa.select(
+            event_seat_t.c.event_id,
+            event_seat_t.c.section_id,
+            sa.func.count().label("available_count"),
+        )
+        .where(event_seat_t.c.event_id.in_(event_ids), seat_is_free(now))
+        .group_by(event_seat_t.c.event_id, event_seat_t.c.section_id)
+        .subquery()
     )
-    return [
-        PriceLevelView(id=r.id, name=r.name, position=r.position)
-        for r in await session.execute(stmt)
-    ]
+    stmt = (
+        sa.select(
+            event_section_t,
+            event_t.c.venue_id,
+            sa.func.coalesce(available.c.available_count, 0).label("available_count"),
+        )
+        .join(event_t, event_t.c.id == event_section_t.c.event_id)
+        .outerjoin(
+            available,
+            sa.and_(
+                available.c.event_id == event_section_t.c.event_id,
+                available.c.section_id == event_section_t.c.section_id,
+            ),
+        )
+        .where(event_section_t.c.event_id.in_(event_ids))
+        .order_by(event_section_t.c.position, event_section_t.c.section_id)
+    )
+    sections: dict[int, list[EventSectionView]] = {event_id: [] for event_id in event_ids}
+    for row in await session.execute(stmt):
+        sections[row.event_id].append(
+            EventSectionView(
+                id=row.section_id,
+                event_id=row.event_id,
+                venue_id=row.venue_id,
+                name=row.name,
+                kind=SectionKind(row.kind),
+                capacity=row.capacity,
+                position=row.position,
+                available_count=row.available_count,
+            )
+        )
+    return sections
 
 
 @query
 async def list_event_sections(
     session: AsyncSession, *, event_id: int, now: datetime
 ) -> list[EventSectionView]:
-    event = await _require_event(session, event_id)
-    available = (
-        sa.select(
-            event_seat_t.c.section_id,
-            sa.func.count().label("available_count"),
+    """An event's sections with how many seats are on sale in each right now."""
+    await _require_event(session, event_id)
+    return (await _event_sections(session, [event_id], now))[event_id]
+
+
+@query
+async def load_event_sections(
+    session: AsyncSession, *, event_ids: Sequence[int], now: datetime
+) -> dict[int, list[EventSectionView]]:
+    return await _event_sections(session, event_ids, now)
+
+
+def _in_sections(table: sa.Table, keys: Sequence[SectionKey]) -> sa.ColumnElement[bool]:
+    by_event: dict[int, list[int]] = defaultdict(list)
+    for event_id, section_id in keys:
+        by_event[event_id].append(section_id)
+    return sa.or_(
+        *(
+            sa.and_(table.c.event_id == event_id, table.c.section_id.in_(section_ids))
+            for event_id, section_ids in by_event.items()
         )
-        .where(event_seat_t.c.event_id == event_id, seat_is_free(now))
-        .group_by(event_seat_t.c.section_id)
-        .subquery()
     )
+
+
+async def _section_rows(
+    session: AsyncSession, keys: Sequence[SectionKey]
+) -> dict[SectionKey, list[RowView]]:
     stmt = (
-        sa.select(
-            event_section_t,
-            sa.func.coalesce(available.c.available_count, 0).label("available_count"),
-        )
-        .outerjoin(available, available.c.section_id == event_section_t.c.section_id)
-        .where(event_section_t.c.event_id == event_id)
-        .order_by(event_section_t.c.position, event_section_t.c.section_id)
+        sa.select(event_row_t)
+        .where(_in_sections(event_row_t, keys))
+        .order_by(event_row_t.c.position, event_row_t.c.row_id)
     )
-    return [
-        EventSectionView(
-            id=row.section_id,
-            event_id=event_id,
-            venue_id=event.venue_id,
-            name=row.name,
-            kind=SectionKind(row.kind),
-            capacity=row.capacity,
-            position=row.position,
-            available_count=row.available_count,
+    rows: dict[SectionKey, list[RowView]] = {key: [] for key in keys}
+    for row in await session.execute(stmt):
+        rows[(row.event_id, row.section_id)].append(
+            RowView(
+                id=row.row_id,
+                event_id=row.event_id,
+                section_id=row.section_id,
+                name=row.name,
+                position=row.position,
+            )
         )
-        for row in await session.execute(stmt)
-    ]
+    return rows
+
+
+@query
+async def load_section_rows(
+    session: AsyncSession, *, keys: Sequence[SectionKey]
+) -> dict[SectionKey, list[RowView]]:
+    return await _section_rows(session, keys)
+
+
+async def _section_seats(
+    session: AsyncSession, keys: Sequence[SectionKey], now: datetime
+) -> dict[SectionKey, list[SeatView]]:
+    prices: dict[tuple[int, int], list[PriceOptionView]] = defaultdict(list)
+    price_stmt = (
+        sa.select(
+            price_t.c.event_id,
+            price_t.c.seat_id,
+            price_level_t.c.id,
+            price_level_t.c.name,
+            price_t.c.amount,
+        )
+        .join(price_level_t, price_level_t.c.id == price_t.c.price_level_id)
+        .join(
+            event_seat_t,
+            sa.and_(
+                event_seat_t.c.event_id == price_t.c.event_id,
+                event_seat_t.c.seat_id == price_t.c.seat_id,
+            ),
+        )
+        .where(_in_sections(event_seat_t, keys))
+        .order_by(price_level_t.c.position, price_level_t.c.id)
+    )
+    for event_id, seat_id, level_id, level_name, amount in await session.execute(price_stmt):
+        prices[(event_id, seat_id)].append(
+            PriceOptionView(id=level_id, name=level_name, amount=amount)
+        )
+
+    seat_stmt = (
+        sa.select(
+            event_seat_t.c.event_id,
+            event_seat_t.c.section_id,
+            event_seat_t.c.seat_id,
+            event_seat_t.c.row_id,
+            event_seat_t.c.row_name,
+            event_seat_t.c.number,
+            event_seat_t.c.type,
+            event_seat_t.c.status,
+            event_seat_t.c.expires_at,
+        )
+        .where(_in_sections(event_seat_t, keys))
+        .order_by(event_seat_t.c.position, event_seat_t.c.seat_id)
+    )
+    seats: dict[SectionKey, list[SeatView]] = {key: [] for key in keys}
+    for row in await session.execute(seat_stmt):
+        seats[(row.event_id, row.section_id)].append(
+            SeatView(
+                event_id=row.event_id,
+                section_id=row.section_id,
+                row_id=row.row_id,
+                seat_id=row.seat_id,
+                row=row.row_name,
+                number=row.number,
+                type=SeatType(row.type),
+                status=effective_seat_status(row.status, row.expires_at, now),
+                price_options=tuple(prices.get((row.event_id, row.seat_id), ())),
+            )
+        )
+    return seats
 
 
 @query
@@ -200,48 +392,11 @@ async def list_section_seats(
     )
     if section_exists is None:
         raise not_found("Section", section_id, field="section_id")
+    return (await _section_seats(session, [(event_id, section_id)], now))[(event_id, section_id)]
 
-    prices: dict[int, list[PriceOptionView]] = defaultdict(list)
-    price_stmt = (
-        sa.select(price_t.c.seat_id, price_level_t.c.id, price_level_t.c.name, price_t.c.amount)
-        .join(price_level_t, price_level_t.c.id == price_t.c.price_level_id)
-        .join(
-            event_seat_t,
-            sa.and_(
-                event_seat_t.c.event_id == price_t.c.event_id,
-                event_seat_t.c.seat_id == price_t.c.seat_id,
-            ),
-        )
-        .where(event_seat_t.c.event_id == event_id, event_seat_t.c.section_id == section_id)
-        .order_by(price_t.c.seat_id, price_level_t.c.position, price_level_t.c.id)
-    )
-    for seat_id, level_id, level_name, amount in await session.execute(price_stmt):
-        prices[seat_id].append(PriceOptionView(id=level_id, name=level_name, amount=amount))
 
-    seat_stmt = (
-        sa.select(
-            event_seat_t.c.seat_id,
-            event_seat_t.c.row_id,
-            event_seat_t.c.row_name,
-            event_seat_t.c.number,
-            event_seat_t.c.type,
-            event_seat_t.c.status,
-            event_seat_t.c.expires_at,
-        )
-        .where(event_seat_t.c.event_id == event_id, event_seat_t.c.section_id == section_id)
-        .order_by(event_seat_t.c.position, event_seat_t.c.seat_id)
-    )
-    return [
-        SeatView(
-            event_id=event_id,
-            section_id=section_id,
-            row_id=row.row_id,
-            seat_id=row.seat_id,
-            row=row.row_name,
-            number=row.number,
-            type=SeatType(row.type),
-            status=effective_seat_status(row.status, row.expires_at, now),
-            price_options=tuple(prices.get(row.seat_id, ())),
-        )
-        for row in await session.execute(seat_stmt)
-    ]
+@query
+async def load_section_seats(
+    session: AsyncSession, *, keys: Sequence[SectionKey], now: datetime
+) -> dict[SectionKey, list[SeatView]]:
+    return await _section_seats(session, keys, now)

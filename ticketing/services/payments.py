@@ -110,7 +110,9 @@ async def load_payment(
         currency=row.currency,
         created_at=row.created_at,
         expires_at=row.expires_at,
-        finalized_at=row.finalized_at,
+        # An overdue payment ended at its deadline, whether or not the sweep has written it down.
+        finalized_at=row.finalized_at
+        or (row.expires_at if status is PaymentStatus.EXPIRED else None),
         tickets=tickets,
     )
 
@@ -319,14 +321,28 @@ async def fail_payment(
 @command
 async def release_lapsed_holds(session: AsyncSession, *, now: datetime) -> int:
     """Write down lapsed holds: their seats become available and their cart items inactive."""
+    # Lock the lapsed holds first: an UPDATE's RETURNING shows new values, and we need the
+    # cart each hold belonged to. Rows a claimer is taking right now are skipped, not awaited.
     lapsed = (
         await session.execute(
-            sa.update(event_seat_t)
+            sa.select(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.cart_id)
             .where(event_seat_t.c.status == SeatStatus.HELD, event_seat_t.c.expires_at <= now)
-            .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
-            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.cart_id)
+            .with_for_update(skip_locked=True)
         )
     ).all()
+    if not lapsed:
+        return 0
+    for event_id in {seat.event_id for seat in lapsed}:
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.event_id == event_id,
+                event_seat_t.c.seat_id.in_([s.seat_id for s in lapsed if s.event_id == event_id]),
+                event_seat_t.c.status == SeatStatus.HELD,
+                event_seat_t.c.expires_at <= now,
+            )
+            .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
+        )
     for seat in lapsed:
         await session.execute(
             sa.update(item_t)
