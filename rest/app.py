@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from rest.problems import install_problem_handlers
 from rest.routes import catalog, health, orders
+from schema.graphql import create_router, graphiql_assets
 from ticketing.db import create_engine, create_sessionmaker
 from ticketing.services.payments import release_lapsed
 from ticketing.settings import Settings
@@ -74,4 +76,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(orders.router)
+    assets = graphiql_assets()
+    if settings.graphiql and assets.is_dir():
+        app.mount("/graphql/static", StaticFiles(directory=assets), name="graphiql")
+    app.include_router(create_router(settings), prefix="/graphql", include_in_schema=False)
     return app

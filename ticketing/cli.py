@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ticketing.db import create_engine, create_sessionmaker
 from ticketing.demo import is_empty, seed_demo, seed_stadium
@@ -77,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="run the schema migrations")
 
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL (schema.graphql)")
+    export.add_argument("path", nargs="?", default="schema.graphql")
+
     seed = commands.add_parser("seed", help="create a venue of about N seats and an event there")
     seed.add_argument("--seats", type=int, required=True, help="designated seats")
     seed.add_argument("--general-admission", type=int, default=0, help="standing places")
@@ -95,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "db":
         asyncio.run(_migrate(settings))
         print("database is at the latest schema", file=sys.stderr)
+    elif args.command == "export-schema":
+        # The CLI is the composition root: it may reach the GraphQL adapter, by name.
+        export = importlib.import_module("schema.export")
+        Path(args.path).write_text(export.sdl(), encoding="utf-8")
+        print(f"wrote {args.path}", file=sys.stderr)
     elif args.command == "seed":
         if args.seats < 0 or args.general_admission < 0 or args.seats + args.general_admission == 0:
             raise SystemExit("seed: --seats and --general-admission must be >= 0, not both 0")

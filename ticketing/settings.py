@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # How often each worker writes down lapsed holds and overdue payments; 0 turns it off.
     sweep_interval_seconds: float = Field(default=30, ge=0)
     sql_echo: bool = False
+    # Production may switch off the schema's introspection and the in-browser IDE.
+    graphql_introspection: bool = True
+    graphiql: bool = True
 
     @property
     def cart_policy(self) -> CartPolicy:

@@ -1,0 +1,1 @@
+"""Venues, events and seat maps."""

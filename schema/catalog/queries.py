@@ -1,0 +1,94 @@
+"""Catalog queries: venues, events (a bounded, keyset-paged connection), one event."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+import strawberry
+
+from schema.catalog.types import Event, EventConnection, EventEdge, PageInfo, Venue
+from schema.common import InvalidArgumentError, lookup_id
+from schema.context import Info
+from ticketing.errors import TicketingError
+from ticketing.services import catalog
+
+MAX_PAGE = 100
+
+
+def encode_cursor(event: Event) -> str:
+    raw = f"{event.starts_at.isoformat()}|{event.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        starts_at, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(starts_at), int(event_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidArgumentError("`after` is not a cursor this API returned.") from exc
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(description="Every venue.")
+    async def venues(self, info: Info) -> list[Venue]:
+        return [Venue.of(v) for v in await info.context.call(catalog.list_venues)]
+
+    @strawberry.field(description="One venue; null when there is none with this id.")
+    async def venue(self, info: Info, id: strawberry.ID) -> Venue | None:
+        venue_id = lookup_id(id)
+        if venue_id is None:
+            return None
+        view = await info.context.venues.load(venue_id)
+        return None if view is None else Venue.of(view)
+
+    @strawberry.field(
+        description=f"Events soonest first, {MAX_PAGE} at most per page (`first`), after a cursor."
+    )
+    async def events(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        venue_id: strawberry.ID | None = None,
+        starts_after: datetime | None = None,
+        starts_before: datetime | None = None,
+    ) -> EventConnection:
+        if not 0 <= first <= MAX_PAGE:
+            raise InvalidArgumentError(f"`first` must be between 0 and {MAX_PAGE}.")
+        venue = None if venue_id is None else lookup_id(venue_id)
+        if venue_id is not None and venue is None:
+            views = []
+        else:
+            views = await info.context.call(
+                catalog.list_events,
+                venue_id=venue,
+                starts_after=starts_after,
+                starts_before=starts_before,
+                after=None if after is None else decode_cursor(after),
+                limit=first + 1,
+            )
+        events = [Event.of(v) for v in views[:first]]
+        edges = [EventEdge(cursor=encode_cursor(e), node=e) for e in events]
+        return EventConnection(
+            edges=edges,
+            nodes=events,
+            page_info=PageInfo(
+                has_next_page=len(views) > first,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field(description="One event; null when there is none with this id.")
+    async def event(self, info: Info, id: strawberry.ID) -> Event | None:
+        event_id = lookup_id(id)
+        if event_id is None:
+            return None
+        try:
+            return Event.of(await info.context.call(catalog.get_event, event_id=event_id))
+        except TicketingError:
+            return None

@@ -1,0 +1,237 @@
+"""GraphQL types of the inventory, built from the domain's views (never from table models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from schema.common import Money, SeatStatus, SeatType, SectionKind
+from schema.context import Info
+from ticketing import domain
+
+
+@strawberry.type(description="A price level of an event, such as Adult, Child or VIP.")
+class PriceLevel:
+    id: strawberry.ID
+    name: str
+    position: int = strawberry.field(description="Display order.")
+
+    @classmethod
+    def of(cls, view: domain.PriceLevelView) -> PriceLevel:
+        return cls(id=strawberry.ID(str(view.id)), name=view.name, position=view.position)
+
+
+@strawberry.type(description="A price level a seat is offered at, with its price.")
+class PriceOption:
+    id: strawberry.ID = strawberry.field(
+        description="The price level's id: pass it as `priceId` to hold the seat."
+    )
+    name: str
+    price: Money
+
+    @classmethod
+    def of(cls, view: domain.PriceOptionView, currency: str) -> PriceOption:
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            name=view.name,
+            price=Money(amount=view.amount, currency=currency),
+        )
+
+
+@strawberry.type(description="A section of a venue's seat-map template.")
+class Section:
+    id: strawberry.ID
+    name: str
+    kind: SectionKind  # type: ignore[valid-type]
+    capacity: int = strawberry.field(description="Seats, or places for general admission.")
+    position: int
+
+    @classmethod
+    def of(cls, view: domain.SectionView) -> Section:
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            name=view.name,
+            kind=view.kind,
+            capacity=view.capacity,
+            position=view.position,
+        )
+
+
+@strawberry.type(description="A place with a seat map: sections, rows and seats.")
+class Venue:
+    id: strawberry.ID
+    name: str
+    city: str
+    timezone: str = strawberry.field(description="IANA time zone, e.g. Europe/Lisbon.")
+
+    @classmethod
+    def of(cls, view: domain.VenueView) -> Venue:
+        return cls(
+            id=strawberry.ID(str(view.id)), name=view.name, city=view.city, timezone=view.timezone
+        )
+
+    @strawberry.field(description="The venue's sections, in display order.")
+    async def sections(self, info: Info) -> list[Section]:
+        views = await info.context.venue_sections.load(int(self.id))
+        return [Section.of(view) for view in views]
+
+
+@strawberry.type(description="A seat (or general-admission place) of one event, live.")
+class EventSeat:
+    id: strawberry.ID = strawberry.field(
+        description="The venue template's seat id; the same seat in every event at the venue."
+    )
+    section_id: strawberry.ID
+    row_id: strawberry.ID | None
+    row: str | None = strawberry.field(description='Row label, e.g. "C"; null for GA places.')
+    number: str | None = strawberry.field(description="Seat number; null for GA places.")
+    type: SeatType  # type: ignore[valid-type]
+    status: SeatStatus  # type: ignore[valid-type]
+    price_options: list[PriceOption] = strawberry.field(
+        description="Price levels this seat is offered at; empty when it is not on sale."
+    )
+
+    @classmethod
+    def of(cls, view: domain.SeatView, currency: str) -> EventSeat:
+        return cls(
+            id=strawberry.ID(str(view.seat_id)),
+            section_id=strawberry.ID(str(view.section_id)),
+            row_id=None if view.row_id is None else strawberry.ID(str(view.row_id)),
+            row=view.row,
+            number=view.number,
+            type=view.type,
+            status=view.status,
+            price_options=[PriceOption.of(p, currency) for p in view.price_options],
+        )
+
+
+@strawberry.type(description="A row of a seated section in one event.")
+class EventRow:
+    id: strawberry.ID = strawberry.field(description="The venue template's row id.")
+    name: str
+    position: int
+    event_id: strawberry.Private[int]
+    section_id: strawberry.Private[int]
+    currency: strawberry.Private[str]
+
+    @strawberry.field(description="The row's seats, in order.")
+    async def seats(self, info: Info) -> list[EventSeat]:
+        views = await info.context.section_seats.load((self.event_id, self.section_id))
+        row_id = int(self.id)
+        return [EventSeat.of(v, self.currency) for v in views if v.row_id == row_id]
+
+
+@strawberry.type(description="A section of one event, with live availability.")
+class EventSection:
+    id: strawberry.ID = strawberry.field(
+        description="The venue template's section id; the same in every event at the venue."
+    )
+    name: str
+    kind: SectionKind  # type: ignore[valid-type]
+    capacity: int
+    position: int
+    available_count: int = strawberry.field(description="Seats on sale right now.")
+    event_id: strawberry.Private[int]
+    currency: strawberry.Private[str]
+
+    @classmethod
+    def of(cls, view: domain.EventSectionView, currency: str) -> EventSection:
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            name=view.name,
+            kind=view.kind,
+            capacity=view.capacity,
+            position=view.position,
+            available_count=view.available_count,
+            event_id=view.event_id,
+            currency=currency,
+        )
+
+    @strawberry.field(description="Rows of a seated section, in order (none for GA).")
+    async def rows(self, info: Info) -> list[EventRow]:
+        views = await info.context.section_rows.load((self.event_id, int(self.id)))
+        return [
+            EventRow(
+                id=strawberry.ID(str(v.id)),
+                name=v.name,
+                position=v.position,
+                event_id=self.event_id,
+                section_id=int(self.id),
+                currency=self.currency,
+            )
+            for v in views
+        ]
+
+    @strawberry.field(description="Every seat or place of the section, optionally by status.")
+    async def seats(
+        self,
+        info: Info,
+        status: SeatStatus | None = None,  # type: ignore[valid-type]
+    ) -> list[EventSeat]:
+        views = await info.context.section_seats.load((self.event_id, int(self.id)))
+        return [
+            EventSeat.of(v, self.currency) for v in views if status is None or v.status == status
+        ]
+
+
+@strawberry.type(description="An event at a venue, with its own copy of the venue's seat map.")
+class Event:
+    id: strawberry.ID
+    name: str
+    starts_at: datetime = strawberry.field(description="Start, with offset (UTC).")
+    currency: str = strawberry.field(description="ISO 4217 code of every price of the event.")
+    venue_id: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, view: domain.EventView) -> Event:
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            name=view.name,
+            starts_at=view.starts_at,
+            currency=view.currency,
+            venue_id=view.venue_id,
+        )
+
+    @strawberry.field(description="Where the event takes place.")
+    async def venue(self, info: Info) -> Venue:
+        view = await info.context.venues.load(self.venue_id)
+        assert view is not None, "an event's venue always exists"
+        return Venue.of(view)
+
+    @strawberry.field(description="The event's price levels, in display order.")
+    async def price_levels(self, info: Info) -> list[PriceLevel]:
+        return [PriceLevel.of(v) for v in await info.context.price_levels.load(int(self.id))]
+
+    @strawberry.field(description="The event's sections with live availability.")
+    async def sections(self, info: Info) -> list[EventSection]:
+        views = await info.context.event_sections.load(int(self.id))
+        return [EventSection.of(v, self.currency) for v in views]
+
+    @strawberry.field(description="One section by the venue template's section id.")
+    async def section(self, info: Info, id: strawberry.ID) -> EventSection | None:
+        for view in await info.context.event_sections.load(int(self.id)):
+            if str(view.id) == str(id):
+                return EventSection.of(view, self.currency)
+        return None
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="An event and its cursor.")
+class EventEdge:
+    cursor: str
+    node: Event
+
+
+@strawberry.type(description="A page of events, soonest first.")
+class EventConnection:
+    edges: list[EventEdge]
+    nodes: list[Event]
+    page_info: PageInfo

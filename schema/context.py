@@ -1,0 +1,107 @@
+"""Per-request GraphQL context: one `now`, the session factory, DataLoaders made per request."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Concatenate, ParamSpec, TypeVar
+
+import strawberry
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from ticketing.domain import (
+    EventSectionView,
+    PriceLevelView,
+    RowView,
+    SeatView,
+    SectionView,
+    VenueView,
+)
+from ticketing.services import catalog
+from ticketing.services.catalog import SectionKey
+from ticketing.settings import CartPolicy, Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Context(BaseContext):
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        super().__init__()
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.now = now
+        self.venues = self._loader(self._venues)
+        self.venue_sections = self._loader(self._venue_sections)
+        self.event_sections = self._loader(self._event_sections)
+        self.price_levels = self._loader(self._price_levels)
+        self.section_rows = self._loader(self._section_rows)
+        self.section_seats = self._loader(self._section_seats)
+
+    @property
+    def policy(self) -> CartPolicy:
+        return self.settings.cart_policy
+
+    async def call(
+        self,
+        service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Run one service call (one transaction) on a session of its own.
+
+        Resolvers run concurrently, and a session must never be shared between them.
+        """
+        async with self.sessionmaker() as session:
+            return await service(session, *args, **kwargs)
+
+    @staticmethod
+    def _loader(
+        load: Callable[[list[K]], Awaitable[dict[K, V]]],
+    ) -> DataLoader[K, V]:
+        async def batch(keys: Sequence[K]) -> list[V]:
+            found = await load(list(keys))
+            return [found[key] for key in keys]
+
+        return DataLoader(load_fn=batch)
+
+    async def _venues(self, ids: list[int]) -> dict[int, VenueView | None]:
+        found = await self.call(catalog.load_venues, venue_ids=ids)
+        return {venue_id: found.get(venue_id) for venue_id in ids}
+
+    async def _venue_sections(self, ids: list[int]) -> dict[int, list[SectionView]]:
+        return await self.call(catalog.load_venue_sections, venue_ids=ids)
+
+    async def _event_sections(self, ids: list[int]) -> dict[int, list[EventSectionView]]:
+        return await self.call(catalog.load_event_sections, event_ids=ids, now=self.now)
+
+    async def _price_levels(self, ids: list[int]) -> dict[int, list[PriceLevelView]]:
+        return await self.call(catalog.load_price_levels, event_ids=ids)
+
+    async def _section_rows(self, keys: list[SectionKey]) -> dict[SectionKey, list[RowView]]:
+        return await self.call(catalog.load_section_rows, keys=keys)
+
+    async def _section_seats(self, keys: list[SectionKey]) -> dict[SectionKey, list[SeatView]]:
+        return await self.call(catalog.load_section_seats, keys=keys, now=self.now)
+
+
+Info = strawberry.Info[Context, None]
+
+
+async def get_context(request: Request) -> Context:
+    """Built once per request; `now` is taken here, once, for every field of the operation."""
+    app = request.app
+    return Context(
+        sessionmaker=app.state.sessionmaker, settings=app.state.settings, now=app.state.clock()
+    )

@@ -1,0 +1,130 @@
+"""The Strawberry schema and its router: limits against abusive operations, masked errors,
+and GraphiQL served from the installed package (no CDN)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from importlib import resources
+from pathlib import Path
+
+import strawberry
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.fastapi import GraphQLRouter
+
+from schema.catalog.queries import CatalogQuery
+from schema.common import InvalidArgumentError
+from schema.context import Context, get_context
+from schema.orders.mutations import OrdersMutation
+from schema.orders.types import OrdersQuery
+from ticketing.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 4000
+GRAPHIQL_ASSETS = "graphiql"
+
+
+@strawberry.type(description="Read the catalog, seat maps, carts and payments.")
+class Query(CatalogQuery, OrdersQuery):
+    pass
+
+
+@strawberry.type(description="Change carts and finish payments.")
+class Mutation(OrdersMutation):
+    pass
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Validation and argument errors are the client's to see; anything else is a bug."""
+    original = error.original_error
+    return original is not None and not isinstance(original, InvalidArgumentError)
+
+
+def create_schema(settings: Settings | None = None) -> strawberry.Schema:
+    # Factories: each operation gets fresh extension instances.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(MaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
+    ]
+    if settings is not None and not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+def graphiql_assets() -> Path:
+    """Where the build put GraphiQL's files (npm packages, copied in by the build hook)."""
+    return Path(str(resources.files("schema") / "static" / GRAPHIQL_ASSETS))
+
+
+class GraphQLRouterOffline(GraphQLRouter[Context, None]):
+    """Serves its own GraphiQL page whose scripts and styles come from this app."""
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        base = f"{request.scope.get('root_path', '')}/graphql/static"
+        return HTMLResponse(GRAPHIQL_PAGE.replace("{{base}}", base))
+
+
+def create_router(settings: Settings) -> GraphQLRouterOffline:
+    return GraphQLRouterOffline(
+        create_schema(settings),
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+    )
+
+
+GRAPHIQL_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Ticketing GraphiQL</title>
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <link rel="stylesheet" href="{{base}}/graphiql.min.css">
+  <link rel="stylesheet" href="{{base}}/plugin-explorer.css">
+  <style>html, body, #graphiql { height: 100%; margin: 0; }</style>
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL...</div>
+  <script src="{{base}}/react.production.min.js"></script>
+  <script src="{{base}}/react-dom.production.min.js"></script>
+  <script src="{{base}}/js.cookie.min.js"></script>
+  <script src="{{base}}/graphiql.min.js"></script>
+  <script src="{{base}}/plugin-explorer.umd.js"></script>
+  <script>
+    const csrfToken = Cookies.get("csrftoken");
+    const fetcher = GraphiQL.createFetcher({
+      url: window.location.pathname,
+      headers: csrfToken ? { "x-csrftoken": csrfToken } : {},
+    });
+    const explorer = GraphiQLPluginExplorer.explorerPlugin();
+    const example = "# Seat map of the first event\\n" +
+      "{\\n  events(first: 1) {\\n    nodes {\\n      name\\n      startsAt\\n" +
+      "      sections { id name kind availableCount }\\n    }\\n  }\\n}\\n";
+    ReactDOM.createRoot(document.getElementById("graphiql")).render(
+      React.createElement(GraphiQL, {
+        fetcher,
+        defaultEditorToolsVisibility: true,
+        plugins: [explorer],
+        defaultQuery: example,
+      }),
+    );
+  </script>
+</body>
+</html>
+"""

@@ -1,0 +1,49 @@
+"""addGeneralAdmissionToCart"""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from schema.common import UserError, attempt, parse_id
+from schema.context import Info
+from schema.orders.types import Cart
+from ticketing.services import carts
+
+
+@strawberry.input(description="How many places of a general-admission section, at which price.")
+class AddGeneralAdmissionToCartInput:
+    cart_id: uuid.UUID
+    event_id: strawberry.ID
+    section_id: strawberry.ID = strawberry.field(description="A GENERAL_ADMISSION section.")
+    price_id: strawberry.ID
+    quantity: int = strawberry.field(description="Places to hold, all or none.")
+
+
+@strawberry.type
+class AddGeneralAdmissionToCartPayload:
+    cart: Cart | None
+    user_errors: list[UserError]
+
+
+async def add_general_admission_to_cart(
+    info: Info, input: AddGeneralAdmissionToCartInput
+) -> AddGeneralAdmissionToCartPayload:
+    context = info.context
+
+    async def run() -> Cart:
+        view = await context.call(
+            carts.add_general_admission_to_cart,
+            cart_id=input.cart_id,
+            event_id=parse_id(input.event_id, field="event_id"),
+            section_id=parse_id(input.section_id, field="section_id"),
+            price_id=parse_id(input.price_id, field="price_id"),
+            quantity=input.quantity,
+            now=context.now,
+            policy=context.policy,
+        )
+        return Cart.of(view)
+
+    cart, errors = await attempt(run())
+    return AddGeneralAdmissionToCartPayload(cart=cart, user_errors=errors)

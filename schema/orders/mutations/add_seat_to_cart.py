@@ -1,0 +1,45 @@
+"""addSeatToCart"""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from schema.common import UserError, attempt, parse_id
+from schema.context import Info
+from schema.orders.types import Cart
+from ticketing.services import carts
+
+
+@strawberry.input(description="A seat of an event and the price level to hold it at.")
+class AddSeatToCartInput:
+    cart_id: uuid.UUID = strawberry.field(description="Any uuid the client made for this cart.")
+    event_id: strawberry.ID
+    seat_id: strawberry.ID = strawberry.field(description="The venue template's seat id.")
+    price_id: strawberry.ID = strawberry.field(description="One of the seat's price option ids.")
+
+
+@strawberry.type
+class AddSeatToCartPayload:
+    cart: Cart | None = strawberry.field(description="The cart after the change; null on error.")
+    user_errors: list[UserError]
+
+
+async def add_seat_to_cart(info: Info, input: AddSeatToCartInput) -> AddSeatToCartPayload:
+    context = info.context
+
+    async def run() -> Cart:
+        view = await context.call(
+            carts.add_seat_to_cart,
+            cart_id=input.cart_id,
+            event_id=parse_id(input.event_id, field="event_id"),
+            seat_id=parse_id(input.seat_id, field="seat_id"),
+            price_id=parse_id(input.price_id, field="price_id"),
+            now=context.now,
+            policy=context.policy,
+        )
+        return Cart.of(view)
+
+    cart, errors = await attempt(run())
+    return AddSeatToCartPayload(cart=cart, user_errors=errors)

@@ -1,0 +1,151 @@
+"""GraphQL types of carts, payments and tickets, built from the domain's views."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from schema.catalog.types import PriceOption
+from schema.common import NO_CURRENCY, CartStatus, Money, PaymentStatus
+from schema.context import Info
+from ticketing import domain
+from ticketing.errors import TicketingError
+from ticketing.services import carts, payments
+
+
+@strawberry.type(description="A seat held, booked or bought in a cart, at the price it was taken.")
+class CartItem:
+    event_id: strawberry.ID
+    seat_id: strawberry.ID = strawberry.field(description="The venue template's seat id.")
+    section_id: strawberry.ID
+    row_id: strawberry.ID | None
+    price_option: PriceOption
+    hold_expires_at: datetime | None = strawberry.field(
+        description="When this seat's hold lapses (open carts only)."
+    )
+
+    @classmethod
+    def of(cls, view: domain.CartItemView) -> CartItem:
+        return cls(
+            event_id=strawberry.ID(str(view.event_id)),
+            seat_id=strawberry.ID(str(view.seat_id)),
+            section_id=strawberry.ID(str(view.section_id)),
+            row_id=None if view.row_id is None else strawberry.ID(str(view.row_id)),
+            price_option=PriceOption(
+                id=strawberry.ID(str(view.price_id)),
+                name=view.price_name,
+                price=Money(amount=view.amount, currency=view.currency),
+            ),
+            hold_expires_at=view.hold_expires_at,
+        )
+
+
+@strawberry.type(description="A cart: seats held for a customer, then booked into a payment.")
+class Cart:
+    id: uuid.UUID = strawberry.field(description="Made by the client; an unused id is empty.")
+    status: CartStatus  # type: ignore[valid-type]
+    items: list[CartItem]
+    total: Money
+    expires_at: datetime | None = strawberry.field(
+        description="Open: the earliest hold's expiry. Booked: the payment's deadline."
+    )
+    payment_id: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(cls, view: domain.CartView) -> Cart:
+        return cls(
+            id=view.cart_id,
+            status=view.status,
+            items=[CartItem.of(item) for item in view.items],
+            total=Money(amount=view.total_amount, currency=view.currency or NO_CURRENCY),
+            expires_at=view.expires_at,
+            payment_id=view.payment_id,
+        )
+
+    @strawberry.field(description="The payment created when the cart was booked.")
+    async def payment(self, info: Info) -> Payment | None:
+        if self.payment_id is None:
+            return None
+        context = info.context
+        view = await context.call(payments.get_payment, payment_id=self.payment_id, now=context.now)
+        return Payment.of(view)
+
+
+@strawberry.type(description="A ticket: the document that admits one person to one seat.")
+class Ticket:
+    id: uuid.UUID
+    event_id: strawberry.ID
+    event_name: str
+    starts_at: datetime
+    venue_name: str
+    section: str
+    row: str | None
+    number: str | None
+    seat_id: strawberry.ID
+    price_name: str
+    price: Money
+
+    @classmethod
+    def of(cls, view: domain.TicketView) -> Ticket:
+        return cls(
+            id=view.id,
+            event_id=strawberry.ID(str(view.event_id)),
+            event_name=view.event_name,
+            starts_at=view.starts_at,
+            venue_name=view.venue_name,
+            section=view.section_name,
+            row=view.row,
+            number=view.number,
+            seat_id=strawberry.ID(str(view.seat_id)),
+            price_name=view.price_name,
+            price=Money(amount=view.amount, currency=view.currency),
+        )
+
+
+@strawberry.type(description="The payment of a booked cart.")
+class Payment:
+    id: uuid.UUID = strawberry.field(description="Random (uuid4), never guessable.")
+    status: PaymentStatus  # type: ignore[valid-type]
+    total: Money
+    created_at: datetime
+    expires_at: datetime = strawberry.field(description="Complete the payment before this.")
+    finalized_at: datetime | None
+    tickets: list[Ticket] = strawberry.field(description="Issued when the payment completes.")
+    cart_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def of(cls, view: domain.PaymentView) -> Payment:
+        return cls(
+            id=view.payment_id,
+            status=view.status,
+            total=Money(amount=view.total_amount, currency=view.currency),
+            created_at=view.created_at,
+            expires_at=view.expires_at,
+            finalized_at=view.finalized_at,
+            tickets=[Ticket.of(t) for t in view.tickets],
+            cart_id=view.cart_id,
+        )
+
+    @strawberry.field(description="The booked cart this payment pays for.")
+    async def cart(self, info: Info) -> Cart:
+        context = info.context
+        return Cart.of(await context.call(carts.get_cart, cart_id=self.cart_id, now=context.now))
+
+
+@strawberry.type
+class OrdersQuery:
+    @strawberry.field(description="A cart; an unused id is an empty open cart.")
+    async def cart(self, info: Info, id: uuid.UUID) -> Cart:
+        context = info.context
+        return Cart.of(await context.call(carts.get_cart, cart_id=id, now=context.now))
+
+    @strawberry.field(description="A payment; null when there is none with this id.")
+    async def payment(self, info: Info, id: uuid.UUID) -> Payment | None:
+        context = info.context
+        try:
+            view = await context.call(payments.get_payment, payment_id=id, now=context.now)
+        except TicketingError:
+            return None
+        return Payment.of(view)
