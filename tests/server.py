@@ -55,14 +55,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str, *, workers: int, **env: str) -> Iterator[str]:
+def serving(database_url: str, *, workers: int, demo: bool = False, **env: str) -> Iterator[str]:
     """`ticketing serve --workers N` on a free port; yields its base URL; stops it afterwards."""
     port = free_port()
     process = subprocess.Popen(
         [
             *TICKETING,
             "serve",
-            "--no-demo",
+            *([] if demo else ["--no-demo"]),
             "--port",
             str(port),
             "--workers",
