@@ -1,0 +1,84 @@
+"""The core race through the GraphQL door: 50 concurrent addSeatToCart on one seat, each with its
+own cart -> exactly one cart gets it, 49 get SEAT_NOT_AVAILABLE as user errors."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import FakeClock
+from tests.factories import EventFixture, make_event
+from tests.invariants import assert_invariants, violations
+from tests.races import naive_claim_seat, race
+
+CLIENTS = 50
+ROUNDS = 5
+
+ADD = """
+mutation Add($input: AddSeatToCartInput!) {
+  addSeatToCart(input: $input) {
+    cart { id items { seatId } }
+    userErrors { code field }
+  }
+}
+"""
+
+
+@pytest.fixture
+async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
+    return await make_event(session, now=clock.now, rows=2, seats_per_row=10)
+
+
+async def test_fifty_graphql_clients_one_seat_exactly_one_wins(
+    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+) -> None:
+    for round_number in range(ROUNDS):
+        seat = event.seat_ids[round_number]
+
+        async def attempt(_: int, seat: int = seat) -> str:
+            variables = {
+                "input": {
+                    "cartId": str(uuid.uuid4()),
+                    "eventId": str(event.event_id),
+                    "seatId": str(seat),
+                    "priceId": str(event.price_ids["Adult"]),
+                }
+            }
+            response = await client.post("/graphql", json={"query": ADD, "variables": variables})
+            if response.status_code != 200 or "errors" in response.json():
+                return f"http {response.status_code}: {response.text[:200]}"
+            payload = response.json()["data"]["addSeatToCart"]
+            if payload["userErrors"]:
+                (error,) = payload["userErrors"]
+                assert error["field"] == ["input", "seatId"]
+                assert payload["cart"] is None
+                return str(error["code"])
+            assert payload["cart"]["items"] == [{"seatId": str(seat)}]
+            return "ok"
+
+        tally = await race(CLIENTS, attempt)
+        assert tally == {"ok": 1, "SEAT_NOT_AVAILABLE": CLIENTS - 1}, (round_number, tally)
+        await assert_invariants(session)
+
+
+async def test_control_naive_claim_double_sells_under_the_same_race(
+    app: FastAPI, event: EventFixture, clock: FakeClock, session: AsyncSession
+) -> None:
+    seat = event.seat_ids[-1]
+
+    async def attempt(_: int) -> str:
+        return await naive_claim_seat(
+            app.state.engine,
+            event_id=event.event_id,
+            seat_id=seat,
+            cart_id=uuid.uuid4(),
+            now=clock.now,
+        )
+
+    tally = await race(CLIENTS, attempt)
+    assert tally["ok"] > 1, tally
+    assert await violations(session) != {}
