@@ -74,6 +74,7 @@ async def test_full_seat_map_costs_a_fixed_number_of_statements(
         session, seats=5000, general_admission=200, name="Arena", now=clock.now
     )
     small_statements, small_map, _ = await _full_map(client, app, small.event_id)
+    assert small_map["name"] == "Club: Opening Night"
     big_statements, big_map, seconds = await _full_map(client, app, big.event_id)
 
     sections = big_map["sections"]
