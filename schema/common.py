@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable
 from decimal import Decimal
 from typing import TypeVar
 
 import strawberry
+from strawberry.schema.types.base_scalars import UUIDDefinition
 
 from ticketing import domain
 from ticketing.errors import ErrorCode as DomainErrorCode
@@ -45,6 +47,12 @@ PaymentStatus = strawberry.enum(
 
 T = TypeVar("T")
 
+# Strawberry's own UUID scalar (same parsing and serialization), with a description for the docs.
+UUID = dataclasses.replace(
+    UUIDDefinition,
+    description="A UUID in canonical text form, e.g. 6b1f3c1e-8a43-4b7e-9a51-2f7c1d0e9a11.",
+    specified_by_url="https://www.rfc-editor.org/rfc/rfc9562",
+)
 NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency is involved"
 
 

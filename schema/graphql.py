@@ -4,6 +4,7 @@ and GraphiQL served from the installed package (no CDN)."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from functools import partial
 from importlib import resources
@@ -24,7 +25,7 @@ from strawberry.extensions import (
 from strawberry.fastapi import GraphQLRouter
 
 from schema.catalog.queries import CatalogQuery
-from schema.common import InvalidArgumentError
+from schema.common import UUID, InvalidArgumentError
 from schema.context import Context, get_context
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
@@ -64,7 +65,12 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if settings is not None and not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides={uuid.UUID: UUID},
+    )
 
 
 def graphiql_assets() -> Path:

@@ -28,4 +28,7 @@ def test_every_type_and_field_is_described() -> None:
         for field_name, field in (getattr(graphql_type, "fields", None) or {}).items():
             if not field.description:
                 missing.append(f"{name}.{field_name}")
+            for arg_name, arg in (getattr(field, "args", None) or {}).items():
+                if not arg.description:
+                    missing.append(f"{name}.{field_name}({arg_name})")
     assert missing == []

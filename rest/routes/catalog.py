@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from rest.deps import EventId, NowDep, SectionId, SessionDep, VenueId
+from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId
 from rest.problems import problem_responses
 from rest.schemas import EventOut, EventSectionOut, SeatOut, SectionOut, VenueOut
 from ticketing.errors import ErrorCode
@@ -36,7 +36,9 @@ async def list_venue_sections(venue_id: VenueId, session: SessionDep) -> list[Se
 @router.get("/events", summary="List events, soonest first")
 async def list_events(
     session: SessionDep,
-    venue_id: Annotated[int | None, Query(ge=1, description="Only events at this venue.")] = None,
+    venue_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only events at this venue.")
+    ] = None,
     starts_after: Annotated[
         datetime | None, Query(description="Only events starting at or after (ISO 8601).")
     ] = None,

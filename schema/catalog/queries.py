@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -37,7 +38,11 @@ class CatalogQuery:
         return [Venue.of(v) for v in await info.context.call(catalog.list_venues)]
 
     @strawberry.field(description="One venue; null when there is none with this id.")
-    async def venue(self, info: Info, id: strawberry.ID) -> Venue | None:
+    async def venue(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The venue id.")],
+    ) -> Venue | None:
         venue_id = lookup_id(id)
         if venue_id is None:
             return None
@@ -50,11 +55,22 @@ class CatalogQuery:
     async def events(
         self,
         info: Info,
-        first: int = 20,
-        after: str | None = None,
-        venue_id: strawberry.ID | None = None,
-        starts_after: datetime | None = None,
-        starts_before: datetime | None = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the last event of the previous page."),
+        ] = None,
+        venue_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only events at this venue.")
+        ] = None,
+        starts_after: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only events starting at or after this instant."),
+        ] = None,
+        starts_before: Annotated[
+            datetime | None,
+            strawberry.argument(description="Only events starting before this instant."),
+        ] = None,
     ) -> EventConnection:
         if not 0 <= first <= MAX_PAGE:
             raise InvalidArgumentError(f"`first` must be between 0 and {MAX_PAGE}.")
@@ -84,7 +100,11 @@ class CatalogQuery:
         )
 
     @strawberry.field(description="One event; null when there is none with this id.")
-    async def event(self, info: Info, id: strawberry.ID) -> Event | None:
+    async def event(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The event id.")],
+    ) -> Event | None:
         event_id = lookup_id(id)
         if event_id is None:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -13,8 +14,10 @@ from ticketing import domain
 
 @strawberry.type(description="A price level of an event, such as Adult, Child or VIP.")
 class PriceLevel:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(
+        description="The price level's id; pass it as `priceId` to hold a seat at this level."
+    )
+    name: str = strawberry.field(description='Unique within the event, e.g. "Adult".')
     position: int = strawberry.field(description="Display order.")
 
     @classmethod
@@ -27,8 +30,10 @@ class PriceOption:
     id: strawberry.ID = strawberry.field(
         description="The price level's id: pass it as `priceId` to hold the seat."
     )
-    name: str
-    price: Money
+    name: str = strawberry.field(description='The price level\'s name, e.g. "Child".')
+    price: Money = strawberry.field(
+        description="The seat's price at this level, in the event's currency."
+    )
 
     @classmethod
     def of(cls, view: domain.PriceOptionView, currency: str) -> PriceOption:
@@ -41,11 +46,15 @@ class PriceOption:
 
 @strawberry.type(description="A section of a venue's seat-map template.")
 class Section:
-    id: strawberry.ID
-    name: str
-    kind: SectionKind  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(
+        description="The venue template's section id; the same in every event at the venue."
+    )
+    name: str = strawberry.field(description='Unique within the venue, e.g. "Stalls".')
+    kind: SectionKind = strawberry.field(  # type: ignore[valid-type]
+        description="Whether the section has designated seats or general-admission places."
+    )
     capacity: int = strawberry.field(description="Seats, or places for general admission.")
-    position: int
+    position: int = strawberry.field(description="Display order within the venue, lowest first.")
 
     @classmethod
     def of(cls, view: domain.SectionView) -> Section:
@@ -60,9 +69,11 @@ class Section:
 
 @strawberry.type(description="A place with a seat map: sections, rows and seats.")
 class Venue:
-    id: strawberry.ID
-    name: str
-    city: str
+    id: strawberry.ID = strawberry.field(
+        description="The venue's id, as taken by `venue(id:)` and `events(venueId:)`."
+    )
+    name: str = strawberry.field(description='Display name, e.g. "Harbour Point Concert Hall".')
+    city: str = strawberry.field(description="The city the venue is in.")
     timezone: str = strawberry.field(description="IANA time zone, e.g. Europe/Lisbon.")
 
     @classmethod
@@ -82,12 +93,20 @@ class EventSeat:
     id: strawberry.ID = strawberry.field(
         description="The venue template's seat id; the same seat in every event at the venue."
     )
-    section_id: strawberry.ID
-    row_id: strawberry.ID | None
+    section_id: strawberry.ID = strawberry.field(
+        description="The venue template's id of the seat's section."
+    )
+    row_id: strawberry.ID | None = strawberry.field(
+        description="The venue template's id of the seat's row; null for GA places."
+    )
     row: str | None = strawberry.field(description='Row label, e.g. "C"; null for GA places.')
     number: str | None = strawberry.field(description="Seat number; null for GA places.")
-    type: SeatType  # type: ignore[valid-type]
-    status: SeatStatus  # type: ignore[valid-type]
+    type: SeatType = strawberry.field(  # type: ignore[valid-type]
+        description="A designated seat (row and number) or a general-admission place."
+    )
+    status: SeatStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Status right now: a lapsed hold or an overdue payment reads AVAILABLE."
+    )
     price_options: list[PriceOption] = strawberry.field(
         description="Price levels this seat is offered at; empty when it is not on sale."
     )
@@ -109,8 +128,8 @@ class EventSeat:
 @strawberry.type(description="A row of a seated section in one event.")
 class EventRow:
     id: strawberry.ID = strawberry.field(description="The venue template's row id.")
-    name: str
-    position: int
+    name: str = strawberry.field(description='Row label, e.g. "C".')
+    position: int = strawberry.field(description="Display order within the section, lowest first.")
     event_id: strawberry.Private[int]
     section_id: strawberry.Private[int]
     currency: strawberry.Private[str]
@@ -127,10 +146,14 @@ class EventSection:
     id: strawberry.ID = strawberry.field(
         description="The venue template's section id; the same in every event at the venue."
     )
-    name: str
-    kind: SectionKind  # type: ignore[valid-type]
-    capacity: int
-    position: int
+    name: str = strawberry.field(description='The section\'s name, e.g. "Stalls".')
+    kind: SectionKind = strawberry.field(  # type: ignore[valid-type]
+        description="Whether the section has designated seats or general-admission places."
+    )
+    capacity: int = strawberry.field(
+        description="Seats, or places for general admission, whatever their status."
+    )
+    position: int = strawberry.field(description="Display order within the event, lowest first.")
     available_count: int = strawberry.field(description="Seats on sale right now.")
     event_id: strawberry.Private[int]
     currency: strawberry.Private[str]
@@ -167,7 +190,10 @@ class EventSection:
     async def seats(
         self,
         info: Info,
-        status: SeatStatus | None = None,  # type: ignore[valid-type]
+        status: Annotated[
+            SeatStatus | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only seats with this live status."),
+        ] = None,
     ) -> list[EventSeat]:
         views = await info.context.section_seats.load((self.event_id, int(self.id)))
         return [
@@ -177,8 +203,10 @@ class EventSection:
 
 @strawberry.type(description="An event at a venue, with its own copy of the venue's seat map.")
 class Event:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(
+        description="The event's id, as taken by `event(id:)` and as `eventId` in cart inputs."
+    )
+    name: str = strawberry.field(description='Title, e.g. "The Midnight Owls: Live in Concert".')
     starts_at: datetime = strawberry.field(description="Start, with offset (UTC).")
     currency: str = strawberry.field(description="ISO 4217 code of every price of the event.")
     venue_id: strawberry.Private[int]
@@ -209,7 +237,13 @@ class Event:
         return [EventSection.of(v, self.currency) for v in views]
 
     @strawberry.field(description="One section by the venue template's section id.")
-    async def section(self, info: Info, id: strawberry.ID) -> EventSection | None:
+    async def section(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The venue template section id.")
+        ],
+    ) -> EventSection | None:
         for view in await info.context.event_sections.load(int(self.id)):
             if str(view.id) == str(id):
                 return EventSection.of(view, self.currency)
@@ -218,20 +252,30 @@ class Event:
 
 @strawberry.type(description="Relay page information.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="True when more events follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="True when the page was asked for with an `after` cursor."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the page's first event; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the page's last event, `after` for the next page; null when empty."
+    )
 
 
 @strawberry.type(description="An event and its cursor.")
 class EventEdge:
-    cursor: str
-    node: Event
+    cursor: str = strawberry.field(
+        description="Opaque; pass it as `after` to get the events that follow this one."
+    )
+    node: Event = strawberry.field(description="The event at this place in the page.")
 
 
 @strawberry.type(description="A page of events, soonest first.")
 class EventConnection:
-    edges: list[EventEdge]
-    nodes: list[Event]
-    page_info: PageInfo
+    edges: list[EventEdge] = strawberry.field(description="The page's events with their cursors.")
+    nodes: list[Event] = strawberry.field(
+        description="The page's events without cursors, in the same order as `edges`."
+    )
+    page_info: PageInfo = strawberry.field(description="Cursors, and whether more events follow.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -17,11 +18,17 @@ from ticketing.services import carts, payments
 
 @strawberry.type(description="A seat held, booked or bought in a cart, at the price it was taken.")
 class CartItem:
-    event_id: strawberry.ID
+    event_id: strawberry.ID = strawberry.field(description="The id of the seat's event.")
     seat_id: strawberry.ID = strawberry.field(description="The venue template's seat id.")
-    section_id: strawberry.ID
-    row_id: strawberry.ID | None
-    price_option: PriceOption
+    section_id: strawberry.ID = strawberry.field(
+        description="The venue template's id of the seat's section."
+    )
+    row_id: strawberry.ID | None = strawberry.field(
+        description="The venue template's id of the seat's row; null for GA places."
+    )
+    price_option: PriceOption = strawberry.field(
+        description="The price level the seat was taken at, and its price then."
+    )
     hold_expires_at: datetime | None = strawberry.field(
         description="When this seat's hold lapses (open carts only)."
     )
@@ -45,9 +52,15 @@ class CartItem:
 @strawberry.type(description="A cart: seats held for a customer, then booked into a payment.")
 class Cart:
     id: uuid.UUID = strawberry.field(description="Made by the client; an unused id is empty.")
-    status: CartStatus  # type: ignore[valid-type]
-    items: list[CartItem]
-    total: Money
+    status: CartStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Status right now: a booked cart whose payment is overdue reads EXPIRED."
+    )
+    items: list[CartItem] = strawberry.field(
+        description="Open: its live holds (lapsed ones drop out). Later: the seats it booked."
+    )
+    total: Money = strawberry.field(
+        description="Sum of the items' prices; 0.00 XXX when the cart is empty."
+    )
     expires_at: datetime | None = strawberry.field(
         description="Open: the earliest hold's expiry. Booked: the payment's deadline."
     )
@@ -75,17 +88,17 @@ class Cart:
 
 @strawberry.type(description="A ticket: the document that admits one person to one seat.")
 class Ticket:
-    id: uuid.UUID
-    event_id: strawberry.ID
-    event_name: str
-    starts_at: datetime
-    venue_name: str
-    section: str
-    row: str | None
-    number: str | None
-    seat_id: strawberry.ID
-    price_name: str
-    price: Money
+    id: uuid.UUID = strawberry.field(description="Random (uuid4), issued with the ticket.")
+    event_id: strawberry.ID = strawberry.field(description="The id of the event it admits to.")
+    event_name: str = strawberry.field(description="The event's name.")
+    starts_at: datetime = strawberry.field(description="When the event starts, with offset (UTC).")
+    venue_name: str = strawberry.field(description="The name of the event's venue.")
+    section: str = strawberry.field(description='The seat\'s section name, e.g. "Stalls".')
+    row: str | None = strawberry.field(description='Row label, e.g. "C"; null for GA places.')
+    number: str | None = strawberry.field(description="Seat number; null for GA places.")
+    seat_id: strawberry.ID = strawberry.field(description="The venue template's seat id.")
+    price_name: str = strawberry.field(description='The price level paid, e.g. "Adult".')
+    price: Money = strawberry.field(description="The amount paid for this ticket.")
 
     @classmethod
     def of(cls, view: domain.TicketView) -> Ticket:
@@ -107,11 +120,15 @@ class Ticket:
 @strawberry.type(description="The payment of a booked cart.")
 class Payment:
     id: uuid.UUID = strawberry.field(description="Random (uuid4), never guessable.")
-    status: PaymentStatus  # type: ignore[valid-type]
-    total: Money
-    created_at: datetime
+    status: PaymentStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Status right now: a pending payment past `expiresAt` reads EXPIRED."
+    )
+    total: Money = strawberry.field(description="The amount to pay: the booked cart's total.")
+    created_at: datetime = strawberry.field(description="When the cart was booked (UTC).")
     expires_at: datetime = strawberry.field(description="Complete the payment before this.")
-    finalized_at: datetime | None
+    finalized_at: datetime | None = strawberry.field(
+        description="When it completed, failed or expired (UTC); null while pending."
+    )
     tickets: list[Ticket] = strawberry.field(description="Issued when the payment completes.")
     cart_id: strawberry.Private[uuid.UUID]
 
@@ -137,12 +154,22 @@ class Payment:
 @strawberry.type
 class OrdersQuery:
     @strawberry.field(description="A cart; an unused id is an empty open cart.")
-    async def cart(self, info: Info, id: uuid.UUID) -> Cart:
+    async def cart(
+        self,
+        info: Info,
+        id: Annotated[uuid.UUID, strawberry.argument(description="The cart id the client made.")],
+    ) -> Cart:
         context = info.context
         return Cart.of(await context.call(carts.get_cart, cart_id=id, now=context.now))
 
     @strawberry.field(description="A payment; null when there is none with this id.")
-    async def payment(self, info: Info, id: uuid.UUID) -> Payment | None:
+    async def payment(
+        self,
+        info: Info,
+        id: Annotated[
+            uuid.UUID, strawberry.argument(description="The payment id bookCart returned.")
+        ],
+    ) -> Payment | None:
         context = info.context
         try:
             view = await context.call(payments.get_payment, payment_id=id, now=context.now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import strawberry
 
@@ -14,21 +15,28 @@ from ticketing.services import carts
 
 @strawberry.input(description="How many places of a general-admission section, at which price.")
 class AddGeneralAdmissionToCartInput:
-    cart_id: uuid.UUID
-    event_id: strawberry.ID
+    cart_id: uuid.UUID = strawberry.field(description="Any uuid the client made for this cart.")
+    event_id: strawberry.ID = strawberry.field(description="The id of the section's event.")
     section_id: strawberry.ID = strawberry.field(description="A GENERAL_ADMISSION section.")
-    price_id: strawberry.ID
+    price_id: strawberry.ID = strawberry.field(
+        description="The price level's id; only places offered at it are taken."
+    )
     quantity: int = strawberry.field(description="Places to hold, all or none.")
 
 
-@strawberry.type
+@strawberry.type(description="The cart holding the places, or the errors why nothing changed.")
 class AddGeneralAdmissionToCartPayload:
-    cart: Cart | None
-    user_errors: list[UserError]
+    cart: Cart | None = strawberry.field(description="The cart after the change; null on error.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
 async def add_general_admission_to_cart(
-    info: Info, input: AddGeneralAdmissionToCartInput
+    info: Info,
+    input: Annotated[
+        AddGeneralAdmissionToCartInput, strawberry.argument(description="What to change.")
+    ],
 ) -> AddGeneralAdmissionToCartPayload:
     context = info.context
 

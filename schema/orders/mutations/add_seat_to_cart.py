@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import strawberry
 
@@ -15,18 +16,23 @@ from ticketing.services import carts
 @strawberry.input(description="A seat of an event and the price level to hold it at.")
 class AddSeatToCartInput:
     cart_id: uuid.UUID = strawberry.field(description="Any uuid the client made for this cart.")
-    event_id: strawberry.ID
+    event_id: strawberry.ID = strawberry.field(description="The id of the seat's event.")
     seat_id: strawberry.ID = strawberry.field(description="The venue template's seat id.")
     price_id: strawberry.ID = strawberry.field(description="One of the seat's price option ids.")
 
 
-@strawberry.type
+@strawberry.type(description="The cart holding the seat, or the errors why nothing changed.")
 class AddSeatToCartPayload:
     cart: Cart | None = strawberry.field(description="The cart after the change; null on error.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
-async def add_seat_to_cart(info: Info, input: AddSeatToCartInput) -> AddSeatToCartPayload:
+async def add_seat_to_cart(
+    info: Info,
+    input: Annotated[AddSeatToCartInput, strawberry.argument(description="What to change.")],
+) -> AddSeatToCartPayload:
     context = info.context
 
     async def run() -> Cart:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import strawberry
 
@@ -12,19 +13,27 @@ from schema.orders.types import Cart, Payment
 from ticketing.services import carts
 
 
-@strawberry.input
+@strawberry.input(description="The cart to book; a cart booked before returns its payment.")
 class BookCartInput:
-    cart_id: uuid.UUID
+    cart_id: uuid.UUID = strawberry.field(description="The client-made uuid of the cart.")
 
 
-@strawberry.type
+@strawberry.type(description="The booked cart and its payment, or the errors why not.")
 class BookCartPayload:
-    payment: Payment | None
-    cart: Cart | None
-    user_errors: list[UserError]
+    payment: Payment | None = strawberry.field(
+        description="The new pending payment, or the one the cart already had; null on error."
+    )
+    cart: Cart | None = strawberry.field(
+        description="The cart after booking (BOOKED, or its later status); null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
-async def book_cart(info: Info, input: BookCartInput) -> BookCartPayload:
+async def book_cart(
+    info: Info, input: Annotated[BookCartInput, strawberry.argument(description="What to change.")]
+) -> BookCartPayload:
     context = info.context
 
     async def run() -> tuple[Payment, Cart]:

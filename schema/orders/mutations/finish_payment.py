@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import strawberry
 
@@ -14,16 +15,29 @@ from ticketing.domain import PaymentView
 from ticketing.services import carts, payments
 
 
-@strawberry.input
+@strawberry.input(description="The payment to finish.")
 class FinishPaymentInput:
-    payment_id: uuid.UUID
+    payment_id: uuid.UUID = strawberry.field(
+        description="The payment's id, as returned by bookCart in `payment.id`."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The finished payment and its cart, or the errors why not.")
 class FinishPaymentPayload:
-    payment: Payment | None
-    cart: Cart | None
-    user_errors: list[UserError]
+    payment: Payment | None = strawberry.field(
+        description="The payment with its outcome (and tickets once completed); null on error."
+    )
+    cart: Cart | None = strawberry.field(
+        description="The payment's cart, now PAID or FAILED; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
+
+
+PaymentInput = Annotated[
+    FinishPaymentInput, strawberry.argument(description="The payment to finish.")
+]
 
 
 async def _finish(
@@ -41,9 +55,9 @@ async def _finish(
     return FinishPaymentPayload(payment=payment, cart=cart, user_errors=errors)
 
 
-async def complete_payment(info: Info, input: FinishPaymentInput) -> FinishPaymentPayload:
+async def complete_payment(info: Info, input: PaymentInput) -> FinishPaymentPayload:
     return await _finish(info, input.payment_id, payments.complete_payment)
 
 
-async def fail_payment(info: Info, input: FinishPaymentInput) -> FinishPaymentPayload:
+async def fail_payment(info: Info, input: PaymentInput) -> FinishPaymentPayload:
     return await _finish(info, input.payment_id, payments.fail_payment)

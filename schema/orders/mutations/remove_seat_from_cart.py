@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import strawberry
 
@@ -14,19 +15,22 @@ from ticketing.services import carts
 
 @strawberry.input(description="A seat this cart holds.")
 class RemoveSeatFromCartInput:
-    cart_id: uuid.UUID
-    event_id: strawberry.ID
-    seat_id: strawberry.ID
+    cart_id: uuid.UUID = strawberry.field(description="The client-made uuid of the cart.")
+    event_id: strawberry.ID = strawberry.field(description="The id of the seat's event.")
+    seat_id: strawberry.ID = strawberry.field(description="The venue template's seat id.")
 
 
-@strawberry.type
+@strawberry.type(description="The cart without the seat, or the errors why nothing changed.")
 class RemoveSeatFromCartPayload:
-    cart: Cart | None
-    user_errors: list[UserError]
+    cart: Cart | None = strawberry.field(description="The cart after the change; null on error.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
 async def remove_seat_from_cart(
-    info: Info, input: RemoveSeatFromCartInput
+    info: Info,
+    input: Annotated[RemoveSeatFromCartInput, strawberry.argument(description="What to change.")],
 ) -> RemoveSeatFromCartPayload:
     context = info.context
 
