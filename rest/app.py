@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from rest.problems import install_problem_handlers
+from rest.problems import install_problem_handlers, install_problem_openapi
 from rest.routes import catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
 from ticketing.db import create_engine, create_sessionmaker
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.state.settings = settings
     app.state.clock = clock
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(orders.router)

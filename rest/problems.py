@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -20,6 +21,7 @@ PROBLEM_JSON = "application/problem+json"
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.VALIDATION_ERROR: 422,
     ErrorCode.SEAT_NOT_AVAILABLE: 409,
     ErrorCode.PRICE_NOT_OFFERED: 422,
@@ -61,6 +63,9 @@ class Problem(BaseModel):
     payment_status: str | None = None
 
 
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
 def problem_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entry documenting which problems a route can answer."""
     by_status: dict[int, list[str]] = {}
@@ -68,7 +73,7 @@ def problem_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
         by_status.setdefault(STATUS_BY_CODE[code], []).append(code.value)
     return {
         status: {
-            "model": Problem,
+            "model": Problem,  # registers the schema; install_problem_openapi moves it below
             "content": {PROBLEM_JSON: {}},
             "description": f"{HTTPStatus(status).phrase}: code {' | '.join(sorted(set(names)))}",
         }
@@ -120,6 +125,17 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route accepts for this path (the Allow header must list them all)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        path_regex = getattr(route, "path_regex", None)
+        if path_regex is not None and path_regex.match(path):
+            methods.update(route.methods or ())
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(TicketingError)
     async def on_ticketing_error(request: Request, exc: TicketingError) -> JSONResponse:
@@ -133,7 +149,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _location(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+            {
+                # A body that is not JSON at all is the body's problem, not a character's.
+                "field": "body" if err.get("type") == "json_invalid" else _location(err["loc"]),
+                "message": str(err.get("msg", "")),
+            }
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request."
@@ -143,13 +163,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_ERROR
+        code = {
+            404: ErrorCode.NOT_FOUND,
+            405: ErrorCode.METHOD_NOT_ALLOWED,
+        }.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
         if exc.status_code >= 500:
             code = ErrorCode.INTERNAL_ERROR
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         response = problem_response(request, code=code, detail=detail, status=exc.status_code)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; list every method.
+            response.headers["Allow"] = ", ".join(_allowed_methods(app, request))
         return response
 
     @app.exception_handler(Exception)
@@ -159,3 +185,31 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, code=ErrorCode.INTERNAL_ERROR, detail="An unexpected error occurred."
         )
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Document every error response as what the API sends: a Problem as problem+json.
+
+    FastAPI would put `responses` models under application/json and add its own
+    HTTPValidationError for 422, a shape this API never sends.
+    """
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = default_openapi()
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
+                        if status == "422" and "code" not in response["description"]:
+                            response["description"] = "Unprocessable Content: code VALIDATION_ERROR"
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -30,7 +30,8 @@ Amount = Annotated[
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
     Field(description='Exact decimal amount as a string, e.g. "49.50".', examples=["49.50"]),
 ]
-BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# strict: `true` or "1" is not an id (JSON ids are integers).
+BodyId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 
 
 class Out(BaseModel):
@@ -136,7 +137,7 @@ class AddGeneralAdmissionIn(BaseModel):
     event_id: BodyId
     section_id: BodyId = Field(description="A general-admission section of the event.")
     price_id: BodyId
-    quantity: int = Field(ge=1, le=1000, description="Places to hold, all or none.")
+    quantity: int = Field(strict=True, ge=1, le=1000, description="Places to hold, all or none.")
 
 
 class CartItemOut(Out):

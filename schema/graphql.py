@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import strawberry
+from cross_web import HTTPException
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from graphql import GraphQLError
@@ -50,9 +51,15 @@ class Mutation(OrdersMutation):
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Validation and argument errors are the client's to see; anything else is a bug."""
+    """Hide what went wrong inside a resolver (a bug); show the client its own mistakes.
+
+    Errors without a path happened before execution (syntax, validation, limits, a variable
+    that is not a valid UUID or DateTime): they describe the request, never the server.
+    """
     original = error.original_error
-    return original is not None and not isinstance(original, InvalidArgumentError)
+    if error.path is None or original is None:
+        return False
+    return not isinstance(original, InvalidArgumentError)
 
 
 def create_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -80,6 +87,12 @@ def graphiql_assets() -> Path:
 
 class GraphQLRouterOffline(GraphQLRouter[Context, None]):
     """Serves its own GraphiQL page whose scripts and styles come from this app."""
+
+    def decode_json(self, data: str | bytes) -> object:
+        decoded = super().decode_json(data)
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object with a `query`.")
+        return decoded
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         base = f"{request.scope.get('root_path', '')}/graphql/static"

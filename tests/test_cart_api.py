@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,7 +56,7 @@ async def test_hold_seat_returns_cart_with_total_and_marks_seat_held(
     assert item["price_name"] == "VIP"
     assert item["amount"] == "99.50"
     assert body["expires_at"] == item["hold_expires_at"]
-    assert body["expires_at"].startswith(clock.now.replace(second=0).isoformat()[:13])
+    assert datetime.fromisoformat(body["expires_at"]) == clock.now + timedelta(seconds=900)
 
     status = await seat_status(
         client, event_id=event.event_id, section_id=event.section_ids["Main"], seat_id=seat

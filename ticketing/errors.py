@@ -11,6 +11,7 @@ class ErrorCode(enum.StrEnum):
     """Stable machine-readable codes; REST maps them to statuses, GraphQL to an enum."""
 
     NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     VALIDATION_ERROR = "VALIDATION_ERROR"
     SEAT_NOT_AVAILABLE = "SEAT_NOT_AVAILABLE"
     PRICE_NOT_OFFERED = "PRICE_NOT_OFFERED"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId
 from rest.problems import problem_responses
@@ -33,14 +33,15 @@ async def list_venue_sections(venue_id: VenueId, session: SessionDep) -> list[Se
     return [SectionOut.of(s) for s in sections]
 
 
-@router.get("/events", summary="List events, soonest first")
+@router.get("/events", summary="List events, soonest first", responses=problem_responses())
 async def list_events(
     session: SessionDep,
     venue_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only events at this venue.")
     ] = None,
     starts_after: Annotated[
-        datetime | None, Query(description="Only events starting at or after (ISO 8601).")
+        AwareDatetime | None,
+        Query(description="Only events starting at or after this instant (ISO 8601 with offset)."),
     ] = None,
 ) -> list[EventOut]:
     events = await catalog.list_events(session, venue_id=venue_id, starts_after=starts_after)

@@ -15,7 +15,12 @@ from ticketing.services import carts, payments
 router = APIRouter()
 
 
-@router.get("/orders/carts/{cart_id}", tags=["carts"], summary="A cart (an unused id is empty)")
+@router.get(
+    "/orders/carts/{cart_id}",
+    tags=["carts"],
+    summary="A cart (an unused id is empty)",
+    responses=problem_responses(),
+)
 async def get_cart(cart_id: uuid.UUID, session: SessionDep, now: NowDep) -> CartOut:
     return CartOut.of(await carts.get_cart(session, cart_id=cart_id, now=now))
 

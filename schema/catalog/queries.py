@@ -78,14 +78,17 @@ class CatalogQuery:
         if venue_id is not None and venue is None:
             views = []
         else:
-            views = await info.context.call(
-                catalog.list_events,
-                venue_id=venue,
-                starts_after=starts_after,
-                starts_before=starts_before,
-                after=None if after is None else decode_cursor(after),
-                limit=first + 1,
-            )
+            try:
+                views = await info.context.call(
+                    catalog.list_events,
+                    venue_id=venue,
+                    starts_after=starts_after,
+                    starts_before=starts_before,
+                    after=None if after is None else decode_cursor(after),
+                    limit=first + 1,
+                )
+            except TicketingError as exc:
+                raise InvalidArgumentError(exc.message) from exc
         events = [Event.of(v) for v in views[:first]]
         edges = [EventEdge(cursor=encode_cursor(e), node=e) for e in events]
         return EventConnection(

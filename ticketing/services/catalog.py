@@ -28,7 +28,7 @@ from ticketing.domain import (
     VenueView,
     effective_seat_status,
 )
-from ticketing.errors import not_found
+from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.models import (
     event_row_t,
     event_seat_t,
@@ -153,6 +153,13 @@ async def list_events(
     limit: int | None = None,
 ) -> list[EventView]:
     """Events soonest first; `after` (starts_at, id) and `limit` page through them by keyset."""
+    for name, bound in (("starts_after", starts_after), ("starts_before", starts_before)):
+        if bound is not None and bound.tzinfo is None:
+            raise TicketingError(
+                ErrorCode.VALIDATION_ERROR,
+                f"{name} needs a UTC offset (e.g. 2027-01-01T00:00:00+00:00).",
+                field=(name,),
+            )
     stmt = _event_select().order_by(event_t.c.starts_at, event_t.c.id)
     if venue_id is not None:
         stmt = stmt.where(event_t.c.venue_id == venue_id)
@@ -214,6 +221,13 @@ async def load_price_levels(
 # --- sections, rows and seats of events -------------------------------------------------------
 
 
+def _on_sale() -> sa.ColumnElement[bool]:
+    """The seat offers at least one price level (a seat without a price cannot be bought)."""
+    return sa.exists().where(
+        price_t.c.event_id == event_seat_t.c.event_id, price_t.c.seat_id == event_seat_t.c.seat_id
+    )
+
+
 async def _event_sections(
     session: AsyncSession, event_ids: Sequence[int], now: datetime
 ) -> dict[int, list[EventSectionView]]:
@@ -223,7 +237,7 @@ async def _event_sections(
             event_seat_t.c.section_id,
             sa.func.count().label("available_count"),
         )
-        .where(event_seat_t.c.event_id.in_(event_ids), seat_is_free(now))
+        .where(event_seat_t.c.event_id.in_(event_ids), seat_is_free(now), _on_sale())
         .group_by(event_seat_t.c.event_id, event_seat_t.c.section_id)
         .subquery()
     )
