@@ -31,7 +31,14 @@ async def _migrate(settings: Settings, *, demo: bool = False) -> None:
         await engine.dispose()
 
 
-async def _seed(settings: Settings, *, seats: int, general_admission: int, name: str) -> None:
+async def _seed(
+    settings: Settings,
+    *,
+    seats: int,
+    general_admission: int,
+    name: str,
+    section_size: int | None,
+) -> None:
     engine = create_engine(settings)
     try:
         await upgrade(engine)
@@ -42,6 +49,7 @@ async def _seed(settings: Settings, *, seats: int, general_admission: int, name:
                 general_admission=general_admission,
                 name=name,
                 now=datetime.now(UTC),
+                section_size=section_size,
             )
         print(json.dumps({"venue_id": seeded.venue_id, "event_id": seeded.event_id}))
     finally:
@@ -86,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--seats", type=int, required=True, help="designated seats")
     seed.add_argument("--general-admission", type=int, default=0, help="standing places")
     seed.add_argument("--name", default="Stadium", help="venue name")
+    seed.add_argument(
+        "--section-size", type=int, default=None, help="seats per section (default: up to 1,000)"
+    )
+    seed.add_argument(
+        "--section-size", type=int, default=None, help="seats per section (default: up to 1,000)"
+    )
     return parser
 
 
@@ -108,9 +122,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "seed":
         if args.seats < 0 or args.general_admission < 0 or args.seats + args.general_admission == 0:
             raise SystemExit("seed: --seats and --general-admission must be >= 0, not both 0")
+        if args.section_size is not None and args.section_size < 1:
+            raise SystemExit("seed: --section-size must be at least 1")
         asyncio.run(
             _seed(
-                settings, seats=args.seats, general_admission=args.general_admission, name=args.name
+                settings,
+                seats=args.seats,
+                general_admission=args.general_admission,
+                name=args.name,
+                section_size=args.section_size,
             )
         )
 

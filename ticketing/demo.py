@@ -108,9 +108,15 @@ SEATS_PER_ROW = 25
 SEATS_PER_SECTION = 1000
 
 
-def stadium_sections(seats: int, general_admission: int) -> list[SectionSpec]:
-    """Exactly `seats` designated seats in sections of about 1,000 and rows of 25."""
-    count = max(min(3, seats), math.ceil(seats / SEATS_PER_SECTION)) if seats else 0
+def stadium_sections(
+    seats: int, general_admission: int, *, section_size: int | None = None
+) -> list[SectionSpec]:
+    """Exactly `seats` designated seats in rows of 25: in sections of about `section_size`, or
+    by default of at most 1,000 and at least three (so that a small venue looks like one)."""
+    if section_size is not None:
+        count = math.ceil(seats / section_size)
+    else:
+        count = max(min(3, seats), math.ceil(seats / SEATS_PER_SECTION)) if seats else 0
     sections: list[SectionSpec] = []
     for index in range(count):
         size = seats // count + (1 if index < seats % count else 0)
@@ -130,9 +136,15 @@ def stadium_sections(seats: int, general_admission: int) -> list[SectionSpec]:
 
 @command
 async def seed_stadium(
-    session: AsyncSession, *, seats: int, general_admission: int, name: str, now: datetime
+    session: AsyncSession,
+    *,
+    seats: int,
+    general_admission: int,
+    name: str,
+    now: datetime,
+    section_size: int | None = None,
 ) -> SeededEvent:
-    sections = stadium_sections(seats, general_admission)
+    sections = stadium_sections(seats, general_admission, section_size=section_size)
     venue_id = await insert_venue(
         session, name=name, city="", timezone="UTC", sections=sections, now=now
     )
