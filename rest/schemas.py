@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from rest.deps import MAX_ID
@@ -17,6 +18,7 @@ from ticketing.domain import (
     EventView,
     PaymentStatus,
     PaymentView,
+    SeatMapView,
     SeatStatus,
     SeatType,
     SeatView,
@@ -248,3 +250,74 @@ class PaymentOut(BookingOut):
 
 class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
+
+
+SEAT_COLUMNS = ("seat_id", "section_id", "row_id", "row", "number", "status", "price_set")
+
+
+class PriceSetEntry(BaseModel):
+    price_id: int
+    amount: Amount
+
+
+class MapSectionOut(BaseModel):
+    id: int
+    name: str
+    kind: SectionKind
+    capacity: int
+    available_count: int
+
+
+class SeatMapOut(BaseModel):
+    """A whole event in one compact document: one row per seat, prices shared as sets."""
+
+    event_id: int
+    currency: str
+    price_levels: list[PriceOptionOut] = Field(
+        description="The event's price levels (`amount` absent: it is per price set)."
+    )
+    sections: list[MapSectionOut]
+    price_sets: list[list[PriceSetEntry]] = Field(
+        description="Distinct price offers; a seat's `price_set` indexes this list (0: no price)."
+    )
+    seat_columns: list[str] = Field(
+        description=f"Names of the values of each `seats` row: {', '.join(SEAT_COLUMNS)}.",
+        examples=[list(SEAT_COLUMNS)],
+    )
+    seats: list[list[int | str | None]] = Field(
+        description="One row per seat in map order; `status` is 1 available, 2 held, "
+        "3 booked, 4 sold.",
+        examples=[[[101, 5, 12, "A", "1", 1, 1]]],
+    )
+
+    @staticmethod
+    def encode(view: SeatMapView) -> bytes:
+        """orjson straight from the view: no model object per seat on this hot path."""
+        return orjson.dumps(
+            {
+                "event_id": view.event.id,
+                "currency": view.event.currency,
+                "price_levels": [
+                    {"id": level.id, "name": level.name} for level in view.price_levels
+                ],
+                "sections": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "kind": s.kind.value,
+                        "capacity": s.capacity,
+                        "available_count": s.available_count,
+                    }
+                    for s in view.sections
+                ],
+                "price_sets": [
+                    [{"price_id": level, "amount": f"{amount:.2f}"} for level, amount in offer]
+                    for offer in view.price_sets
+                ],
+                "seat_columns": SEAT_COLUMNS,
+                "seats": [
+                    (s.seat_id, s.section_id, s.row_id, s.row, s.number, int(s.status), s.price_set)
+                    for s in view.seats
+                ],
+            }
+        )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
 from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId
 from rest.problems import problem_responses
-from rest.schemas import EventOut, EventSectionOut, SeatOut, SectionOut, VenueOut
+from rest.schemas import EventOut, EventSectionOut, SeatMapOut, SeatOut, SectionOut, VenueOut
 from ticketing.errors import ErrorCode
 from ticketing.services import catalog
 
@@ -63,6 +63,17 @@ async def list_event_sections(
 ) -> list[EventSectionOut]:
     sections = await catalog.list_event_sections(session, event_id=event_id, now=now)
     return [EventSectionOut.of_event(s) for s in sections]
+
+
+@router.get(
+    "/events/{event_id}/seats",
+    summary="The whole seat map of an event, compact: one row per seat",
+    response_model=SeatMapOut,
+    responses=NOT_FOUND,
+)
+async def event_seat_map(event_id: EventId, session: SessionDep, now: NowDep) -> Response:
+    view = await catalog.event_seat_map(session, event_id=event_id, now=now)
+    return Response(SeatMapOut.encode(view), media_type="application/json")
 
 
 @router.get(
