@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench --db sqlite|postgres --workers N` (see README)."""

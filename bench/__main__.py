@@ -1,0 +1,283 @@
+"""Benchmark the service the way users meet it, against floors measured in the same run.
+
+    python -m bench --db sqlite|postgres --workers N [--seats 50000] [--seconds 10]
+
+It seeds a stadium with `ticketing seed`, starts `ticketing serve`, loads it over loopback with
+wrk (and a multi-process client for the rush), prints a table and writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.floors import database_floor, serialization_floor
+from bench.procs import (
+    HERE,
+    database,
+    floor_app,
+    rss_mb,
+    seed,
+    service,
+    worker_pids,
+    wrk,
+)
+from bench.rush import run_rush
+
+SECTION_GRAPHQL = """query Section($event: ID!, $section: ID!) {
+  event(id: $event) { section(id: $section) {
+    seats { id number status priceOptions { id name price { amount currency } } } } } }"""
+
+INVARIANTS = {
+    "sold seats": "SELECT COUNT(*) FROM event_seat WHERE event_id = :e AND status = 4",
+    "sold seats without exactly one completed payment": """
+        SELECT COUNT(*) FROM event_seat s WHERE s.event_id = :e AND s.status = 4 AND (
+          SELECT COUNT(*) FROM ticket t JOIN payment p ON p.id = t.payment_id
+          WHERE t.event_id = s.event_id AND t.seat_id = s.seat_id
+            AND p.status = 'completed') <> 1""",
+    "seats in two active cart items": """
+        SELECT COUNT(*) FROM (SELECT seat_id FROM cart_item WHERE event_id = :e AND active
+                              GROUP BY seat_id HAVING COUNT(*) > 1) AS doubled""",
+}
+
+
+async def check_invariants(database_url: str, event_id: int) -> dict[str, int]:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return {
+                name: int(await connection.scalar(sa.text(sql), {"e": event_id}) or 0)
+                for name, sql in INVARIANTS.items()
+            }
+    finally:
+        await engine.dispose()
+
+
+def _fetch(base: str, path: str) -> Any:
+    response = httpx.get(f"{base}{path}", timeout=120)
+    response.raise_for_status()
+    return response.json()
+
+
+def _stall(base: str, event_id: int, seconds: float) -> dict[str, Any]:
+    """/health latency while whole maps are being served next to it."""
+    result: dict[str, Any] = {}
+
+    def maps() -> None:
+        result["map"] = wrk(f"{base}/events/{event_id}/seats", connections=2, seconds=seconds)
+
+    loader = threading.Thread(target=maps)
+    loader.start()
+    time.sleep(0.5)
+    result["health"] = wrk(f"{base}/health", connections=1, threads=1, seconds=seconds - 1)
+    loader.join()
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "db": args.db,
+        "workers": args.workers,
+        "seats": args.seats,
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    seconds = args.seconds
+    with database(args.db) as url:
+        print(f"seeding a {args.seats}-seat event on {args.db}", file=sys.stderr)
+        stadium = seed(url, "--seats", str(args.seats), "--name", "Stadium")
+        rush_event = seed(url, "--seats", "2000", "--section-size", "2000", "--name", "Rush Hall")
+        big = seed(url, "--seats", "100000", "--name", "Mega Dome") if args.rss else None
+
+        with floor_app(workers=args.workers) as floor_base:
+            results["floor_framework"] = wrk(f"{floor_base}/hello", connections=64, seconds=seconds)
+        results["floor_serialization"] = asyncio.run(serialization_floor(url, stadium["event_id"]))
+
+        with service(url, workers=args.workers) as (base, server_pid):
+            event_id = stadium["event_id"]
+            sections = _fetch(base, f"/events/{event_id}/sections")
+            section = sections[0]
+            seat_ids = [
+                s["seat_id"]
+                for s in _fetch(base, f"/events/{event_id}/sections/{sections[-1]['id']}/seats")
+            ]
+            results["floor_database"] = asyncio.run(database_floor(url, event_id, seat_ids))
+
+            section_url = f"{base}/events/{event_id}/sections/{section['id']}/seats"
+            results["section"] = wrk(section_url, connections=64, seconds=seconds)
+            results["map_rest"] = wrk(
+                f"{base}/events/{event_id}/seats", connections=2, seconds=seconds
+            )
+            body = json.dumps(
+                {
+                    "query": SECTION_GRAPHQL,
+                    "variables": {"event": str(event_id), "section": str(section["id"])},
+                }
+            )
+            results["section_graphql"] = wrk(
+                f"{base}/graphql", connections=4, seconds=seconds, method="POST", body=body
+            )
+            results["stall"] = _stall(base, event_id, seconds)
+
+            if big is not None:
+                _fetch(base, f"/events/{big['event_id']}/seats")  # the 100k map, into memory
+            rush_sections = _fetch(base, f"/events/{rush_event['event_id']}/sections")
+            rush_seats = _fetch(
+                base, f"/events/{rush_event['event_id']}/sections/{rush_sections[0]['id']}/seats"
+            )
+            samples: list[float] = []
+            sampling = True
+
+            def sample_rss() -> None:
+                while sampling:
+                    samples.extend(rss_mb(pid) for pid in worker_pids(server_pid))
+                    time.sleep(0.5)
+
+            sampler = threading.Thread(target=sample_rss)
+            sampler.start()
+            try:
+                results["rush"] = run_rush(
+                    base,
+                    event_id=rush_event["event_id"],
+                    section_id=rush_sections[0]["id"],
+                    price_id=rush_seats[0]["price_options"][0]["id"],
+                    seat_ids=[s["seat_id"] for s in rush_seats],
+                    clients=args.clients,
+                    processes=args.client_processes,
+                    seconds=args.rush_seconds,
+                )
+            finally:
+                sampling = False
+                sampler.join()
+            results["rush"]["max_worker_rss_mb"] = max(samples, default=0.0)
+            results["rush"]["invariants"] = asyncio.run(
+                check_invariants(url, rush_event["event_id"])
+            )
+    return results
+
+
+def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(scenario, figure, vs floor, target) rows for the table."""
+    framework = results["floor_framework"]["rps"]
+    serial = results["floor_serialization"]["p50_ms"]
+    rush = results["rush"]
+    rows = [
+        ("floor: framework (hello)", f"{framework:,.0f} req/s", "1.00", ""),
+        (
+            "floor: serialization (map)",
+            f"p50 {serial:,.0f} ms, {results['floor_serialization']['bytes']:,} B",
+            "1.00",
+            "",
+        ),
+        (
+            "floor: database (claims)",
+            f"{results['floor_database']['claims_per_s']:,.0f} claims/s",
+            "1.00",
+            "",
+        ),
+        (
+            "section (1,000 seats, c=64)",
+            f"{results['section']['rps']:,.0f} req/s, p50 {results['section']['p50_ms']:.1f} ms, "
+            f"p99 {results['section']['p99_ms']:.1f} ms",
+            f"{results['section']['rps'] / framework:.2f} of framework",
+            ">= 0.50",
+        ),
+        (
+            "map REST (whole event)",
+            f"p50 {results['map_rest']['p50_ms']:,.0f} ms, "
+            f"p99 {results['map_rest']['p99_ms']:,.0f} ms, "
+            f"{results['map_rest']['bytes_per_request']:,.0f} B",
+            f"{results['map_rest']['p50_ms'] / serial:.2f}x serialization",
+            "<= 2x",
+        ),
+        (
+            "section-graphql (objects)",
+            f"p50 {results['section_graphql']['p50_ms']:.1f} ms",
+            f"{results['section_graphql']['p50_ms'] / results['section']['p50_ms']:.2f}x "
+            "section p50",
+            "<= 5x",
+        ),
+        (
+            "stall: /health beside maps",
+            f"p99 {results['stall']['health']['p99_ms']:.1f} ms",
+            "",
+            "< 50 ms",
+        ),
+        (
+            "rush (500 clients, 2,000 seats)",
+            f"{rush['seats_sold']} sold in {rush['seconds']:.1f} s = "
+            f"{rush['seats_sold_per_s']:,.0f} seats/s, "
+            f"{rush['completed_steps_per_s']:,.0f} steps/s, {rush['5xx']} 5xx, "
+            f"{rush['seat_not_available_share']:.0%} SEAT_NOT_AVAILABLE",
+            f"{rush['completed_steps_per_s'] / framework:.2f} of framework",
+            ">= 0.25",
+        ),
+        (
+            "rush: oversold / worker RSS",
+            f"{rush['invariants']['sold seats without exactly one completed payment']} oversold, "
+            f"max RSS {rush['max_worker_rss_mb']:.0f} MB",
+            "",
+            "0; < 300 MB",
+        ),
+    ]
+    for name, step in rush["steps"].items():
+        rows.append(
+            (
+                f"rush step: {name}",
+                f"p50 {step['p50_ms']:.1f} ms, p99 {step['p99_ms']:.1f} ms",
+                f"{step['count']} calls",
+                "",
+            )
+        )
+    return rows
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [("scenario", "figures", "ratio", "target"), *ratios(results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    lines.insert(1, "-|-".join("-" * w for w in widths))
+    header = (
+        f"{results['db']}, {results['workers']} worker(s), {results['machine']}, {results['when']}"
+    )
+    return header + "\n" + "\n".join(f"| {line} |" for line in lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seats", type=int, default=50_000)
+    parser.add_argument("--seconds", type=float, default=10, help="per wrk scenario")
+    parser.add_argument("--clients", type=int, default=500, help="rush clients")
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--rush-seconds", type=float, default=180, help="rush time limit")
+    parser.add_argument("--no-rss", dest="rss", action="store_false", help="skip the 100k event")
+    args = parser.parse_args()
+    results = run(args)
+    output = HERE / "results" / f"{args.db}-{args.workers}w.json"
+    output.parent.mkdir(exist_ok=True)
+    output.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(
+        f"\nwrote {output.relative_to(Path.cwd()) if output.is_relative_to(Path.cwd()) else output}"
+    )
+
+
+if __name__ == "__main__":
+    main()

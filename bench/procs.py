@@ -1,0 +1,239 @@
+"""Processes the benchmark runs: a database to measure on, the service, the floor app, wrk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+POSTGRES_URL = os.environ.get(
+    "TICKETING_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def ticketing_cli() -> list[str]:
+    return [sys.executable, "-m", "ticketing.cli"]
+
+
+def env_for(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETING_")}
+    env["TICKETING_DATABASE_URL"] = database_url
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    """A fresh database for one benchmark run, removed afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="ticketing-bench-") as folder:
+            yield f"sqlite+aiosqlite:///{folder}/bench.db"
+        return
+    name = f"ticketing_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def seed(database_url: str, *args: str) -> dict[str, int]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [*ticketing_cli(), "seed", *args],
+        env=env_for(database_url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seeded: dict[str, int] = json.loads(result.stdout)
+    print(f"  seeded {' '.join(args)} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return seeded
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within 90 s")
+
+
+@contextmanager
+def running(command: list[str], *, health_url: str, env: dict[str, str]) -> Iterator[int]:
+    """Start a server process; yield its pid once `health_url` answers; stop it afterwards."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait_for(health_url, process)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def service(database_url: str, *, workers: int) -> Iterator[tuple[str, int]]:
+    """`ticketing serve`, as a user starts it; yields (base URL, pid)."""
+    port = free_port()
+    command = [
+        *ticketing_cli(),
+        "serve",
+        "--no-demo",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    env = env_for(
+        database_url,
+        TICKETING_DB_POOL_SIZE="20",
+        TICKETING_DB_MAX_OVERFLOW="20",
+        TICKETING_CART_HOLD_SECONDS="600",
+    )
+    with running(command, health_url=f"{base}/health", env=env) as pid:
+        yield base, pid
+
+
+@contextmanager
+def floor_app(*, workers: int) -> Iterator[str]:
+    """The hello-world app of the same stack, with the same number of workers."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.floor_app:app",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with running(command, health_url=f"{base}/hello", env=env_for("sqlite://")):
+        yield base
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The server's worker processes (uvicorn's children), or the server itself."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text().split()
+        children.extend(int(child) for child in text)
+    # uvicorn --workers N: supervisor -> workers (multiprocessing may add a resource tracker).
+    workers = [c for c in children if "uvicorn" in _cmdline(c) or "spawn_main" in _cmdline(c)]
+    return workers or [pid]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 2,
+    method: str | None = None,
+    body: str | None = None,
+) -> dict[str, Any]:
+    """Run wrk and return its summary: requests/s and latency percentiles in milliseconds."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
+    env = dict(os.environ)
+    if method:
+        env["BENCH_METHOD"] = method
+    if body:
+        env["BENCH_BODY"] = body
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(threads, connections)}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "60s",
+            "-s",
+            str(HERE / "lua" / "report.lua"),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("BENCH_JSON "))
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds_run = raw["duration_us"] / 1e6
+    return {
+        "requests": raw["requests"],
+        "rps": raw["requests"] / seconds_run,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p90_ms": raw["p90_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "max_ms": raw["max_us"] / 1000,
+        "errors": raw["socket_errors"] + raw["non_2xx"],
+        "bytes_per_request": raw["bytes"] / max(1, raw["requests"]),
+    }

@@ -1,0 +1,200 @@
+"""The on-sale rush: hundreds of clients, each with its own cart, racing for one section's seats
+until it sells out. Clients run in several processes with a minimal HTTP/1.1 client, so that the
+load generator measures the server and not itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+SEATS_PER_ORDER = (1, 2, 2, 3, 4)
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection; just enough protocol for JSON requests."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + payload)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length) if length else b""
+        return status, json.loads(data) if data else None
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: Counter[str] = field(default_factory=Counter)
+    seats_sold: int = 0
+    completed_steps: int = 0
+
+
+async def _client(http: Http, shared: dict[str, Any], tally: Tally, deadline: float) -> None:
+    event_id, section_id, price_id = shared["event_id"], shared["section_id"], shared["price_id"]
+    candidates: list[int] = shared["candidates"]
+
+    async def step(name: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        started = time.perf_counter()
+        status, answer = await http.request(method, path, body)
+        tally.latencies[name].append(time.perf_counter() - started)
+        if status >= 500:
+            tally.outcomes["5xx"] += 1
+        elif status == 200:
+            tally.completed_steps += 1
+        else:
+            tally.outcomes[answer.get("code", str(status)) if answer else str(status)] += 1
+        return status, answer
+
+    while time.monotonic() < deadline and not shared["sold_out"]:
+        cart = uuid.uuid4()
+        wanted, held = random.choice(SEATS_PER_ORDER), 0
+        while held < wanted and time.monotonic() < deadline:
+            if not candidates:
+                status, seats = await step(
+                    "refresh", "GET", f"/events/{event_id}/sections/{section_id}/seats"
+                )
+                free = [s["seat_id"] for s in seats if s["status"]["id"] == 1] if seats else []
+                if not free:
+                    if all(s["status"]["id"] == 4 for s in seats or []):
+                        shared["sold_out"] = True
+                    break
+                random.shuffle(free)
+                candidates.extend(free)
+                continue
+            seat = candidates.pop()
+            status, _ = await step(
+                "add",
+                "POST",
+                f"/orders/carts/{cart}",
+                {"event_id": event_id, "seat_id": seat, "price_id": price_id},
+            )
+            held += status == 200
+        if held == 0:
+            if not shared["sold_out"]:
+                await asyncio.sleep(0.05)  # the rest is in other carts; some may come back
+            continue
+        status, booking = await step("book", "PUT", f"/orders/carts/{cart}/book")
+        if status != 200:
+            continue
+        outcome = "complete" if random.random() < 0.9 else "failed"
+        status, payment = await step(
+            outcome, "POST", f"/payments/{booking['payment_id']}/{outcome}"
+        )
+        if status == 200 and outcome == "complete":
+            tally.seats_sold += len(payment["tickets"])
+
+
+async def _process_main(
+    base_url: str, clients: int, shared: dict[str, Any], seconds: float
+) -> Tally:
+    split = urlsplit(base_url)
+    tally = Tally()
+    deadline = time.monotonic() + seconds
+    connections = [Http(split.hostname or "127.0.0.1", split.port or 80) for _ in range(clients)]
+    await asyncio.gather(*(_client(c, shared, tally, deadline) for c in connections))
+    return tally
+
+
+def _process(base_url: str, clients: int, shared: dict[str, Any], seconds: float, out: Any) -> None:
+    tally = asyncio.run(_process_main(base_url, clients, shared, seconds))
+    out.put(
+        {
+            "latencies": dict(tally.latencies),
+            "outcomes": dict(tally.outcomes),
+            "seats_sold": tally.seats_sold,
+            "completed_steps": tally.completed_steps,
+        }
+    )
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+def run_rush(
+    base_url: str,
+    *,
+    event_id: int,
+    section_id: int,
+    price_id: int,
+    seat_ids: list[int],
+    clients: int = 500,
+    processes: int = 4,
+    seconds: float = 180,
+) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    workers = []
+    started = time.perf_counter()
+    for index in range(processes):
+        candidates = list(seat_ids)
+        random.Random(index).shuffle(candidates)
+        shared = {
+            "event_id": event_id,
+            "section_id": section_id,
+            "price_id": price_id,
+            "candidates": candidates,
+            "sold_out": False,
+        }
+        share = clients // processes + (1 if index < clients % processes else 0)
+        worker = context.Process(target=_process, args=(base_url, share, shared, seconds, out))
+        worker.start()
+        workers.append(worker)
+    results = [out.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    latencies: dict[str, list[float]] = defaultdict(list)
+    outcomes: Counter[str] = Counter()
+    for result in results:
+        for name, values in result["latencies"].items():
+            latencies[name].extend(values)
+        outcomes.update(result["outcomes"])
+    adds = len(latencies["add"])
+    return {
+        "seconds": elapsed,
+        "seats_sold": sum(r["seats_sold"] for r in results),
+        "seats_sold_per_s": sum(r["seats_sold"] for r in results) / elapsed,
+        "completed_steps_per_s": sum(r["completed_steps"] for r in results) / elapsed,
+        "requests_per_s": sum(len(v) for v in latencies.values()) / elapsed,
+        "seat_not_available_share": outcomes["SEAT_NOT_AVAILABLE"] / adds if adds else 0.0,
+        "5xx": outcomes["5xx"],
+        "outcomes": dict(outcomes),
+        "steps": {
+            name: {
+                "count": len(values),
+                "p50_ms": _percentile(values, 0.5),
+                "p99_ms": _percentile(values, 0.99),
+            }
+            for name, values in sorted(latencies.items())
+        },
+    }
