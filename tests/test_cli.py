@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import httpx
@@ -110,3 +111,15 @@ async def test_serve_migrates_seeds_demo_once_and_answers(database_url: str) -> 
         "The Midnight Owls: Live in Concert",
         "Lisbon Chamber Orchestra: Winter Nights",
     ]
+
+
+async def test_seed_section_size_makes_one_big_section(
+    database_url: str, engine_session: AsyncSession
+) -> None:
+    seeded = await asyncio.to_thread(
+        run_cli, database_url, "seed", "--seats", "300", "--section-size", "300"
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    venue_id = json.loads(seeded.stdout)["venue_id"]
+    sections = await catalog.list_venue_sections(engine_session, venue_id=venue_id)
+    assert [(s.kind, s.capacity) for s in sections] == [("seated", 300)]

@@ -97,9 +97,6 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument(
         "--section-size", type=int, default=None, help="seats per section (default: up to 1,000)"
     )
-    seed.add_argument(
-        "--section-size", type=int, default=None, help="seats per section (default: up to 1,000)"
-    )
     return parser
 
 
