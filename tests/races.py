@@ -36,7 +36,9 @@ async def race(clients: int, attempt: Callable[[int], Awaitable[str]]) -> Counte
     tasks = [asyncio.create_task(one(i)) for i in range(clients)]
     await asyncio.sleep(0)
     start.set()
-    return Counter(await asyncio.gather(*tasks))
+    tally = Counter(await asyncio.gather(*tasks))
+    print(f"race of {clients}: {dict(tally)}")  # shown with `pytest -s`, for the record
+    return tally
 
 
 async def naive_claim_seat(
