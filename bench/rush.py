@@ -27,6 +27,16 @@ class Http:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(status, JSON body); status 0 when the connection broke (it is reopened next time)."""
+        try:
+            return await self._exchange(method, path, body)
+        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+            if self.writer is not None:
+                self.writer.close()
+            self.reader = self.writer = None
+            return 0, None
+
+    async def _exchange(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -63,8 +73,11 @@ async def _client(http: Http, shared: dict[str, Any], tally: Tally, deadline: fl
         started = time.perf_counter()
         status, answer = await http.request(method, path, body)
         tally.latencies[name].append(time.perf_counter() - started)
-        if status >= 500:
+        if status == 0:
+            tally.outcomes["connection error"] += 1
+        elif status >= 500:
             tally.outcomes["5xx"] += 1
+            tally.outcomes[f"{status} {answer.get('code') if answer else ''}"] += 1
         elif status == 200:
             tally.completed_steps += 1
         else:
@@ -79,9 +92,11 @@ async def _client(http: Http, shared: dict[str, Any], tally: Tally, deadline: fl
                 status, seats = await step(
                     "refresh", "GET", f"/events/{event_id}/sections/{section_id}/seats"
                 )
-                free = [s["seat_id"] for s in seats if s["status"]["id"] == 1] if seats else []
+                if status != 200:
+                    continue
+                free = [s["seat_id"] for s in seats if s["status"]["id"] == 1]
                 if not free:
-                    if all(s["status"]["id"] == 4 for s in seats or []):
+                    if all(s["status"]["id"] == 4 for s in seats):
                         shared["sold_out"] = True
                     break
                 random.shuffle(free)
@@ -122,7 +137,11 @@ async def _process_main(
 
 
 def _process(base_url: str, clients: int, shared: dict[str, Any], seconds: float, out: Any) -> None:
-    tally = asyncio.run(_process_main(base_url, clients, shared, seconds))
+    try:
+        tally = asyncio.run(_process_main(base_url, clients, shared, seconds))
+    except Exception as exc:  # report, so that the parent does not wait for ever
+        tally = Tally()
+        tally.outcomes[f"client crashed: {exc!r}"] += 1
     out.put(
         {
             "latencies": dict(tally.latencies),

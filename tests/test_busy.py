@@ -70,3 +70,32 @@ async def test_lock_timeout_is_503_with_retry_after_and_changes_nothing(
                 client, cart, event_id=event.event_id, seat_id=seat, price_id=price
             )
             assert retried.status_code == 200, retried.text
+
+
+async def test_exhausted_connection_pool_is_503_not_500(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """Overload (every pooled connection busy for longer than the wait) is a retryable 503."""
+    tiny = settings.model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 0, "lock_timeout_ms": 300}
+    )
+    app = create_app(tiny, clock=clock)
+    async with app.router.lifespan_context(app):
+        async with app.state.sessionmaker() as session:
+            event = await make_event(session, now=clock.now)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with app.state.sessionmaker() as hog, hog.begin():
+                await hog.execute(sa.text("SELECT 1"))  # holds the only connection
+                busy = await add_seat(
+                    client,
+                    new_cart(),
+                    event_id=event.event_id,
+                    seat_id=event.seat_ids[0],
+                    price_id=event.price_ids["Adult"],
+                )
+                reads = await client.get(f"/events/{event.event_id}/sections")
+            problem(busy, 503, "SERVICE_BUSY")
+            problem(reads, 503, "SERVICE_BUSY")
+            assert busy.headers["retry-after"] == "1"
+            assert (await client.get(f"/events/{event.event_id}/sections")).status_code == 200

@@ -51,6 +51,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             echo=settings.sql_echo,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.lock_timeout_ms / 1000,
             connect_args={"timeout": settings.lock_timeout_ms / 1000},
         )
         _configure_sqlite(engine, busy_timeout_ms=settings.lock_timeout_ms)
@@ -60,6 +61,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         echo=settings.sql_echo,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.lock_timeout_ms / 1000,
         pool_pre_ping=True,
         connect_args={
             "server_settings": {
@@ -151,6 +153,9 @@ def _transaction(
                     async with _writer_slot(session, write=write), session.begin():
                         await session.connection(execution_options={_WRITE_OPTION: write})
                         return await fn(session, *args, **kwargs)
+                except sa.exc.TimeoutError as exc:
+                    # Every pooled connection is in use for longer than we wait: overloaded.
+                    raise _busy() from exc
                 except DBAPIError as exc:
                     sqlstate = _sqlstate(exc)
                     if sqlstate in _RETRYABLE_SQLSTATES and attempt < _MAX_ATTEMPTS:
