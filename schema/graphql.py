@@ -30,6 +30,7 @@ from schema.common import UUID, InvalidArgumentError
 from schema.context import Context, get_context
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
+from ticketing.errors import TicketingError
 from ticketing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if error.path is None or original is None:
         return False
-    return not isinstance(original, InvalidArgumentError)
+    # Our own expected failures (e.g. SERVICE_BUSY in a query) carry messages meant for clients.
+    return not isinstance(original, InvalidArgumentError | TicketingError)
 
 
 def create_schema(settings: Settings | None = None) -> strawberry.Schema:

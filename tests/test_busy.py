@@ -95,7 +95,10 @@ async def test_exhausted_connection_pool_is_503_not_500(
                     price_id=event.price_ids["Adult"],
                 )
                 reads = await client.get(f"/events/{event.event_id}/sections")
+                graphql = await client.post("/graphql", json={"query": "{ venues { name } }"})
             problem(busy, 503, "SERVICE_BUSY")
             problem(reads, 503, "SERVICE_BUSY")
+            (error,) = graphql.json()["errors"]
+            assert error["message"] == "The service is busy with other orders; retry in a moment."
             assert busy.headers["retry-after"] == "1"
             assert (await client.get(f"/events/{event.event_id}/sections")).status_code == 200
