@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
@@ -18,6 +19,7 @@ from ticketing.domain import (
     EventView,
     PaymentStatus,
     PaymentView,
+    PriceOptionView,
     SeatMapView,
     SeatStatus,
     SeatType,
@@ -90,10 +92,6 @@ class SeatStatusOut(BaseModel):
     id: int = Field(description="1 available, 2 held, 3 booked, 4 sold.")
     name: str
 
-    @classmethod
-    def of(cls, status: SeatStatus) -> SeatStatusOut:
-        return cls(id=int(status), name=status.label)
-
 
 class PriceOptionOut(Out):
     id: int = Field(description="Price level id: pass it as `price_id` to hold the seat.")
@@ -111,18 +109,35 @@ class SeatOut(BaseModel):
     status: SeatStatusOut
     price_options: list[PriceOptionOut]
 
-    @classmethod
-    def of(cls, view: SeatView) -> SeatOut:
-        return cls(
-            section_id=view.section_id,
-            row_id=view.row_id,
-            seat_id=view.seat_id,
-            row=view.row,
-            number=view.number,
-            type=view.type,
-            status=SeatStatusOut.of(view.status),
-            price_options=[PriceOptionOut.model_validate(p) for p in view.price_options],
-        )
+    @staticmethod
+    def encode_list(views: Sequence[SeatView]) -> bytes:
+        """The seat list as JSON bytes, straight from the views (no model object per seat):
+        seats of a section mostly share one price offer, encoded once and reused."""
+        offers: dict[tuple[PriceOptionView, ...], list[dict[str, object]]] = {}
+        seats = []
+        for view in views:
+            options = offers.get(view.price_options)
+            if options is None:
+                options = offers[view.price_options] = [
+                    {"id": p.id, "name": p.name, "amount": f"{p.amount:.2f}"}
+                    for p in view.price_options
+                ]
+            seats.append(
+                {
+                    "section_id": view.section_id,
+                    "row_id": view.row_id,
+                    "seat_id": view.seat_id,
+                    "row": view.row,
+                    "number": view.number,
+                    "type": view.type.value,
+                    "status": _STATUS_OUT[view.status],
+                    "price_options": options,
+                }
+            )
+        return orjson.dumps(seats)
+
+
+_STATUS_OUT = {status: {"id": int(status), "name": status.label} for status in SeatStatus}
 
 
 class AddSeatIn(BaseModel):

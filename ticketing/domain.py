@@ -30,9 +30,12 @@ class SeatStatus(enum.IntEnum):
         return self in (SeatStatus.HELD, SeatStatus.BOOKED)
 
 
+_SEAT_STATUS_BY_ID = {int(status): status for status in SeatStatus}
+
+
 def effective_seat_status(status: int, expires_at: datetime | None, now: datetime) -> SeatStatus:
     """The status a reader must see: a lapsed hold or an expired payment frees the seat."""
-    seat_status = SeatStatus(status)
+    seat_status = _SEAT_STATUS_BY_ID[status]  # a dict lookup: this runs once per seat of a map
     if seat_status.expires and expires_at is not None and expires_at <= now:
         return SeatStatus.AVAILABLE
     return seat_status

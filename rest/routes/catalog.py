@@ -79,12 +79,13 @@ async def event_seat_map(event_id: EventId, session: SessionDep, now: NowDep) ->
 @router.get(
     "/events/{event_id}/sections/{section_id}/seats",
     summary="Seat map of one section: status and price options per seat",
+    response_model=list[SeatOut],
     responses=NOT_FOUND,
 )
 async def list_section_seats(
     event_id: EventId, section_id: SectionId, session: SessionDep, now: NowDep
-) -> list[SeatOut]:
+) -> Response:
     seats = await catalog.list_section_seats(
         session, event_id=event_id, section_id=section_id, now=now
     )
-    return [SeatOut.of(s) for s in seats]
+    return Response(SeatOut.encode_list(seats), media_type="application/json")
