@@ -35,7 +35,9 @@ _SEAT_STATUS_BY_ID = {int(status): status for status in SeatStatus}
 
 def effective_seat_status(status: int, expires_at: datetime | None, now: datetime) -> SeatStatus:
     """The status a reader must see: a lapsed hold or an expired payment frees the seat."""
-    seat_status = _SEAT_STATUS_BY_ID[status]  # a dict lookup: this runs once per seat of a map
+    seat_status = _SEAT_STATUS_BY_ID.get(status)  # a dict lookup: this runs once per seat
+    if seat_status is None:
+        raise ValueError(f"{status!r} is not a seat status")
     if seat_status.expires and expires_at is not None and expires_at <= now:
         return SeatStatus.AVAILABLE
     return seat_status
