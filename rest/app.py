@@ -17,6 +17,7 @@ from rest.routes import catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
 from ticketing.db import create_engine, create_sessionmaker
 from ticketing.services.payments import release_lapsed
+from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.seat_maps = SeatMaps(app.state.sessionmaker)
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(_sweep_forever(app, settings.sweep_interval_seconds))

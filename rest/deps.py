@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import CartPolicy
 
 
@@ -28,9 +29,15 @@ def get_policy(request: Request) -> CartPolicy:
     return policy
 
 
+def get_seat_maps(request: Request) -> SeatMaps:
+    seat_maps: SeatMaps = request.app.state.seat_maps
+    return seat_maps
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 PolicyDep = Annotated[CartPolicy, Depends(get_policy)]
+SeatMapsDep = Annotated[SeatMaps, Depends(get_seat_maps)]
 
 # Ids are 32-bit in the database; anything outside is a client error, never a database error.
 MAX_ID = 2_147_483_647

@@ -32,6 +32,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.PAYMENT_FINALIZED: 409,
     ErrorCode.PAYMENT_EXPIRED: 409,
     ErrorCode.SERVICE_BUSY: 503,
+    ErrorCode.RESULT_TOO_LARGE: 422,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from rest.deps import MAX_ID
+from rest.seatmaps import SEAT_COLUMNS
 from ticketing.domain import (
     CartStatus,
     CartView,
@@ -19,11 +18,7 @@ from ticketing.domain import (
     EventView,
     PaymentStatus,
     PaymentView,
-    PriceOptionView,
-    SeatMapView,
-    SeatStatus,
     SeatType,
-    SeatView,
     SectionKind,
     SectionView,
     VenueView,
@@ -108,36 +103,6 @@ class SeatOut(BaseModel):
     type: SeatType
     status: SeatStatusOut
     price_options: list[PriceOptionOut]
-
-    @staticmethod
-    def encode_list(views: Sequence[SeatView]) -> bytes:
-        """The seat list as JSON bytes, straight from the views (no model object per seat):
-        seats of a section mostly share one price offer, encoded once and reused."""
-        offers: dict[tuple[PriceOptionView, ...], list[dict[str, object]]] = {}
-        seats = []
-        for view in views:
-            options = offers.get(view.price_options)
-            if options is None:
-                options = offers[view.price_options] = [
-                    {"id": p.id, "name": p.name, "amount": f"{p.amount:.2f}"}
-                    for p in view.price_options
-                ]
-            seats.append(
-                {
-                    "section_id": view.section_id,
-                    "row_id": view.row_id,
-                    "seat_id": view.seat_id,
-                    "row": view.row,
-                    "number": view.number,
-                    "type": view.type.value,
-                    "status": _STATUS_OUT[view.status],
-                    "price_options": options,
-                }
-            )
-        return orjson.dumps(seats)
-
-
-_STATUS_OUT = {status: {"id": int(status), "name": status.label} for status in SeatStatus}
 
 
 class AddSeatIn(BaseModel):
@@ -267,7 +232,9 @@ class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
 
 
-SEAT_COLUMNS = ("seat_id", "section_id", "row_id", "row", "number", "status", "price_set")
+class PriceLevelOut(BaseModel):
+    id: int
+    name: str
 
 
 class PriceSetEntry(BaseModel):
@@ -280,59 +247,33 @@ class MapSectionOut(BaseModel):
     name: str
     kind: SectionKind
     capacity: int
-    available_count: int
+    available_count: int = Field(description="Seats on sale right now.")
+    price_sets: list[list[PriceSetEntry]] = Field(
+        description="Distinct price offers in this section; a seat's `price_set` indexes this "
+        "list (0 is the empty offer: the seat is not on sale)."
+    )
+    seats: list[list[int | str | None]] = Field(
+        description="One row per seat in map order, values named by `seat_columns`; `status` is "
+        "1 available, 2 held, 3 booked, 4 sold.",
+        examples=[[[101, 12, "A", "1", 1, 1]]],
+    )
 
 
 class SeatMapOut(BaseModel):
-    """A whole event in one compact document: one row per seat, prices shared as sets."""
+    """A whole event in one compact document: one row of values per seat, grouped by section.
+
+    Served from memory and always fresh; the `ETag` changes with every status change, so a client
+    polling with `If-None-Match` gets `304 Not Modified` until something changed.
+    """
 
     event_id: int
     currency: str
-    price_levels: list[PriceOptionOut] = Field(
-        description="The event's price levels (`amount` absent: it is per price set)."
+    version: str = Field(
+        description="Names this state of the map; GraphQL's `seatChanges(since:)` takes it."
     )
-    sections: list[MapSectionOut]
-    price_sets: list[list[PriceSetEntry]] = Field(
-        description="Distinct price offers; a seat's `price_set` indexes this list (0: no price)."
-    )
+    price_levels: list[PriceLevelOut]
     seat_columns: list[str] = Field(
-        description=f"Names of the values of each `seats` row: {', '.join(SEAT_COLUMNS)}.",
+        description=f"Names of the values of each seat row: {', '.join(SEAT_COLUMNS)}.",
         examples=[list(SEAT_COLUMNS)],
     )
-    seats: list[list[int | str | None]] = Field(
-        description="One row per seat in map order; `status` is 1 available, 2 held, "
-        "3 booked, 4 sold.",
-        examples=[[[101, 5, 12, "A", "1", 1, 1]]],
-    )
-
-    @staticmethod
-    def encode(view: SeatMapView) -> bytes:
-        """orjson straight from the view: no model object per seat on this hot path."""
-        return orjson.dumps(
-            {
-                "event_id": view.event.id,
-                "currency": view.event.currency,
-                "price_levels": [
-                    {"id": level.id, "name": level.name} for level in view.price_levels
-                ],
-                "sections": [
-                    {
-                        "id": s.id,
-                        "name": s.name,
-                        "kind": s.kind.value,
-                        "capacity": s.capacity,
-                        "available_count": s.available_count,
-                    }
-                    for s in view.sections
-                ],
-                "price_sets": [
-                    [{"price_id": level, "amount": f"{amount:.2f}"} for level, amount in offer]
-                    for offer in view.price_sets
-                ],
-                "seat_columns": SEAT_COLUMNS,
-                "seats": [
-                    (s.seat_id, s.section_id, s.row_id, s.row, s.number, int(s.status), s.price_set)
-                    for s in view.seats
-                ],
-            }
-        )
+    sections: list[MapSectionOut]

@@ -20,9 +20,14 @@ from ticketing.domain import (
     SectionView,
     VenueView,
 )
+from ticketing.errors import ErrorCode, TicketingError
 from ticketing.services import catalog
 from ticketing.services.catalog import SectionKey
+from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import CartPolicy, Settings
+
+MAX_SEAT_OBJECTS = 5000
+"""Seats one GraphQL operation may resolve as objects; `seatMap` has no such bound."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,11 +40,15 @@ class Context(BaseContext):
         self,
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
+        seat_maps: SeatMaps,
         settings: Settings,
         now: datetime,
     ) -> None:
         super().__init__()
         self.sessionmaker = sessionmaker
+        self.seat_maps = seat_maps
+        self.seat_objects = 0
+        """Seats resolved as objects so far in this operation (bounded by MAX_SEAT_OBJECTS)."""
         self.settings = settings
         self.now = now
         self.venues = self._loader(self._venues)
@@ -83,8 +92,41 @@ class Context(BaseContext):
     async def _venue_sections(self, ids: list[int]) -> dict[int, list[SectionView]]:
         return await self.call(catalog.load_venue_sections, venue_ids=ids)
 
+    def count_seat_objects(self, count: int) -> None:
+        """Refuse to build more than MAX_SEAT_OBJECTS seat objects in one operation: per-seat
+        objects cost graphql-core work per field, and a stadium that way would stall the server."""
+        if self.seat_objects + count > MAX_SEAT_OBJECTS:
+            raise TicketingError(
+                ErrorCode.RESULT_TOO_LARGE,
+                f"This operation asks for more than {MAX_SEAT_OBJECTS} seats as objects. Query "
+                "`seatMap` (compact, any size) or one section at a time.",
+            )
+        self.seat_objects += count
+
     async def _event_sections(self, ids: list[int]) -> dict[int, list[EventSectionView]]:
-        return await self.call(catalog.load_event_sections, event_ids=ids, now=self.now)
+        found: dict[int, list[EventSectionView]] = {}
+        for event_id in ids:
+            try:
+                seat_map = await self.seat_maps.event_map(event_id=event_id, now=self.now)
+            except TicketingError as exc:
+                if exc.code is not ErrorCode.NOT_FOUND:
+                    raise
+                found[event_id] = []
+                continue
+            found[event_id] = [
+                EventSectionView(
+                    id=s.layout.id,
+                    event_id=event_id,
+                    venue_id=seat_map.event.venue_id,
+                    name=s.layout.name,
+                    kind=s.layout.kind,
+                    capacity=s.layout.capacity,
+                    position=s.layout.position,
+                    available_count=s.available_count,
+                )
+                for s in seat_map.sections
+            ]
+        return found
 
     async def _price_levels(self, ids: list[int]) -> dict[int, list[PriceLevelView]]:
         return await self.call(catalog.load_price_levels, event_ids=ids)
@@ -93,7 +135,13 @@ class Context(BaseContext):
         return await self.call(catalog.load_section_rows, keys=keys)
 
     async def _section_seats(self, keys: list[SectionKey]) -> dict[SectionKey, list[SeatView]]:
-        return await self.call(catalog.load_section_seats, keys=keys, now=self.now)
+        found: dict[SectionKey, list[SeatView]] = {}
+        for event_id, section_id in keys:
+            state = await self.seat_maps.section(
+                event_id=event_id, section_id=section_id, now=self.now
+            )
+            found[(event_id, section_id)] = state.seat_views()
+        return found
 
 
 Info = strawberry.Info[Context, None]
@@ -103,5 +151,8 @@ async def get_context(request: Request) -> Context:
     """Built once per request; `now` is taken here, once, for every field of the operation."""
     app = request.app
     return Context(
-        sessionmaker=app.state.sessionmaker, settings=app.state.settings, now=app.state.clock()
+        sessionmaker=app.state.sessionmaker,
+        seat_maps=app.state.seat_maps,
+        settings=app.state.settings,
+        now=app.state.clock(),
     )

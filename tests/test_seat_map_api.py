@@ -1,19 +1,35 @@
-"""The whole-event seat map (GET /events/{event_id}/seats): compact, complete, live."""
+"""Seat maps served from memory (GET /events/{id}/seats and the section seat list): the shape,
+and above all freshness: a write acknowledged by any worker is in every answer that follows."""
 
 from __future__ import annotations
 
+import random
+import uuid
+from typing import Any
+
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.api import add_seat, new_cart, problem
+from rest.app import create_app
+from rest.schemas import PriceOptionOut, SeatOut, SeatStatusOut
+from tests.api import add_seat, book, new_cart, problem, remove_seat
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
+from ticketing.services import catalog
+from ticketing.services.carts import add_seat_to_cart
+from ticketing.settings import Settings
 
 
 @pytest.fixture
 async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
     return await make_event(session, now=clock.now, rows=2, seats_per_row=3, ga_capacity=2)
+
+
+def _rows(body: dict[str, Any], section_id: int) -> list[dict[str, Any]]:
+    (section,) = [s for s in body["sections"] if s["id"] == section_id]
+    return [dict(zip(body["seat_columns"], row, strict=True)) for row in section["seats"]]
 
 
 async def test_map_lists_every_seat_with_shared_price_sets(
@@ -24,55 +40,200 @@ async def test_map_lists_every_seat_with_shared_price_sets(
     body = response.json()
     assert body["event_id"] == event.event_id
     assert body["currency"] == "EUR"
+    assert body["version"]
     assert [level["name"] for level in body["price_levels"]] == ["Adult", "Child", "VIP"]
     assert [s["name"] for s in body["sections"]] == ["Main", "Floor", "Closed"]
-    assert body["seat_columns"] == [
-        "seat_id", "section_id", "row_id", "row", "number", "status", "price_set",
-    ]  # fmt: skip
-    seats = [dict(zip(body["seat_columns"], row, strict=True)) for row in body["seats"]]
-    assert len(seats) == 6 + 2 + 2
-    main = [s for s in seats if s["section_id"] == event.section_ids["Main"]]
+    assert body["seat_columns"] == ["seat_id", "row_id", "row", "number", "status", "price_set"]
+    main_section = body["sections"][0]
+    main = _rows(body, event.section_ids["Main"])
     assert [(s["row"], s["number"]) for s in main] == [
         ("A", "1"), ("A", "2"), ("A", "3"), ("B", "1"), ("B", "2"), ("B", "3"),
     ]  # fmt: skip
     assert [s["seat_id"] for s in main] == event.seat_ids
     ids = event.price_ids
-    main_set = body["price_sets"][main[0]["price_set"]]
-    assert main_set == [
+    assert main_section["price_sets"][main[0]["price_set"]] == [
         {"price_id": ids["Adult"], "amount": "40.00"},
         {"price_id": ids["Child"], "amount": "20.00"},
         {"price_id": ids["VIP"], "amount": "99.50"},
     ]
+    assert main_section["price_sets"][0] == []
     assert {s["price_set"] for s in main} == {main[0]["price_set"]}
-    floor = [s for s in seats if s["section_id"] == event.section_ids["Floor"]]
+    assert main_section["available_count"] == 6
+    floor_section = body["sections"][1]
+    floor = _rows(body, event.section_ids["Floor"])
+    assert len(floor) == 2
     assert {(s["row"], s["number"], s["row_id"]) for s in floor} == {(None, None, None)}
-    assert body["price_sets"][floor[0]["price_set"]] == [
+    assert floor_section["price_sets"][floor[0]["price_set"]] == [
         {"price_id": ids["Adult"], "amount": "30.00"}
     ]
-    closed = [s for s in seats if s["section_id"] == event.section_ids["Closed"]]
-    assert {body["price_sets"][s["price_set"]] == [] for s in closed} == {True}
-    assert {s["status"] for s in seats} == {1}
+    closed_section = body["sections"][2]
+    closed = _rows(body, event.section_ids["Closed"])
+    assert len(closed) == 2
+    assert {s["price_set"] for s in closed} == {0}
+    assert closed_section["available_count"] == 0  # not on sale: no price
+    assert {s["status"] for s in main + floor + closed} == {1}
 
 
 async def test_map_shows_holds_and_their_lapse(
     client: httpx.AsyncClient, event: EventFixture, clock: FakeClock
 ) -> None:
     seat = event.seat_ids[2]
+    main = event.section_ids["Main"]
+
+    async def status() -> tuple[int, int]:
+        body = (await client.get(f"/events/{event.event_id}/seats")).json()
+        (row,) = [r for r in _rows(body, main) if r["seat_id"] == seat]
+        (section,) = [s for s in body["sections"] if s["id"] == main]
+        return row["status"], section["available_count"]
+
+    assert await status() == (1, 6)  # cached from here on
     held = await add_seat(
         client, new_cart(), event_id=event.event_id, seat_id=seat, price_id=event.price_ids["VIP"]
     )
     assert held.status_code == 200
-
-    async def status() -> int:
-        body = (await client.get(f"/events/{event.event_id}/seats")).json()
-        (row,) = [r for r in body["seats"] if r[0] == seat]
-        value: int = row[5]
-        return value
-
-    assert await status() == 2
-    clock.advance(seconds=901)
-    assert await status() == 1
+    assert await status() == (2, 5)
+    clock.advance(seconds=899)
+    assert await status() == (2, 5)
+    clock.advance(seconds=2)  # the hold lapses: no write happened, the map still shows it free
+    assert await status() == (1, 6)
 
 
-async def test_unknown_event_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_unknown_event_or_section_is_not_found(
+    client: httpx.AsyncClient, event: EventFixture
+) -> None:
     problem(await client.get("/events/999/seats"), 404, "NOT_FOUND")
+    problem(await client.get("/events/999/sections/1/seats"), 404, "NOT_FOUND")
+    body = problem(
+        await client.get(f"/events/{event.event_id}/sections/999/seats"), 404, "NOT_FOUND"
+    )
+    assert "Section" in body["detail"]
+
+
+@pytest.mark.parametrize("path", ["/events/{e}/seats", "/events/{e}/sections/{s}/seats"])
+async def test_etag_revalidation(
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, path: str
+) -> None:
+    url = path.format(e=event.event_id, s=event.section_ids["Main"])
+    first = await client.get(url)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "no-cache"
+
+    same = await client.get(url, headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    assert same.content == b""
+    assert same.headers["etag"] == etag
+    assert (await client.get(url, headers={"If-None-Match": f'"x", W/{etag}'})).status_code == 304
+    assert (await client.get(url, headers={"If-None-Match": '"other"'})).status_code == 200
+
+    cart = new_cart()
+    seat = event.seat_ids[0]
+    price = event.price_ids["Adult"]
+    assert (
+        await add_seat(client, cart, event_id=event.event_id, seat_id=seat, price_id=price)
+    ).status_code == 200
+    changed = await client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    held_etag = changed.headers["etag"]
+    assert held_etag != etag
+
+    clock.advance(seconds=901)  # the hold lapses: the content changes, so does the ETag
+    lapsed = await client.get(url, headers={"If-None-Match": held_etag})
+    assert lapsed.status_code == 200
+    assert lapsed.headers["etag"] not in (etag, held_etag)
+
+
+async def test_a_write_in_another_worker_is_seen_at_once(
+    settings: Settings, clock: FakeClock, client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    """Two applications on one database stand for two worker processes: each has its own cache,
+    and neither ever answers from a stale one."""
+    other_app: FastAPI = create_app(settings, clock=clock)
+    async with other_app.router.lifespan_context(other_app):
+        transport = httpx.ASGITransport(app=other_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
+            url = f"/events/{event.event_id}/sections/{event.section_ids['Main']}/seats"
+            assert {s["status"]["id"] for s in (await other.get(url)).json()} == {1}  # cached
+            seat = event.seat_ids[4]
+            cart = new_cart()
+            price = event.price_ids["Child"]
+            ok = await add_seat(client, cart, event_id=event.event_id, seat_id=seat, price_id=price)
+            assert ok.status_code == 200
+            seen = {s["seat_id"]: s["status"]["name"] for s in (await other.get(url)).json()}
+            assert seen[seat] == "held"
+            assert (await book(client, cart)).status_code == 200
+            seen = {s["seat_id"]: s["status"]["name"] for s in (await other.get(url)).json()}
+            assert seen[seat] == "booked"
+            # and a write made by the service directly, outside any app
+            async with other_app.state.sessionmaker() as session:
+                await add_seat_to_cart(
+                    session,
+                    cart_id=uuid.uuid4(),
+                    event_id=event.event_id,
+                    seat_id=event.seat_ids[5],
+                    price_id=price,
+                    now=clock.now,
+                    policy=settings.cart_policy,
+                )
+            seen = {s["seat_id"]: s["status"]["name"] for s in (await client.get(url)).json()}
+            assert seen[event.seat_ids[5]] == "held"
+
+
+def _uncached(views: list[Any]) -> list[dict[str, Any]]:
+    return [
+        SeatOut(
+            section_id=v.section_id,
+            row_id=v.row_id,
+            seat_id=v.seat_id,
+            row=v.row,
+            number=v.number,
+            type=v.type,
+            status=SeatStatusOut(id=int(v.status), name=v.status.label),
+            price_options=[PriceOptionOut.model_validate(p) for p in v.price_options],
+        ).model_dump(mode="json")
+        for v in views
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_cached_lists_always_equal_a_fresh_read(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    clock: FakeClock,
+    seed: int,
+) -> None:
+    """Random holds, removals, bookings, payments and lapses; after every step the cached
+    section list and map equal what the database says right now."""
+    rng = random.Random(seed)
+    event = await make_event(session, now=clock.now, rows=3, seats_per_row=5, ga_capacity=3)
+    main = event.section_ids["Main"]
+    carts: list[str] = [new_cart() for _ in range(4)]
+    url = f"/events/{event.event_id}/sections/{main}/seats"
+    for _ in range(40):
+        action = rng.choice(["add", "add", "add", "remove", "book", "pay", "time"])
+        cart = rng.choice(carts)
+        seat = rng.choice(event.seat_ids)
+        if action == "add":
+            price = rng.choice(list(event.price_ids.values()))
+            await add_seat(client, cart, event_id=event.event_id, seat_id=seat, price_id=price)
+        elif action == "remove":
+            await remove_seat(client, cart, event_id=event.event_id, seat_id=seat)
+        elif action == "book":
+            booked = await book(client, cart)
+            if booked.status_code == 200:
+                carts[carts.index(cart)] = new_cart()
+                outcome = rng.choice(["complete", "complete", "fail", None])
+                if outcome:
+                    await client.post(f"/payments/{booked.json()['payment_id']}/{outcome}")
+        elif action == "time":
+            clock.advance(seconds=rng.choice([60, 450, 901]))
+        cached = (await client.get(url)).json()
+        views = await catalog.list_section_seats(
+            session, event_id=event.event_id, section_id=main, now=clock.now
+        )
+        assert cached == _uncached(views), action
+        whole = (await client.get(f"/events/{event.event_id}/seats")).json()
+        statuses = {r["seat_id"]: r["status"] for r in _rows(whole, main)}
+        assert statuses == {v.seat_id: int(v.status) for v in views}
+        (section,) = [s for s in whole["sections"] if s["id"] == main]
+        assert section["available_count"] == sum(1 for v in views if v.status == 1)

@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ticketing.errors import ErrorCode, TicketingError
+from ticketing.models import event_section_t
 from ticketing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,33 @@ async def _writer_slot(session: AsyncSession, *, write: bool) -> AsyncIterator[N
         yield
 
 
+_CHANGED_SECTIONS = "ticketing_changed_sections"
+
+
+def sections_changed(session: AsyncSession, event_id: int, section_ids: Iterable[int]) -> None:
+    """Record that this transaction changed what seats of these sections show (their status).
+
+    The unit of work bumps each such section's `version` as its last statement, so the row lock
+    it takes is held only for the commit; seat-map caches in every worker compare that version.
+    """
+    changed: set[tuple[int, int]] = session.info.setdefault(_CHANGED_SECTIONS, set())
+    changed.update((event_id, section_id) for section_id in section_ids)
+
+
+async def _bump_section_versions(session: AsyncSession) -> None:
+    changed: set[tuple[int, int]] | None = session.info.pop(_CHANGED_SECTIONS, None)
+    # One statement per section, in key order: concurrent transactions lock them in one order.
+    for event_id, section_id in sorted(changed or ()):
+        await session.execute(
+            sa.update(event_section_t)
+            .where(
+                event_section_t.c.event_id == event_id,
+                event_section_t.c.section_id == section_id,
+            )
+            .values(version=event_section_t.c.version + 1)
+        )
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -150,9 +178,12 @@ def _transaction(
         async def run(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
             for attempt in range(1, _MAX_ATTEMPTS + 1):
                 try:
+                    session.info.pop(_CHANGED_SECTIONS, None)
                     async with _writer_slot(session, write=write), session.begin():
                         await session.connection(execution_options={_WRITE_OPTION: write})
-                        return await fn(session, *args, **kwargs)
+                        result = await fn(session, *args, **kwargs)
+                        await _bump_section_versions(session)
+                        return result
                 except sa.exc.TimeoutError as exc:
                     # Every pooled connection is in use for longer than we wait: overloaded.
                     raise _busy() from exc

@@ -277,29 +277,3 @@ class PaymentView:
     expires_at: datetime
     finalized_at: datetime | None
     tickets: tuple[TicketView, ...] = ()
-
-
-PriceSet = tuple[tuple[int, Decimal], ...]
-"""The (price level id, amount) pairs one seat is offered at; many seats share one set."""
-
-
-@dataclass(frozen=True, slots=True)
-class MapSeat:
-    seat_id: int
-    section_id: int
-    row_id: int | None
-    row: str | None
-    number: str | None
-    status: SeatStatus
-    price_set: int  # index into SeatMapView.price_sets
-
-
-@dataclass(frozen=True, slots=True)
-class SeatMapView:
-    """A whole event's seat map in compact form: seats point at shared price sets."""
-
-    event: EventView
-    price_levels: tuple[PriceLevelView, ...]
-    sections: tuple[EventSectionView, ...]
-    price_sets: tuple[PriceSet, ...]
-    seats: tuple[MapSeat, ...]

@@ -22,6 +22,7 @@ class ErrorCode(enum.StrEnum):
     PAYMENT_FINALIZED = "PAYMENT_FINALIZED"
     PAYMENT_EXPIRED = "PAYMENT_EXPIRED"
     SERVICE_BUSY = "SERVICE_BUSY"
+    RESULT_TOO_LARGE = "RESULT_TOO_LARGE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -41,6 +42,11 @@ class TicketingError(Exception):
         self.message = message
         self.field = field
         self.context: dict[str, Any] = dict(context or {})
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Machine-readable part; GraphQL errors raised from this carry it as `extensions`."""
+        return {"code": self.code.value}
 
     def __repr__(self) -> str:
         return f"TicketingError({self.code.value}, {self.message!r})"

@@ -162,6 +162,13 @@ class EventSection(SQLModel, table=True):
     kind: str = Field(max_length=20)
     capacity: int = 0
     position: int = 0
+    version: int = Field(
+        default=0,
+        sa_type=sa.BigInteger(),
+        sa_column_kwargs={"server_default": "0"},
+        description="Bumped by every transaction that changes a seat status in this section, "
+        "as its last statement: cached seat maps compare it to stay fresh in every worker.",
+    )
 
 
 class EventRow(SQLModel, table=True):

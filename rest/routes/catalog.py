@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId
+from rest.deps import MAX_ID, EventId, NowDep, SeatMapsDep, SectionId, SessionDep, VenueId
 from rest.problems import problem_responses
 from rest.schemas import EventOut, EventSectionOut, SeatMapOut, SeatOut, SectionOut, VenueOut
+from rest.seatmaps import (
+    cached_json,
+    event_map_json,
+    map_etag,
+    section_etag,
+    section_seats_json,
+)
 from ticketing.errors import ErrorCode
 from ticketing.services import catalog
 
 router = APIRouter(tags=["catalog"])
 NOT_FOUND = problem_responses(ErrorCode.NOT_FOUND)
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current."}
+}
 
 
 @router.get("/venues", summary="List venues")
@@ -68,24 +78,28 @@ async def list_event_sections(
 @router.get(
     "/events/{event_id}/seats",
     summary="The whole seat map of an event, compact: one row per seat",
+    description="Served from memory, always fresh. Send the `ETag` back in `If-None-Match` to "
+    "get `304 Not Modified` while nothing changed.",
     response_model=SeatMapOut,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **NOT_MODIFIED},
 )
-async def event_seat_map(event_id: EventId, session: SessionDep, now: NowDep) -> Response:
-    view = await catalog.event_seat_map(session, event_id=event_id, now=now)
-    return Response(SeatMapOut.encode(view), media_type="application/json")
+async def event_seat_map(
+    event_id: EventId, seat_maps: SeatMapsDep, now: NowDep, request: Request
+) -> Response:
+    seat_map = await seat_maps.event_map(event_id=event_id, now=now)
+    return cached_json(request, map_etag(seat_map), lambda: event_map_json(seat_map))
 
 
 @router.get(
     "/events/{event_id}/sections/{section_id}/seats",
     summary="Seat map of one section: status and price options per seat",
+    description="Served from memory, always fresh. Send the `ETag` back in `If-None-Match` to "
+    "get `304 Not Modified` while nothing changed.",
     response_model=list[SeatOut],
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **NOT_MODIFIED},
 )
 async def list_section_seats(
-    event_id: EventId, section_id: SectionId, session: SessionDep, now: NowDep
+    event_id: EventId, section_id: SectionId, seat_maps: SeatMapsDep, now: NowDep, request: Request
 ) -> Response:
-    seats = await catalog.list_section_seats(
-        session, event_id=event_id, section_id=section_id, now=now
-    )
-    return Response(SeatOut.encode_list(seats), media_type="application/json")
+    state = await seat_maps.section(event_id=event_id, section_id=section_id, now=now)
+    return cached_json(request, section_etag(state), lambda: section_seats_json(state))

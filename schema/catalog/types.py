@@ -138,7 +138,9 @@ class EventRow:
     async def seats(self, info: Info) -> list[EventSeat]:
         views = await info.context.section_seats.load((self.event_id, self.section_id))
         row_id = int(self.id)
-        return [EventSeat.of(v, self.currency) for v in views if v.row_id == row_id]
+        seats = [v for v in views if v.row_id == row_id]
+        info.context.count_seat_objects(len(seats))
+        return [EventSeat.of(v, self.currency) for v in seats]
 
 
 @strawberry.type(description="A section of one event, with live availability.")
@@ -196,9 +198,9 @@ class EventSection:
         ] = None,
     ) -> list[EventSeat]:
         views = await info.context.section_seats.load((self.event_id, int(self.id)))
-        return [
-            EventSeat.of(v, self.currency) for v in views if status is None or v.status == status
-        ]
+        seats = [v for v in views if status is None or v.status == status]
+        info.context.count_seat_objects(len(seats))
+        return [EventSeat.of(v, self.currency) for v in seats]
 
 
 @strawberry.type(description="An event at a venue, with its own copy of the venue's seat map.")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.db import sections_changed
 from ticketing.domain import CartStatus, SeatStatus
 from ticketing.models import AuditEntry, cart_t, event_seat_t
 
@@ -25,6 +26,12 @@ async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | N
         sa.select(cart_t.c.status).where(cart_t.c.id == cart_id).with_for_update()
     )
     return None if status is None else CartStatus(status)
+
+
+def note_seat_changes(session: AsyncSession, seats: Iterable[Any]) -> None:
+    """These seats (rows with `event_id` and `section_id`) now show another status."""
+    for seat in seats:
+        sections_changed(session, seat.event_id, (seat.section_id,))
 
 
 def seat_is_free(now: datetime) -> sa.ColumnElement[bool]:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db import command, query
+from ticketing.db import command, query, sections_changed
 from ticketing.domain import (
     CartItemView,
     CartStatus,
@@ -43,6 +43,7 @@ from ticketing.services._sql import (
     audit_seat,
     insert_ignoring_conflict,
     lock_cart,
+    note_seat_changes,
     record_audit,
     seat_is_free,
 )
@@ -289,6 +290,7 @@ async def _record_holds(
 ) -> None:
     """Write the cart items (and audit rows) for seats this cart has just claimed."""
     seat_ids = [seat.seat_id for seat in claimed]
+    sections_changed(session, event_id, {seat.section_id for seat in claimed})
     # A lapsed claim by another cart (or an old one of ours) stops counting as that cart's item.
     await session.execute(
         sa.update(item_t)
@@ -476,18 +478,20 @@ async def remove_seat_from_cart(
 ) -> CartView:
     """Release one held seat of this cart back to sale."""
     await _open_cart_for_change(session, cart_id=cart_id, now=now, create=False)
-    released = await session.scalar(
-        sa.update(event_seat_t)
-        .where(
-            event_seat_t.c.event_id == event_id,
-            event_seat_t.c.seat_id == seat_id,
-            event_seat_t.c.cart_id == cart_id,
-            event_seat_t.c.status == SeatStatus.HELD,
-            event_seat_t.c.expires_at > now,
+    released = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.event_id == event_id,
+                event_seat_t.c.seat_id == seat_id,
+                event_seat_t.c.cart_id == cart_id,
+                event_seat_t.c.status == SeatStatus.HELD,
+                event_seat_t.c.expires_at > now,
+            )
+            .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.section_id)
         )
-        .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
-        .returning(event_seat_t.c.seat_id)
-    )
+    ).one_or_none()
     if released is None:
         raise TicketingError(
             ErrorCode.NOT_FOUND,
@@ -495,6 +499,7 @@ async def remove_seat_from_cart(
             field=("seat_id",),
             context={"event_id": event_id, "seat_id": seat_id},
         )
+    note_seat_changes(session, [released])
     await session.execute(
         sa.update(item_t)
         .where(
@@ -571,9 +576,10 @@ async def book_cart(
                 event_seat_t.c.expires_at > now,
             )
             .values(status=SeatStatus.BOOKED, expires_at=payment_expires_at)
-            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
         )
     ).all()
+    note_seat_changes(session, booked)
     if {(r.event_id, r.seat_id) for r in booked} != {(i.event_id, i.seat_id) for i in items}:
         raise AssertionError(f"cart {cart_id}: held seats and live cart items disagree")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,12 +18,9 @@ from ticketing.db import query
 from ticketing.domain import (
     EventSectionView,
     EventView,
-    MapSeat,
     PriceLevelView,
     PriceOptionView,
-    PriceSet,
     RowView,
-    SeatMapView,
     SeatType,
     SeatView,
     SectionKind,
@@ -418,62 +414,3 @@ async def load_section_seats(
     session: AsyncSession, *, keys: Sequence[SectionKey], now: datetime
 ) -> dict[SectionKey, list[SeatView]]:
     return await _section_seats(session, keys, now)
-
-
-@query
-async def event_seat_map(session: AsyncSession, *, event_id: int, now: datetime) -> SeatMapView:
-    """Every seat of an event with its live status, in map order, in two statements."""
-    event = await _require_event(session, event_id)
-    levels = (await _price_levels(session, [event_id]))[event_id]
-    sections = (await _event_sections(session, [event_id], now))[event_id]
-    offers: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
-    price_stmt = (
-        sa.select(price_t.c.seat_id, price_t.c.price_level_id, price_t.c.amount)
-        .join(price_level_t, price_level_t.c.id == price_t.c.price_level_id)
-        .where(price_t.c.event_id == event_id)
-        .order_by(price_level_t.c.position, price_level_t.c.id)
-    )
-    for seat_id, level_id, amount in await session.execute(price_stmt):
-        offers[seat_id].append((level_id, amount))
-    price_sets: dict[PriceSet, int] = {(): 0}
-    seat_stmt = (
-        sa.select(
-            event_seat_t.c.seat_id,
-            event_seat_t.c.section_id,
-            event_seat_t.c.row_id,
-            event_seat_t.c.row_name,
-            event_seat_t.c.number,
-            event_seat_t.c.status,
-            event_seat_t.c.expires_at,
-        )
-        .join(
-            event_section_t,
-            sa.and_(
-                event_section_t.c.event_id == event_seat_t.c.event_id,
-                event_section_t.c.section_id == event_seat_t.c.section_id,
-            ),
-        )
-        .where(event_seat_t.c.event_id == event_id)
-        .order_by(event_section_t.c.position, event_seat_t.c.position, event_seat_t.c.seat_id)
-    )
-    seats = []
-    for row in await session.execute(seat_stmt):
-        offer = tuple(offers.get(row.seat_id, ()))
-        seats.append(
-            MapSeat(
-                seat_id=row.seat_id,
-                section_id=row.section_id,
-                row_id=row.row_id,
-                row=row.row_name,
-                number=row.number,
-                status=effective_seat_status(row.status, row.expires_at, now),
-                price_set=price_sets.setdefault(offer, len(price_sets)),
-            )
-        )
-    return SeatMapView(
-        event=event,
-        price_levels=tuple(levels),
-        sections=tuple(sections),
-        price_sets=tuple(price_sets),
-        seats=tuple(seats),
-    )

@@ -34,7 +34,7 @@ from ticketing.models import (
     ticket_t,
     venue_t,
 )
-from ticketing.services._sql import audit_seat, lock_cart, record_audit
+from ticketing.services._sql import audit_seat, lock_cart, note_seat_changes, record_audit
 
 
 async def _tickets(session: AsyncSession, payment_id: uuid.UUID) -> tuple[TicketView, ...]:
@@ -192,9 +192,10 @@ async def complete_payment(
                 event_seat_t.c.expires_at > now,
             )
             .values(status=SeatStatus.SOLD, expires_at=None)
-            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
         )
     ).all()
+    note_seat_changes(session, sold)
     if len(sold) != len(items) or not items:
         # A worker whose clock ran ahead treated the payment as expired and resold a seat: the
         # payment cannot be honoured any more. Rolling back leaves every seat where it is.
@@ -270,9 +271,10 @@ async def _release_payment_seats(
             sa.update(event_seat_t)
             .where(event_seat_t.c.cart_id == cart_id, event_seat_t.c.status == SeatStatus.BOOKED)
             .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
-            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id)
+            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
         )
     ).all()
+    note_seat_changes(session, released)
     await session.execute(
         sa.update(item_t)
         .where(item_t.c.payment_id == payment_id, item_t.c.active)

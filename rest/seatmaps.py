@@ -1,0 +1,167 @@
+"""REST encodings of the cached seat maps: JSON bytes built from per-seat pieces made once.
+
+A seat's JSON is split around its status: the piece before and the piece after never change, so
+a section whose statuses changed is re-encoded by joining bytes, and the result is memoised on the
+(immutable) section state until the next change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import orjson
+from fastapi import Request, Response
+
+from ticketing.domain import SeatStatus
+from ticketing.services.seatmaps import EventSeatMap, SectionLayout, SectionState
+
+_STATUS_OBJECT = {
+    48 + int(status): orjson.dumps({"id": int(status), "name": status.label})
+    for status in SeatStatus
+}
+SEAT_COLUMNS = ("seat_id", "row_id", "row", "number", "status", "price_set")
+
+
+def _amount(option_amount: object) -> str:
+    return f"{option_amount:.2f}"
+
+
+def _list_parts(layout: SectionLayout) -> tuple[list[bytes], list[bytes]]:
+    parts: tuple[list[bytes], list[bytes]] | None = layout.memo.get("rest_list")
+    if parts is None:
+        suffixes = [
+            b',"price_options":'
+            + orjson.dumps(
+                [{"id": p.id, "name": p.name, "amount": _amount(p.amount)} for p in offer]
+            )
+            + b"}"
+            for offer in layout.price_sets
+        ]
+        prefixes = [
+            orjson.dumps(
+                {
+                    "section_id": layout.id,
+                    "row_id": seat.row_id,
+                    "seat_id": seat.seat_id,
+                    "row": seat.row,
+                    "number": seat.number,
+                    "type": seat.type.value,
+                }
+            )[:-1]
+            + b',"status":'
+            for seat in layout.seats
+        ]
+        parts = layout.memo["rest_list"] = (prefixes, [suffixes[s.price_set] for s in layout.seats])
+    return parts
+
+
+def section_seats_json(state: SectionState) -> bytes:
+    """The seat list of one section (the `list[SeatOut]` shape)."""
+    encoded: bytes | None = state.memo.get("rest_list")
+    if encoded is None:
+        prefixes, suffixes = _list_parts(state.layout)
+        status = _STATUS_OBJECT
+        encoded = state.memo["rest_list"] = (
+            b"["
+            + b",".join(
+                [
+                    p + status[c] + q
+                    for p, c, q in zip(prefixes, state.statuses, suffixes, strict=True)
+                ]
+            )
+            + b"]"
+        )
+    return encoded
+
+
+def _map_parts(layout: SectionLayout) -> tuple[bytes, list[bytes], list[bytes]]:
+    parts: tuple[bytes, list[bytes], list[bytes]] | None = layout.memo.get("rest_map")
+    if parts is None:
+        head = orjson.dumps(
+            {
+                "id": layout.id,
+                "name": layout.name,
+                "kind": layout.kind.value,
+                "capacity": layout.capacity,
+                "price_sets": [
+                    [{"price_id": p.id, "amount": _amount(p.amount)} for p in offer]
+                    for offer in layout.price_sets
+                ],
+            }
+        )[:-1]
+        suffixes = [b"," + str(i).encode() + b"]" for i in range(len(layout.price_sets))]
+        prefixes = [
+            orjson.dumps((seat.seat_id, seat.row_id, seat.row, seat.number))[:-1] + b","
+            for seat in layout.seats
+        ]
+        parts = layout.memo["rest_map"] = (
+            head,
+            prefixes,
+            [suffixes[s.price_set] for s in layout.seats],
+        )
+    return parts
+
+
+def _map_section(state: SectionState) -> bytes:
+    encoded: bytes | None = state.memo.get("rest_map")
+    if encoded is None:
+        head, prefixes, suffixes = _map_parts(state.layout)
+        encoded = state.memo["rest_map"] = (
+            head
+            + b',"available_count":'
+            + str(state.available_count).encode()
+            + b',"seats":['
+            + b",".join(
+                [
+                    p + bytes((c,)) + q
+                    for p, c, q in zip(prefixes, state.statuses, suffixes, strict=True)
+                ]
+            )
+            + b"]}"
+        )
+    return encoded
+
+
+def event_map_json(seat_map: EventSeatMap) -> bytes:
+    """The whole map of an event (the `SeatMapOut` shape), assembled from per-section pieces."""
+    head = orjson.dumps(
+        {
+            "event_id": seat_map.event.id,
+            "currency": seat_map.event.currency,
+            "version": seat_map.version,
+            "price_levels": [{"id": lv.id, "name": lv.name} for lv in seat_map.price_levels],
+            "seat_columns": SEAT_COLUMNS,
+        }
+    )[:-1]
+    return (
+        head
+        + b',"sections":['
+        + b",".join([_map_section(state) for state in seat_map.sections])
+        + b"]}"
+    )
+
+
+def section_etag(state: SectionState) -> str:
+    return f'"s{state.layout.event_id}-{state.layout.id}-{state.stamp}"'
+
+
+def map_etag(seat_map: EventSeatMap) -> str:
+    digest = hashlib.sha256(seat_map.version.encode()).hexdigest()[:24]
+    return f'"m{seat_map.event.id}-{digest}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates: Sequence[str] = [tag.strip() for tag in if_none_match.split(",")]
+    # weak comparison (RFC 9110 13.1.2): W/"x" matches "x"
+    return "*" in candidates or etag in {c.removeprefix("W/") for c in candidates}
+
+
+def cached_json(request: Request, etag: str, encode: Callable[[], bytes]) -> Response:
+    """200 with the bytes, or 304 when the client already holds this version."""
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(encode(), media_type="application/json", headers=headers)

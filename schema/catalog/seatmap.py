@@ -1,0 +1,196 @@
+"""The compact seat map: a whole stadium in one cheap answer, and what changed since.
+
+Seats as GraphQL objects cost graphql-core work per field and per seat; a 50,000-seat map that way
+takes seconds of CPU. Here the layout (which never changes once the event exists) travels as one
+JSON value that is encoded once per process, and the statuses as one digit per seat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from typing import Annotated, NewType
+
+import orjson
+import strawberry
+
+from schema.common import lookup_id
+from schema.context import Info
+from ticketing.errors import ErrorCode, TicketingError
+from ticketing.services.seatmaps import EventSeatMap, SectionLayout, SectionState
+
+LAYOUT_COLUMNS = ("seat_id", "row_id", "row", "number", "type", "price_set")
+
+SeatMapLayoutJSON = NewType("SeatMapLayoutJSON", object)
+SEAT_MAP_LAYOUT_SCALAR = strawberry.scalar(
+    name="SeatMapLayoutJSON",
+    description=(
+        "The static layout of an event's seat map, as JSON: "
+        '`{"seat_columns": [...], "sections": [{"id", "name", "kind", "capacity", "position", '
+        '"price_sets": [[{"price_id", "amount"}]], "seats": [[seat_id, row_id, row, number, '
+        "type, price_set], ...]}]}`. A seat's `price_set` indexes its section's `price_sets` "
+        "(0: not on sale); amounts are decimal strings in the event's currency. It never changes "
+        "once the event exists: cache it by `layoutVersion`."
+    ),
+    serialize=lambda value: value,
+    parse_value=lambda value: value,
+)
+
+
+def _section_layout_json(layout: SectionLayout) -> bytes:
+    encoded: bytes | None = layout.memo.get("gql_layout")
+    if encoded is None:
+        encoded = layout.memo["gql_layout"] = orjson.dumps(
+            {
+                "id": layout.id,
+                "name": layout.name,
+                "kind": layout.kind.name,
+                "capacity": layout.capacity,
+                "position": layout.position,
+                "price_sets": [
+                    [{"price_id": p.id, "amount": f"{p.amount:.2f}"} for p in offer]
+                    for offer in layout.price_sets
+                ],
+                "seats": [
+                    (s.seat_id, s.row_id, s.row, s.number, s.type.name, s.price_set)
+                    for s in layout.seats
+                ],
+            }
+        )
+    return encoded
+
+
+def _layout(seat_map: EventSeatMap) -> tuple[bytes, str]:
+    cached: tuple[bytes, str] | None = seat_map.memo.get("gql_layout")
+    if cached is None:
+        encoded = (
+            b'{"seat_columns":'
+            + orjson.dumps(LAYOUT_COLUMNS)
+            + b',"sections":['
+            + b",".join(_section_layout_json(s.layout) for s in seat_map.sections)
+            + b"]}"
+        )
+        cached = seat_map.memo["gql_layout"] = (encoded, hashlib.sha256(encoded).hexdigest()[:24])
+    return cached
+
+
+def _statuses(state: SectionState) -> str:
+    text: str | None = state.memo.get("gql_statuses")
+    if text is None:
+        text = state.memo["gql_statuses"] = state.statuses.decode("ascii")
+    return text
+
+
+@strawberry.type(description="The live part of one section of a seat map.")
+class SeatMapSection:
+    id: strawberry.ID = strawberry.field(description="The venue template's section id.")
+    available_count: int = strawberry.field(description="Seats on sale right now.")
+    statuses: str = strawberry.field(
+        description="One digit per seat, in the order of the section's `seats` in the layout: "
+        "1 available, 2 held, 3 booked, 4 sold."
+    )
+
+    @classmethod
+    def of(cls, state: SectionState) -> SeatMapSection:
+        return cls(
+            id=strawberry.ID(str(state.layout.id)),
+            available_count=state.available_count,
+            statuses=_statuses(state),
+        )
+
+
+@strawberry.type(
+    description="A whole event's seat map in compact form: a static layout and one digit of "
+    "status per seat. Poll `seatChanges(since: version)` to keep it live."
+)
+class SeatMap:
+    event_id: strawberry.ID = strawberry.field(description="The event's id.")
+    version: str = strawberry.field(
+        description="Names this state of the statuses; pass it to `seatChanges(since:)`."
+    )
+    layout_version: str = strawberry.field(
+        description="Names the layout; it stays the same for the life of the event."
+    )
+    layout: SeatMapLayoutJSON = strawberry.field(
+        description="Sections, rows, seat numbers and price offers (see `SeatMapLayoutJSON`)."
+    )
+    sections: list[SeatMapSection] = strawberry.field(
+        description="Every section's statuses, in the layout's order."
+    )
+
+    @classmethod
+    def of(cls, seat_map: EventSeatMap) -> SeatMap:
+        encoded, layout_version = _layout(seat_map)
+        return cls(
+            event_id=strawberry.ID(str(seat_map.event.id)),
+            version=seat_map.version,
+            layout_version=layout_version,
+            layout=SeatMapLayoutJSON(orjson.Fragment(encoded)),
+            sections=[SeatMapSection.of(s) for s in seat_map.sections],
+        )
+
+
+@strawberry.type(description="What changed in a seat map since a `version`.")
+class SeatChanges:
+    version: str = strawberry.field(description="The current version: pass it next time.")
+    sections: list[SeatMapSection] = strawberry.field(
+        description="Only the sections whose statuses changed (all their statuses, in order); "
+        "empty when nothing changed."
+    )
+
+
+@strawberry.type
+class SeatMapQuery:
+    @strawberry.field(
+        description="An event's whole seat map, compact: use this (not per-seat objects) to "
+        "draw a large venue. Null when there is no such event."
+    )
+    async def seat_map(
+        self,
+        info: Info,
+        event_id: Annotated[strawberry.ID, strawberry.argument(description="The event id.")],
+    ) -> SeatMap | None:
+        event = lookup_id(event_id)
+        if event is None:
+            return None
+        with _unknown_event_is_null():
+            return SeatMap.of(
+                await info.context.seat_maps.event_map(event_id=event, now=info.context.now)
+            )
+        return None
+
+    @strawberry.field(
+        description="The sections of an event's seat map whose statuses changed since `since` "
+        "(a `version` from `seatMap` or an earlier `seatChanges`). Null when there is no such "
+        "event."
+    )
+    async def seat_changes(
+        self,
+        info: Info,
+        event_id: Annotated[strawberry.ID, strawberry.argument(description="The event id.")],
+        since: Annotated[
+            str, strawberry.argument(description="A `version` this API returned for the event.")
+        ],
+    ) -> SeatChanges | None:
+        event = lookup_id(event_id)
+        if event is None:
+            return None
+        with _unknown_event_is_null():
+            changes = await info.context.seat_maps.changes(
+                event_id=event, since=since, now=info.context.now
+            )
+            return SeatChanges(
+                version=changes.version, sections=[SeatMapSection.of(s) for s in changes.sections]
+            )
+        return None
+
+
+@contextlib.contextmanager
+def _unknown_event_is_null() -> Iterator[None]:
+    """NOT_FOUND for the event becomes a null field (like `event(id:)`); anything else raises."""
+    try:
+        yield
+    except TicketingError as exc:
+        if exc.code is not ErrorCode.NOT_FOUND:
+            raise

@@ -1,0 +1,163 @@
+"""GraphQL's compact seat map (`seatMap`), its refresh (`seatChanges`), and the bound on seats
+resolved as objects in one operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schema.context import MAX_SEAT_OBJECTS
+from tests.api import add_seat, book, new_cart
+from tests.conftest import FakeClock
+from tests.factories import EventFixture, make_event
+from tests.graphql_client import gql, gql_json
+
+SEAT_MAP = """
+query($id: ID!) {
+  seatMap(eventId: $id) {
+    eventId version layoutVersion layout sections { id availableCount statuses }
+  }
+}
+"""
+CHANGES = """
+query($id: ID!, $since: String!) {
+  seatChanges(eventId: $id, since: $since) { version sections { id availableCount statuses } }
+}
+"""
+
+
+@pytest.fixture
+async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
+    return await make_event(session, now=clock.now, rows=2, seats_per_row=3, ga_capacity=2)
+
+
+def _statuses(seat_map: dict[str, Any], section_id: int) -> dict[int, str]:
+    """seat id -> status digit, joining the layout's seat order with the statuses string."""
+    (layout,) = [s for s in seat_map["layout"]["sections"] if s["id"] == section_id]
+    (live,) = [s for s in seat_map["sections"] if s["id"] == str(section_id)]
+    assert len(layout["seats"]) == len(live["statuses"])
+    return {seat[0]: code for seat, code in zip(layout["seats"], live["statuses"], strict=True)}
+
+
+async def test_seat_map_layout_and_statuses(client: httpx.AsyncClient, event: EventFixture) -> None:
+    seat_map = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]
+    assert seat_map["eventId"] == str(event.event_id)
+    layout = seat_map["layout"]
+    assert layout["seat_columns"] == ["seat_id", "row_id", "row", "number", "type", "price_set"]
+    assert [s["name"] for s in layout["sections"]] == ["Main", "Floor", "Closed"]
+    main = layout["sections"][0]
+    assert main["kind"] == "SEATED"
+    assert [(s[2], s[3]) for s in main["seats"]] == [
+        ("A", "1"), ("A", "2"), ("A", "3"), ("B", "1"), ("B", "2"), ("B", "3"),
+    ]  # fmt: skip
+    assert [s[0] for s in main["seats"]] == event.seat_ids
+    offer = main["price_sets"][main["seats"][0][5]]
+    assert offer == [
+        {"price_id": event.price_ids["Adult"], "amount": "40.00"},
+        {"price_id": event.price_ids["Child"], "amount": "20.00"},
+        {"price_id": event.price_ids["VIP"], "amount": "99.50"},
+    ]
+    floor = layout["sections"][1]
+    assert floor["kind"] == "GENERAL_ADMISSION"
+    assert {s[4] for s in floor["seats"]} == {"GENERAL_ADMISSION"}
+    assert [s["statuses"] for s in seat_map["sections"]] == ["111111", "11", "11"]
+    assert [s["availableCount"] for s in seat_map["sections"]] == [6, 2, 0]
+
+
+async def test_seat_changes_reports_only_changed_sections(
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock
+) -> None:
+    seat_map = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]
+    version = seat_map["version"]
+    nothing = (await gql(client, CHANGES, {"id": event.event_id, "since": version}))["seatChanges"]
+    assert nothing == {"version": version, "sections": []}
+
+    cart = new_cart()
+    seat = event.seat_ids[1]
+    price = event.price_ids["Adult"]
+    assert (
+        await add_seat(client, cart, event_id=event.event_id, seat_id=seat, price_id=price)
+    ).status_code == 200
+    changes = (await gql(client, CHANGES, {"id": event.event_id, "since": version}))["seatChanges"]
+    assert changes["version"] != version
+    assert changes["sections"] == [
+        {"id": str(event.section_ids["Main"]), "availableCount": 5, "statuses": "121111"}
+    ]
+    held_version = changes["version"]
+
+    assert (await book(client, cart)).status_code == 200
+    booked = (await gql(client, CHANGES, {"id": event.event_id, "since": held_version}))[
+        "seatChanges"
+    ]
+    assert [s["statuses"] for s in booked["sections"]] == ["131111"]
+
+    # time alone changes the map: the payment lapses, the seat reads available again
+    clock.advance(seconds=901)
+    lapsed = (await gql(client, CHANGES, {"id": event.event_id, "since": booked["version"]}))[
+        "seatChanges"
+    ]
+    assert [s["statuses"] for s in lapsed["sections"]] == ["111111"]
+    fresh = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]
+    assert fresh["version"] == lapsed["version"]
+    assert fresh["layoutVersion"] == seat_map["layoutVersion"]
+    assert _statuses(fresh, event.section_ids["Main"])[seat] == "1"
+
+
+async def test_seat_map_agrees_with_rest_map(
+    client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    for seat in event.seat_ids[:3]:
+        await add_seat(
+            client,
+            new_cart(),
+            event_id=event.event_id,
+            seat_id=seat,
+            price_id=event.price_ids["VIP"],
+        )
+    seat_map = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]
+    rest = (await client.get(f"/events/{event.event_id}/seats")).json()
+    assert rest["version"] == seat_map["version"]
+    for section in rest["sections"]:
+        rest_statuses = {row[0]: str(row[4]) for row in section["seats"]}
+        assert rest_statuses == _statuses(seat_map, section["id"])
+
+
+async def test_unknown_event_is_null_and_bad_version_is_an_error(
+    client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    assert (await gql(client, SEAT_MAP, {"id": "999"}))["seatMap"] is None
+    assert (await gql(client, SEAT_MAP, {"id": "abc"}))["seatMap"] is None
+    assert (await gql(client, CHANGES, {"id": "999", "since": ""}))["seatChanges"] is None
+    body = await gql_json(client, CHANGES, {"id": event.event_id, "since": "not a version"})
+    (error,) = body["errors"]
+    assert "since" in error["message"]
+    assert error["extensions"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_seats_as_objects_are_bounded(
+    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+) -> None:
+    """A stadium as per-seat objects would stall the server: past the bound the operation is
+    refused with a clear error that points to the compact map; within it, it works."""
+    per_row = 100
+    rows = MAX_SEAT_OBJECTS // per_row + 1
+    big = await make_event(session, now=clock.now, rows=rows, seats_per_row=per_row)
+    query = """
+    query($id: ID!) { event(id: $id) { sections { name seats { id status } } } }
+    """
+    body = await gql_json(client, query, {"id": big.event_id})
+    assert body["data"]["event"] is None or body["data"]["event"]["sections"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "RESULT_TOO_LARGE"
+    assert "seatMap" in error["message"]
+
+    one_section = """
+    query($id: ID!, $section: ID!) { event(id: $id) { section(id: $section) { seats { id } } } }
+    """
+    data = await gql(client, one_section, {"id": big.event_id, "section": big.section_ids["Floor"]})
+    assert len(data["event"]["section"]["seats"]) > 0
+    whole = (await gql(client, SEAT_MAP, {"id": big.event_id}))["seatMap"]
+    assert sum(len(s["statuses"]) for s in whole["sections"]) > MAX_SEAT_OBJECTS

@@ -1,0 +1,492 @@
+"""Seat maps kept in memory and always fresh: the read path of a stadium on sale.
+
+A seat map has a static part, the layout (seats, rows, numbers, price offers), which never changes
+once the event exists, and a live part, the status of each seat. The layout of a section is loaded
+once per process. The statuses of a section are kept as one byte per seat together with the
+section's `version` (bumped by every transaction that changes a status there, see
+`ticketing.db.sections_changed`) and the earliest hold or payment deadline among its seats.
+
+Every read first learns the current versions of the event's sections from the database, with a
+read that *starts after the request arrived*; concurrent readers share one such read. A section
+is then served from memory when its version is current and no deadline in it has passed, and
+re-read otherwise. So an answer never shows a seat as available once the write that took it was
+acknowledged, in whichever worker process it ran, and a busy map costs one small query per batch
+of readers instead of one per seat.
+
+Adapters memoise their own encodings (REST JSON, GraphQL's compact layout) on the immutable
+`SectionLayout` and `SectionState` objects through their `memo` dicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketing.db import query
+from ticketing.domain import (
+    EventView,
+    PriceLevelView,
+    PriceOptionView,
+    SeatStatus,
+    SeatType,
+    SeatView,
+    SectionKind,
+)
+from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.models import event_seat_t, event_section_t, event_t, price_level_t, price_t
+from ticketing.services.catalog import _price_levels, _require_event
+
+T = TypeVar("T")
+
+STATUS_BYTES = {status: str(int(status)).encode() for status in SeatStatus}
+"""One ASCII digit per seat: b"1" available, b"2" held, b"3" booked, b"4" sold."""
+_AVAILABLE = ord("1")
+_EXPIRING = {int(SeatStatus.HELD), int(SeatStatus.BOOKED)}
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutSeat:
+    seat_id: int
+    row_id: int | None
+    row: str | None
+    number: str | None
+    type: SeatType
+    price_set: int
+    """Index into the section's `price_sets`; 0 is the empty offer (the seat is not on sale)."""
+
+
+@dataclass(eq=False, slots=True)
+class SectionLayout:
+    """What a section of an event looks like: immutable once the event exists."""
+
+    event_id: int
+    id: int
+    name: str
+    kind: SectionKind
+    capacity: int
+    position: int
+    seats: tuple[LayoutSeat, ...]
+    price_sets: tuple[tuple[PriceOptionView, ...], ...]
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class SectionState:
+    """A section's statuses as of `version`, true until `valid_until` (a hold or payment lapses)."""
+
+    layout: SectionLayout
+    version: int
+    valid_until: datetime | None
+    statuses: bytes
+    available_count: int
+    """Seats on sale (priced) and available."""
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stamp(self) -> str:
+        """Changes whenever what this section shows changes (its version, or time passing a
+        deadline in it). Used in ETags and in seat-map version tokens."""
+        if self.valid_until is None:
+            return str(self.version)
+        return f"{self.version}~{int(self.valid_until.timestamp() * 1000)}"
+
+    def fresh(self, version: int, now: datetime) -> bool:
+        return self.version >= version and (self.valid_until is None or now < self.valid_until)
+
+    def seat_views(self) -> list[SeatView]:
+        """The section's seats as views (memoised: many readers share one state)."""
+        views: list[SeatView] | None = self.memo.get("views")
+        if views is None:
+            layout = self.layout
+            status = {48 + int(s): s for s in SeatStatus}
+            views = self.memo["views"] = [
+                SeatView(
+                    event_id=layout.event_id,
+                    section_id=layout.id,
+                    row_id=seat.row_id,
+                    seat_id=seat.seat_id,
+                    row=seat.row,
+                    number=seat.number,
+                    type=seat.type,
+                    status=status[code],
+                    price_options=layout.price_sets[seat.price_set],
+                )
+                for seat, code in zip(layout.seats, self.statuses, strict=True)
+            ]
+        return views
+
+
+@dataclass(frozen=True, slots=True)
+class EventSeatMap:
+    event: EventView
+    price_levels: tuple[PriceLevelView, ...]
+    sections: tuple[SectionState, ...]
+    """In map order; from `changes`, only the sections that changed."""
+    version: str
+    """Token naming this state of the whole map: pass it to `changes` to get what changed since."""
+    memo: dict[str, Any] = field(default_factory=dict)
+    """For adapters' encodings of the event's layout (shared by every map of this event)."""
+
+
+class _SharedRead(Generic[T]):
+    """Readers that arrive while no read has started yet share the next one.
+
+    A read starts only after every reader that joins it has arrived, so each of them sees every
+    write acknowledged before it asked. One read runs at a time; the next gathers the readers
+    that arrived meanwhile.
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._next: asyncio.Future[T] | None = None
+        self._turn = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def get(self) -> T:
+        future = self._next
+        if future is None:
+            future = self._next = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._run(future))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(future)
+
+    async def _run(self, future: asyncio.Future[T]) -> None:
+        async with self._turn:
+            self._next = None  # readers from now on wait for the read after this one
+            try:
+                future.set_result(await self._read())
+            except BaseException as exc:  # handed to every reader of this read
+                future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+            # nobody may be waiting any more (all cancelled): don't log "never retrieved"
+            with contextlib.suppress(BaseException):
+                future.exception()
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+@query
+async def section_versions(session: AsyncSession, *, event_id: int) -> dict[int, int] | None:
+    """{section id: version} of an event's sections; None when there is no such event."""
+    rows = (
+        await session.execute(
+            sa.select(event_t.c.id, event_section_t.c.section_id, event_section_t.c.version)
+            .select_from(event_t)
+            .outerjoin(event_section_t, event_section_t.c.event_id == event_t.c.id)
+            .where(event_t.c.id == event_id)
+        )
+    ).all()
+    if not rows:
+        return None
+    return {row.section_id: row.version for row in rows if row.section_id is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class _EventHead:
+    event: EventView
+    price_levels: tuple[PriceLevelView, ...]
+    sections: tuple[tuple[int, str, SectionKind, int, int], ...]
+    """(id, name, kind, capacity, position) in map order."""
+
+
+@query
+async def _event_head(session: AsyncSession, *, event_id: int) -> _EventHead:
+    event = await _require_event(session, event_id)
+    levels = (await _price_levels(session, [event_id]))[event_id]
+    sections = await session.execute(
+        sa.select(
+            event_section_t.c.section_id,
+            event_section_t.c.name,
+            event_section_t.c.kind,
+            event_section_t.c.capacity,
+            event_section_t.c.position,
+        )
+        .where(event_section_t.c.event_id == event_id)
+        .order_by(event_section_t.c.position, event_section_t.c.section_id)
+    )
+    return _EventHead(
+        event=event,
+        price_levels=tuple(levels),
+        sections=tuple((r[0], r[1], SectionKind(r[2]), r[3], r[4]) for r in sections),
+    )
+
+
+@query
+async def _section_layout(
+    session: AsyncSession, *, event_id: int, section: tuple[int, str, SectionKind, int, int]
+) -> SectionLayout:
+    section_id = section[0]
+    in_section = sa.and_(
+        event_seat_t.c.event_id == event_id, event_seat_t.c.section_id == section_id
+    )
+    offers: dict[int, list[PriceOptionView]] = defaultdict(list)
+    price_rows = await session.execute(
+        sa.select(price_t.c.seat_id, price_level_t.c.id, price_level_t.c.name, price_t.c.amount)
+        .join(price_level_t, price_level_t.c.id == price_t.c.price_level_id)
+        .join(
+            event_seat_t,
+            sa.and_(
+                event_seat_t.c.event_id == price_t.c.event_id,
+                event_seat_t.c.seat_id == price_t.c.seat_id,
+            ),
+        )
+        .where(in_section)
+        .order_by(price_level_t.c.position, price_level_t.c.id)
+    )
+    interned: dict[tuple[int, str, Decimal], PriceOptionView] = {}
+    for seat_id, level_id, level_name, amount in price_rows:
+        key = (level_id, level_name, amount)
+        option = interned.get(key)
+        if option is None:
+            option = interned[key] = PriceOptionView(id=level_id, name=level_name, amount=amount)
+        offers[seat_id].append(option)
+    price_sets: dict[tuple[PriceOptionView, ...], int] = {(): 0}
+    seat_rows = await session.execute(
+        sa.select(
+            event_seat_t.c.seat_id,
+            event_seat_t.c.row_id,
+            event_seat_t.c.row_name,
+            event_seat_t.c.number,
+            event_seat_t.c.type,
+        )
+        .where(in_section)
+        .order_by(event_seat_t.c.position, event_seat_t.c.seat_id)
+    )
+    seat_types = {t.value: t for t in SeatType}
+    seats = tuple(
+        LayoutSeat(
+            seat_id=seat_id,
+            row_id=row_id,
+            row=row_name,
+            number=number,
+            type=seat_types[seat_type],
+            price_set=price_sets.setdefault(tuple(offers.get(seat_id, ())), len(price_sets)),
+        )
+        for seat_id, row_id, row_name, number, seat_type in seat_rows
+    )
+    _, name, kind, capacity, position = section
+    return SectionLayout(
+        event_id=event_id,
+        id=section_id,
+        name=name,
+        kind=kind,
+        capacity=capacity,
+        position=position,
+        seats=seats,
+        price_sets=tuple(price_sets),
+    )
+
+
+@query
+async def _section_statuses(
+    session: AsyncSession, *, event_id: int, section_ids: Sequence[int], now: datetime
+) -> dict[int, list[tuple[int, int, datetime | None]]]:
+    """(seat id, status, deadline) of every seat not plainly available, per section."""
+    rows = await session.execute(
+        sa.select(
+            event_seat_t.c.section_id,
+            event_seat_t.c.seat_id,
+            event_seat_t.c.status,
+            event_seat_t.c.expires_at,
+        ).where(
+            event_seat_t.c.event_id == event_id,
+            event_seat_t.c.section_id.in_(section_ids),
+            event_seat_t.c.status != SeatStatus.AVAILABLE,
+        )
+    )
+    taken: dict[int, list[tuple[int, int, datetime | None]]] = {s: [] for s in section_ids}
+    for section_id, seat_id, status, expires_at in rows:
+        taken[section_id].append((seat_id, status, expires_at))
+    return taken
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+class _EventEntry:
+    def __init__(self, head: _EventHead) -> None:
+        self.head = head
+        self.layouts: dict[int, SectionLayout] = {}
+        self.indexes: dict[int, dict[int, int]] = {}
+        self.states: dict[int, SectionState] = {}
+        self.refreshing = asyncio.Lock()
+        self.memo: dict[str, Any] = {}
+
+
+class SeatMaps:
+    """Per-process cache of seat maps; one per application (it holds the engine's sessions)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._events: dict[int, _EventEntry] = {}
+        self._loading: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._version_reads: dict[int, _SharedRead[dict[int, int] | None]] = {}
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
+        async with self._sessionmaker() as session:
+            return await fn(session, **kwargs)
+
+    async def _versions(self, event_id: int) -> dict[int, int]:
+        shared = self._version_reads.get(event_id)
+        if shared is None:
+            shared = self._version_reads[event_id] = _SharedRead(
+                lambda: self._call(section_versions, event_id=event_id)
+            )
+        versions = await shared.get()
+        if versions is None:
+            raise not_found("Event", event_id, field="event_id")
+        return versions
+
+    async def _entry(self, event_id: int) -> _EventEntry:
+        entry = self._events.get(event_id)
+        if entry is None:
+            async with self._loading[event_id]:
+                entry = self._events.get(event_id)
+                if entry is None:
+                    head = await self._call(_event_head, event_id=event_id)
+                    entry = self._events[event_id] = _EventEntry(head)
+        return entry
+
+    async def _layouts(self, entry: _EventEntry, section_ids: Sequence[int]) -> None:
+        """Load the layouts not loaded yet, one section per query (the loop serves others
+        between them)."""
+        sections = {s[0]: s for s in entry.head.sections}
+        for section_id in section_ids:
+            if section_id in entry.layouts:
+                continue
+            layout = await self._call(
+                _section_layout, event_id=entry.head.event.id, section=sections[section_id]
+            )
+            entry.indexes[section_id] = {s.seat_id: i for i, s in enumerate(layout.seats)}
+            entry.layouts[section_id] = layout
+
+    async def _states(
+        self,
+        event_id: int,
+        section_ids: Sequence[int] | None,
+        now: datetime,
+        versions: dict[int, int] | None = None,
+    ) -> tuple[_EventEntry, list[SectionState]]:
+        if versions is None:
+            versions = await self._versions(event_id)
+        entry = await self._entry(event_id)
+        if section_ids is None:
+            section_ids = [s[0] for s in entry.head.sections]
+        stale = [s for s in section_ids if not self._fresh(entry, s, versions, now)]
+        if stale:
+            async with entry.refreshing:
+                # another reader may have refreshed them while we waited
+                stale = [s for s in stale if not self._fresh(entry, s, versions, now)]
+                if stale:
+                    await self._refresh(entry, stale, versions, now)
+        return entry, [entry.states[s] for s in section_ids]
+
+    @staticmethod
+    def _fresh(
+        entry: _EventEntry, section_id: int, versions: dict[int, int], now: datetime
+    ) -> bool:
+        state = entry.states.get(section_id)
+        return state is not None and state.fresh(versions[section_id], now)
+
+    async def _refresh(
+        self, entry: _EventEntry, section_ids: list[int], versions: dict[int, int], now: datetime
+    ) -> None:
+        await self._layouts(entry, section_ids)
+        # Read after the versions: what we read is at least as new as the version we file it under.
+        taken = await self._call(
+            _section_statuses, event_id=entry.head.event.id, section_ids=section_ids, now=now
+        )
+        for section_id in section_ids:
+            layout = entry.layouts[section_id]
+            index = entry.indexes[section_id]
+            statuses = bytearray(b"1" * len(layout.seats))
+            valid_until: datetime | None = None
+            for seat_id, status, expires_at in taken[section_id]:
+                if status in _EXPIRING and expires_at is not None:
+                    if expires_at <= now:
+                        continue  # lapsed: reads as available
+                    if valid_until is None or expires_at < valid_until:
+                        valid_until = expires_at
+                statuses[index[seat_id]] = 48 + status
+            available = sum(
+                1
+                for seat, status in zip(layout.seats, statuses, strict=True)
+                if status == _AVAILABLE and seat.price_set
+            )
+            entry.states[section_id] = SectionState(
+                layout=layout,
+                version=versions[section_id],
+                valid_until=valid_until,
+                statuses=bytes(statuses),
+                available_count=available,
+            )
+
+    # --- public ---------------------------------------------------------------------------------
+
+    async def section(self, *, event_id: int, section_id: int, now: datetime) -> SectionState:
+        """One section of an event, fresh as of this call."""
+        versions = await self._versions(event_id)
+        if section_id not in versions:
+            raise not_found("Section", section_id, field="section_id")
+        _, (state,) = await self._states(event_id, [section_id], now, versions)
+        return state
+
+    async def event_map(self, *, event_id: int, now: datetime) -> EventSeatMap:
+        """Every section of an event, fresh as of this call."""
+        entry, states = await self._states(event_id, None, now)
+        return EventSeatMap(
+            event=entry.head.event,
+            price_levels=entry.head.price_levels,
+            sections=tuple(states),
+            version=_token(states),
+            memo=entry.memo,
+        )
+
+    async def changes(self, *, event_id: int, since: str, now: datetime) -> EventSeatMap:
+        """The sections whose statuses differ from the map named by `since` (a `version`)."""
+        previous = _parse_token(since)
+        current = await self.event_map(event_id=event_id, now=now)
+        changed = tuple(s for s in current.sections if previous.get(s.layout.id) != s.stamp)
+        return EventSeatMap(
+            event=current.event,
+            price_levels=current.price_levels,
+            sections=changed,
+            version=current.version,
+        )
+
+    def layouts_loaded(self) -> int:
+        """Seats whose layout this process holds (for tests and benchmarks)."""
+        return sum(len(lay.seats) for e in self._events.values() for lay in e.layouts.values())
+
+
+def _token(states: Sequence[SectionState]) -> str:
+    return ".".join(f"{s.layout.id}-{s.stamp}" for s in states)
+
+
+def _parse_token(token: str) -> dict[int, str]:
+    stamps: dict[int, str] = {}
+    try:
+        for part in token.split(".") if token else ():
+            section, _, stamp = part.partition("-")
+            version, _, until = stamp.partition("~")
+            int(version), int(until or 0)  # validates the shape
+            stamps[int(section)] = stamp
+    except ValueError:
+        raise TicketingError(
+            ErrorCode.VALIDATION_ERROR,
+            "`since` must be a seat-map version as returned by seatMap or seatChanges.",
+            field=("since",),
+        ) from None
+    return stamps
