@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from rest.problems import install_problem_handlers, install_problem_openapi
 from rest.routes import catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
+from schema.result_cache import ResultCache
 from ticketing.db import create_engine, create_sessionmaker
 from ticketing.services.payments import release_lapsed
 from ticketing.services.seatmaps import SeatMaps
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.seat_maps = SeatMaps(app.state.sessionmaker)
+        app.state.graphql_results = ResultCache()
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(_sweep_forever(app, settings.sweep_interval_seconds))

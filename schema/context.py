@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import strawberry
 from fastapi import Request
@@ -23,8 +24,11 @@ from ticketing.domain import (
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.services import catalog
 from ticketing.services.catalog import SectionKey
-from ticketing.services.seatmaps import SeatMaps
+from ticketing.services.seatmaps import EventSeatMap, SeatMaps, SectionState
 from ticketing.settings import CartPolicy, Settings
+
+if TYPE_CHECKING:
+    from schema.result_cache import ResultCache
 
 MAX_SEAT_OBJECTS = 5000
 """Seats one GraphQL operation may resolve as objects; `seatMap` has no such bound."""
@@ -43,10 +47,17 @@ class Context(BaseContext):
         seat_maps: SeatMaps,
         settings: Settings,
         now: datetime,
+        result_cache: ResultCache | None = None,
     ) -> None:
         super().__init__()
         self.sessionmaker = sessionmaker
         self.seat_maps = seat_maps
+        self.result_cache = result_cache
+        self.cacheable = True
+        """False once the operation read anything a seat-map version does not cover."""
+        self._versions: dict[int, asyncio.Future[dict[int, int]]] = {}
+        self.depends_on: dict[tuple[int, int], str] = {}
+        """(event id, section id) -> the stamp of the section state this operation read."""
         self.seat_objects = 0
         """Seats resolved as objects so far in this operation (bounded by MAX_SEAT_OBJECTS)."""
         self.settings = settings
@@ -70,10 +81,93 @@ class Context(BaseContext):
     ) -> R:
         """Run one service call (one transaction) on a session of its own.
 
-        Resolvers run concurrently, and a session must never be shared between them.
+        Resolvers run concurrently, and a session must never be shared between them. What it
+        reads is not covered by seat-map versions: the operation's result is not cached.
         """
+        self.cacheable = False
+        return await self.read_immutable(service, *args, **kwargs)
+
+    async def read_immutable(
+        self,
+        service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """A service call reading what never changes once it exists (venues, events, rows,
+        price levels): an operation that reads only such data and seat maps can be cached."""
         async with self.sessionmaker() as session:
             return await service(session, *args, **kwargs)
+
+    def _depend(self, state: SectionState) -> None:
+        self.depends_on[(state.layout.event_id, state.layout.id)] = state.stamp
+
+    async def seat_versions(self, event_id: int) -> dict[int, int]:
+        """The event's section versions, read once per operation: every field of it sees one
+        state of the seat map."""
+        future = self._versions.get(event_id)
+        if future is None:
+            future = self._versions[event_id] = asyncio.ensure_future(
+                self.seat_maps.versions(event_id)
+            )
+        return await asyncio.shield(future)
+
+    async def seat_map(self, event_id: int, *, since: str | None = None) -> EventSeatMap | None:
+        """The event's whole seat map (or what changed `since` a version); None when there is
+        no such event."""
+        try:
+            versions = await self.seat_versions(event_id)
+        except TicketingError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            self.cacheable = False
+            return None
+        whole = await self.seat_maps.event_map(event_id=event_id, now=self.now, versions=versions)
+        for state in whole.sections:
+            self._depend(state)
+        if since is None:
+            return whole
+        return await self.seat_maps.changes(
+            event_id=event_id, since=since, now=self.now, versions=versions
+        )
+
+    async def event_section(self, event_id: int, section_id: int) -> SectionState | None:
+        """One section's live state (None when the event has no such section)."""
+        try:
+            state = await self.seat_maps.section(
+                event_id=event_id,
+                section_id=section_id,
+                now=self.now,
+                versions=await self.seat_versions(event_id),
+            )
+        except TicketingError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            self.cacheable = False  # it may exist later
+            return None
+        self._depend(state)
+        return state
+
+    async def still_current(self, depends_on: dict[tuple[int, int], str]) -> bool:
+        """True when every section state a cached result was made from is still the current one
+        (checked against the database's versions, read after this request arrived)."""
+        by_event: dict[int, list[int]] = {}
+        for event_id, section_id in depends_on:
+            by_event.setdefault(event_id, []).append(section_id)
+        for event_id, section_ids in by_event.items():
+            try:
+                states = await self.seat_maps.sections(
+                    event_id=event_id,
+                    section_ids=section_ids,
+                    now=self.now,
+                    versions=await self.seat_versions(event_id),
+                )
+            except TicketingError as exc:
+                if exc.code is not ErrorCode.NOT_FOUND:
+                    raise
+                return False
+            if any(depends_on[(event_id, s.layout.id)] != s.stamp for s in states):
+                return False
+        return True
 
     @staticmethod
     def _loader(
@@ -86,11 +180,11 @@ class Context(BaseContext):
         return DataLoader(load_fn=batch)
 
     async def _venues(self, ids: list[int]) -> dict[int, VenueView | None]:
-        found = await self.call(catalog.load_venues, venue_ids=ids)
+        found = await self.read_immutable(catalog.load_venues, venue_ids=ids)
         return {venue_id: found.get(venue_id) for venue_id in ids}
 
     async def _venue_sections(self, ids: list[int]) -> dict[int, list[SectionView]]:
-        return await self.call(catalog.load_venue_sections, venue_ids=ids)
+        return await self.read_immutable(catalog.load_venue_sections, venue_ids=ids)
 
     def count_seat_objects(self, count: int) -> None:
         """Refuse to build more than MAX_SEAT_OBJECTS seat objects in one operation: per-seat
@@ -106,11 +200,8 @@ class Context(BaseContext):
     async def _event_sections(self, ids: list[int]) -> dict[int, list[EventSectionView]]:
         found: dict[int, list[EventSectionView]] = {}
         for event_id in ids:
-            try:
-                seat_map = await self.seat_maps.event_map(event_id=event_id, now=self.now)
-            except TicketingError as exc:
-                if exc.code is not ErrorCode.NOT_FOUND:
-                    raise
+            seat_map = await self.seat_map(event_id)
+            if seat_map is None:
                 found[event_id] = []
                 continue
             found[event_id] = [
@@ -129,18 +220,26 @@ class Context(BaseContext):
         return found
 
     async def _price_levels(self, ids: list[int]) -> dict[int, list[PriceLevelView]]:
-        return await self.call(catalog.load_price_levels, event_ids=ids)
+        return await self.read_immutable(catalog.load_price_levels, event_ids=ids)
 
     async def _section_rows(self, keys: list[SectionKey]) -> dict[SectionKey, list[RowView]]:
-        return await self.call(catalog.load_section_rows, keys=keys)
+        return await self.read_immutable(catalog.load_section_rows, keys=keys)
 
     async def _section_seats(self, keys: list[SectionKey]) -> dict[SectionKey, list[SeatView]]:
-        found: dict[SectionKey, list[SeatView]] = {}
+        by_event: dict[int, list[int]] = {}
         for event_id, section_id in keys:
-            state = await self.seat_maps.section(
-                event_id=event_id, section_id=section_id, now=self.now
+            by_event.setdefault(event_id, []).append(section_id)
+        found: dict[SectionKey, list[SeatView]] = {}
+        for event_id, section_ids in by_event.items():
+            states = await self.seat_maps.sections(
+                event_id=event_id,
+                section_ids=section_ids,
+                now=self.now,
+                versions=await self.seat_versions(event_id),
             )
-            found[(event_id, section_id)] = state.seat_views()
+            for state in states:
+                self._depend(state)
+                found[(event_id, state.layout.id)] = state.seat_views()
         return found
 
 
@@ -155,4 +254,5 @@ async def get_context(request: Request) -> Context:
         seat_maps=app.state.seat_maps,
         settings=app.state.settings,
         now=app.state.clock(),
+        result_cache=app.state.graphql_results,
     )

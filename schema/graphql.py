@@ -21,8 +21,10 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.fastapi import GraphQLRouter
 
@@ -32,6 +34,7 @@ from schema.common import UUID, InvalidArgumentError
 from schema.context import Context, get_context
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
+from schema.result_cache import SeatMapResultCache
 from ticketing.errors import TicketingError
 from ticketing.settings import Settings
 
@@ -73,6 +76,9 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(MaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
+        SeatMapResultCache,
     ]
     if settings is not None and not settings.graphql_introspection:
         extensions.append(DisableIntrospection)

@@ -9,11 +9,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rest.app import create_app
 from schema.context import MAX_SEAT_OBJECTS
 from tests.api import add_seat, book, new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import gql, gql_json
+from ticketing.settings import Settings
 
 SEAT_MAP = """
 query($id: ID!) {
@@ -161,3 +163,56 @@ async def test_seats_as_objects_are_bounded(
     assert len(data["event"]["section"]["seats"]) > 0
     whole = (await gql(client, SEAT_MAP, {"id": big.event_id}))["seatMap"]
     assert sum(len(s["statuses"]) for s in whole["sections"]) > MAX_SEAT_OBJECTS
+
+
+SECTION_OBJECTS = """
+query($id: ID!, $section: ID!) {
+  event(id: $id) { section(id: $section) {
+    availableCount seats { id status priceOptions { id price { amount } } } } }
+}
+"""
+
+
+async def test_cached_results_follow_every_write_in_any_worker(
+    client: httpx.AsyncClient,
+    event: EventFixture,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    """The same section query, asked again and again of two applications (two workers, each
+    with its own result cache), always answers what executing it afresh would."""
+    other_app = create_app(settings, clock=clock)
+    variables = {"id": event.event_id, "section": event.section_ids["Main"]}
+    async with other_app.router.lifespan_context(other_app):
+        transport = httpx.ASGITransport(app=other_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
+
+            async def statuses(http: httpx.AsyncClient) -> tuple[int, list[str]]:
+                section = (await gql(http, SECTION_OBJECTS, variables))["event"]["section"]
+                return section["availableCount"], [s["status"] for s in section["seats"]]
+
+            for http in (client, other, client, other):  # both caches filled and hit
+                assert await statuses(http) == (6, ["AVAILABLE"] * 6)
+            cart = new_cart()
+            seat = event.seat_ids[3]
+            price = event.price_ids["Adult"]
+            ok = await add_seat(client, cart, event_id=event.event_id, seat_id=seat, price_id=price)
+            assert ok.status_code == 200
+            expected = ["AVAILABLE"] * 3 + ["HELD"] + ["AVAILABLE"] * 2
+            assert await statuses(other) == (5, expected)
+            assert await statuses(client) == (5, expected)
+            clock.advance(seconds=901)
+            assert await statuses(other) == (6, ["AVAILABLE"] * 6)
+            assert other_app.state.graphql_results.hits >= 1
+
+
+async def test_cart_queries_are_never_served_from_cache(
+    client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    cart = new_cart()
+    query = "query($id: UUID!) { cart(id: $id) { items { seatId } } }"
+    assert (await gql(client, query, {"id": cart}))["cart"]["items"] == []
+    price = event.price_ids["Adult"]
+    seat = event.seat_ids[0]
+    await add_seat(client, cart, event_id=event.event_id, seat_id=seat, price_id=price)
+    assert (await gql(client, query, {"id": cart}))["cart"]["items"] == [{"seatId": str(seat)}]

@@ -1,5 +1,6 @@
 """No N+1: a query over every section, row, seat and price of an event costs the same, small
-number of SQL statements for a 500-seat and a 5,000-seat event."""
+number of SQL statements for a 500-seat and a 2,400-seat event (near the bound of seats as
+objects per operation: larger maps are for `seatMap`)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ query FullMap($id: ID!) {
   }
 }
 """
-MAX_STATEMENTS = 10
+MAX_STATEMENTS = 12  # with cold caches: the event, its layouts, its statuses, venue, rows
 
 
 @contextmanager
@@ -71,7 +72,7 @@ async def test_full_seat_map_costs_a_fixed_number_of_statements(
 ) -> None:
     small = await seed_stadium(session, seats=500, general_admission=50, name="Club", now=clock.now)
     big = await seed_stadium(
-        session, seats=5000, general_admission=200, name="Arena", now=clock.now
+        session, seats=2400, general_admission=100, name="Arena", now=clock.now
     )
     small_statements, small_map, _ = await _full_map(client, app, small.event_id)
     assert small_map["name"] == "Club: Opening Night"
@@ -80,11 +81,16 @@ async def test_full_seat_map_costs_a_fixed_number_of_statements(
     sections = big_map["sections"]
     assert isinstance(sections, list)
     seats = sum(len(row["seats"]) for s in sections for row in s["rows"])
-    assert seats == 5000
-    assert sum(len(s["seats"]) for s in sections) == 5200
+    assert seats == 2400
+    assert sum(len(s["seats"]) for s in sections) == 2500
     assert len(big_statements) == len(small_statements)
     assert len(big_statements) <= MAX_STATEMENTS, big_statements
+    # Asked again: one statement (the section versions), served from the cached result.
+    again_statements, again_map, again_seconds = await _full_map(client, app, big.event_id)
+    assert again_map == big_map
+    assert len(again_statements) == 1, again_statements
+    print(f"\n[{db_kind}] again: {len(again_statements)} statement, {again_seconds * 1000:.0f} ms")
     print(
-        f"\n[{db_kind}] full map of a 5,000-seat event: {len(big_statements)} SQL statements, "
+        f"\n[{db_kind}] full map of a 2,400-seat event: {len(big_statements)} SQL statements, "
         f"{seconds * 1000:.0f} ms"
     )

@@ -12,7 +12,7 @@ import strawberry
 from schema.catalog.types import Event, EventConnection, EventEdge, PageInfo, Venue
 from schema.common import InvalidArgumentError, lookup_id
 from schema.context import Info
-from ticketing.errors import TicketingError
+from ticketing.errors import ErrorCode, TicketingError
 from ticketing.services import catalog
 
 MAX_PAGE = 100
@@ -112,6 +112,9 @@ class CatalogQuery:
         if event_id is None:
             return None
         try:
-            return Event.of(await info.context.call(catalog.get_event, event_id=event_id))
-        except TicketingError:
+            return Event.of(await info.context.read_immutable(catalog.get_event, event_id=event_id))
+        except TicketingError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            info.context.cacheable = False  # it may exist later
             return None

@@ -7,9 +7,7 @@ JSON value that is encoded once per process, and the statuses as one digit per s
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Iterator
 from typing import Annotated, NewType
 
 import orjson
@@ -17,7 +15,6 @@ import strawberry
 
 from schema.common import lookup_id
 from schema.context import Info
-from ticketing.errors import ErrorCode, TicketingError
 from ticketing.services.seatmaps import EventSeatMap, SectionLayout, SectionState
 
 LAYOUT_COLUMNS = ("seat_id", "row_id", "row", "number", "type", "price_set")
@@ -152,13 +149,8 @@ class SeatMapQuery:
         event_id: Annotated[strawberry.ID, strawberry.argument(description="The event id.")],
     ) -> SeatMap | None:
         event = lookup_id(event_id)
-        if event is None:
-            return None
-        with _unknown_event_is_null():
-            return SeatMap.of(
-                await info.context.seat_maps.event_map(event_id=event, now=info.context.now)
-            )
-        return None
+        seat_map = None if event is None else await info.context.seat_map(event)
+        return None if seat_map is None else SeatMap.of(seat_map)
 
     @strawberry.field(
         description="The sections of an event's seat map whose statuses changed since `since` "
@@ -174,23 +166,9 @@ class SeatMapQuery:
         ],
     ) -> SeatChanges | None:
         event = lookup_id(event_id)
-        if event is None:
+        changes = None if event is None else await info.context.seat_map(event, since=since)
+        if changes is None:
             return None
-        with _unknown_event_is_null():
-            changes = await info.context.seat_maps.changes(
-                event_id=event, since=since, now=info.context.now
-            )
-            return SeatChanges(
-                version=changes.version, sections=[SeatMapSection.of(s) for s in changes.sections]
-            )
-        return None
-
-
-@contextlib.contextmanager
-def _unknown_event_is_null() -> Iterator[None]:
-    """NOT_FOUND for the event becomes a null field (like `event(id:)`); anything else raises."""
-    try:
-        yield
-    except TicketingError as exc:
-        if exc.code is not ErrorCode.NOT_FOUND:
-            raise
+        return SeatChanges(
+            version=changes.version, sections=[SeatMapSection.of(s) for s in changes.sections]
+        )

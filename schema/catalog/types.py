@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.common import Money, SeatStatus, SeatType, SectionKind
+from schema.common import Money, SeatStatus, SeatType, SectionKind, lookup_id
 from schema.context import Info
 from ticketing import domain
 
@@ -246,10 +246,25 @@ class Event:
             strawberry.ID, strawberry.argument(description="The venue template section id.")
         ],
     ) -> EventSection | None:
-        for view in await info.context.event_sections.load(int(self.id)):
-            if str(view.id) == str(id):
-                return EventSection.of(view, self.currency)
-        return None
+        section_id = lookup_id(id)
+        state = (
+            None
+            if section_id is None
+            else await info.context.event_section(int(self.id), section_id)
+        )
+        if state is None:
+            return None
+        layout = state.layout
+        return EventSection(
+            id=strawberry.ID(str(layout.id)),
+            name=layout.name,
+            kind=layout.kind,
+            capacity=layout.capacity,
+            position=layout.position,
+            available_count=state.available_count,
+            event_id=layout.event_id,
+            currency=self.currency,
+        )
 
 
 @strawberry.type(description="Relay page information.")

@@ -50,6 +50,7 @@ T = TypeVar("T")
 STATUS_BYTES = {status: str(int(status)).encode() for status in SeatStatus}
 """One ASCII digit per seat: b"1" available, b"2" held, b"3" booked, b"4" sold."""
 _AVAILABLE = ord("1")
+_LAYOUT_BATCH = 16  # sections per layout query: a stadium loads in a few steps, not one
 _EXPIRING = {int(SeatStatus.HELD), int(SeatStatus.BOOKED)}
 
 
@@ -224,12 +225,15 @@ async def _event_head(session: AsyncSession, *, event_id: int) -> _EventHead:
 
 
 @query
-async def _section_layout(
-    session: AsyncSession, *, event_id: int, section: tuple[int, str, SectionKind, int, int]
-) -> SectionLayout:
-    section_id = section[0]
-    in_section = sa.and_(
-        event_seat_t.c.event_id == event_id, event_seat_t.c.section_id == section_id
+async def _section_layouts(
+    session: AsyncSession,
+    *,
+    event_id: int,
+    sections: Sequence[tuple[int, str, SectionKind, int, int]],
+) -> list[SectionLayout]:
+    section_ids = [section[0] for section in sections]
+    in_sections = sa.and_(
+        event_seat_t.c.event_id == event_id, event_seat_t.c.section_id.in_(section_ids)
     )
     offers: dict[int, list[PriceOptionView]] = defaultdict(list)
     price_rows = await session.execute(
@@ -242,7 +246,7 @@ async def _section_layout(
                 event_seat_t.c.seat_id == price_t.c.seat_id,
             ),
         )
-        .where(in_section)
+        .where(in_sections)
         .order_by(price_level_t.c.position, price_level_t.c.id)
     )
     interned: dict[tuple[int, str, Decimal], PriceOptionView] = {}
@@ -252,41 +256,48 @@ async def _section_layout(
         if option is None:
             option = interned[key] = PriceOptionView(id=level_id, name=level_name, amount=amount)
         offers[seat_id].append(option)
-    price_sets: dict[tuple[PriceOptionView, ...], int] = {(): 0}
     seat_rows = await session.execute(
         sa.select(
+            event_seat_t.c.section_id,
             event_seat_t.c.seat_id,
             event_seat_t.c.row_id,
             event_seat_t.c.row_name,
             event_seat_t.c.number,
             event_seat_t.c.type,
         )
-        .where(in_section)
-        .order_by(event_seat_t.c.position, event_seat_t.c.seat_id)
+        .where(in_sections)
+        .order_by(event_seat_t.c.section_id, event_seat_t.c.position, event_seat_t.c.seat_id)
     )
     seat_types = {t.value: t for t in SeatType}
-    seats = tuple(
-        LayoutSeat(
-            seat_id=seat_id,
-            row_id=row_id,
-            row=row_name,
-            number=number,
-            type=seat_types[seat_type],
-            price_set=price_sets.setdefault(tuple(offers.get(seat_id, ())), len(price_sets)),
+    price_sets: dict[int, dict[tuple[PriceOptionView, ...], int]] = {
+        section_id: {(): 0} for section_id in section_ids
+    }
+    seats: dict[int, list[LayoutSeat]] = {section_id: [] for section_id in section_ids}
+    for section_id, seat_id, row_id, row_name, number, seat_type in seat_rows:
+        sets = price_sets[section_id]
+        seats[section_id].append(
+            LayoutSeat(
+                seat_id=seat_id,
+                row_id=row_id,
+                row=row_name,
+                number=number,
+                type=seat_types[seat_type],
+                price_set=sets.setdefault(tuple(offers.get(seat_id, ())), len(sets)),
+            )
         )
-        for seat_id, row_id, row_name, number, seat_type in seat_rows
-    )
-    _, name, kind, capacity, position = section
-    return SectionLayout(
-        event_id=event_id,
-        id=section_id,
-        name=name,
-        kind=kind,
-        capacity=capacity,
-        position=position,
-        seats=seats,
-        price_sets=tuple(price_sets),
-    )
+    return [
+        SectionLayout(
+            event_id=event_id,
+            id=section_id,
+            name=name,
+            kind=kind,
+            capacity=capacity,
+            position=position,
+            seats=tuple(seats[section_id]),
+            price_sets=tuple(price_sets[section_id]),
+        )
+        for section_id, name, kind, capacity, position in sections
+    ]
 
 
 @query
@@ -338,6 +349,11 @@ class SeatMaps:
         async with self._sessionmaker() as session:
             return await fn(session, **kwargs)
 
+    async def versions(self, event_id: int) -> dict[int, int]:
+        """{section id: version} of the event, read after this call started (shared with the
+        callers that arrived with it). Pass it to the other methods to see one state."""
+        return await self._versions(event_id)
+
     async def _versions(self, event_id: int) -> dict[int, int]:
         shared = self._version_reads.get(event_id)
         if shared is None:
@@ -360,17 +376,19 @@ class SeatMaps:
         return entry
 
     async def _layouts(self, entry: _EventEntry, section_ids: Sequence[int]) -> None:
-        """Load the layouts not loaded yet, one section per query (the loop serves others
-        between them)."""
+        """Load the layouts not loaded yet, a batch of sections per query pair (the loop
+        serves others between batches)."""
         sections = {s[0]: s for s in entry.head.sections}
-        for section_id in section_ids:
-            if section_id in entry.layouts:
-                continue
-            layout = await self._call(
-                _section_layout, event_id=entry.head.event.id, section=sections[section_id]
+        missing = [sections[s] for s in section_ids if s not in entry.layouts]
+        for start in range(0, len(missing), _LAYOUT_BATCH):
+            layouts = await self._call(
+                _section_layouts,
+                event_id=entry.head.event.id,
+                sections=missing[start : start + _LAYOUT_BATCH],
             )
-            entry.indexes[section_id] = {s.seat_id: i for i, s in enumerate(layout.seats)}
-            entry.layouts[section_id] = layout
+            for layout in layouts:
+                entry.indexes[layout.id] = {s.seat_id: i for i, s in enumerate(layout.seats)}
+                entry.layouts[layout.id] = layout
 
     async def _states(
         self,
@@ -435,17 +453,44 @@ class SeatMaps:
 
     # --- public ---------------------------------------------------------------------------------
 
-    async def section(self, *, event_id: int, section_id: int, now: datetime) -> SectionState:
-        """One section of an event, fresh as of this call."""
-        versions = await self._versions(event_id)
+    async def section(
+        self,
+        *,
+        event_id: int,
+        section_id: int,
+        now: datetime,
+        versions: dict[int, int] | None = None,
+    ) -> SectionState:
+        """One section of an event, fresh as of this call (or as of `versions`)."""
+        if versions is None:
+            versions = await self._versions(event_id)
         if section_id not in versions:
             raise not_found("Section", section_id, field="section_id")
         _, (state,) = await self._states(event_id, [section_id], now, versions)
         return state
 
-    async def event_map(self, *, event_id: int, now: datetime) -> EventSeatMap:
-        """Every section of an event, fresh as of this call."""
-        entry, states = await self._states(event_id, None, now)
+    async def sections(
+        self,
+        *,
+        event_id: int,
+        section_ids: Sequence[int],
+        now: datetime,
+        versions: dict[int, int] | None = None,
+    ) -> list[SectionState]:
+        """Several sections of one event, fresh as of this call (or as of `versions`)."""
+        if versions is None:
+            versions = await self._versions(event_id)
+        missing = [s for s in section_ids if s not in versions]
+        if missing:
+            raise not_found("Section", missing[0], field="section_id")
+        _, states = await self._states(event_id, section_ids, now, versions)
+        return states
+
+    async def event_map(
+        self, *, event_id: int, now: datetime, versions: dict[int, int] | None = None
+    ) -> EventSeatMap:
+        """Every section of an event, fresh as of this call (or as of `versions`)."""
+        entry, states = await self._states(event_id, None, now, versions)
         return EventSeatMap(
             event=entry.head.event,
             price_levels=entry.head.price_levels,
@@ -454,10 +499,17 @@ class SeatMaps:
             memo=entry.memo,
         )
 
-    async def changes(self, *, event_id: int, since: str, now: datetime) -> EventSeatMap:
+    async def changes(
+        self,
+        *,
+        event_id: int,
+        since: str,
+        now: datetime,
+        versions: dict[int, int] | None = None,
+    ) -> EventSeatMap:
         """The sections whose statuses differ from the map named by `since` (a `version`)."""
         previous = _parse_token(since)
-        current = await self.event_map(event_id=event_id, now=now)
+        current = await self.event_map(event_id=event_id, now=now, versions=versions)
         changed = tuple(s for s in current.sections if previous.get(s.layout.id) != s.stamp)
         return EventSeatMap(
             event=current.event,
