@@ -116,6 +116,9 @@ def running(command: list[str], *, health_url: str, env: dict[str, str]) -> Iter
             process.wait()
 
 
+ACCEPT_ENCODING = "gzip"
+
+
 @contextmanager
 def service(database_url: str, *, workers: int) -> Iterator[tuple[str, int]]:
     """`ticketing serve`, as a user starts it; yields (base URL, pid)."""
@@ -198,8 +201,11 @@ def wrk(
     threads: int = 2,
     method: str | None = None,
     body: str | None = None,
+    accept_encoding: str = ACCEPT_ENCODING,
 ) -> dict[str, Any]:
-    """Run wrk and return its summary: requests/s and latency percentiles in milliseconds."""
+    """Run wrk and return its summary: requests/s and latency percentiles in milliseconds.
+
+    Requests say `Accept-Encoding: gzip` as browsers and HTTP client libraries do."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
     env = dict(os.environ)
@@ -207,6 +213,7 @@ def wrk(
         env["BENCH_METHOD"] = method
     if body:
         env["BENCH_BODY"] = body
+    env["BENCH_ACCEPT_ENCODING"] = accept_encoding
     result = subprocess.run(
         [
             "wrk",

@@ -49,7 +49,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.seat_maps = SeatMaps(app.state.sessionmaker)
+        app.state.seat_maps = SeatMaps(
+            app.state.sessionmaker,
+            database_url=settings.database_url,
+            timeout_s=settings.lock_timeout_ms / 1000,
+        )
         app.state.graphql_results = ResultCache()
         sweeper = None
         if settings.sweep_interval_seconds > 0:
@@ -61,6 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            await app.state.seat_maps.aclose()
             await engine.dispose()
 
     app = FastAPIOffline(

@@ -18,18 +18,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_now(request: Request) -> datetime:
+# Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, a thread hop
+# per request for nothing.
+
+
+async def get_now(request: Request) -> datetime:
     """Taken once per request and passed down, so that one command sees one instant."""
     now: datetime = request.app.state.clock()
     return now
 
 
-def get_policy(request: Request) -> CartPolicy:
+async def get_policy(request: Request) -> CartPolicy:
     policy: CartPolicy = request.app.state.settings.cart_policy
     return policy
 
 
-def get_seat_maps(request: Request) -> SeatMaps:
+async def get_seat_maps(request: Request) -> SeatMaps:
     seat_maps: SeatMaps = request.app.state.seat_maps
     return seat_maps
 

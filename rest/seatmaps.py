@@ -7,8 +7,10 @@ a section whose statuses changed is re-encoded by joining bytes, and the result 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 from fastapi import Request, Response
@@ -20,6 +22,7 @@ _STATUS_OBJECT = {
     48 + int(status): orjson.dumps({"id": int(status), "name": status.label})
     for status in SeatStatus
 }
+GZIP_LEVEL = 5  # once per version of a section or map; ~20x smaller seat lists
 SEAT_COLUMNS = ("seat_id", "row_id", "row", "number", "status", "price_set")
 
 
@@ -151,17 +154,55 @@ def map_etag(seat_map: EventSeatMap) -> str:
     return f'"m{seat_map.event.id}-{digest}"'
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
+def event_map_memo(seat_map: EventSeatMap) -> dict[str, Any]:
+    """Where the map's encodings are kept until the next change (one version at a time)."""
+    memo: dict[str, Any] = seat_map.memo.get("rest_map_memo", {})
+    if memo.get("version") != seat_map.version:
+        memo = seat_map.memo["rest_map_memo"] = {"version": seat_map.version}
+    return memo
+
+
+def _matches(if_none_match: str | None, etags: Sequence[str]) -> bool:
     if not if_none_match:
         return False
-    candidates: Sequence[str] = [tag.strip() for tag in if_none_match.split(",")]
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
     # weak comparison (RFC 9110 13.1.2): W/"x" matches "x"
-    return "*" in candidates or etag in {c.removeprefix("W/") for c in candidates}
+    return "*" in candidates or any(etag in candidates for etag in etags)
 
 
-def cached_json(request: Request, etag: str, encode: Callable[[], bytes]) -> Response:
-    """200 with the bytes, or 304 when the client already holds this version."""
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _matches(request.headers.get("if-none-match"), etag):
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """RFC 9110 12.5.3: gzip (or *) listed without `q=0`."""
+    for coding in (accept_encoding or "").lower().split(","):
+        name, _, params = coding.partition(";")
+        if name.strip() not in ("gzip", "*"):
+            continue
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
+
+
+def cached_json(
+    request: Request, etag: str, memo: dict[str, Any], encode: Callable[[], bytes]
+) -> Response:
+    """200 with the bytes (gzipped once per version when the client accepts it), or 304 when
+    the client already holds this version. `memo` belongs to this version of this document."""
+    gzip_etag = etag[:-1] + '-gz"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if _matches(request.headers.get("if-none-match"), (etag, gzip_etag)):
+        if accepts_gzip(request.headers.get("accept-encoding")):
+            headers["ETag"] = gzip_etag
         return Response(status_code=304, headers=headers)
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        zipped: bytes | None = memo.get("gzip")
+        if zipped is None:
+            zipped = memo["gzip"] = gzip.compress(encode(), compresslevel=GZIP_LEVEL, mtime=0)
+        headers["ETag"] = gzip_etag
+        headers["Content-Encoding"] = "gzip"
+        return Response(zipped, media_type="application/json", headers=headers)
     return Response(encode(), media_type="application/json", headers=headers)

@@ -13,20 +13,22 @@ from pathlib import Path
 import orjson
 import strawberry
 from cross_web import HTTPException
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as create_alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 
 from schema.catalog.queries import CatalogQuery
 from schema.catalog.seatmap import SEAT_MAP_LAYOUT_SCALAR, SeatMapLayoutJSON, SeatMapQuery
@@ -69,11 +71,18 @@ def _should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, InvalidArgumentError | TicketingError)
 
 
+# The limits' validation rules are made once: ValidationCache keys on the rule classes, and a
+# limiter extension made per operation would make new classes (and miss the cache) every time.
+_LIMIT_RULES: list[type[ASTValidationRule]] = [
+    create_depth_validator(MAX_DEPTH, should_ignore=None),
+    create_alias_validator(MAX_ALIASES),
+]
+
+
 def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     # Factories: each operation gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(AddValidationRules, _LIMIT_RULES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(MaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
         partial(ParserCache, maxsize=256),
@@ -108,6 +117,21 @@ class GraphQLRouterOffline(GraphQLRouter[Context, None]):
         # orjson: several times faster than json on big results, and it embeds the seat map's
         # pre-encoded layout (an orjson.Fragment) as it is.
         return orjson.dumps(data)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        zipped: bytes | None = getattr(sub_response, "ticketing_gzip_body", None)
+        if zipped is None:
+            return super().create_response(response_data, sub_response)
+        # a cached answer to a client that accepts gzip: its body, compressed once
+        response = Response(zipped, media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         base = f"{request.scope.get('root_path', '')}/graphql/static"

@@ -14,6 +14,7 @@ that never changes once it exists (events, venues, rows, price levels); anything
 
 from __future__ import annotations
 
+import gzip
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,16 +25,26 @@ from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from rest.seatmaps import GZIP_LEVEL, accepts_gzip
 from schema.context import Context
 
 MAX_CACHED_BYTES = 32 * 1024 * 1024
 """Encoded results kept per worker, least recently used first out."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Entry:
     data: bytes
     depends_on: dict[tuple[int, int], str]
+    gzipped_body: bytes | None = None
+
+    def gzip_body(self) -> bytes:
+        """The whole HTTP response body, gzipped once (cached answers are the big ones)."""
+        if self.gzipped_body is None:
+            self.gzipped_body = gzip.compress(
+                b'{"data":' + self.data + b"}", compresslevel=GZIP_LEVEL, mtime=0
+            )
+        return self.gzipped_body
 
 
 class ResultCache:
@@ -90,6 +101,9 @@ class SeatMapResultCache(SchemaExtension):
             if await context.still_current(entry.depends_on):
                 cache.hits += 1
                 # orjson (our router's encoder) embeds the stored bytes as they are
+                if accepts_gzip(context.request.headers.get("accept-encoding")):
+                    # picked up by the router's create_response (see schema.graphql)
+                    context.response.ticketing_gzip_body = entry.gzip_body()
                 execution.result = ExecutionResult(
                     data=cast(dict[str, object], orjson.Fragment(entry.data))
                 )

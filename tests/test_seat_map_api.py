@@ -237,3 +237,25 @@ async def test_cached_lists_always_equal_a_fresh_read(
         assert statuses == {v.seat_id: int(v.status) for v in views}
         (section,) = [s for s in whole["sections"] if s["id"] == main]
         assert section["available_count"] == sum(1 for v in views if v.status == 1)
+
+
+@pytest.mark.parametrize("path", ["/events/{e}/seats", "/events/{e}/sections/{s}/seats"])
+async def test_gzip_when_accepted(
+    client: httpx.AsyncClient, event: EventFixture, path: str
+) -> None:
+    url = path.format(e=event.event_id, s=event.section_ids["Main"])
+    plain = await client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    for accept in ("gzip", "br;q=1.0, gzip;q=0.8", "*"):
+        zipped = await client.get(url, headers={"Accept-Encoding": accept})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.json() == plain.json()  # httpx inflates it
+        assert zipped.headers["etag"] != plain.headers["etag"]
+        again = await client.get(
+            url, headers={"Accept-Encoding": accept, "If-None-Match": zipped.headers["etag"]}
+        )
+        assert again.status_code == 304
+    refused = await client.get(url, headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+    assert refused.content == plain.content

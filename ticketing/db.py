@@ -157,7 +157,7 @@ def _is_sqlite_busy(exc: DBAPIError) -> bool:
     return "database is locked" in str(exc.orig)
 
 
-def _busy() -> TicketingError:
+def busy_error() -> TicketingError:
     return TicketingError(
         ErrorCode.SERVICE_BUSY,
         "The service is busy with other orders; retry in a moment.",
@@ -186,7 +186,7 @@ def _transaction(
                         return result
                 except sa.exc.TimeoutError as exc:
                     # Every pooled connection is in use for longer than we wait: overloaded.
-                    raise _busy() from exc
+                    raise busy_error() from exc
                 except DBAPIError as exc:
                     sqlstate = _sqlstate(exc)
                     if sqlstate in _RETRYABLE_SQLSTATES and attempt < _MAX_ATTEMPTS:
@@ -196,9 +196,9 @@ def _transaction(
                         await asyncio.sleep(0.005 * attempt)
                         continue
                     if sqlstate in _BUSY_SQLSTATES or sqlstate in _RETRYABLE_SQLSTATES:
-                        raise _busy() from exc
+                        raise busy_error() from exc
                     if _is_sqlite_busy(exc):
-                        raise _busy() from exc
+                        raise busy_error() from exc
                     raise
             raise AssertionError("unreachable")  # pragma: no cover
 

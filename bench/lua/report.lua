@@ -1,7 +1,11 @@
 -- wrk script: optional method/body from the environment, and a JSON summary line at the end.
 local method = os.getenv("BENCH_METHOD")
 local body = os.getenv("BENCH_BODY")
+local accept_encoding = os.getenv("BENCH_ACCEPT_ENCODING")
 if method then wrk.method = method end
+if accept_encoding and accept_encoding ~= "" then
+  wrk.headers["Accept-Encoding"] = accept_encoding
+end
 if body then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"

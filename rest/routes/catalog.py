@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from rest.deps import MAX_ID, EventId, NowDep, SeatMapsDep, SectionId, SessionDep, VenueId
+from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId
 from rest.problems import problem_responses
 from rest.schemas import EventOut, EventSectionOut, SeatMapOut, SeatOut, SectionOut, VenueOut
 from rest.seatmaps import (
     cached_json,
     event_map_json,
+    event_map_memo,
     map_etag,
     section_etag,
     section_seats_json,
@@ -83,11 +84,19 @@ async def list_event_sections(
     response_model=SeatMapOut,
     responses={**NOT_FOUND, **NOT_MODIFIED},
 )
-async def event_seat_map(
-    event_id: EventId, seat_maps: SeatMapsDep, now: NowDep, request: Request
-) -> Response:
-    seat_map = await seat_maps.event_map(event_id=event_id, now=now)
-    return cached_json(request, map_etag(seat_map), lambda: event_map_json(seat_map))
+async def event_seat_map(event_id: EventId, request: Request) -> Response:
+    # No injected dependencies on the hot seat routes: each costs FastAPI work per request.
+    state = request.app.state
+    seat_map = await state.seat_maps.event_map(event_id=event_id, now=state.clock())
+    memo = event_map_memo(seat_map)
+
+    def encode() -> bytes:
+        encoded: bytes | None = memo.get("json")
+        if encoded is None:
+            encoded = memo["json"] = event_map_json(seat_map)
+        return encoded
+
+    return cached_json(request, map_etag(seat_map), memo, encode)
 
 
 @router.get(
@@ -99,7 +108,11 @@ async def event_seat_map(
     responses={**NOT_FOUND, **NOT_MODIFIED},
 )
 async def list_section_seats(
-    event_id: EventId, section_id: SectionId, seat_maps: SeatMapsDep, now: NowDep, request: Request
+    event_id: EventId, section_id: SectionId, request: Request
 ) -> Response:
-    state = await seat_maps.section(event_id=event_id, section_id=section_id, now=now)
-    return cached_json(request, section_etag(state), lambda: section_seats_json(state))
+    app_state = request.app.state
+    state = await app_state.seat_maps.section(
+        event_id=event_id, section_id=section_id, now=app_state.clock()
+    )
+    memo = state.memo.setdefault("rest_list_http", {})
+    return cached_json(request, section_etag(state), memo, lambda: section_seats_json(state))

@@ -29,9 +29,10 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ticketing.db import query
+from ticketing.db import busy_error, query
 from ticketing.domain import (
     EventView,
     PriceLevelView,
@@ -42,7 +43,7 @@ from ticketing.domain import (
     SectionKind,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
-from ticketing.models import event_seat_t, event_section_t, event_t, price_level_t, price_t
+from ticketing.models import event_seat_t, event_section_t, price_level_t, price_t
 from ticketing.services.catalog import _price_levels, _require_event
 
 T = TypeVar("T")
@@ -178,22 +179,6 @@ class _SharedRead(Generic[T]):
 # --- queries ----------------------------------------------------------------------------------
 
 
-@query
-async def section_versions(session: AsyncSession, *, event_id: int) -> dict[int, int] | None:
-    """{section id: version} of an event's sections; None when there is no such event."""
-    rows = (
-        await session.execute(
-            sa.select(event_t.c.id, event_section_t.c.section_id, event_section_t.c.version)
-            .select_from(event_t)
-            .outerjoin(event_section_t, event_section_t.c.event_id == event_t.c.id)
-            .where(event_t.c.id == event_id)
-        )
-    ).all()
-    if not rows:
-        return None
-    return {row.section_id: row.version for row in rows if row.section_id is not None}
-
-
 @dataclass(frozen=True, slots=True)
 class _EventHead:
     event: EventView
@@ -323,6 +308,71 @@ async def _section_statuses(
     return taken
 
 
+class _VersionReader:
+    """Reads section versions on a connection of its own, outside the pool and without the ORM:
+    this read runs for every batch of seat-map readers, so it is kept to one driver call.
+
+    One read at a time per connection (asyncpg allows no more); the connection is reopened after
+    any failure, which is passed to the readers (a failed read is never taken for fresh).
+    """
+
+    _SQL = (
+        "SELECT e.id, s.section_id, s.version FROM event e "
+        "LEFT JOIN event_section s ON s.event_id = e.id WHERE e.id = {param}"
+    )
+
+    def __init__(self, database_url: str, timeout_s: float) -> None:
+        url = make_url(database_url)
+        self._backend = url.get_backend_name()
+        self._url = url
+        self._timeout_s = timeout_s
+        self._connection: Any = None
+        self._turn = asyncio.Lock()
+
+    async def _connect(self) -> Any:
+        if self._backend == "sqlite":
+            import aiosqlite
+
+            connection = await aiosqlite.connect(
+                self._url.database or ":memory:", isolation_level=None
+            )
+            await connection.execute(f"PRAGMA busy_timeout={int(self._timeout_s * 1000)}")
+            return connection
+        import asyncpg
+
+        dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return await asyncpg.connect(dsn, timeout=self._timeout_s)
+
+    async def read(self, event_id: int) -> dict[int, int] | None:
+        async with self._turn:
+            try:
+                if self._connection is None:
+                    self._connection = await self._connect()
+                if self._backend == "sqlite":
+                    sql = self._SQL.format(param="?")
+                    async with self._connection.execute(sql, (event_id,)) as cursor:
+                        rows = await cursor.fetchall()
+                else:
+                    rows = await self._connection.fetch(
+                        self._SQL.format(param="$1"), event_id, timeout=self._timeout_s
+                    )
+            except TimeoutError as exc:
+                await self.close()
+                raise busy_error() from exc
+            except BaseException:
+                await self.close()
+                raise
+        if not rows:
+            return None
+        return {row[1]: row[2] for row in rows if row[1] is not None}
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
 # --- the cache --------------------------------------------------------------------------------
 
 
@@ -339,8 +389,15 @@ class _EventEntry:
 class SeatMaps:
     """Per-process cache of seat maps; one per application (it holds the engine's sessions)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        database_url: str,
+        timeout_s: float = 5.0,
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._reader = _VersionReader(database_url, timeout_s)
         self._events: dict[int, _EventEntry] = {}
         self._loading: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._version_reads: dict[int, _SharedRead[dict[int, int] | None]] = {}
@@ -358,7 +415,7 @@ class SeatMaps:
         shared = self._version_reads.get(event_id)
         if shared is None:
             shared = self._version_reads[event_id] = _SharedRead(
-                lambda: self._call(section_versions, event_id=event_id)
+                lambda: self._reader.read(event_id)
             )
         versions = await shared.get()
         if versions is None:
@@ -517,6 +574,9 @@ class SeatMaps:
             sections=changed,
             version=current.version,
         )
+
+    async def aclose(self) -> None:
+        await self._reader.close()
 
     def layouts_loaded(self) -> int:
         """Seats whose layout this process holds (for tests and benchmarks)."""
