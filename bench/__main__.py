@@ -35,7 +35,7 @@ from bench.procs import (
     worker_pids,
     wrk,
 )
-from bench.rush import run_rush
+from bench.rush import run_orders, run_rush
 
 SECTION_GRAPHQL = """query Section($event: ID!, $section: ID!) {
   event(id: $event) { section(id: $section) {
@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"seeding a {args.seats}-seat event on {args.db}", file=sys.stderr)
         stadium = seed(url, "--seats", str(args.seats), "--name", "Stadium")
         rush_event = seed(url, "--seats", "2000", "--section-size", "2000", "--name", "Rush Hall")
+        order_event = seed(url, "--seats", "2000", "--section-size", "2000", "--name", "Order Hall")
         big = seed(url, "--seats", "100000", "--name", "Mega Dome") if args.rss else None
 
         with floor_app(workers=args.workers) as floor_base:
@@ -145,6 +146,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{base}/graphql", connections=2, seconds=seconds, method="POST", body=map_body
             )
             results["stall"] = _stall(base, event_id, seconds)
+
+            order_sections = _fetch(base, f"/events/{order_event['event_id']}/sections")
+            order_seats = _fetch(
+                base, f"/events/{order_event['event_id']}/sections/{order_sections[0]['id']}/seats"
+            )
+            results["orders"] = run_orders(
+                base,
+                event_id=order_event["event_id"],
+                price_id=order_seats[0]["price_options"][0]["id"],
+                seat_ids=[s["seat_id"] for s in order_seats],
+                seconds=args.rush_seconds,
+            )
             if not args.rush:
                 return results
 
@@ -247,7 +260,33 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
             "< 50 ms",
         ),
+        (
+            "orders (16 clients, 1 seat each: hold + book)",
+            f"{results['orders']['orders']} orders, {results['orders']['orders_per_s']:,.0f} "
+            f"orders/s, p50 {results['orders']['p50_ms']:.1f} ms",
+            "",
+            "",
+        ),
     ]
+    pretix = results.get("pretix")
+    if pretix is not None:
+        seat_list = pretix["results"]["read_seats_page50"]["ok_per_s"]
+        orders = pretix["results"]["write_orders_seated"]["ok_per_s"]
+        rows += [
+            (
+                "vs pretix: seat list",
+                f"section {results['section']['rps']:,.0f} req/s (1,000 seats) vs pretix "
+                f"{seat_list:,.1f} req/s (50 seats/page)",
+                f"{results['section']['rps'] / seat_list:,.0f}x",
+                ">= 50x",
+            ),
+            (
+                "vs pretix: orders with seats",
+                f"{results['orders']['orders_per_s']:,.0f} orders/s vs pretix {orders:,.1f}/s",
+                f"{results['orders']['orders_per_s'] / orders:,.1f}x",
+                ">= 20x",
+            ),
+        ]
     rush = results.get("rush")
     if rush is None:
         return rows
@@ -303,8 +342,15 @@ def main() -> None:
     parser.add_argument("--rush-seconds", type=float, default=180, help="rush time limit")
     parser.add_argument("--no-rss", dest="rss", action="store_false", help="skip the 100k event")
     parser.add_argument("--no-rush", dest="rush", action="store_false", help="skip the rush")
+    parser.add_argument(
+        "--pretix",
+        type=Path,
+        help="JSON of `run_peer.sh bench` (../shared/peers/pretix), for the side-by-side rows",
+    )
     args = parser.parse_args()
     results = run(args)
+    if args.pretix is not None:
+        results["pretix"] = json.loads(args.pretix.read_text())
     output = HERE / "results" / f"{args.db}-{args.workers}w.json"
     output.parent.mkdir(exist_ok=True)
     output.write_text(json.dumps(results, indent=2))

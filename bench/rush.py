@@ -217,3 +217,88 @@ def run_rush(
             for name, values in sorted(latencies.items())
         },
     }
+
+
+async def _orders_main(
+    base_url: str, seats: list[int], shared: dict[str, Any], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """Clients that each place orders of one distinct seat: hold it in a new cart, book it
+    (an order awaiting payment), like pretix's `POST /orders/` with one seated position."""
+    split = urlsplit(base_url)
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    deadline = time.monotonic() + seconds
+
+    async def client() -> None:
+        http = Http(split.hostname or "127.0.0.1", split.port or 80)
+        while seats and time.monotonic() < deadline:
+            seat, cart = seats.pop(), uuid.uuid4()
+            started = time.perf_counter()
+            status, _ = await http.request(
+                "POST",
+                f"/orders/carts/{cart}",
+                {"event_id": shared["event_id"], "seat_id": seat, "price_id": shared["price_id"]},
+            )
+            if status == 200:
+                status, _ = await http.request("PUT", f"/orders/carts/{cart}/book")
+            if status == 200:
+                latencies.append(time.perf_counter() - started)
+            outcomes[str(status)] += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    return {"latencies": latencies, "outcomes": dict(outcomes), "elapsed": elapsed}
+
+
+def _orders_process(
+    base_url: str,
+    seats: list[int],
+    shared: dict[str, Any],
+    concurrency: int,
+    seconds: float,
+    out: Any,
+) -> None:
+    out.put(asyncio.run(_orders_main(base_url, seats, shared, concurrency, seconds)))
+
+
+def run_orders(
+    base_url: str,
+    *,
+    event_id: int,
+    price_id: int,
+    seat_ids: list[int],
+    concurrency: int = 16,
+    processes: int = 2,
+    seconds: float = 60,
+) -> dict[str, Any]:
+    """Orders of one seat each (hold + book) at a fixed concurrency, until the seats run out."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    shared = {"event_id": event_id, "price_id": price_id}
+    workers = []
+    for index in range(processes):
+        share = seat_ids[index::processes]
+        worker = context.Process(
+            target=_orders_process,
+            args=(base_url, share, shared, concurrency // processes, seconds, out),
+        )
+        worker.start()
+        workers.append(worker)
+    results = [out.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    elapsed = max(result["elapsed"] for result in results)
+    latencies = [value for result in results for value in result["latencies"]]
+    outcomes: Counter[str] = Counter()
+    for result in results:
+        outcomes.update(result["outcomes"])
+    return {
+        "orders": len(latencies),
+        "seconds": elapsed,
+        "orders_per_s": len(latencies) / elapsed,
+        "p50_ms": _percentile(latencies, 0.5),
+        "p99_ms": _percentile(latencies, 0.99),
+        "concurrency": concurrency,
+        "outcomes": dict(outcomes),
+    }

@@ -77,7 +77,7 @@ async def test_exhausted_connection_pool_is_503_not_500(
 ) -> None:
     """Overload (every pooled connection busy for longer than the wait) is a retryable 503."""
     tiny = settings.model_copy(
-        update={"db_pool_size": 1, "db_max_overflow": 0, "lock_timeout_ms": 300}
+        update={"db_pool_size": 1, "db_max_overflow": 0, "pool_timeout_ms": 300}
     )
     app = create_app(tiny, clock=clock)
     async with app.router.lifespan_context(app):

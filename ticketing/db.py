@@ -52,7 +52,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             echo=settings.sql_echo,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.lock_timeout_ms / 1000,
+            pool_timeout=settings.pool_timeout_ms / 1000,
             connect_args={"timeout": settings.lock_timeout_ms / 1000},
         )
         _configure_sqlite(engine, busy_timeout_ms=settings.lock_timeout_ms)
@@ -62,7 +62,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         echo=settings.sql_echo,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.lock_timeout_ms / 1000,
+        pool_timeout=settings.pool_timeout_ms / 1000,
         pool_pre_ping=True,
         connect_args={
             "server_settings": {

@@ -30,9 +30,12 @@ class Settings(BaseSettings):
     # Pool per worker process; PostgreSQL's max_connections must cover workers x (pool + overflow).
     db_pool_size: int = Field(default=10, gt=0)
     db_max_overflow: int = Field(default=20, ge=0)
-    # How long a command waits for a pooled connection or a lock (SQLite's write lock, a
-    # PostgreSQL row lock) before it is answered 503 with Retry-After instead of queueing for ever.
+    # How long a command waits for a lock (SQLite's write lock, a PostgreSQL row lock) before it
+    # is answered 503 with Retry-After instead of queueing for ever.
     lock_timeout_ms: int = Field(default=5000, gt=0)
+    # How long a request waits in line for a pooled connection before it is answered 503: an
+    # on-sale rush queues here (a client would rather wait a few seconds than retry).
+    pool_timeout_ms: int = Field(default=30000, gt=0)
     # How often each worker writes down lapsed holds and overdue payments; 0 turns it off.
     sweep_interval_seconds: float = Field(default=30, ge=0)
     sql_echo: bool = False

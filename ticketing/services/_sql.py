@@ -28,6 +28,27 @@ async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | N
     return None if status is None else CartStatus(status)
 
 
+async def upsert_and_lock_cart(
+    session: AsyncSession, cart_id: uuid.UUID, *, now: datetime
+) -> CartStatus:
+    """Create the cart if it is new, lock it, and return its status, in one statement.
+
+    (INSERT ... ON CONFLICT DO UPDATE locks the existing row like SELECT ... FOR UPDATE.)
+    """
+    values = {"id": cart_id, "status": CartStatus.OPEN.value, "created_at": now, "updated_at": now}
+    insert = (
+        postgresql.insert(cart_t)
+        if await dialect_name(session) == "postgresql"
+        else sqlite.insert(cart_t)
+    )
+    stmt = (
+        insert.values(**values)
+        .on_conflict_do_update(index_elements=["id"], set_={"updated_at": now})
+        .returning(cart_t.c.status)
+    )
+    return CartStatus(await session.scalar(stmt))
+
+
 def note_seat_changes(session: AsyncSession, seats: Iterable[Any]) -> None:
     """These seats (rows with `event_id` and `section_id`) now show another status."""
     for seat in seats:
@@ -47,20 +68,6 @@ def seat_is_free(now: datetime) -> sa.ColumnElement[bool]:
 
 async def dialect_name(session: AsyncSession) -> str:
     return (await session.connection()).dialect.name
-
-
-async def insert_ignoring_conflict(
-    session: AsyncSession, table: sa.Table, values: Mapping[str, Any], *, key: list[str]
-) -> None:
-    """INSERT that leaves an existing row (same `key`) alone, atomically, on either database."""
-    if await dialect_name(session) == "postgresql":
-        pg_stmt = (
-            postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
-        )
-        await session.execute(pg_stmt)
-    else:
-        lite_stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
-        await session.execute(lite_stmt)
 
 
 async def record_audit(

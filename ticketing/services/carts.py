@@ -41,11 +41,11 @@ from ticketing.models import (
 )
 from ticketing.services._sql import (
     audit_seat,
-    insert_ignoring_conflict,
     lock_cart,
     note_seat_changes,
     record_audit,
     seat_is_free,
+    upsert_and_lock_cart,
 )
 from ticketing.services.payments import load_payment
 from ticketing.settings import CartPolicy
@@ -55,8 +55,21 @@ def _live_items(cart_id: uuid.UUID, now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.hold_expires_at > now)
 
 
-async def load_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime) -> CartView:
-    """The cart as a client sees it at `now` (lapsed holds are gone, an overdue payment expired)."""
+async def load_cart(
+    session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, open_cart: bool = False
+) -> CartView:
+    """The cart as a client sees it at `now` (lapsed holds are gone, an overdue payment expired).
+
+    `open_cart`: the caller holds the cart's lock and knows it is open (no payment): one
+    statement fewer.
+    """
+    if open_cart:
+        return CartView.of(
+            cart_id=cart_id,
+            status=CartStatus.OPEN,
+            items=await _cart_items(session, _live_items(cart_id, now), open_cart=True),
+            payment_id=None,
+        )
     head = (
         await session.execute(
             sa.select(cart_t.c.status, payment_t.c.id, payment_t.c.status, payment_t.c.expires_at)
@@ -73,6 +86,18 @@ async def load_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime)
         which = item_t.c.payment_id == payment_id
     else:
         which = _live_items(cart_id, now)
+    return CartView.of(
+        cart_id=cart_id,
+        status=status,
+        items=await _cart_items(session, which, open_cart=status is CartStatus.OPEN),
+        payment_id=payment_id,
+        payment_expires_at=payment_expires_at,
+    )
+
+
+async def _cart_items(
+    session: AsyncSession, which: sa.ColumnElement[bool], *, open_cart: bool
+) -> list[CartItemView]:
     stmt = (
         sa.select(
             item_t.c.event_id,
@@ -90,7 +115,7 @@ async def load_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime)
         .where(which)
         .order_by(item_t.c.id)
     )
-    items = [
+    return [
         CartItemView(
             event_id=row.event_id,
             seat_id=row.seat_id,
@@ -100,17 +125,10 @@ async def load_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime)
             price_name=row.name,
             amount=row.amount,
             currency=row.currency,
-            hold_expires_at=row.hold_expires_at if status is CartStatus.OPEN else None,
+            hold_expires_at=row.hold_expires_at if open_cart else None,
         )
         for row in await session.execute(stmt)
     ]
-    return CartView.of(
-        cart_id=cart_id,
-        status=status,
-        items=items,
-        payment_id=payment_id,
-        payment_expires_at=payment_expires_at,
-    )
 
 
 @query
@@ -121,14 +139,18 @@ async def get_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime) 
 async def _open_cart_for_change(
     session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, create: bool
 ) -> None:
+    """Lock the cart (creating it when `create`) and check that it is open, in one statement."""
+    status: CartStatus | None
     if create:
-        await insert_ignoring_conflict(
-            session,
-            cart_t,
-            {"id": cart_id, "status": CartStatus.OPEN.value, "created_at": now, "updated_at": now},
-            key=["id"],
+        status = await upsert_and_lock_cart(session, cart_id, now=now)
+    else:
+        found = await session.scalar(
+            sa.update(cart_t)
+            .where(cart_t.c.id == cart_id)
+            .values(updated_at=now)
+            .returning(cart_t.c.status)
         )
-    status = await lock_cart(session, cart_id)
+        status = None if found is None else CartStatus(found)
     if status is None:
         raise not_found("Cart", cart_id, field="cart_id")
     if status is not CartStatus.OPEN:
@@ -138,10 +160,68 @@ async def _open_cart_for_change(
             field=("cart_id",),
             context={"cart_id": str(cart_id), "cart_status": status.value},
         )
-    await session.execute(sa.update(cart_t).where(cart_t.c.id == cart_id).values(updated_at=now))
 
 
-@command
+def _offer_select(
+    *, cart_id: uuid.UUID, event_id: int, seat_id: int, price_id: int, now: datetime
+) -> sa.Select[Any]:
+    """The offer (immutable), whether the seat is taken by another cart, the cart's status."""
+    return (
+        sa.select(
+            event_t.c.currency,
+            event_seat_t.c.seat_id,
+            price_t.c.amount,
+            sa.and_(
+                sa.not_(seat_is_free(now)),
+                event_seat_t.c.cart_id != cart_id,
+            ).label("taken"),
+            sa.select(cart_t.c.status)
+            .where(cart_t.c.id == cart_id)
+            .scalar_subquery()
+            .label("cart_status"),
+        )
+        .select_from(event_t)
+        .outerjoin(
+            event_seat_t,
+            sa.and_(event_seat_t.c.event_id == event_t.c.id, event_seat_t.c.seat_id == seat_id),
+        )
+        .outerjoin(
+            price_t,
+            sa.and_(
+                price_t.c.event_id == event_t.c.id,
+                price_t.c.seat_id == seat_id,
+                price_t.c.price_level_id == price_id,
+            ),
+        )
+        .where(event_t.c.id == event_id)
+    )
+
+
+@query
+async def _taken_by_another_cart(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    price_id: int,
+    now: datetime,
+) -> bool:
+    """True when the hold would be refused only because another cart has the seat."""
+    offer = (
+        await session.execute(
+            _offer_select(
+                cart_id=cart_id, event_id=event_id, seat_id=seat_id, price_id=price_id, now=now
+            )
+        )
+    ).one_or_none()
+    if offer is None:
+        return False
+    _, known_seat, amount, taken, cart_status = offer
+    cart_open = cart_status in (None, CartStatus.OPEN.value)
+    return bool(cart_open and known_seat is not None and amount is not None and taken)
+
+
 async def add_seat_to_cart(
     session: AsyncSession,
     *,
@@ -153,32 +233,55 @@ async def add_seat_to_cart(
     policy: CartPolicy,
     actor: str = "anonymous",
 ) -> CartView:
-    """Hold one seat for this cart at the chosen price level, until the hold expires."""
-    seat_ref = {"event_id": event_id, "seat_id": seat_id}
-    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
+    """Hold one seat for this cart at the chosen price level, until the hold expires.
 
+    In a rush most attempts are for seats another cart already has: a read-only transaction
+    answers those (SEAT_NOT_AVAILABLE is true as of that read) without taking the cart's lock,
+    nor SQLite's write lock. Every other attempt is one write transaction that checks it all
+    again under its locks and takes the seat with the conditional UPDATE.
+    """
+    if await _taken_by_another_cart(
+        session, cart_id=cart_id, event_id=event_id, seat_id=seat_id, price_id=price_id, now=now
+    ):
+        raise _seat_not_available(event_id, seat_id)
+    return await _hold_seat(
+        session,
+        cart_id=cart_id,
+        event_id=event_id,
+        seat_id=seat_id,
+        price_id=price_id,
+        now=now,
+        policy=policy,
+        actor=actor,
+    )
+
+
+@command
+async def _hold_seat(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    price_id: int,
+    now: datetime,
+    policy: CartPolicy,
+    actor: str,
+) -> CartView:
+    seat_ref = {"event_id": event_id, "seat_id": seat_id}
     offer = (
         await session.execute(
-            sa.select(event_t.c.currency, event_seat_t.c.seat_id, price_t.c.amount)
-            .select_from(event_t)
-            .outerjoin(
-                event_seat_t,
-                sa.and_(event_seat_t.c.event_id == event_t.c.id, event_seat_t.c.seat_id == seat_id),
+            _offer_select(
+                cart_id=cart_id, event_id=event_id, seat_id=seat_id, price_id=price_id, now=now
             )
-            .outerjoin(
-                price_t,
-                sa.and_(
-                    price_t.c.event_id == event_t.c.id,
-                    price_t.c.seat_id == seat_id,
-                    price_t.c.price_level_id == price_id,
-                ),
-            )
-            .where(event_t.c.id == event_id)
         )
     ).one_or_none()
     if offer is None:
+        await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
         raise not_found("Event", event_id, field="event_id")
-    currency, known_seat, amount = offer
+    currency, known_seat, amount, taken, cart_status = offer
+    if cart_status is not None and cart_status != CartStatus.OPEN.value:
+        await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)  # raises
     if known_seat is None:
         raise not_found(f"Seat {seat_id} of event", event_id, field="seat_id")
     if amount is None:
@@ -188,7 +291,10 @@ async def add_seat_to_cart(
             field=("price_id",),
             context={**seat_ref, "price_id": price_id},
         )
+    if taken:
+        raise _seat_not_available(event_id, seat_id)
 
+    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
     live = await _live_seats(session, cart_id=cart_id, now=now)
     if (event_id, seat_id) in live:
         # Already ours: choosing another price level changes the price, not the hold's deadline.
@@ -201,7 +307,7 @@ async def add_seat_to_cart(
             )
             .values(price_level_id=price_id, amount=amount)
         )
-        return await load_cart(session, cart_id=cart_id, now=now)
+        return await load_cart(session, cart_id=cart_id, now=now, open_cart=True)
     _check_room(
         live, cart_id=cart_id, event_id=event_id, currency=currency, adding=1, policy=policy
     )
@@ -220,12 +326,7 @@ async def add_seat_to_cart(
         )
     ).all()
     if not claimed:
-        raise TicketingError(
-            ErrorCode.SEAT_NOT_AVAILABLE,
-            f"Seat {seat_id} of event {event_id} is not available.",
-            field=("seat_id",),
-            context=seat_ref,
-        )
+        raise _seat_not_available(event_id, seat_id)
     await _record_holds(
         session,
         cart_id=cart_id,
@@ -237,7 +338,16 @@ async def add_seat_to_cart(
         now=now,
         actor=actor,
     )
-    return await load_cart(session, cart_id=cart_id, now=now)
+    return await load_cart(session, cart_id=cart_id, now=now, open_cart=True)
+
+
+def _seat_not_available(event_id: int, seat_id: int) -> TicketingError:
+    return TicketingError(
+        ErrorCode.SEAT_NOT_AVAILABLE,
+        f"Seat {seat_id} of event {event_id} is not available.",
+        field=("seat_id",),
+        context={"event_id": event_id, "seat_id": seat_id},
+    )
 
 
 async def _live_seats(
@@ -546,13 +656,24 @@ async def book_cart(
         assert payment_id is not None, "a cart leaves `open` only by being booked"
         return await load_payment(session, payment_id=payment_id, now=now)
 
-    items = (
+    # Every active item not yet booked: the live ones are booked, the lapsed ones leave.
+    active = (
         await session.execute(
-            sa.select(item_t.c.id, item_t.c.event_id, item_t.c.seat_id, item_t.c.amount)
-            .where(_live_items(cart_id, now))
+            sa.select(
+                item_t.c.id,
+                item_t.c.event_id,
+                item_t.c.seat_id,
+                item_t.c.amount,
+                item_t.c.hold_expires_at,
+                event_t.c.currency,
+            )
+            .join(event_t, event_t.c.id == item_t.c.event_id)
+            .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))
             .order_by(item_t.c.id)
         )
     ).all()
+    items = [item for item in active if item.hold_expires_at > now]
+    lapsed = len(items) < len(active)
     if status is None or not items:
         raise TicketingError(
             ErrorCode.CART_EMPTY,
@@ -560,10 +681,7 @@ async def book_cart(
             field=("cart_id",),
             context={"cart_id": str(cart_id)},
         )
-    currency = await session.scalar(
-        sa.select(event_t.c.currency).where(event_t.c.id == items[0].event_id)
-    )
-    assert currency is not None
+    currency = items[0].currency
 
     payment_id = uuid.uuid4()
     payment_expires_at = now + timedelta(seconds=policy.payment_timeout_seconds)
@@ -600,21 +718,22 @@ async def book_cart(
         .where(item_t.c.id.in_([item.id for item in items]))
         .values(payment_id=payment_id)
     )
-    # Lapsed holds leave the cart for good (readers already see their seats as free).
-    await session.execute(
-        sa.update(event_seat_t)
-        .where(
-            event_seat_t.c.cart_id == cart_id,
-            event_seat_t.c.status == SeatStatus.HELD,
-            event_seat_t.c.expires_at <= now,
+    if lapsed:
+        # Lapsed holds leave the cart for good (readers already see their seats as free).
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.cart_id == cart_id,
+                event_seat_t.c.status == SeatStatus.HELD,
+                event_seat_t.c.expires_at <= now,
+            )
+            .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
         )
-        .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
-    )
-    await session.execute(
-        sa.update(item_t)
-        .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))
-        .values(active=False, released_at=now, release_reason="lapsed")
-    )
+        await session.execute(
+            sa.update(item_t)
+            .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))
+            .values(active=False, released_at=now, release_reason="lapsed")
+        )
     await session.execute(
         sa.update(cart_t)
         .where(cart_t.c.id == cart_id)
