@@ -198,6 +198,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _ms(value: float) -> str:
+    return f"{value:,.2f} ms" if value < 10 else f"{value:,.0f} ms"
+
+
 def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(scenario, figure, vs floor, target) rows for the table."""
     framework = results["floor_framework"]["rps"]
@@ -225,18 +229,18 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ),
         (
             "map REST (whole event)",
-            f"p50 {results['map_rest']['p50_ms']:,.0f} ms, "
-            f"p99 {results['map_rest']['p99_ms']:,.0f} ms, "
+            f"p50 {_ms(results['map_rest']['p50_ms'])}, "
+            f"p99 {_ms(results['map_rest']['p99_ms'])}, "
             f"{results['map_rest']['bytes_per_request']:,.0f} B",
-            f"{results['map_rest']['p50_ms'] / serial:.2f}x serialization",
+            f"{results['map_rest']['p50_ms'] / serial:.3f}x serialization",
             "<= 2x",
         ),
         (
             "map GraphQL (seatMap, compact)",
-            f"p50 {results['map_graphql']['p50_ms']:,.0f} ms, "
-            f"p99 {results['map_graphql']['p99_ms']:,.0f} ms, "
+            f"p50 {_ms(results['map_graphql']['p50_ms'])}, "
+            f"p99 {_ms(results['map_graphql']['p99_ms'])}, "
             f"{results['map_graphql']['bytes_per_request']:,.0f} B",
-            f"{results['map_graphql']['p50_ms'] / serial:.2f}x serialization",
+            f"{results['map_graphql']['p50_ms'] / serial:.3f}x serialization",
             "<= 2x",
         ),
         (
@@ -297,7 +301,7 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{rush['seats_sold_per_s']:,.0f} seats/s, "
             f"{rush['completed_steps_per_s']:,.0f} steps/s, {rush['5xx']} 5xx, "
             f"{rush['seat_not_available_share']:.0%} SEAT_NOT_AVAILABLE",
-            f"{rush['completed_steps_per_s'] / framework:.2f} of framework",
+            f"{rush['completed_steps_per_s'] / framework:.3f} of framework",
             ">= 0.25",
         ),
         (

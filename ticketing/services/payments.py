@@ -128,12 +128,18 @@ async def _lock_payment(
     session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
 ) -> tuple[uuid.UUID, PaymentStatus]:
     """Lock the payment's cart, then the payment (the global lock order); return its state."""
+    # The cart, found through the payment and locked, in one statement (a payment's cart never
+    # changes, so reading it without a lock first is safe).
     cart_id = await session.scalar(
-        sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id)
+        sa.select(cart_t.c.id)
+        .where(
+            cart_t.c.id
+            == sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id).scalar_subquery()
+        )
+        .with_for_update()
     )
     if cart_id is None:
         raise not_found("Payment", payment_id, field="payment_id")
-    await lock_cart(session, cart_id)
     row = (
         await session.execute(
             sa.select(payment_t.c.status, payment_t.c.expires_at)

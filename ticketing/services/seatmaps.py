@@ -24,7 +24,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -285,32 +285,19 @@ async def _section_layouts(
     ]
 
 
-@query
-async def _section_statuses(
-    session: AsyncSession, *, event_id: int, section_ids: Sequence[int], now: datetime
-) -> dict[int, list[tuple[int, int, datetime | None]]]:
-    """(seat id, status, deadline) of every seat not plainly available, per section."""
-    rows = await session.execute(
-        sa.select(
-            event_seat_t.c.section_id,
-            event_seat_t.c.seat_id,
-            event_seat_t.c.status,
-            event_seat_t.c.expires_at,
-        ).where(
-            event_seat_t.c.event_id == event_id,
-            event_seat_t.c.section_id.in_(section_ids),
-            event_seat_t.c.status != SeatStatus.AVAILABLE,
-        )
-    )
-    taken: dict[int, list[tuple[int, int, datetime | None]]] = {s: [] for s in section_ids}
-    for section_id, seat_id, status, expires_at in rows:
-        taken[section_id].append((seat_id, status, expires_at))
-    return taken
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A deadline as the driver gives it: aware (asyncpg) or SQLite's naive UTC text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class _VersionReader:
-    """Reads section versions on a connection of its own, outside the pool and without the ORM:
-    this read runs for every batch of seat-map readers, so it is kept to one driver call.
+    """Reads section versions (and the statuses of sections that moved) on a connection of its
+    own, outside the pool and without the ORM: these reads run for every batch of seat-map
+    readers and for every change of a busy section, so each is kept to one driver call.
 
     One read at a time per connection (asyncpg allows no more); the connection is reopened after
     any failure, which is passed to the readers (a failed read is never taken for fresh).
@@ -343,28 +330,57 @@ class _VersionReader:
         dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
         return await asyncpg.connect(dsn, timeout=self._timeout_s)
 
-    async def read(self, event_id: int) -> dict[int, int] | None:
+    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
+        """`sql` with `{p1}`, `{p2}`... placeholders for the parameters."""
         async with self._turn:
             try:
                 if self._connection is None:
                     self._connection = await self._connect()
                 if self._backend == "sqlite":
-                    sql = self._SQL.format(param="?")
-                    async with self._connection.execute(sql, (event_id,)) as cursor:
-                        rows = await cursor.fetchall()
-                else:
-                    rows = await self._connection.fetch(
-                        self._SQL.format(param="$1"), event_id, timeout=self._timeout_s
-                    )
+                    marks = {f"p{i}": "?" for i in range(1, len(params) + 1)}
+                    async with self._connection.execute(sql.format(**marks), params) as cursor:
+                        rows: list[Any] = list(await cursor.fetchall())
+                        return rows
+                marks = {f"p{i}": f"${i}" for i in range(1, len(params) + 1)}
+                found: list[Any] = await self._connection.fetch(
+                    sql.format(**marks), *params, timeout=self._timeout_s
+                )
+                return found
             except TimeoutError as exc:
                 await self.close()
                 raise busy_error() from exc
             except BaseException:
                 await self.close()
                 raise
+
+    async def read(self, event_id: int) -> dict[int, int] | None:
+        rows = await self._fetch(self._SQL.format(param="{p1}"), event_id)
         if not rows:
             return None
         return {row[1]: row[2] for row in rows if row[1] is not None}
+
+    async def taken(
+        self, event_id: int, section_ids: Sequence[int]
+    ) -> dict[int, list[tuple[int, int, datetime | None]]]:
+        """(seat id, status, deadline) of every seat not plainly available, per section."""
+        taken: dict[int, list[tuple[int, int, datetime | None]]] = {s: [] for s in section_ids}
+        for start in range(0, len(section_ids), 500):
+            chunk = list(section_ids[start : start + 500])
+            if self._backend == "sqlite":  # no arrays: one placeholder per id
+                marks = ",".join(f"{{p{i}}}" for i in range(2, len(chunk) + 2))
+                where = f"section_id IN ({marks})"
+                params: tuple[Any, ...] = (event_id, *chunk)
+            else:
+                where, params = "section_id = ANY({p2})", (event_id, chunk)
+            rows = await self._fetch(
+                # only placeholders are formatted in; every value is a bound parameter
+                "SELECT section_id, seat_id, status, expires_at FROM event_seat "  # noqa: S608
+                f"WHERE event_id = {{p1}} AND {where} AND status <> 1",
+                *params,
+            )
+            for section_id, seat_id, status, expires_at in rows:
+                taken[section_id].append((seat_id, status, _utc(expires_at)))
+        return taken
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -480,9 +496,7 @@ class SeatMaps:
     ) -> None:
         await self._layouts(entry, section_ids)
         # Read after the versions: what we read is at least as new as the version we file it under.
-        taken = await self._call(
-            _section_statuses, event_id=entry.head.event.id, section_ids=section_ids, now=now
-        )
+        taken = await self._reader.taken(entry.head.event.id, section_ids)
         for section_id in section_ids:
             layout = entry.layouts[section_id]
             index = entry.indexes[section_id]
