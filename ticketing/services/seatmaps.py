@@ -163,6 +163,7 @@ class _SharedRead(Generic[T]):
         return await asyncio.shield(future)
 
     async def _run(self, future: asyncio.Future[T]) -> None:
+        await asyncio.sleep(0)  # one loop turn: requests already received join this read
         async with self._turn:
             self._next = None  # readers from now on wait for the read after this one
             try:
