@@ -15,6 +15,7 @@ from pathlib import Path
 from ticketing.db import create_engine, create_sessionmaker
 from ticketing.demo import is_empty, seed_demo, seed_stadium
 from ticketing.migrate import upgrade
+from ticketing.serve import reuse_port_supported, serve_workers
 from ticketing.settings import Settings
 
 
@@ -60,6 +61,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     asyncio.run(_migrate(settings, demo=not args.no_demo))
+    if args.workers > 1 and reuse_port_supported():
+        serve_workers(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
+        return
     uvicorn.run(
         "rest.app:create_app",
         factory=True,
