@@ -52,12 +52,15 @@ async def test_fifty_graphql_clients_one_seat_exactly_one_wins(
             if response.status_code != 200 or "errors" in response.json():
                 return f"http {response.status_code}: {response.text[:200]}"
             payload = response.json()["data"]["addSeatToCart"]
+            # Every outcome is returned, not asserted here: an assertion inside one of the racing
+            # clients would end the test while the others still run, hiding the tally.
             if payload["userErrors"]:
                 (error,) = payload["userErrors"]
-                assert error["field"] == ["input", "seatId"]
-                assert payload["cart"] is None
+                if error["field"] != ["input", "seatId"] or payload["cart"] is not None:
+                    return f"unexpected {error} cart={payload['cart']}"
                 return str(error["code"])
-            assert payload["cart"]["items"] == [{"seatId": str(seat)}]
+            if payload["cart"]["items"] != [{"seatId": str(seat)}]:
+                return f"unexpected cart {payload['cart']}"
             return "ok"
 
         tally = await race(CLIENTS, attempt)

@@ -90,7 +90,10 @@ async def test_full_seat_map_costs_a_fixed_number_of_statements(
     again_statements, again_map, again_seconds = await _full_map(client, app, big.event_id)
     assert again_map == big_map
     assert again_statements == []
-    print(f"\n[{db_kind}] again: {len(again_statements)} pool statements, {again_seconds * 1000:.0f} ms")
+    print(
+        f"\n[{db_kind}] again: {len(again_statements)} pool statements, "
+        f"{again_seconds * 1000:.0f} ms"
+    )
     print(
         f"\n[{db_kind}] full map of a 2,400-seat event: {len(big_statements)} SQL statements, "
         f"{seconds * 1000:.0f} ms"
