@@ -78,7 +78,7 @@ async def list_event_sections(
 
 @router.get(
     "/events/{event_id}/seats",
-    summary="The whole seat map of an event, compact: one row per seat",
+    summary="The whole seat map of an event, compact: per section, one row of values per seat",
     description="Served from memory, always fresh. Send the `ETag` back in `If-None-Match` to "
     "get `304 Not Modified` while nothing changed.",
     response_model=SeatMapOut,
