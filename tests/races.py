@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ticketing.models import event_seat_t, payment_t
 
@@ -25,8 +25,18 @@ def outcome(response: httpx.Response) -> str:
     return f"http {response.status_code}"
 
 
-async def race(clients: int, attempt: Callable[[int], Awaitable[str]]) -> Counter[str]:
-    """Start `clients` attempts together (a barrier, then gather) and count their outcomes."""
+async def race(
+    clients: int,
+    attempt: Callable[[int], Awaitable[str]],
+    *,
+    snapshot: Callable[[], Awaitable[str]] | None = None,
+    slow_after_s: float = 2.0,
+) -> Counter[str]:
+    """Start `clients` attempts together (a barrier, then gather) and count their outcomes.
+
+    `snapshot`: when the round is still running after `slow_after_s`, print what it returns (the
+    database's sessions and locks), to see what a slow round waits for.
+    """
     start = asyncio.Event()
 
     async def one(index: int) -> str:
@@ -37,10 +47,30 @@ async def race(clients: int, attempt: Callable[[int], Awaitable[str]]) -> Counte
     await asyncio.sleep(0)
     start.set()
     # An exception in one client is an outcome too: the others finish, and the tally shows it.
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    gathered = asyncio.gather(*tasks, return_exceptions=True)
+    if snapshot is not None:
+        done, _ = await asyncio.wait({gathered}, timeout=slow_after_s)
+        if not done:
+            print(f"round still running after {slow_after_s} s:\n{await snapshot()}")
+    results = await gathered
     tally = Counter(r if isinstance(r, str) else f"raised {r!r}"[:300] for r in results)
     print(f"race of {clients}: {dict(tally)}")  # shown with `pytest -s`, for the record
     return tally
+
+
+async def postgres_activity(session: AsyncSession) -> str:
+    """Sessions of this database with what they wait for, and ungranted locks (PostgreSQL)."""
+    rows = await session.execute(
+        sa.text(
+            "SELECT a.pid, a.state, a.wait_event_type, a.wait_event, "
+            "round(extract(epoch FROM now() - a.xact_start)::numeric, 2) AS xact_s, "
+            "pg_blocking_pids(a.pid) AS blocked_by, left(a.query, 100) AS query "
+            "FROM pg_stat_activity a WHERE a.datname = current_database() "
+            "AND a.pid <> pg_backend_pid() ORDER BY a.xact_start NULLS LAST"
+        )
+    )
+    await session.rollback()
+    return "\n".join(str(tuple(row)) for row in rows)
 
 
 async def naive_claim_seat(

@@ -3,6 +3,7 @@ own cart -> exactly one cart gets it, 49 get SEAT_NOT_AVAILABLE as user errors."
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import httpx
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants, violations
-from tests.races import naive_claim_seat, race
+from tests.races import naive_claim_seat, postgres_activity, race
 from ticketing.settings import Settings
 
 CLIENTS = 50
@@ -46,6 +47,8 @@ async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
 async def test_fifty_graphql_clients_one_seat_exactly_one_wins(
     client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
 ) -> None:
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    snapshot = functools.partial(postgres_activity, session) if postgres else None
     for round_number in range(ROUNDS):
         seat = event.seat_ids[round_number]
 
@@ -73,7 +76,7 @@ async def test_fifty_graphql_clients_one_seat_exactly_one_wins(
                 return f"unexpected cart {payload['cart']}"
             return "ok"
 
-        tally = await race(CLIENTS, attempt)
+        tally = await race(CLIENTS, attempt, snapshot=snapshot)
         assert tally == {"ok": 1, "SEAT_NOT_AVAILABLE": CLIENTS - 1}, (round_number, tally)
         await assert_invariants(session)
 

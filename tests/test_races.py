@@ -4,6 +4,7 @@ show a double sale, proving the harness would catch one."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import httpx
@@ -15,7 +16,13 @@ from tests.api import add_seat, book, new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants, violations
-from tests.races import naive_claim_seat, naive_finish_payment, outcome, race
+from tests.races import (
+    naive_claim_seat,
+    naive_finish_payment,
+    outcome,
+    postgres_activity,
+    race,
+)
 from ticketing.settings import Settings
 
 CLIENTS = 50
@@ -40,6 +47,8 @@ async def test_fifty_carts_one_seat_exactly_one_wins(
     client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
 ) -> None:
     adult = event.price_ids["Adult"]
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    snapshot = functools.partial(postgres_activity, session) if postgres else None
     for round_number in range(ROUNDS):
         seat = event.seat_ids[round_number]
         carts = [new_cart() for _ in range(CLIENTS)]
@@ -50,7 +59,7 @@ async def test_fifty_carts_one_seat_exactly_one_wins(
             )
             return outcome(response)
 
-        tally = await race(CLIENTS, attempt)
+        tally = await race(CLIENTS, attempt, snapshot=snapshot)
         assert tally == {"ok": 1, "SEAT_NOT_AVAILABLE": CLIENTS - 1}, (round_number, tally)
         holders = [
             cart for cart in carts if (await client.get(f"/orders/carts/{cart}")).json()["items"]
