@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from rest.problems import install_problem_handlers, install_problem_openapi
-from rest.routes import catalog, health, orders
+from rest.routes import auth, catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
 from schema.result_cache import ResultCache
 from ticketing.db import create_engine, create_sessionmaker
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(orders.router)
+    app.include_router(auth.router)
     assets = graphiql_assets()
     if settings.graphiql and assets.is_dir():
         app.mount("/graphql/static", StaticFiles(directory=assets), name="graphiql")

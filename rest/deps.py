@@ -7,10 +7,18 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.domain import Principal
+from ticketing.errors import ErrorCode, TicketingError
+from ticketing.services import accounts
 from ticketing.services.seatmaps import SeatMaps
-from ticketing.settings import CartPolicy
+from ticketing.settings import AuthPolicy, CartPolicy
+
+# Declares the bearer scheme in OpenAPI (the Authorize button of /docs signs in through
+# POST /auth/token); the token itself is read by `viewer_of`.
+bearer = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -33,6 +41,56 @@ async def get_policy(request: Request) -> CartPolicy:
     return policy
 
 
+async def get_auth_policy(request: Request) -> AuthPolicy:
+    policy: AuthPolicy = request.app.state.settings.auth_policy
+    return policy
+
+
+def bearer_token(request: Request) -> str | None:
+    return parse_bearer(request.headers.get("authorization"))
+
+
+def parse_bearer(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (None without a header)."""
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TicketingError(
+            ErrorCode.INVALID_TOKEN, "The Authorization header must be `Bearer <token>`."
+        )
+    return token.strip()
+
+
+async def viewer_of(request: Request) -> Principal | None:
+    """The signed-in caller, or None for an anonymous request; a bad token is INVALID_TOKEN
+    (never silently anonymous). Looked up once per request."""
+    if "viewer" in request.scope.get("state", {}):
+        viewer: Principal | None = request.state.viewer
+        return viewer
+    token = bearer_token(request)
+    viewer = None
+    if token is not None:
+        async with request.app.state.sessionmaker() as session:
+            viewer = await accounts.authenticate(
+                session, token=token, now=request.app.state.clock()
+            )
+    request.state.viewer = viewer
+    return viewer
+
+
+async def get_viewer(
+    request: Request, _token: Annotated[str | None, Depends(bearer)]
+) -> Principal | None:
+    return await viewer_of(request)
+
+
+async def get_customer(viewer: Annotated[Principal | None, Depends(get_viewer)]) -> Principal:
+    if viewer is None:
+        raise TicketingError(ErrorCode.AUTH_REQUIRED, "Sign in first (POST /auth/token).")
+    return viewer
+
+
 async def get_seat_maps(request: Request) -> SeatMaps:
     seat_maps: SeatMaps = request.app.state.seat_maps
     return seat_maps
@@ -42,6 +100,9 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 PolicyDep = Annotated[CartPolicy, Depends(get_policy)]
 SeatMapsDep = Annotated[SeatMaps, Depends(get_seat_maps)]
+AuthPolicyDep = Annotated[AuthPolicy, Depends(get_auth_policy)]
+ViewerDep = Annotated[Principal | None, Depends(get_viewer)]
+CustomerDep = Annotated[Principal, Depends(get_customer)]
 
 # Ids are 32-bit in the database; anything outside is a client error, never a database error.
 MAX_ID = 2_147_483_647

@@ -33,6 +33,14 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.PAYMENT_EXPIRED: 409,
     ErrorCode.SERVICE_BUSY: 503,
     ErrorCode.RESULT_TOO_LARGE: 422,
+    ErrorCode.AUTH_REQUIRED: 401,
+    ErrorCode.INVALID_TOKEN: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.EMAIL_TAKEN: 409,
+    ErrorCode.EVENT_NOT_ON_SALE: 409,
+    ErrorCode.SECTION_IN_USE: 409,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -118,8 +126,14 @@ def problem_response(
     for key, value in (extra or {}).items():
         if key in _EXTRA_MEMBERS:
             body.setdefault(key, value)
-    headers = {"Retry-After": "1"} if code is ErrorCode.SERVICE_BUSY else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers: dict[str, str] = {}
+    if code in (ErrorCode.SERVICE_BUSY, ErrorCode.TOO_MANY_ATTEMPTS):
+        headers["Retry-After"] = str((extra or {}).get("retry_after", 1))
+    elif code is ErrorCode.INVALID_TOKEN:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    elif code in (ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_CREDENTIALS):
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -15,12 +15,16 @@ from ticketing.domain import (
     CartStatus,
     CartView,
     EventSectionView,
+    EventStatus,
     EventView,
     PaymentStatus,
     PaymentView,
+    Role,
     SeatType,
     SectionKind,
     SectionView,
+    TokenView,
+    UserView,
     VenueView,
 )
 
@@ -77,6 +81,7 @@ class EventOut(Out):
     venue_name: str
     starts_at: datetime = Field(description="ISO 8601 with offset (UTC).")
     currency: str = Field(description="ISO 4217 code.", examples=["EUR"])
+    status: EventStatus = Field(description="draft (managers only), published, cancelled.")
 
     @classmethod
     def of(cls, view: EventView) -> EventOut:
@@ -277,3 +282,43 @@ class SeatMapOut(BaseModel):
         examples=[list(SEAT_COLUMNS)],
     )
     sections: list[MapSectionOut]
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(max_length=254, examples=["fan@example.com"])
+    password: str = Field(max_length=1024, description="At least 8 characters.")
+
+
+class UserOut(Out):
+    id: int
+    email: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, view: UserView) -> UserOut:
+        return cls.model_validate(view)
+
+
+class TokenOut(BaseModel):
+    """OAuth 2 token response (RFC 6749 section 5.1)."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (the OAuth 2 token type, not a secret)
+    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, view: TokenView, *, now: datetime) -> TokenOut:
+        return cls(
+            access_token=view.access_token,
+            expires_in=max(0, int((view.expires_at - now).total_seconds())),
+            expires_at=view.expires_at,
+        )
+
+
+class OrdersOut(BaseModel):
+    carts: list[CartOut] = Field(description="The customer's carts, newest first.")
+    payments: list[PaymentOut] = Field(
+        description="The customer's payments, newest first; completed ones list their tickets."
+    )

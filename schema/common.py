@@ -34,6 +34,16 @@ SeatType = strawberry.enum(
     name="SeatType",
     description="DESIGNATED: a row and number. GENERAL_ADMISSION: a place with no position.",
 )
+EventStatus = strawberry.enum(
+    domain.EventStatus,
+    name="EventStatus",
+    description="DRAFT (managers only) -> PUBLISHED (on sale) -> CANCELLED (not on sale).",
+)
+Role = strawberry.enum(
+    domain.Role,
+    name="Role",
+    description="CUSTOMER buys tickets; MANAGER also builds venues, events and prices.",
+)
 CartStatus = strawberry.enum(
     domain.CartStatus,
     name="CartStatus",

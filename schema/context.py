@@ -13,18 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from rest.deps import parse_bearer
 from ticketing.domain import (
     EventSectionView,
     PriceLevelView,
+    Principal,
     RowView,
     SeatView,
     SectionView,
     VenueView,
 )
 from ticketing.errors import ErrorCode, TicketingError
-from ticketing.services import catalog
+from ticketing.services import accounts, catalog
 from ticketing.services.catalog import SectionKey
-from ticketing.services.seatmaps import EventSeatMap, SeatMaps, SectionState
+from ticketing.services.seatmaps import EventSeatMap, SeatMaps, SectionState, SectionVersions
 from ticketing.settings import CartPolicy, Settings
 
 if TYPE_CHECKING:
@@ -48,16 +50,21 @@ class Context(BaseContext):
         settings: Settings,
         now: datetime,
         result_cache: ResultCache | None = None,
+        authorization: str | None = None,
     ) -> None:
         super().__init__()
+        self.authorization = authorization
+        """The request's Authorization header (a bearer token), checked when first needed."""
+        self._viewer: asyncio.Future[Principal | None] | None = None
         self.sessionmaker = sessionmaker
         self.seat_maps = seat_maps
         self.result_cache = result_cache
         self.cacheable = True
         """False once the operation read anything a seat-map version does not cover."""
-        self._versions: dict[int, asyncio.Future[dict[int, int]]] = {}
+        self._versions: dict[int, asyncio.Future[SectionVersions]] = {}
         self.depends_on: dict[tuple[int, int], str] = {}
-        """(event id, section id) -> the stamp of the section state this operation read."""
+        """(event id, section id) -> the stamp of the section state this operation read;
+        (event id, 0) -> the event's revision, for what a manager may change (name, prices)."""
         self.seat_objects = 0
         """Seats resolved as objects so far in this operation (bounded by MAX_SEAT_OBJECTS)."""
         self.settings = settings
@@ -72,6 +79,22 @@ class Context(BaseContext):
     @property
     def policy(self) -> CartPolicy:
         return self.settings.cart_policy
+
+    async def viewer(self) -> Principal | None:
+        """The signed-in caller (None: anonymous), looked up once per operation; a bad token
+        raises INVALID_TOKEN."""
+        if self.authorization is None:
+            return None
+        if self._viewer is None:
+            self._viewer = asyncio.ensure_future(self._authenticate(self.authorization))
+        return await asyncio.shield(self._viewer)
+
+    async def _authenticate(self, authorization: str) -> Principal | None:
+        token = parse_bearer(authorization)
+        if token is None:
+            return None
+        async with self.sessionmaker() as session:
+            return await accounts.authenticate(session, token=token, now=self.now)
 
     async def call(
         self,
@@ -93,23 +116,47 @@ class Context(BaseContext):
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
-        """A service call reading what never changes once it exists (venues, events, rows,
-        price levels): an operation that reads only such data and seat maps can be cached."""
+        """A service call reading what never changes once it exists (an event's rows): an
+        operation that reads only such data and seat maps can be cached."""
         async with self.sessionmaker() as session:
             return await service(session, *args, **kwargs)
 
     def _depend(self, state: SectionState) -> None:
         self.depends_on[(state.layout.event_id, state.layout.id)] = state.stamp
 
-    async def seat_versions(self, event_id: int) -> dict[int, int]:
+    async def seat_versions(self, event_id: int) -> SectionVersions:
         """The event's section versions, read once per operation: every field of it sees one
-        state of the seat map."""
+        state of the seat map. NOT_FOUND for a draft the viewer may not see."""
         future = self._versions.get(event_id)
         if future is None:
-            future = self._versions[event_id] = asyncio.ensure_future(
-                self.seat_maps.versions(event_id)
-            )
+            viewer = await self.viewer()
+            future = self._versions.get(event_id)
+            if future is None:
+                future = self._versions[event_id] = asyncio.ensure_future(
+                    self.seat_maps.versions(event_id, viewer=viewer)
+                )
         return await asyncio.shield(future)
+
+    async def read_event(
+        self,
+        event_id: int,
+        service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R | None:
+        """A service call reading what only a manager's change to this event changes (the
+        event, its price levels): the operation stays cacheable, depending on the event's
+        revision. None when there is no such event (or it is a draft the viewer may not see)."""
+        try:
+            versions = await self.seat_versions(event_id)
+        except TicketingError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            self.cacheable = False
+            return None
+        self.depends_on[(event_id, 0)] = f"r{versions.revision}"
+        return await self.read_immutable(service, *args, **kwargs)
 
     async def seat_map(self, event_id: int, *, since: str | None = None) -> EventSeatMap | None:
         """The event's whole seat map (or what changed `since` a version); None when there is
@@ -155,11 +202,13 @@ class Context(BaseContext):
             by_event.setdefault(event_id, []).append(section_id)
         for event_id, section_ids in by_event.items():
             try:
+                versions = await self.seat_versions(event_id)
+                if 0 in section_ids:
+                    section_ids.remove(0)
+                    if depends_on[(event_id, 0)] != f"r{versions.revision}":
+                        return False
                 states = await self.seat_maps.sections(
-                    event_id=event_id,
-                    section_ids=section_ids,
-                    now=self.now,
-                    versions=await self.seat_versions(event_id),
+                    event_id=event_id, section_ids=section_ids, now=self.now, versions=versions
                 )
             except TicketingError as exc:
                 if exc.code is not ErrorCode.NOT_FOUND:
@@ -179,12 +228,19 @@ class Context(BaseContext):
 
         return DataLoader(load_fn=batch)
 
+    # Managers edit venues and their sections, and every such edit bumps the revision of the
+    # venue's events: read through an event (`depend_on_event`), a venue is cacheable; the
+    # top-level venue queries make their operation uncacheable.
     async def _venues(self, ids: list[int]) -> dict[int, VenueView | None]:
         found = await self.read_immutable(catalog.load_venues, venue_ids=ids)
         return {venue_id: found.get(venue_id) for venue_id in ids}
 
     async def _venue_sections(self, ids: list[int]) -> dict[int, list[SectionView]]:
         return await self.read_immutable(catalog.load_venue_sections, venue_ids=ids)
+
+    async def depend_on_event(self, event_id: int) -> None:
+        """What this operation read changes only with the event's revision."""
+        self.depends_on[(event_id, 0)] = f"r{(await self.seat_versions(event_id)).revision}"
 
     def count_seat_objects(self, count: int) -> None:
         """Refuse to build more than MAX_SEAT_OBJECTS seat objects in one operation: per-seat
@@ -220,6 +276,8 @@ class Context(BaseContext):
         return found
 
     async def _price_levels(self, ids: list[int]) -> dict[int, list[PriceLevelView]]:
+        for event_id in ids:
+            await self.depend_on_event(event_id)
         return await self.read_immutable(catalog.load_price_levels, event_ids=ids)
 
     async def _section_rows(self, keys: list[SectionKey]) -> dict[SectionKey, list[RowView]]:
@@ -255,4 +313,5 @@ async def get_context(request: Request) -> Context:
         settings=app.state.settings,
         now=app.state.clock(),
         result_cache=app.state.graphql_results,
+        authorization=request.headers.get("authorization"),
     )

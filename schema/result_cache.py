@@ -27,6 +27,8 @@ from strawberry.types.graphql import OperationType
 
 from rest.seatmaps import GZIP_LEVEL, accepts_gzip
 from schema.context import Context
+from ticketing.domain import sees_drafts
+from ticketing.errors import TicketingError
 
 MAX_CACHED_BYTES = 32 * 1024 * 1024
 """Encoded results kept per worker, least recently used first out."""
@@ -92,8 +94,14 @@ class SeatMapResultCache(SchemaExtension):
         if cache is None or execution.operation_type is not OperationType.QUERY:
             yield
             return
+        try:
+            viewer = await context.viewer()
+        except TicketingError:  # a bad token: the operation reports it
+            yield
+            return
+        # Managers see drafts: their answers are kept apart from everyone else's.
         key = orjson.dumps(
-            (execution.query, execution.operation_name, execution.variables),
+            (execution.query, execution.operation_name, execution.variables, sees_drafts(viewer)),
             option=orjson.OPT_SORT_KEYS,
         )
         entry = cache.get(key)

@@ -193,7 +193,7 @@ async def test_get_event(client: httpx.AsyncClient, event: EventFixture, clock: 
     response = await client.get(f"/events/{event.event_id}")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"id", "name", "venue_id", "venue_name", "starts_at", "currency"}
+    assert set(body) == {"id", "name", "venue_id", "venue_name", "starts_at", "currency", "status"}
     assert body["id"] == event.event_id
     assert body["name"] == "Test Hall Night"
     assert body["venue_id"] == event.venue_id

@@ -32,4 +32,5 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
         (2, "held"),
         (3, "booked"),
         (4, "sold"),
+        (5, "blocked"),
     ]

@@ -16,7 +16,7 @@ UUID_PARAMS = {"cart_id", "payment_id"}
 # (method, path) -> (is a list, properties the 200 body must have)
 VENUE = {"id", "name", "city", "timezone"}
 SECTION = {"id", "venue_id", "name", "kind", "capacity", "position"}
-EVENT = {"id", "name", "venue_id", "venue_name", "starts_at", "currency"}
+EVENT = {"id", "name", "venue_id", "venue_name", "starts_at", "currency", "status"}
 SEAT = {"section_id", "row_id", "seat_id", "row", "number", "type", "status", "price_options"}
 CART = {"cart_id", "status", "items", "total_amount", "currency", "expires_at", "payment_id"}
 BOOKING = {"payment_id", "cart_id", "status", "total_amount", "currency", "expires_at"}

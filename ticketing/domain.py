@@ -19,6 +19,8 @@ class SeatStatus(enum.IntEnum):
     HELD = 2
     BOOKED = 3
     SOLD = 4
+    BLOCKED = 5
+    """Not for sale (a camera position, a broken seat): set and lifted by event managers."""
 
     @property
     def label(self) -> str:
@@ -51,6 +53,42 @@ class SectionKind(enum.StrEnum):
 class SeatType(enum.StrEnum):
     DESIGNATED = "designated"
     GENERAL_ADMISSION = "general_admission"
+
+
+class EventStatus(enum.StrEnum):
+    """DRAFT events are seen by managers only; PUBLISHED are on sale; CANCELLED are not."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class Role(enum.StrEnum):
+    CUSTOMER = "customer"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a signed-in account. Anonymous callers are `None`."""
+
+    user_id: int
+    email: str
+    role: Role
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role is Role.MANAGER
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"user:{self.user_id}"
+
+
+def sees_drafts(viewer: Principal | None) -> bool:
+    """Draft events exist for managers only; to everyone else they do not exist."""
+    return viewer is not None and viewer.is_manager
 
 
 class CartStatus(enum.StrEnum):
@@ -168,6 +206,7 @@ class EventView:
     venue_name: str
     starts_at: datetime
     currency: str
+    status: EventStatus = EventStatus.PUBLISHED
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,3 +316,20 @@ class PaymentView:
     expires_at: datetime
     finalized_at: datetime | None
     tickets: tuple[TicketView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    email: str
+    role: Role
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """A bearer token as issued: the secret itself is shown this once and never stored."""
+
+    access_token: str
+    expires_at: datetime
+    user: UserView

@@ -23,6 +23,14 @@ class ErrorCode(enum.StrEnum):
     PAYMENT_EXPIRED = "PAYMENT_EXPIRED"
     SERVICE_BUSY = "SERVICE_BUSY"
     RESULT_TOO_LARGE = "RESULT_TOO_LARGE"
+    AUTH_REQUIRED = "AUTH_REQUIRED"
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code)
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    FORBIDDEN = "FORBIDDEN"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    EVENT_NOT_ON_SALE = "EVENT_NOT_ON_SALE"
+    SECTION_IN_USE = "SECTION_IN_USE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -50,6 +58,12 @@ class TicketingError(Exception):
 
     def __repr__(self) -> str:
         return f"TicketingError({self.code.value}, {self.message!r})"
+
+
+def forbidden(action: str) -> TicketingError:
+    return TicketingError(
+        ErrorCode.FORBIDDEN, f"Only event managers may {action}.", context={"action": action}
+    )
 
 
 def not_found(what: str, ident: object, *, field: str | None = None) -> TicketingError:

@@ -132,6 +132,9 @@ class Seat(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     __tablename__ = "event"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('draft', 'published', 'cancelled')", name="status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     venue_id: int = Field(foreign_key="venue.id", index=True)
@@ -139,6 +142,19 @@ class Event(SQLModel, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime, index=True)
     currency: str = Field(max_length=3)
     created_at: datetime = Field(default_factory=_utc_now, sa_type=UTCDateTime)
+    status: str = Field(
+        default="draft",
+        max_length=10,
+        sa_column_kwargs={"server_default": "published"},
+        description="draft (managers only) -> published (on sale) -> cancelled (not on sale).",
+    )
+    revision: int = Field(
+        default=0,
+        sa_type=sa.BigInteger(),
+        sa_column_kwargs={"server_default": "0"},
+        description="Bumped by every manager change to the event (name, date, prices, blocked "
+        "seats, status): cached layouts compare it to stay fresh in every worker.",
+    )
 
 
 class PriceLevel(SQLModel, table=True):
@@ -187,7 +203,7 @@ class EventRow(SQLModel, table=True):
 
 
 class SeatStatusName(SQLModel, table=True):
-    """Lookup table of seat statuses (1 available, 2 held, 3 booked, 4 sold)."""
+    """Lookup table of seat statuses (1 available, 2 held, 3 booked, 4 sold, 5 blocked)."""
 
     __tablename__ = "seat_status"
 
@@ -208,7 +224,7 @@ class EventSeat(SQLModel, table=True):
             ["event_id", "section_id"], ["event_section.event_id", "event_section.section_id"]
         ),
         sa.Index("ix_event_seat_event_section", "event_id", "section_id"),
-        sa.CheckConstraint("(status = 1) = (cart_id IS NULL)", name="cart_iff_taken"),
+        sa.CheckConstraint("(status IN (1, 5)) = (cart_id IS NULL)", name="cart_iff_taken"),
         sa.CheckConstraint("(status IN (2, 3)) = (expires_at IS NOT NULL)", name="deadline"),
     )
 
@@ -240,6 +256,36 @@ class EventSeatPrice(SQLModel, table=True):
     amount: Decimal = Field(sa_type=Money)
 
 
+# --- People -------------------------------------------------------------------------------
+
+
+class UserAccount(SQLModel, table=True):
+    __tablename__ = "user_account"
+    __table_args__ = (sa.CheckConstraint("role IN ('customer', 'manager')", name="role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, description="Stored lower-cased.")
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default="customer", max_length=10)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    # Sign-in throttling: attempts counted in a window that starts at the first one.
+    sign_in_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    attempts_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuthToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 is stored, so a leaked table signs nobody in."""
+
+    __tablename__ = "auth_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 # --- Orders -------------------------------------------------------------------------------
 
 
@@ -255,6 +301,8 @@ class Cart(SQLModel, table=True):
     status: str = Field(default="open", max_length=10)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # Set when a signed-in customer first uses the cart; from then on it is theirs alone.
+    owner_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
 
 
 class CartItem(SQLModel, table=True):
@@ -371,3 +419,5 @@ item_t = _table(CartItem)
 payment_t = _table(Payment)
 ticket_t = _table(Ticket)
 audit_t = _table(AuditEntry)
+user_t = _table(UserAccount)
+token_t = _table(AuthToken)

@@ -9,12 +9,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 @dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    """How accounts sign in: token lifetime, throttling, and the password hash's cost."""
+
+    token_ttl_seconds: int = 86400
+    max_sign_in_attempts: int = 5
+    sign_in_window_seconds: int = 900
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+
+
+@dataclass(frozen=True, slots=True)
 class CartPolicy:
     """The configurable limits the cart and payment services apply."""
 
     hold_seconds: int = 900
     payment_timeout_seconds: int = 900
     max_seats_per_cart: int = 10
+    anonymous_checkout: bool = True
 
 
 class Settings(BaseSettings):
@@ -38,6 +50,15 @@ class Settings(BaseSettings):
     pool_timeout_ms: int = Field(default=30000, gt=0)
     # How often each worker writes down lapsed holds and overdue payments; 0 turns it off.
     sweep_interval_seconds: float = Field(default=30, ge=0)
+    # Accounts: bearer tokens expire; an account allows this many sign-in attempts per window.
+    token_ttl_seconds: int = Field(default=86400, gt=0)
+    max_sign_in_attempts: int = Field(default=5, gt=0)
+    sign_in_window_seconds: int = Field(default=900, gt=0)
+    # argon2id cost (RFC 9106's low-memory profile by default); tests may lower it.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    # When false, booking a cart needs a signed-in customer (401 AUTH_REQUIRED otherwise).
+    anonymous_checkout: bool = True
     sql_echo: bool = False
     # Production may switch off the schema's introspection and the in-browser IDE.
     graphql_introspection: bool = True
@@ -49,6 +70,17 @@ class Settings(BaseSettings):
             hold_seconds=self.cart_hold_seconds,
             payment_timeout_seconds=self.payment_timeout_seconds,
             max_seats_per_cart=self.max_seats_per_cart,
+            anonymous_checkout=self.anonymous_checkout,
+        )
+
+    @property
+    def auth_policy(self) -> AuthPolicy:
+        return AuthPolicy(
+            token_ttl_seconds=self.token_ttl_seconds,
+            max_sign_in_attempts=self.max_sign_in_attempts,
+            sign_in_window_seconds=self.sign_in_window_seconds,
+            argon2_time_cost=self.argon2_time_cost,
+            argon2_memory_kib=self.argon2_memory_kib,
         )
 
     @property

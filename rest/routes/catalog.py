@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId
+from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId, ViewerDep, viewer_of
 from rest.problems import problem_responses
 from rest.schemas import EventOut, EventSectionOut, SeatMapOut, SeatOut, SectionOut, VenueOut
 from rest.seatmaps import (
@@ -47,6 +47,7 @@ async def list_venue_sections(venue_id: VenueId, session: SessionDep) -> list[Se
 @router.get("/events", summary="List events, soonest first", responses=problem_responses())
 async def list_events(
     session: SessionDep,
+    viewer: ViewerDep,
     venue_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only events at this venue.")
     ] = None,
@@ -55,13 +56,15 @@ async def list_events(
         Query(description="Only events starting at or after this instant (ISO 8601 with offset)."),
     ] = None,
 ) -> list[EventOut]:
-    events = await catalog.list_events(session, venue_id=venue_id, starts_after=starts_after)
+    events = await catalog.list_events(
+        session, venue_id=venue_id, starts_after=starts_after, viewer=viewer
+    )
     return [EventOut.of(e) for e in events]
 
 
 @router.get("/events/{event_id}", summary="One event", responses=NOT_FOUND)
-async def get_event(event_id: EventId, session: SessionDep) -> EventOut:
-    return EventOut.of(await catalog.get_event(session, event_id=event_id))
+async def get_event(event_id: EventId, session: SessionDep, viewer: ViewerDep) -> EventOut:
+    return EventOut.of(await catalog.get_event(session, event_id=event_id, viewer=viewer))
 
 
 @router.get(
@@ -70,9 +73,9 @@ async def get_event(event_id: EventId, session: SessionDep) -> EventOut:
     responses=NOT_FOUND,
 )
 async def list_event_sections(
-    event_id: EventId, session: SessionDep, now: NowDep
+    event_id: EventId, session: SessionDep, now: NowDep, viewer: ViewerDep
 ) -> list[EventSectionOut]:
-    sections = await catalog.list_event_sections(session, event_id=event_id, now=now)
+    sections = await catalog.list_event_sections(session, event_id=event_id, now=now, viewer=viewer)
     return [EventSectionOut.of_event(s) for s in sections]
 
 
@@ -87,7 +90,9 @@ async def list_event_sections(
 async def event_seat_map(event_id: EventId, request: Request) -> Response:
     # No injected dependencies on the hot seat routes: each costs FastAPI work per request.
     state = request.app.state
-    seat_map = await state.seat_maps.event_map(event_id=event_id, now=state.clock())
+    seat_map = await state.seat_maps.event_map(
+        event_id=event_id, now=state.clock(), viewer=await viewer_of(request)
+    )
     memo = event_map_memo(seat_map)
 
     def encode() -> bytes:
@@ -112,7 +117,10 @@ async def list_section_seats(
 ) -> Response:
     app_state = request.app.state
     state = await app_state.seat_maps.section(
-        event_id=event_id, section_id=section_id, now=app_state.clock()
+        event_id=event_id,
+        section_id=section_id,
+        now=app_state.clock(),
+        viewer=await viewer_of(request),
     )
     memo = state.memo.setdefault("rest_list_http", {})
     return cached_json(request, section_etag(state), memo, lambda: section_seats_json(state))

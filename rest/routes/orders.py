@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from rest.deps import EventId, NowDep, PolicyDep, SeatId, SessionDep
+from rest.deps import EventId, NowDep, PolicyDep, SeatId, SessionDep, ViewerDep
 from rest.problems import problem_responses
 from rest.schemas import AddGeneralAdmissionIn, AddSeatIn, BookingOut, CartOut, PaymentOut
 from ticketing.errors import ErrorCode
@@ -21,8 +21,10 @@ router = APIRouter()
     summary="A cart (an unused id is empty)",
     responses=problem_responses(),
 )
-async def get_cart(cart_id: uuid.UUID, session: SessionDep, now: NowDep) -> CartOut:
-    return CartOut.of(await carts.get_cart(session, cart_id=cart_id, now=now))
+async def get_cart(
+    cart_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
+) -> CartOut:
+    return CartOut.of(await carts.get_cart(session, cart_id=cart_id, now=now, caller=viewer))
 
 
 @router.post(
@@ -39,7 +41,12 @@ async def get_cart(cart_id: uuid.UUID, session: SessionDep, now: NowDep) -> Cart
     ),
 )
 async def add_seat(
-    cart_id: uuid.UUID, body: AddSeatIn, session: SessionDep, now: NowDep, policy: PolicyDep
+    cart_id: uuid.UUID,
+    body: AddSeatIn,
+    session: SessionDep,
+    now: NowDep,
+    policy: PolicyDep,
+    viewer: ViewerDep,
 ) -> CartOut:
     cart = await carts.add_seat_to_cart(
         session,
@@ -49,6 +56,7 @@ async def add_seat(
         price_id=body.price_id,
         now=now,
         policy=policy,
+        caller=viewer,
     )
     return CartOut.of(cart)
 
@@ -72,6 +80,7 @@ async def add_general_admission(
     session: SessionDep,
     now: NowDep,
     policy: PolicyDep,
+    viewer: ViewerDep,
 ) -> CartOut:
     cart = await carts.add_general_admission_to_cart(
         session,
@@ -82,6 +91,7 @@ async def add_general_admission(
         quantity=body.quantity,
         now=now,
         policy=policy,
+        caller=viewer,
     )
     return CartOut.of(cart)
 
@@ -93,10 +103,15 @@ async def add_general_admission(
     responses=problem_responses(ErrorCode.NOT_FOUND, ErrorCode.CART_NOT_OPEN),
 )
 async def remove_seat(
-    cart_id: uuid.UUID, event_id: EventId, seat_id: SeatId, session: SessionDep, now: NowDep
+    cart_id: uuid.UUID,
+    event_id: EventId,
+    seat_id: SeatId,
+    session: SessionDep,
+    now: NowDep,
+    viewer: ViewerDep,
 ) -> CartOut:
     cart = await carts.remove_seat_from_cart(
-        session, cart_id=cart_id, event_id=event_id, seat_id=seat_id, now=now
+        session, cart_id=cart_id, event_id=event_id, seat_id=seat_id, now=now, caller=viewer
     )
     return CartOut.of(cart)
 
@@ -105,12 +120,19 @@ async def remove_seat(
     "/orders/carts/{cart_id}/book",
     tags=["carts"],
     summary="Book the cart: its seats become booked under a new payment (idempotent)",
-    responses=problem_responses(ErrorCode.CART_EMPTY),
+    responses=problem_responses(
+        ErrorCode.CART_EMPTY,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.AUTH_REQUIRED,
+        ErrorCode.EVENT_NOT_ON_SALE,
+    ),
 )
 async def book_cart(
-    cart_id: uuid.UUID, session: SessionDep, now: NowDep, policy: PolicyDep
+    cart_id: uuid.UUID, session: SessionDep, now: NowDep, policy: PolicyDep, viewer: ViewerDep
 ) -> BookingOut:
-    return BookingOut.of(await carts.book_cart(session, cart_id=cart_id, now=now, policy=policy))
+    return BookingOut.of(
+        await carts.book_cart(session, cart_id=cart_id, now=now, policy=policy, caller=viewer)
+    )
 
 
 @router.get(
@@ -119,8 +141,12 @@ async def book_cart(
     summary="A payment, with its tickets once completed",
     responses=problem_responses(ErrorCode.NOT_FOUND),
 )
-async def get_payment(payment_id: uuid.UUID, session: SessionDep, now: NowDep) -> PaymentOut:
-    return PaymentOut.of(await payments.get_payment(session, payment_id=payment_id, now=now))
+async def get_payment(
+    payment_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
+) -> PaymentOut:
+    return PaymentOut.of(
+        await payments.get_payment(session, payment_id=payment_id, now=now, caller=viewer)
+    )
 
 
 FINISH_PROBLEMS = problem_responses(
@@ -134,8 +160,12 @@ FINISH_PROBLEMS = problem_responses(
     summary="The payment succeeded: seats sold, tickets issued (idempotent)",
     responses=FINISH_PROBLEMS,
 )
-async def complete_payment(payment_id: uuid.UUID, session: SessionDep, now: NowDep) -> PaymentOut:
-    payment = await payments.complete_payment(session, payment_id=payment_id, now=now)
+async def complete_payment(
+    payment_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
+) -> PaymentOut:
+    payment = await payments.complete_payment(
+        session, payment_id=payment_id, now=now, caller=viewer
+    )
     return PaymentOut.of(payment)
 
 
@@ -145,5 +175,9 @@ async def complete_payment(payment_id: uuid.UUID, session: SessionDep, now: NowD
     summary="The payment failed: seats back on sale (idempotent)",
     responses=FINISH_PROBLEMS,
 )
-async def fail_payment(payment_id: uuid.UUID, session: SessionDep, now: NowDep) -> PaymentOut:
-    return PaymentOut.of(await payments.fail_payment(session, payment_id=payment_id, now=now))
+async def fail_payment(
+    payment_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
+) -> PaymentOut:
+    return PaymentOut.of(
+        await payments.fail_payment(session, payment_id=payment_id, now=now, caller=viewer)
+    )

@@ -12,7 +12,7 @@ import strawberry
 from schema.catalog.types import Event, EventConnection, EventEdge, PageInfo, Venue
 from schema.common import InvalidArgumentError, lookup_id
 from schema.context import Info
-from ticketing.errors import ErrorCode, TicketingError
+from ticketing.errors import TicketingError
 from ticketing.services import catalog
 
 MAX_PAGE = 100
@@ -44,6 +44,7 @@ class CatalogQuery:
         id: Annotated[strawberry.ID, strawberry.argument(description="The venue id.")],
     ) -> Venue | None:
         venue_id = lookup_id(id)
+        info.context.cacheable = False  # managers edit venues
         if venue_id is None:
             return None
         view = await info.context.venues.load(venue_id)
@@ -86,6 +87,7 @@ class CatalogQuery:
                     starts_before=starts_before,
                     after=None if after is None else decode_cursor(after),
                     limit=first + 1,
+                    viewer=await info.context.viewer(),
                 )
             except TicketingError as exc:
                 raise InvalidArgumentError(exc.message) from exc
@@ -111,10 +113,9 @@ class CatalogQuery:
         event_id = lookup_id(id)
         if event_id is None:
             return None
-        try:
-            return Event.of(await info.context.read_immutable(catalog.get_event, event_id=event_id))
-        except TicketingError as exc:
-            if exc.code is not ErrorCode.NOT_FOUND:
-                raise
-            info.context.cacheable = False  # it may exist later
-            return None
+        context = info.context
+        # visibility (drafts) is decided with the event's version read, before this call
+        view = await context.read_event(
+            event_id, catalog.get_event, event_id=event_id, viewer=await context.viewer()
+        )
+        return None if view is None else Event.of(view)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from schema.common import Money, SeatStatus, SeatType, SectionKind, lookup_id
+from schema.common import EventStatus, Money, SeatStatus, SeatType, SectionKind, lookup_id
 from schema.context import Info
 from ticketing import domain
 
@@ -211,6 +211,9 @@ class Event:
     name: str = strawberry.field(description='Title, e.g. "The Midnight Owls: Live in Concert".')
     starts_at: datetime = strawberry.field(description="Start, with offset (UTC).")
     currency: str = strawberry.field(description="ISO 4217 code of every price of the event.")
+    status: EventStatus = strawberry.field(  # type: ignore[valid-type]
+        description="DRAFT events are seen by managers only; PUBLISHED ones are on sale."
+    )
     venue_id: strawberry.Private[int]
 
     @classmethod
@@ -220,11 +223,13 @@ class Event:
             name=view.name,
             starts_at=view.starts_at,
             currency=view.currency,
+            status=view.status,
             venue_id=view.venue_id,
         )
 
     @strawberry.field(description="Where the event takes place.")
     async def venue(self, info: Info) -> Venue:
+        await info.context.depend_on_event(int(self.id))
         view = await info.context.venues.load(self.venue_id)
         assert view is not None, "an event's venue always exists"
         return Venue.of(view)

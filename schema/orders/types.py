@@ -12,7 +12,7 @@ from schema.catalog.types import PriceOption
 from schema.common import NO_CURRENCY, CartStatus, Money, PaymentStatus
 from schema.context import Info
 from ticketing import domain
-from ticketing.errors import TicketingError
+from ticketing.errors import ErrorCode, TicketingError
 from ticketing.services import carts, payments
 
 
@@ -82,7 +82,12 @@ class Cart:
         if self.payment_id is None:
             return None
         context = info.context
-        view = await context.call(payments.get_payment, payment_id=self.payment_id, now=context.now)
+        view = await context.call(
+            payments.get_payment,
+            payment_id=self.payment_id,
+            now=context.now,
+            caller=await context.viewer(),
+        )
         return Payment.of(view)
 
 
@@ -148,7 +153,11 @@ class Payment:
     @strawberry.field(description="The booked cart this payment pays for.")
     async def cart(self, info: Info) -> Cart:
         context = info.context
-        return Cart.of(await context.call(carts.get_cart, cart_id=self.cart_id, now=context.now))
+        return Cart.of(
+            await context.call(
+                carts.get_cart, cart_id=self.cart_id, now=context.now, caller=await context.viewer()
+            )
+        )
 
 
 @strawberry.type
@@ -160,7 +169,11 @@ class OrdersQuery:
         id: Annotated[uuid.UUID, strawberry.argument(description="The cart id the client made.")],
     ) -> Cart:
         context = info.context
-        return Cart.of(await context.call(carts.get_cart, cart_id=id, now=context.now))
+        return Cart.of(
+            await context.call(
+                carts.get_cart, cart_id=id, now=context.now, caller=await context.viewer()
+            )
+        )
 
     @strawberry.field(description="A payment; null when there is none with this id.")
     async def payment(
@@ -172,7 +185,11 @@ class OrdersQuery:
     ) -> Payment | None:
         context = info.context
         try:
-            view = await context.call(payments.get_payment, payment_id=id, now=context.now)
-        except TicketingError:
+            view = await context.call(
+                payments.get_payment, payment_id=id, now=context.now, caller=await context.viewer()
+            )
+        except TicketingError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
             return None
         return Payment.of(view)

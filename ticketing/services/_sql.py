@@ -12,12 +12,41 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.db import sections_changed
-from ticketing.domain import CartStatus, SeatStatus
-from ticketing.models import audit_t, cart_t, event_seat_t
+from ticketing.domain import CartStatus, EventStatus, Principal, SeatStatus
+from ticketing.errors import not_found
+from ticketing.models import audit_t, cart_t, event_seat_t, event_t
+
+
+def actor_of(caller: Principal | None) -> str:
+    return caller.actor if caller is not None else "anonymous"
+
+
+def cart_visible_to(caller: Principal | None) -> sa.ColumnElement[bool]:
+    """A cart bound to a customer exists for that customer only; an unbound one for anyone
+    who has its id (the id is the capability)."""
+    if caller is None:
+        return cart_t.c.owner_id.is_(None)
+    return sa.or_(cart_t.c.owner_id.is_(None), cart_t.c.owner_id == caller.user_id)
+
+
+def owner_after_use(caller: Principal | None) -> sa.ColumnElement[int | None]:
+    """The cart's owner once this caller has used it: a customer binds an unbound cart."""
+    if caller is None:
+        return cart_t.c.owner_id
+    return sa.func.coalesce(cart_t.c.owner_id, caller.user_id)
+
+
+def on_sale(event_id: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+    """The seat's event is published: claims and bookings carry this in their WHERE clause, so
+    that publishing and cancelling are decided by the database, not by an earlier read."""
+    return event_id.in_(
+        sa.select(event_t.c.id).where(event_t.c.status == EventStatus.PUBLISHED.value)
+    )
 
 
 async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | None:
-    """Lock the cart row for this transaction; None when the cart was never used.
+    """Lock the cart row for this transaction, whoever owns it (the sweep); None when the cart
+    was never used.
 
     Every command that changes a cart, its seats or its payment takes this lock first, so that
     commands on one cart run one after the other and locks are always taken in the same order.
@@ -28,14 +57,40 @@ async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | N
     return None if status is None else CartStatus(status)
 
 
+async def lock_cart_for(
+    session: AsyncSession, cart_id: uuid.UUID, *, caller: Principal | None
+) -> CartStatus | None:
+    """`lock_cart` for a caller: a cart bound to another customer is NOT_FOUND, and an unbound
+    one becomes the caller's (if signed in)."""
+    status = await session.scalar(
+        sa.update(cart_t)
+        .where(cart_t.c.id == cart_id, cart_visible_to(caller))
+        .values(owner_id=owner_after_use(caller))
+        .returning(cart_t.c.status)
+    )
+    if status is None and await session.scalar(
+        sa.select(sa.exists().where(cart_t.c.id == cart_id))
+    ):
+        raise not_found("Cart", cart_id, field="cart_id")
+    return None if status is None else CartStatus(status)
+
+
 async def upsert_and_lock_cart(
-    session: AsyncSession, cart_id: uuid.UUID, *, now: datetime
+    session: AsyncSession, cart_id: uuid.UUID, *, now: datetime, caller: Principal | None = None
 ) -> CartStatus:
-    """Create the cart if it is new, lock it, and return its status, in one statement.
+    """Create the cart if it is new (bound to the caller, if signed in), lock it, and return
+    its status, in one statement. A cart bound to another customer is NOT_FOUND.
 
     (INSERT ... ON CONFLICT DO UPDATE locks the existing row like SELECT ... FOR UPDATE.)
     """
-    values = {"id": cart_id, "status": CartStatus.OPEN.value, "created_at": now, "updated_at": now}
+    owner = caller.user_id if caller is not None else None
+    values = {
+        "id": cart_id,
+        "status": CartStatus.OPEN.value,
+        "created_at": now,
+        "updated_at": now,
+        "owner_id": owner,
+    }
     insert = (
         postgresql.insert(cart_t)
         if await dialect_name(session) == "postgresql"
@@ -43,10 +98,16 @@ async def upsert_and_lock_cart(
     )
     stmt = (
         insert.values(**values)
-        .on_conflict_do_update(index_elements=["id"], set_={"updated_at": now})
-        .returning(cart_t.c.status)
+        .on_conflict_do_update(
+            index_elements=["id"],
+            set_={"updated_at": now, "owner_id": owner_after_use(caller)},
+        )
+        .returning(cart_t.c.status, cart_t.c.owner_id)
     )
-    return CartStatus(await session.scalar(stmt))
+    status, owner_id = (await session.execute(stmt)).one()
+    if owner_id is not None and owner_id != owner:
+        raise not_found("Cart", cart_id, field="cart_id")
+    return CartStatus(status)
 
 
 def note_seat_changes(session: AsyncSession, seats: Iterable[Any]) -> None:

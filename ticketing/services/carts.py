@@ -7,6 +7,7 @@ WHERE clause is the rule: the database, not Python, decides who gets a seat.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -21,12 +22,15 @@ from ticketing.domain import (
     CartItemView,
     CartStatus,
     CartView,
+    EventStatus,
     PaymentStatus,
     PaymentView,
+    Principal,
     SeatStatus,
     SectionKind,
     effective_payment_status,
     money,
+    sees_drafts,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.models import (
@@ -40,9 +44,13 @@ from ticketing.models import (
     price_t,
 )
 from ticketing.services._sql import (
+    actor_of,
     audit_seat,
-    lock_cart,
+    cart_visible_to,
+    lock_cart_for,
     note_seat_changes,
+    on_sale,
+    owner_after_use,
     record_audit,
     seat_is_free,
     upsert_and_lock_cart,
@@ -56,7 +64,12 @@ def _live_items(cart_id: uuid.UUID, now: datetime) -> sa.ColumnElement[bool]:
 
 
 async def load_cart(
-    session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, open_cart: bool = False
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    now: datetime,
+    open_cart: bool = False,
+    caller: Principal | None = None,
 ) -> CartView:
     """The cart as a client sees it at `now` (lapsed holds are gone, an overdue payment expired).
 
@@ -72,14 +85,22 @@ async def load_cart(
         )
     head = (
         await session.execute(
-            sa.select(cart_t.c.status, payment_t.c.id, payment_t.c.status, payment_t.c.expires_at)
+            sa.select(
+                cart_t.c.status,
+                payment_t.c.id,
+                payment_t.c.status,
+                payment_t.c.expires_at,
+                cart_visible_to(caller),
+            )
             .select_from(cart_t.outerjoin(payment_t, payment_t.c.cart_id == cart_t.c.id))
             .where(cart_t.c.id == cart_id)
         )
     ).one_or_none()
     if head is None:
         return CartView.of(cart_id=cart_id, status=CartStatus.OPEN, items=(), payment_id=None)
-    cart_status, payment_id, payment_status, payment_expires_at = head
+    cart_status, payment_id, payment_status, payment_expires_at, visible = head
+    if not visible:
+        raise not_found("Cart", cart_id, field="cart_id")
     status = CartStatus(cart_status)
     if payment_id is not None:
         status = effective_payment_status(payment_status, payment_expires_at, now).cart_status
@@ -98,8 +119,71 @@ async def load_cart(
 async def _cart_items(
     session: AsyncSession, which: sa.ColumnElement[bool], *, open_cart: bool
 ) -> list[CartItemView]:
+    return [
+        item if open_cart else dataclasses.replace(item, hold_expires_at=None)
+        for _, item in await _cart_items_by_cart(session, which)
+    ]
+
+
+@query
+async def list_carts(
+    session: AsyncSession, *, owner: Principal, now: datetime, limit: int = 100
+) -> list[CartView]:
+    """A customer's carts, newest first: open ones with their live holds, the others with the
+    seats their payment covers. Three statements, whatever the number of carts."""
+    heads = (
+        await session.execute(
+            sa.select(
+                cart_t.c.id,
+                cart_t.c.status,
+                payment_t.c.id.label("payment_id"),
+                payment_t.c.status.label("payment_status"),
+                payment_t.c.expires_at,
+            )
+            .select_from(cart_t.outerjoin(payment_t, payment_t.c.cart_id == cart_t.c.id))
+            .where(cart_t.c.owner_id == owner.user_id)
+            .order_by(cart_t.c.created_at.desc(), cart_t.c.id)
+            .limit(limit)
+        )
+    ).all()
+    if not heads:
+        return []
+    open_ids = [h.id for h in heads if h.payment_id is None]
+    payment_ids = [h.payment_id for h in heads if h.payment_id is not None]
+    which = sa.or_(
+        sa.and_(item_t.c.cart_id.in_(open_ids), item_t.c.active, item_t.c.hold_expires_at > now),
+        item_t.c.payment_id.in_(payment_ids),
+    )
+    items: dict[uuid.UUID, list[CartItemView]] = {}
+    for cart_id, item in await _cart_items_by_cart(session, which):
+        items.setdefault(cart_id, []).append(item)
+    carts = []
+    for head in heads:
+        status = CartStatus(head.status)
+        if head.payment_id is not None:
+            status = effective_payment_status(head.payment_status, head.expires_at, now).cart_status
+        open_cart = status is CartStatus.OPEN
+        carts.append(
+            CartView.of(
+                cart_id=head.id,
+                status=status,
+                items=[
+                    item if open_cart else dataclasses.replace(item, hold_expires_at=None)
+                    for item in items.get(head.id, [])
+                ],
+                payment_id=head.payment_id,
+                payment_expires_at=head.expires_at,
+            )
+        )
+    return carts
+
+
+async def _cart_items_by_cart(
+    session: AsyncSession, which: sa.ColumnElement[bool]
+) -> list[tuple[uuid.UUID, CartItemView]]:
     stmt = (
         sa.select(
+            item_t.c.cart_id,
             item_t.c.event_id,
             item_t.c.seat_id,
             item_t.c.section_id,
@@ -116,38 +200,52 @@ async def _cart_items(
         .order_by(item_t.c.id)
     )
     return [
-        CartItemView(
-            event_id=row.event_id,
-            seat_id=row.seat_id,
-            section_id=row.section_id,
-            row_id=row.row_id,
-            price_id=row.price_level_id,
-            price_name=row.name,
-            amount=row.amount,
-            currency=row.currency,
-            hold_expires_at=row.hold_expires_at if open_cart else None,
+        (
+            row.cart_id,
+            CartItemView(
+                event_id=row.event_id,
+                seat_id=row.seat_id,
+                section_id=row.section_id,
+                row_id=row.row_id,
+                price_id=row.price_level_id,
+                price_name=row.name,
+                amount=row.amount,
+                currency=row.currency,
+                hold_expires_at=row.hold_expires_at,
+            ),
         )
         for row in await session.execute(stmt)
     ]
 
 
 @query
-async def get_cart(session: AsyncSession, *, cart_id: uuid.UUID, now: datetime) -> CartView:
-    return await load_cart(session, cart_id=cart_id, now=now)
+async def get_cart(
+    session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, caller: Principal | None = None
+) -> CartView:
+    """The cart (an unused id is an empty open cart); NOT_FOUND when another customer's."""
+    return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
 async def _open_cart_for_change(
-    session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, create: bool
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    now: datetime,
+    create: bool,
+    caller: Principal | None,
 ) -> None:
-    """Lock the cart (creating it when `create`) and check that it is open, in one statement."""
+    """Lock the cart (creating it when `create`) and check that it is open, in one statement.
+
+    A cart bound to another customer is NOT_FOUND; a signed-in caller binds an unbound cart.
+    """
     status: CartStatus | None
     if create:
-        status = await upsert_and_lock_cart(session, cart_id, now=now)
+        status = await upsert_and_lock_cart(session, cart_id, now=now, caller=caller)
     else:
         found = await session.scalar(
             sa.update(cart_t)
-            .where(cart_t.c.id == cart_id)
-            .values(updated_at=now)
+            .where(cart_t.c.id == cart_id, cart_visible_to(caller))
+            .values(updated_at=now, owner_id=owner_after_use(caller))
             .returning(cart_t.c.status)
         )
         status = None if found is None else CartStatus(found)
@@ -162,12 +260,23 @@ async def _open_cart_for_change(
         )
 
 
+_FOREIGN_CART = "foreign"
+
+
 def _offer_select(
-    *, cart_id: uuid.UUID, event_id: int, seat_id: int, price_id: int, now: datetime
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    price_id: int,
+    now: datetime,
+    caller: Principal | None,
 ) -> sa.Select[Any]:
-    """The offer (immutable), whether the seat is taken by another cart, the cart's status."""
+    """The offer, whether the seat is taken by another cart, the cart's status ("foreign" for
+    another customer's cart), the event's status."""
     return (
         sa.select(
+            event_t.c.status,
             event_t.c.currency,
             event_seat_t.c.seat_id,
             price_t.c.amount,
@@ -175,7 +284,9 @@ def _offer_select(
                 sa.not_(seat_is_free(now)),
                 event_seat_t.c.cart_id != cart_id,
             ).label("taken"),
-            sa.select(cart_t.c.status)
+            sa.select(
+                sa.case((cart_visible_to(caller), cart_t.c.status), else_=sa.literal(_FOREIGN_CART))
+            )
             .where(cart_t.c.id == cart_id)
             .scalar_subquery()
             .label("cart_status"),
@@ -206,20 +317,27 @@ async def _taken_by_another_cart(
     seat_id: int,
     price_id: int,
     now: datetime,
+    caller: Principal | None,
 ) -> bool:
     """True when the hold would be refused only because another cart has the seat."""
     offer = (
         await session.execute(
             _offer_select(
-                cart_id=cart_id, event_id=event_id, seat_id=seat_id, price_id=price_id, now=now
+                cart_id=cart_id,
+                event_id=event_id,
+                seat_id=seat_id,
+                price_id=price_id,
+                now=now,
+                caller=caller,
             )
         )
     ).one_or_none()
     if offer is None:
         return False
-    _, known_seat, amount, taken, cart_status = offer
+    event_status, _, known_seat, amount, taken, cart_status = offer
     cart_open = cart_status in (None, CartStatus.OPEN.value)
-    return bool(cart_open and known_seat is not None and amount is not None and taken)
+    on_sale = event_status == EventStatus.PUBLISHED.value
+    return bool(on_sale and cart_open and known_seat is not None and amount is not None and taken)
 
 
 async def add_seat_to_cart(
@@ -231,7 +349,7 @@ async def add_seat_to_cart(
     price_id: int,
     now: datetime,
     policy: CartPolicy,
-    actor: str = "anonymous",
+    caller: Principal | None = None,
 ) -> CartView:
     """Hold one seat for this cart at the chosen price level, until the hold expires.
 
@@ -241,7 +359,13 @@ async def add_seat_to_cart(
     again under its locks and takes the seat with the conditional UPDATE.
     """
     if await _taken_by_another_cart(
-        session, cart_id=cart_id, event_id=event_id, seat_id=seat_id, price_id=price_id, now=now
+        session,
+        cart_id=cart_id,
+        event_id=event_id,
+        seat_id=seat_id,
+        price_id=price_id,
+        now=now,
+        caller=caller,
     ):
         raise _seat_not_available(event_id, seat_id)
     return await _hold_seat(
@@ -252,7 +376,7 @@ async def add_seat_to_cart(
         price_id=price_id,
         now=now,
         policy=policy,
-        actor=actor,
+        caller=caller,
     )
 
 
@@ -266,22 +390,30 @@ async def _hold_seat(
     price_id: int,
     now: datetime,
     policy: CartPolicy,
-    actor: str,
+    caller: Principal | None,
 ) -> CartView:
     seat_ref = {"event_id": event_id, "seat_id": seat_id}
     offer = (
         await session.execute(
             _offer_select(
-                cart_id=cart_id, event_id=event_id, seat_id=seat_id, price_id=price_id, now=now
+                cart_id=cart_id,
+                event_id=event_id,
+                seat_id=seat_id,
+                price_id=price_id,
+                now=now,
+                caller=caller,
             )
         )
     ).one_or_none()
     if offer is None:
-        await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
+        await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
         raise not_found("Event", event_id, field="event_id")
-    currency, known_seat, amount, taken, cart_status = offer
+    event_status, currency, known_seat, amount, taken, cart_status = offer
     if cart_status is not None and cart_status != CartStatus.OPEN.value:
-        await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)  # raises
+        await _open_cart_for_change(
+            session, cart_id=cart_id, now=now, create=True, caller=caller
+        )  # raises
+    _check_on_sale(EventStatus(event_status), event_id=event_id, caller=caller)
     if known_seat is None:
         raise not_found(f"Seat {seat_id} of event", event_id, field="seat_id")
     if amount is None:
@@ -294,7 +426,7 @@ async def _hold_seat(
     if taken:
         raise _seat_not_available(event_id, seat_id)
 
-    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
+    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
     live = await _live_seats(session, cart_id=cart_id, now=now)
     if (event_id, seat_id) in live:
         # Already ours: choosing another price level changes the price, not the hold's deadline.
@@ -320,6 +452,7 @@ async def _hold_seat(
                 event_seat_t.c.event_id == event_id,
                 event_seat_t.c.seat_id == seat_id,
                 seat_is_free(now),
+                on_sale(event_seat_t.c.event_id),
             )
             .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
             .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
@@ -336,9 +469,21 @@ async def _hold_seat(
         amounts={seat_id: amount},
         hold_expires_at=hold_expires_at,
         now=now,
-        actor=actor,
+        actor=actor_of(caller),
     )
     return await load_cart(session, cart_id=cart_id, now=now, open_cart=True)
+
+
+def _check_on_sale(status: EventStatus, *, event_id: int, caller: Principal | None) -> None:
+    if status is EventStatus.DRAFT and not sees_drafts(caller):
+        raise not_found("Event", event_id, field="event_id")
+    if status is not EventStatus.PUBLISHED:
+        raise TicketingError(
+            ErrorCode.EVENT_NOT_ON_SALE,
+            f"Event {event_id} is {status.value}: it is not on sale.",
+            field=("event_id",),
+            context={"event_id": event_id},
+        )
 
 
 def _seat_not_available(event_id: int, seat_id: int) -> TicketingError:
@@ -455,17 +600,17 @@ async def add_general_admission_to_cart(
     quantity: int,
     now: datetime,
     policy: CartPolicy,
-    actor: str = "anonymous",
+    caller: Principal | None = None,
 ) -> CartView:
     """Hold `quantity` places of a general-admission section at once: all of them or none."""
     if quantity < 1:
         raise TicketingError(
             ErrorCode.VALIDATION_ERROR, "Quantity must be at least 1.", field=("quantity",)
         )
-    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True)
+    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
     found = (
         await session.execute(
-            sa.select(event_t.c.currency, event_section_t.c.kind)
+            sa.select(event_t.c.currency, event_section_t.c.kind, event_t.c.status)
             .select_from(event_t)
             .outerjoin(
                 event_section_t,
@@ -479,7 +624,8 @@ async def add_general_admission_to_cart(
     ).one_or_none()
     if found is None:
         raise not_found("Event", event_id, field="event_id")
-    currency, kind = found
+    currency, kind, event_status = found
+    _check_on_sale(EventStatus(event_status), event_id=event_id, caller=caller)
     if kind is None:
         raise not_found(f"Section {section_id} of event", event_id, field="section_id")
     if kind != SectionKind.GENERAL_ADMISSION:
@@ -539,6 +685,7 @@ async def add_general_admission_to_cart(
                 event_seat_t.c.event_id == event_id,
                 event_seat_t.c.seat_id.in_(candidates.scalar_subquery()),
                 seat_is_free(now),
+                on_sale(event_seat_t.c.event_id),
             )
             .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
             .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
@@ -571,7 +718,7 @@ async def add_general_admission_to_cart(
         amounts=amounts,
         hold_expires_at=hold_expires_at,
         now=now,
-        actor=actor,
+        actor=actor_of(caller),
     )
     return await load_cart(session, cart_id=cart_id, now=now)
 
@@ -584,10 +731,10 @@ async def remove_seat_from_cart(
     event_id: int,
     seat_id: int,
     now: datetime,
-    actor: str = "anonymous",
+    caller: Principal | None = None,
 ) -> CartView:
     """Release one held seat of this cart back to sale."""
-    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=False)
+    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=False, caller=caller)
     released = (
         await session.execute(
             sa.update(event_seat_t)
@@ -630,7 +777,7 @@ async def remove_seat_from_cart(
             )
         ],
         at=now,
-        actor=actor,
+        actor=actor_of(caller),
     )
     return await load_cart(session, cart_id=cart_id, now=now)
 
@@ -642,13 +789,18 @@ async def book_cart(
     cart_id: uuid.UUID,
     now: datetime,
     policy: CartPolicy,
-    actor: str = "anonymous",
+    caller: Principal | None = None,
 ) -> PaymentView:
     """Turn every held seat of the cart into a booked seat under one new pending payment.
 
-    Idempotent: booking a cart that already has a payment returns that payment.
+    Idempotent: booking a cart that already has a payment returns that payment. When the policy
+    refuses anonymous checkout, only a signed-in customer may book (AUTH_REQUIRED).
     """
-    status = await lock_cart(session, cart_id)
+    if caller is None and not policy.anonymous_checkout:
+        raise TicketingError(
+            ErrorCode.AUTH_REQUIRED, "Sign in to book: this service sells to customers only."
+        )
+    status = await lock_cart_for(session, cart_id, caller=caller)
     if status is not None and status is not CartStatus.OPEN:
         payment_id = await session.scalar(
             sa.select(payment_t.c.id).where(payment_t.c.cart_id == cart_id)
@@ -692,6 +844,7 @@ async def book_cart(
                 event_seat_t.c.cart_id == cart_id,
                 event_seat_t.c.status == SeatStatus.HELD,
                 event_seat_t.c.expires_at > now,
+                on_sale(event_seat_t.c.event_id),
             )
             .values(status=SeatStatus.BOOKED, expires_at=payment_expires_at)
             .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
@@ -699,7 +852,13 @@ async def book_cart(
     ).all()
     note_seat_changes(session, booked)
     if {(r.event_id, r.seat_id) for r in booked} != {(i.event_id, i.seat_id) for i in items}:
-        raise AssertionError(f"cart {cart_id}: held seats and live cart items disagree")
+        # the held seats and live items agree (one cart lock); what differs is off sale now
+        off_sale = sorted({i.event_id for i in items} - {r.event_id for r in booked})
+        raise TicketingError(
+            ErrorCode.EVENT_NOT_ON_SALE,
+            f"Event {off_sale[0] if off_sale else ''} is not on sale any more; remove its seats.",
+            context={"event_id": off_sale[0]} if off_sale else None,
+        )
 
     total = money(sum((item.amount for item in items), Decimal(0)))
     await session.execute(
@@ -764,6 +923,6 @@ async def book_cart(
             }
         ],
         at=now,
-        actor=actor,
+        actor=actor_of(caller),
     )
     return await load_payment(session, payment_id=payment_id, now=now)

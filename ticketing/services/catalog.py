@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.db import query
 from ticketing.domain import (
     EventSectionView,
+    EventStatus,
     EventView,
     PriceLevelView,
     PriceOptionView,
+    Principal,
     RowView,
     SeatType,
     SeatView,
@@ -27,6 +29,7 @@ from ticketing.domain import (
     SectionView,
     VenueView,
     effective_seat_status,
+    sees_drafts,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.models import (
@@ -128,7 +131,15 @@ def _event_select() -> sa.Select[Any]:
         venue_t.c.name.label("venue_name"),
         event_t.c.starts_at,
         event_t.c.currency,
+        event_t.c.status,
     ).join(venue_t, venue_t.c.id == event_t.c.venue_id)
+
+
+def visible_events(viewer: Principal | None) -> sa.ColumnElement[bool]:
+    """Drafts exist for managers only."""
+    if sees_drafts(viewer):
+        return sa.true()
+    return event_t.c.status != EventStatus.DRAFT.value
 
 
 def _event(row: Any) -> EventView:
@@ -139,6 +150,7 @@ def _event(row: Any) -> EventView:
         venue_name=row.venue_name,
         starts_at=row.starts_at,
         currency=row.currency,
+        status=EventStatus(row.status),
     )
 
 
@@ -146,6 +158,7 @@ def _event(row: Any) -> EventView:
 async def list_events(
     session: AsyncSession,
     *,
+    viewer: Principal | None = None,
     venue_id: int | None = None,
     starts_after: datetime | None = None,
     starts_before: datetime | None = None,
@@ -160,7 +173,7 @@ async def list_events(
                 f"{name} needs a UTC offset (e.g. 2027-01-01T00:00:00+00:00).",
                 field=(name,),
             )
-    stmt = _event_select().order_by(event_t.c.starts_at, event_t.c.id)
+    stmt = _event_select().where(visible_events(viewer)).order_by(event_t.c.starts_at, event_t.c.id)
     if venue_id is not None:
         stmt = stmt.where(event_t.c.venue_id == venue_id)
     if starts_after is not None:
@@ -174,16 +187,24 @@ async def list_events(
     return [_event(row) for row in await session.execute(stmt)]
 
 
-async def _require_event(session: AsyncSession, event_id: int) -> EventView:
-    row = (await session.execute(_event_select().where(event_t.c.id == event_id))).one_or_none()
+async def _require_event(
+    session: AsyncSession, event_id: int, viewer: Principal | None = None
+) -> EventView:
+    row = (
+        await session.execute(
+            _event_select().where(event_t.c.id == event_id, visible_events(viewer))
+        )
+    ).one_or_none()
     if row is None:
         raise not_found("Event", event_id, field="event_id")
     return _event(row)
 
 
 @query
-async def get_event(session: AsyncSession, *, event_id: int) -> EventView:
-    return await _require_event(session, event_id)
+async def get_event(
+    session: AsyncSession, *, event_id: int, viewer: Principal | None = None
+) -> EventView:
+    return await _require_event(session, event_id, viewer)
 
 
 async def _price_levels(
@@ -206,8 +227,10 @@ async def _price_levels(
 
 
 @query
-async def list_price_levels(session: AsyncSession, *, event_id: int) -> list[PriceLevelView]:
-    await _require_event(session, event_id)
+async def list_price_levels(
+    session: AsyncSession, *, event_id: int, viewer: Principal | None = None
+) -> list[PriceLevelView]:
+    await _require_event(session, event_id, viewer)
     return (await _price_levels(session, [event_id]))[event_id]
 
 
@@ -277,10 +300,10 @@ async def _event_sections(
 
 @query
 async def list_event_sections(
-    session: AsyncSession, *, event_id: int, now: datetime
+    session: AsyncSession, *, event_id: int, now: datetime, viewer: Principal | None = None
 ) -> list[EventSectionView]:
     """An event's sections with how many seats are on sale in each right now."""
-    await _require_event(session, event_id)
+    await _require_event(session, event_id, viewer)
     return (await _event_sections(session, [event_id], now))[event_id]
 
 
@@ -395,10 +418,15 @@ async def _section_seats(
 
 @query
 async def list_section_seats(
-    session: AsyncSession, *, event_id: int, section_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    event_id: int,
+    section_id: int,
+    now: datetime,
+    viewer: Principal | None = None,
 ) -> list[SeatView]:
     """The seat map of one section: every seat with its live status and its price options."""
-    await _require_event(session, event_id)
+    await _require_event(session, event_id, viewer)
     section_exists = await session.scalar(
         sa.select(sa.literal(1)).where(
             event_section_t.c.event_id == event_id, event_section_t.c.section_id == section_id

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.db import command
-from ticketing.domain import SeatStatus, SeatType, SectionKind, money
+from ticketing.domain import EventStatus, SeatStatus, SeatType, SectionKind, money
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.models import (
     Money,
@@ -96,54 +96,62 @@ async def insert_venue(
     )
     assert venue_id is not None
     for position, spec in enumerate(sections):
-        section_id = await session.scalar(
-            sa.insert(section_t)
-            .values(
-                venue_id=venue_id,
-                name=spec.name,
-                kind=spec.kind.value,
-                capacity=spec.seat_count,
-                position=position,
-            )
-            .returning(section_t.c.id)
+        await insert_section(session, venue_id=venue_id, spec=spec, position=position)
+    return venue_id
+
+
+async def insert_section(
+    session: AsyncSession, *, venue_id: int, spec: SectionSpec, position: int
+) -> int:
+    """One section of a venue with its rows and seats, in three statements whatever its size."""
+    section_id: int | None = await session.scalar(
+        sa.insert(section_t)
+        .values(
+            venue_id=venue_id,
+            name=spec.name,
+            kind=spec.kind.value,
+            capacity=spec.seat_count,
+            position=position,
         )
-        assert section_id is not None
-        seats: list[dict[str, object]] = []
-        if spec.kind is SectionKind.GENERAL_ADMISSION:
-            seats = [
+        .returning(section_t.c.id)
+    )
+    assert section_id is not None
+    seats: list[dict[str, object]] = []
+    if spec.kind is SectionKind.GENERAL_ADMISSION:
+        seats = [
+            {
+                "section_id": section_id,
+                "row_id": None,
+                "number": None,
+                "type": SeatType.GENERAL_ADMISSION.value,
+                "position": place,
+            }
+            for place in range(spec.capacity)
+        ]
+    else:
+        row_ids = (
+            await session.execute(
+                sa.insert(row_t).returning(row_t.c.id, sort_by_parameter_order=True),
+                [
+                    {"section_id": section_id, "name": row.name, "position": index}
+                    for index, row in enumerate(spec.rows)
+                ],
+            )
+        ).scalars()
+        for row_id, row in zip(row_ids, spec.rows, strict=True):
+            seats += [
                 {
                     "section_id": section_id,
-                    "row_id": None,
-                    "number": None,
-                    "type": SeatType.GENERAL_ADMISSION.value,
-                    "position": place,
+                    "row_id": row_id,
+                    "number": number,
+                    "type": SeatType.DESIGNATED.value,
+                    "position": position,
                 }
-                for place in range(spec.capacity)
+                for position, number in enumerate(row.seat_numbers, start=len(seats))
             ]
-        else:
-            row_ids = (
-                await session.execute(
-                    sa.insert(row_t).returning(row_t.c.id, sort_by_parameter_order=True),
-                    [
-                        {"section_id": section_id, "name": row.name, "position": index}
-                        for index, row in enumerate(spec.rows)
-                    ],
-                )
-            ).scalars()
-            for row_id, row in zip(row_ids, spec.rows, strict=True):
-                seats += [
-                    {
-                        "section_id": section_id,
-                        "row_id": row_id,
-                        "number": number,
-                        "type": SeatType.DESIGNATED.value,
-                        "position": position,
-                    }
-                    for position, number in enumerate(row.seat_numbers, start=len(seats))
-                ]
-        if seats:
-            await session.execute(sa.insert(seat_t), seats)
-    return venue_id
+    if seats:
+        await session.execute(sa.insert(seat_t), seats)
+    return section_id
 
 
 @command
@@ -171,6 +179,7 @@ async def insert_event(
     price_levels: Sequence[str],
     prices: Mapping[str, Mapping[str, Decimal]],
     now: datetime,
+    status: EventStatus = EventStatus.PUBLISHED,
 ) -> int:
     """Create the event and copy the venue's manifest into it.
 
@@ -209,6 +218,7 @@ async def insert_event(
             starts_at=starts_at,
             currency=currency.upper(),
             created_at=now,
+            status=status.value,
         )
         .returning(event_t.c.id)
     )

@@ -7,7 +7,9 @@ concurrent outcomes exactly one wins; repeating the winning call returns the sam
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from ticketing.domain import (
     CartStatus,
     PaymentStatus,
     PaymentView,
+    Principal,
     SeatStatus,
     TicketView,
     check_payment_outcome,
@@ -34,13 +37,28 @@ from ticketing.models import (
     ticket_t,
     venue_t,
 )
-from ticketing.services._sql import audit_seat, lock_cart, note_seat_changes, record_audit
+from ticketing.services._sql import (
+    actor_of,
+    audit_seat,
+    cart_visible_to,
+    lock_cart,
+    note_seat_changes,
+    owner_after_use,
+    record_audit,
+)
 
 
 async def _tickets(session: AsyncSession, payment_id: uuid.UUID) -> tuple[TicketView, ...]:
+    return (await _tickets_of(session, [payment_id])).get(payment_id, ())
+
+
+async def _tickets_of(
+    session: AsyncSession, payment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[TicketView, ...]]:
     stmt = (
         sa.select(
             ticket_t.c.id,
+            ticket_t.c.payment_id,
             ticket_t.c.event_id,
             event_t.c.name.label("event_name"),
             event_t.c.starts_at,
@@ -70,38 +88,55 @@ async def _tickets(session: AsyncSession, payment_id: uuid.UUID) -> tuple[Ticket
             ),
         )
         .join(price_level_t, price_level_t.c.id == ticket_t.c.price_level_id)
-        .where(ticket_t.c.payment_id == payment_id)
+        .where(ticket_t.c.payment_id.in_(payment_ids))
         .order_by(event_t.c.starts_at, event_section_t.c.position, event_seat_t.c.position)
     )
-    return tuple(
-        TicketView(
-            id=row.id,
-            event_id=row.event_id,
-            event_name=row.event_name,
-            starts_at=row.starts_at,
-            venue_name=row.venue_name,
-            section_name=row.section_name,
-            row=row.row_name,
-            number=row.number,
-            seat_id=row.seat_id,
-            price_name=row.price_name,
-            amount=row.amount,
-            currency=row.currency,
+    tickets: dict[uuid.UUID, list[TicketView]] = {}
+    for row in await session.execute(stmt):
+        tickets.setdefault(row.payment_id, []).append(
+            TicketView(
+                id=row.id,
+                event_id=row.event_id,
+                event_name=row.event_name,
+                starts_at=row.starts_at,
+                venue_name=row.venue_name,
+                section_name=row.section_name,
+                row=row.row_name,
+                number=row.number,
+                seat_id=row.seat_id,
+                price_name=row.price_name,
+                amount=row.amount,
+                currency=row.currency,
+            )
         )
-        for row in await session.execute(stmt)
-    )
+    return {payment_id: tuple(found) for payment_id, found in tickets.items()}
 
 
 async def load_payment(
-    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    now: datetime,
+    caller: Principal | None = None,
 ) -> PaymentView:
+    """The payment as its cart's owner sees it; NOT_FOUND for anyone else when the cart is
+    bound to a customer."""
     row = (
-        await session.execute(sa.select(payment_t).where(payment_t.c.id == payment_id))
+        await session.execute(
+            sa.select(payment_t)
+            .join(cart_t, cart_t.c.id == payment_t.c.cart_id)
+            .where(payment_t.c.id == payment_id, cart_visible_to(caller))
+        )
     ).one_or_none()
     if row is None:
         raise not_found("Payment", payment_id, field="payment_id")
     status = effective_payment_status(row.status, row.expires_at, now)
     tickets = await _tickets(session, payment_id) if status is PaymentStatus.COMPLETED else ()
+    return _payment_view(row, now, tickets)
+
+
+def _payment_view(row: Any, now: datetime, tickets: tuple[TicketView, ...]) -> PaymentView:
+    status = effective_payment_status(row.status, row.expires_at, now)
     return PaymentView(
         payment_id=row.id,
         cart_id=row.cart_id,
@@ -113,30 +148,57 @@ async def load_payment(
         # An overdue payment ended at its deadline, whether or not the sweep has written it down.
         finalized_at=row.finalized_at
         or (row.expires_at if status is PaymentStatus.EXPIRED else None),
-        tickets=tickets,
+        tickets=tickets if status is PaymentStatus.COMPLETED else (),
     )
 
 
 @query
+async def list_payments(
+    session: AsyncSession, *, owner: Principal, now: datetime, limit: int = 100
+) -> list[PaymentView]:
+    """A customer's payments, newest first, with the tickets of the completed ones."""
+    rows = (
+        await session.execute(
+            sa.select(payment_t)
+            .join(cart_t, cart_t.c.id == payment_t.c.cart_id)
+            .where(cart_t.c.owner_id == owner.user_id)
+            .order_by(payment_t.c.created_at.desc(), payment_t.c.id)
+            .limit(limit)
+        )
+    ).all()
+    completed = [row.id for row in rows if row.status == PaymentStatus.COMPLETED.value]
+    tickets = await _tickets_of(session, completed) if completed else {}
+    return [_payment_view(row, now, tickets.get(row.id, ())) for row in rows]
+
+
+@query
 async def get_payment(
-    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    now: datetime,
+    caller: Principal | None = None,
 ) -> PaymentView:
-    return await load_payment(session, payment_id=payment_id, now=now)
+    return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
 
 async def _lock_payment(
-    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime
+    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, caller: Principal | None
 ) -> tuple[uuid.UUID, PaymentStatus]:
-    """Lock the payment's cart, then the payment (the global lock order); return its state."""
+    """Lock the payment's cart, then the payment (the global lock order); return its state.
+
+    Another customer's payment is NOT_FOUND; a signed-in caller binds an unbound cart."""
     # The cart, found through the payment and locked, in one statement (a payment's cart never
     # changes, so reading it without a lock first is safe).
     cart_id = await session.scalar(
-        sa.select(cart_t.c.id)
+        sa.update(cart_t)
         .where(
             cart_t.c.id
-            == sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id).scalar_subquery()
+            == sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id).scalar_subquery(),
+            cart_visible_to(caller),
         )
-        .with_for_update()
+        .values(owner_id=owner_after_use(caller))
+        .returning(cart_t.c.id)
     )
     if cart_id is None:
         raise not_found("Payment", payment_id, field="payment_id")
@@ -174,10 +236,14 @@ async def _finish(
 
 @command
 async def complete_payment(
-    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, actor: str = "anonymous"
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    now: datetime,
+    caller: Principal | None = None,
 ) -> PaymentView:
     """The payment went through: its seats are sold and a ticket is issued for each."""
-    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now)
+    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
     check_payment_outcome(current=status, requested=PaymentStatus.COMPLETED, payment_id=payment_id)
     if status is PaymentStatus.COMPLETED:
         return await load_payment(session, payment_id=payment_id, now=now)
@@ -245,7 +311,7 @@ async def complete_payment(
         ]
         + [_payment_audit(payment_id, cart_id, PaymentStatus.COMPLETED)],
         at=now,
-        actor=actor,
+        actor=actor_of(caller),
     )
     return await load_payment(session, payment_id=payment_id, now=now)
 
@@ -309,10 +375,14 @@ async def _release_payment_seats(
 
 @command
 async def fail_payment(
-    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, actor: str = "anonymous"
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    now: datetime,
+    caller: Principal | None = None,
 ) -> PaymentView:
     """The payment did not go through: its seats are on sale again and the cart is closed."""
-    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now)
+    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
     check_payment_outcome(current=status, requested=PaymentStatus.FAILED, payment_id=payment_id)
     if status is PaymentStatus.PENDING:
         await _release_payment_seats(
@@ -321,7 +391,7 @@ async def fail_payment(
             cart_id=cart_id,
             outcome=PaymentStatus.FAILED,
             now=now,
-            actor=actor,
+            actor=actor_of(caller),
         )
     return await load_payment(session, payment_id=payment_id, now=now)
 

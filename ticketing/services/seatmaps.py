@@ -1,10 +1,11 @@
 """Seat maps kept in memory and always fresh: the read path of a stadium on sale.
 
-A seat map has a static part, the layout (seats, rows, numbers, price offers), which never changes
-once the event exists, and a live part, the status of each seat. The layout of a section is loaded
-once per process. The statuses of a section are kept as one byte per seat together with the
-section's `version` (bumped by every transaction that changes a status there, see
-`ticketing.db.sections_changed`) and the earliest hold or payment deadline among its seats.
+A seat map has a static part, the layout (seats, rows, numbers, price offers), which changes only
+when a manager edits the event (which bumps `event.revision`), and a live part, the status of each
+seat. The layout of a section is loaded once per process and revision. The statuses of a section
+are kept as one byte per seat together with the section's `version` (bumped by every transaction
+that changes a status there, see `ticketing.db.sections_changed`) and the earliest hold or
+payment deadline among its seats.
 
 Every read first learns the current versions of the event's sections from the database, with a
 read that *starts after the request arrived*; concurrent readers share one such read. A section
@@ -34,25 +35,31 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.db import busy_error, query
 from ticketing.domain import (
+    EventStatus,
     EventView,
     PriceLevelView,
     PriceOptionView,
+    Principal,
+    Role,
     SeatStatus,
     SeatType,
     SeatView,
     SectionKind,
+    sees_drafts,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
-from ticketing.models import event_seat_t, event_section_t, price_level_t, price_t
+from ticketing.models import event_seat_t, event_section_t, event_t, price_level_t, price_t
 from ticketing.services.catalog import _price_levels, _require_event
 
 T = TypeVar("T")
 
 STATUS_BYTES = {status: str(int(status)).encode() for status in SeatStatus}
-"""One ASCII digit per seat: b"1" available, b"2" held, b"3" booked, b"4" sold."""
+"""One ASCII digit per seat: b"1" available, b"2" held, b"3" booked, b"4" sold, b"5" blocked."""
 _AVAILABLE = ord("1")
 _LAYOUT_BATCH = 16  # sections per layout query: a stadium loads in a few steps, not one
 _EXPIRING = {int(SeatStatus.HELD), int(SeatStatus.BOOKED)}
+# Layouts are loaded for every viewer; who may see a draft is decided per request.
+_EVERYONE = Principal(user_id=0, email="", role=Role.MANAGER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,16 @@ class EventSeatMap:
     """For adapters' encodings of the event's layout (shared by every map of this event)."""
 
 
+class SectionVersions(dict[int, int]):
+    """{section id: version} of one event, with the event's status and revision, as read
+    together in one statement."""
+
+    def __init__(self, versions: dict[int, int], *, status: EventStatus, revision: int) -> None:
+        super().__init__(versions)
+        self.status = status
+        self.revision = revision
+
+
 class _SharedRead(Generic[T]):
     """Readers that arrive while no read has started yet share the next one.
 
@@ -182,6 +199,7 @@ class _SharedRead(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class _EventHead:
+    revision: int
     event: EventView
     price_levels: tuple[PriceLevelView, ...]
     sections: tuple[tuple[int, str, SectionKind, int, int], ...]
@@ -190,7 +208,8 @@ class _EventHead:
 
 @query
 async def _event_head(session: AsyncSession, *, event_id: int) -> _EventHead:
-    event = await _require_event(session, event_id)
+    revision = await session.scalar(sa.select(event_t.c.revision).where(event_t.c.id == event_id))
+    event = await _require_event(session, event_id, _EVERYONE)
     levels = (await _price_levels(session, [event_id]))[event_id]
     sections = await session.execute(
         sa.select(
@@ -204,6 +223,7 @@ async def _event_head(session: AsyncSession, *, event_id: int) -> _EventHead:
         .order_by(event_section_t.c.position, event_section_t.c.section_id)
     )
     return _EventHead(
+        revision=revision or 0,
         event=event,
         price_levels=tuple(levels),
         sections=tuple((r[0], r[1], SectionKind(r[2]), r[3], r[4]) for r in sections),
@@ -305,7 +325,7 @@ class _VersionReader:
     """
 
     _SQL = (
-        "SELECT e.id, s.section_id, s.version FROM event e "
+        "SELECT e.status, e.revision, s.section_id, s.version FROM event e "
         "LEFT JOIN event_section s ON s.event_id = e.id WHERE e.id = {param}"
     )
 
@@ -354,11 +374,15 @@ class _VersionReader:
                 await self.close()
                 raise
 
-    async def read(self, event_id: int) -> dict[int, int] | None:
+    async def read(self, event_id: int) -> SectionVersions | None:
         rows = await self._fetch(self._SQL.format(param="{p1}"), event_id)
         if not rows:
             return None
-        return {row[1]: row[2] for row in rows if row[1] is not None}
+        return SectionVersions(
+            {row[2]: row[3] for row in rows if row[2] is not None},
+            status=EventStatus(rows[0][0]),
+            revision=rows[0][1],
+        )
 
     async def taken(
         self, event_id: int, section_ids: Sequence[int]
@@ -417,34 +441,33 @@ class SeatMaps:
         self._reader = _VersionReader(database_url, timeout_s)
         self._events: dict[int, _EventEntry] = {}
         self._loading: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._version_reads: dict[int, _SharedRead[dict[int, int] | None]] = {}
+        self._version_reads: dict[int, _SharedRead[SectionVersions | None]] = {}
 
     async def _call(self, fn: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
         async with self._sessionmaker() as session:
             return await fn(session, **kwargs)
 
-    async def versions(self, event_id: int) -> dict[int, int]:
+    async def versions(self, event_id: int, *, viewer: Principal | None) -> SectionVersions:
         """{section id: version} of the event, read after this call started (shared with the
-        callers that arrived with it). Pass it to the other methods to see one state."""
-        return await self._versions(event_id)
-
-    async def _versions(self, event_id: int) -> dict[int, int]:
+        callers that arrived with it). Pass it to the other methods to see one state.
+        A draft event is NOT_FOUND unless the viewer may see drafts."""
         shared = self._version_reads.get(event_id)
         if shared is None:
             shared = self._version_reads[event_id] = _SharedRead(
                 lambda: self._reader.read(event_id)
             )
         versions = await shared.get()
-        if versions is None:
+        if versions is None or (versions.status is EventStatus.DRAFT and not sees_drafts(viewer)):
             raise not_found("Event", event_id, field="event_id")
         return versions
 
-    async def _entry(self, event_id: int) -> _EventEntry:
+    async def _entry(self, event_id: int, versions: SectionVersions) -> _EventEntry:
         entry = self._events.get(event_id)
-        if entry is None:
+        if entry is None or entry.head.revision < versions.revision:
             async with self._loading[event_id]:
                 entry = self._events.get(event_id)
-                if entry is None:
+                if entry is None or entry.head.revision < versions.revision:
+                    # a manager changed the event: its layouts are read again
                     head = await self._call(_event_head, event_id=event_id)
                     entry = self._events[event_id] = _EventEntry(head)
         return entry
@@ -469,11 +492,9 @@ class SeatMaps:
         event_id: int,
         section_ids: Sequence[int] | None,
         now: datetime,
-        versions: dict[int, int] | None = None,
+        versions: SectionVersions,
     ) -> tuple[_EventEntry, list[SectionState]]:
-        if versions is None:
-            versions = await self._versions(event_id)
-        entry = await self._entry(event_id)
+        entry = await self._entry(event_id, versions)
         if section_ids is None:
             section_ids = [s[0] for s in entry.head.sections]
         stale = [s for s in section_ids if not self._fresh(entry, s, versions, now)]
@@ -493,7 +514,11 @@ class SeatMaps:
         return state is not None and state.fresh(versions[section_id], now)
 
     async def _refresh(
-        self, entry: _EventEntry, section_ids: list[int], versions: dict[int, int], now: datetime
+        self,
+        entry: _EventEntry,
+        section_ids: list[int],
+        versions: SectionVersions,
+        now: datetime,
     ) -> None:
         await self._layouts(entry, section_ids)
         # Read after the versions: what we read is at least as new as the version we file it under.
@@ -531,11 +556,12 @@ class SeatMaps:
         event_id: int,
         section_id: int,
         now: datetime,
-        versions: dict[int, int] | None = None,
+        viewer: Principal | None = None,
+        versions: SectionVersions | None = None,
     ) -> SectionState:
         """One section of an event, fresh as of this call (or as of `versions`)."""
         if versions is None:
-            versions = await self._versions(event_id)
+            versions = await self.versions(event_id, viewer=viewer)
         if section_id not in versions:
             raise not_found("Section", section_id, field="section_id")
         _, (state,) = await self._states(event_id, [section_id], now, versions)
@@ -547,11 +573,12 @@ class SeatMaps:
         event_id: int,
         section_ids: Sequence[int],
         now: datetime,
-        versions: dict[int, int] | None = None,
+        viewer: Principal | None = None,
+        versions: SectionVersions | None = None,
     ) -> list[SectionState]:
         """Several sections of one event, fresh as of this call (or as of `versions`)."""
         if versions is None:
-            versions = await self._versions(event_id)
+            versions = await self.versions(event_id, viewer=viewer)
         missing = [s for s in section_ids if s not in versions]
         if missing:
             raise not_found("Section", missing[0], field="section_id")
@@ -559,9 +586,16 @@ class SeatMaps:
         return states
 
     async def event_map(
-        self, *, event_id: int, now: datetime, versions: dict[int, int] | None = None
+        self,
+        *,
+        event_id: int,
+        now: datetime,
+        viewer: Principal | None = None,
+        versions: SectionVersions | None = None,
     ) -> EventSeatMap:
         """Every section of an event, fresh as of this call (or as of `versions`)."""
+        if versions is None:
+            versions = await self.versions(event_id, viewer=viewer)
         entry, states = await self._states(event_id, None, now, versions)
         return EventSeatMap(
             event=entry.head.event,
@@ -577,11 +611,12 @@ class SeatMaps:
         event_id: int,
         since: str,
         now: datetime,
-        versions: dict[int, int] | None = None,
+        viewer: Principal | None = None,
+        versions: SectionVersions | None = None,
     ) -> EventSeatMap:
         """The sections whose statuses differ from the map named by `since` (a `version`)."""
         previous = _parse_token(since)
-        current = await self.event_map(event_id=event_id, now=now, versions=versions)
+        current = await self.event_map(event_id=event_id, now=now, viewer=viewer, versions=versions)
         changed = tuple(s for s in current.sections if previous.get(s.layout.id) != s.stamp)
         return EventSeatMap(
             event=current.event,

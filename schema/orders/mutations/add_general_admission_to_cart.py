@@ -50,6 +50,7 @@ async def add_general_admission_to_cart(
             quantity=input.quantity,
             now=context.now,
             policy=context.policy,
+            caller=await context.viewer(),
         )
         return Cart.of(view)
 

@@ -44,6 +44,7 @@ async def add_seat_to_cart(
             price_id=parse_id(input.price_id, field="price_id"),
             now=context.now,
             policy=context.policy,
+            caller=await context.viewer(),
         )
         return Cart.of(view)
 

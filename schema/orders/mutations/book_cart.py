@@ -38,9 +38,15 @@ async def book_cart(
 
     async def run() -> tuple[Payment, Cart]:
         payment = await context.call(
-            carts.book_cart, cart_id=input.cart_id, now=context.now, policy=context.policy
+            carts.book_cart,
+            cart_id=input.cart_id,
+            now=context.now,
+            policy=context.policy,
+            caller=await context.viewer(),
         )
-        cart = await context.call(carts.get_cart, cart_id=input.cart_id, now=context.now)
+        cart = await context.call(
+            carts.get_cart, cart_id=input.cart_id, now=context.now, caller=await context.viewer()
+        )
         return Payment.of(payment), Cart.of(cart)
 
     result, errors = await attempt(run())

@@ -46,8 +46,12 @@ async def _finish(
     context = info.context
 
     async def run() -> tuple[Payment, Cart]:
-        view = await context.call(service, payment_id=payment_id, now=context.now)
-        cart = await context.call(carts.get_cart, cart_id=view.cart_id, now=context.now)
+        view = await context.call(
+            service, payment_id=payment_id, now=context.now, caller=await context.viewer()
+        )
+        cart = await context.call(
+            carts.get_cart, cart_id=view.cart_id, now=context.now, caller=await context.viewer()
+        )
         return Payment.of(view), Cart.of(cart)
 
     result, errors = await attempt(run())

@@ -41,6 +41,7 @@ async def remove_seat_from_cart(
             event_id=parse_id(input.event_id, field="event_id"),
             seat_id=parse_id(input.seat_id, field="seat_id"),
             now=context.now,
+            caller=await context.viewer(),
         )
         return Cart.of(view)
 

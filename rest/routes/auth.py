@@ -1,0 +1,85 @@
+"""Accounts: register, sign in (OAuth 2 password flow), sign out, who am I, my orders."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from rest.deps import AuthPolicyDep, CustomerDep, NowDep, SessionDep, bearer_token
+from rest.problems import problem_responses
+from rest.schemas import CartOut, OrdersOut, PaymentOut, RegisterIn, TokenOut, UserOut
+from ticketing.errors import ErrorCode
+from ticketing.services import accounts, carts, payments
+
+router = APIRouter(tags=["accounts"])
+SIGNED_IN = problem_responses(ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_TOKEN)
+
+
+@router.post(
+    "/auth/register",
+    status_code=201,
+    summary="Create a customer account",
+    responses=problem_responses(ErrorCode.EMAIL_TAKEN),
+)
+async def register(
+    body: RegisterIn, session: SessionDep, now: NowDep, policy: AuthPolicyDep
+) -> UserOut:
+    user = await accounts.register(
+        session, email=body.email, password=body.password, now=now, policy=policy
+    )
+    return UserOut.of(user)
+
+
+@router.post(
+    "/auth/token",
+    summary="Sign in: a bearer token for email (as `username`) and password",
+    description="OAuth 2 password flow (form fields `username`, `password`), so the Authorize "
+    "button of these docs works. Repeated failures for one account are throttled (429).",
+    responses=problem_responses(ErrorCode.INVALID_CREDENTIALS, ErrorCode.TOO_MANY_ATTEMPTS),
+)
+async def sign_in(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    now: NowDep,
+    policy: AuthPolicyDep,
+) -> TokenOut:
+    token = await accounts.sign_in(
+        session, email=form.username, password=form.password, now=now, policy=policy
+    )
+    return TokenOut.of(token, now=now)
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="Sign out: revoke the bearer token of this request",
+    responses=SIGNED_IN,
+)
+async def sign_out(
+    request: Request, _customer: CustomerDep, session: SessionDep, now: NowDep
+) -> Response:
+    token = bearer_token(request)
+    assert token is not None  # CustomerDep authenticated it
+    await accounts.sign_out(session, token=token, now=now)
+    return Response(status_code=204)
+
+
+@router.get("/me", summary="The signed-in account", responses=SIGNED_IN)
+async def me(customer: CustomerDep, session: SessionDep) -> UserOut:
+    return UserOut.of(await accounts.get_user(session, user_id=customer.user_id))
+
+
+@router.get(
+    "/me/orders",
+    summary="The signed-in customer's carts and payments (with tickets)",
+    responses=SIGNED_IN,
+)
+async def my_orders(customer: CustomerDep, session: SessionDep, now: NowDep) -> OrdersOut:
+    found_carts = await carts.list_carts(session, owner=customer, now=now)
+    found_payments = await payments.list_payments(session, owner=customer, now=now)
+    return OrdersOut(
+        carts=[CartOut.of(c) for c in found_carts],
+        payments=[PaymentOut.of(p) for p in found_payments],
+    )

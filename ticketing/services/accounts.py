@@ -1,0 +1,288 @@
+"""Accounts: registration, sign-in with throttling, bearer tokens, roles.
+
+Passwords are hashed with argon2id off the event loop (a hash costs ~100 ms of CPU) and never
+inside a transaction: a sign-in is a short command that counts the attempt, the password check,
+then a short command that issues the token. Tokens are random; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db import command, query
+from ticketing.domain import Principal, Role, TokenView, UserView
+from ticketing.errors import ErrorCode, TicketingError
+from ticketing.models import token_t, user_t
+from ticketing.services._sql import dialect_name
+from ticketing.settings import AuthPolicy
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+TOKEN_PREFIX = "tkt_"  # noqa: S105 (a marker, not a secret)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+@lru_cache(maxsize=8)
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def _policy_hasher(policy: AuthPolicy) -> PasswordHasher:
+    return _hasher(policy.argon2_time_cost, policy.argon2_memory_kib)
+
+
+@lru_cache(maxsize=8)
+def _decoy_hash(time_cost: int, memory_kib: int) -> str:
+    """Checked when no account has the email, so that an unknown email costs the same time."""
+    return _hasher(time_cost, memory_kib).hash(secrets.token_urlsafe(16))
+
+
+async def hash_password(password: str, policy: AuthPolicy) -> str:
+    return await asyncio.to_thread(_policy_hasher(policy).hash, password)
+
+
+async def _password_matches(password: str, password_hash: str | None, policy: AuthPolicy) -> bool:
+    hasher = _policy_hasher(policy)
+    if password_hash is None:
+        decoy = await asyncio.to_thread(
+            _decoy_hash, policy.argon2_time_cost, policy.argon2_memory_kib
+        )
+        password_hash = decoy
+        password = "\0" + password  # never matches the decoy by chance
+    try:
+        return await asyncio.to_thread(hasher.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    normalized = email.strip().lower()
+    if len(normalized) > 254 or not _EMAIL.match(normalized):
+        raise TicketingError(
+            ErrorCode.VALIDATION_ERROR, "email must be an email address.", field=("email",)
+        )
+    return normalized
+
+
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise TicketingError(
+            ErrorCode.VALIDATION_ERROR,
+            f"password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters.",
+            field=("password",),
+        )
+
+
+def _user(row: Any) -> UserView:
+    return UserView(id=row[0], email=row[1], role=Role(row[2]), created_at=row[3])
+
+
+_USER_COLUMNS = (user_t.c.id, user_t.c.email, user_t.c.role, user_t.c.created_at)
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    policy: AuthPolicy,
+    role: Role = Role.CUSTOMER,
+) -> UserView:
+    """A new account; EMAIL_TAKEN when the email has one already (the unique index decides)."""
+    email = normalize_email(email)
+    _check_password(password)
+    password_hash = await hash_password(password, policy)
+    return await _insert_user(session, email=email, password_hash=password_hash, role=role, now=now)
+
+
+@command
+async def _insert_user(
+    session: AsyncSession, *, email: str, password_hash: str, role: Role, now: datetime
+) -> UserView:
+    insert = (
+        postgresql.insert(user_t)
+        if await dialect_name(session) == "postgresql"
+        else sqlite.insert(user_t)
+    )
+    row = (
+        await session.execute(
+            insert.values(email=email, password_hash=password_hash, role=role.value, created_at=now)
+            .on_conflict_do_nothing(index_elements=["email"])
+            .returning(*_USER_COLUMNS)
+        )
+    ).one_or_none()
+    if row is None:
+        raise TicketingError(
+            ErrorCode.EMAIL_TAKEN,
+            f"An account with the email {email} exists already; sign in instead.",
+            field=("email",),
+        )
+    return _user(row)
+
+
+def _invalid_credentials() -> TicketingError:
+    return TicketingError(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
+
+
+async def sign_in(
+    session: AsyncSession, *, email: str, password: str, now: datetime, policy: AuthPolicy
+) -> TokenView:
+    """A new bearer token for the account, if the password is right and the account is not
+    throttled (more than `max_sign_in_attempts` attempts in a window: TOO_MANY_ATTEMPTS)."""
+    try:
+        email = normalize_email(email)
+    except TicketingError:
+        raise _invalid_credentials() from None
+    attempt = await _count_attempt(session, email=email, now=now, policy=policy)
+    if attempt is None:
+        await _password_matches(password, None, policy)  # same time as a wrong password
+        raise _invalid_credentials()
+    user_id, password_hash, attempts, since = attempt
+    if attempts > policy.max_sign_in_attempts:
+        retry_after = since + timedelta(seconds=policy.sign_in_window_seconds) - now
+        raise TicketingError(
+            ErrorCode.TOO_MANY_ATTEMPTS,
+            "Too many sign-in attempts for this account; try again later.",
+            context={"retry_after": max(1, int(retry_after.total_seconds()) + 1)},
+        )
+    if not await _password_matches(password, password_hash, policy):
+        raise _invalid_credentials()
+    return await _issue_token(session, user_id=user_id, now=now, policy=policy)
+
+
+@command
+async def _count_attempt(
+    session: AsyncSession, *, email: str, now: datetime, policy: AuthPolicy
+) -> tuple[int, str, int, datetime] | None:
+    """Count this attempt in the account's window (one conditional UPDATE: concurrent attempts
+    are all counted), and return what checking the password needs."""
+    new_window = sa.or_(
+        user_t.c.attempts_since.is_(None),
+        user_t.c.attempts_since <= now - timedelta(seconds=policy.sign_in_window_seconds),
+    )
+    row = (
+        await session.execute(
+            sa.update(user_t)
+            .where(user_t.c.email == email)
+            .values(
+                sign_in_attempts=sa.case((new_window, 1), else_=user_t.c.sign_in_attempts + 1),
+                attempts_since=sa.case((new_window, now), else_=user_t.c.attempts_since),
+            )
+            .returning(
+                user_t.c.id,
+                user_t.c.password_hash,
+                user_t.c.sign_in_attempts,
+                user_t.c.attempts_since,
+            )
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+@command
+async def _issue_token(
+    session: AsyncSession, *, user_id: int, now: datetime, policy: AuthPolicy
+) -> TokenView:
+    row = (
+        await session.execute(
+            sa.update(user_t)
+            .where(user_t.c.id == user_id)
+            .values(sign_in_attempts=0, attempts_since=None)
+            .returning(*_USER_COLUMNS)
+        )
+    ).one()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=policy.token_ttl_seconds)
+    await session.execute(
+        sa.insert(token_t).values(
+            token_hash=token_digest(token), user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
+    return TokenView(access_token=token, expires_at=expires_at, user=_user(row))
+
+
+def _invalid_token() -> TicketingError:
+    return TicketingError(
+        ErrorCode.INVALID_TOKEN,
+        "The bearer token is unknown, expired or signed out; sign in again.",
+    )
+
+
+@query
+async def authenticate(session: AsyncSession, *, token: str, now: datetime) -> Principal:
+    """The account a bearer token stands for; INVALID_TOKEN when expired, revoked or unknown."""
+    row = (
+        await session.execute(
+            sa.select(user_t.c.id, user_t.c.email, user_t.c.role)
+            .join(token_t, token_t.c.user_id == user_t.c.id)
+            .where(
+                token_t.c.token_hash == token_digest(token),
+                token_t.c.revoked_at.is_(None),
+                token_t.c.expires_at > now,
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise _invalid_token()
+    return Principal(user_id=row[0], email=row[1], role=Role(row[2]))
+
+
+@command
+async def sign_out(session: AsyncSession, *, token: str, now: datetime) -> None:
+    """Revoke the token; any later request with it is INVALID_TOKEN."""
+    revoked = await session.scalar(
+        sa.update(token_t)
+        .where(
+            token_t.c.token_hash == token_digest(token),
+            token_t.c.revoked_at.is_(None),
+            token_t.c.expires_at > now,
+        )
+        .values(revoked_at=now)
+        .returning(token_t.c.id)
+    )
+    if revoked is None:
+        raise _invalid_token()
+
+
+@query
+async def get_user(session: AsyncSession, *, user_id: int) -> UserView:
+    row = (
+        await session.execute(sa.select(*_USER_COLUMNS).where(user_t.c.id == user_id))
+    ).one_or_none()
+    if row is None:
+        raise _invalid_token()  # the account is gone: its tokens stand for nobody
+    return _user(row)
+
+
+@command
+async def promote(session: AsyncSession, *, email: str) -> UserView:
+    """Give an account the manager role."""
+    email = normalize_email(email)
+    row = (
+        await session.execute(
+            sa.update(user_t)
+            .where(user_t.c.email == email)
+            .values(role=Role.MANAGER.value)
+            .returning(*_USER_COLUMNS)
+        )
+    ).one_or_none()
+    if row is None:
+        raise TicketingError(ErrorCode.NOT_FOUND, f"No account has the email {email}.")
+    return _user(row)

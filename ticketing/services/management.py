@@ -1,0 +1,814 @@
+"""Event managers' commands: venues and their sections, events, prices, blocked seats, status.
+
+Every command checks the caller's role first (FORBIDDEN, nothing read or changed) and is one
+transaction. A change to what an event shows bumps `event.revision` and every section version of
+the event, so that cached seat maps and GraphQL results in every worker are refreshed.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db import command, query, sections_changed
+from ticketing.domain import (
+    EventStatus,
+    EventView,
+    Principal,
+    SeatStatus,
+    SectionKind,
+    SectionView,
+    VenueView,
+    money,
+)
+from ticketing.errors import ErrorCode, TicketingError, forbidden, not_found
+from ticketing.models import (
+    event_seat_t,
+    event_section_t,
+    event_t,
+    item_t,
+    price_level_t,
+    price_t,
+    row_t,
+    seat_t,
+    section_t,
+    ticket_t,
+    venue_t,
+)
+from ticketing.services._sql import (
+    actor_of,
+    audit_seat,
+    record_audit,
+    seat_is_free,
+)
+from ticketing.services.catalog import _require_event, _require_venue
+from ticketing.services.manifest import SectionSpec, insert_event, insert_section
+
+MAX_SEATS_PER_CALL = 100_000
+MAX_PRICE_LEVELS = 20
+
+
+def require_manager(caller: Principal | None, action: str) -> Principal:
+    if caller is None or not caller.is_manager:
+        raise forbidden(action)
+    return caller
+
+
+def _invalid(message: str, field: str) -> TicketingError:
+    return TicketingError(ErrorCode.VALIDATION_ERROR, message, field=(field,))
+
+
+def _name(value: str, *, field: str = "name", max_length: int = 200) -> str:
+    value = value.strip()
+    if not 0 < len(value) <= max_length:
+        raise _invalid(f"{field} must have 1 to {max_length} characters.", field)
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _invalid(
+            f"{value!r} is not an IANA time zone (e.g. Europe/Paris).", "timezone"
+        ) from None
+    return value
+
+
+def _amount(value: Decimal, field: str) -> Decimal:
+    try:
+        amount = money(value)
+    except InvalidOperation:
+        raise _invalid("Amounts are decimal numbers.", field) from None
+    if amount != value or not Decimal(0) <= amount < Decimal("10000000000"):
+        raise _invalid("Amounts are >= 0 with at most two decimals.", field)
+    return amount
+
+
+# --- venues -----------------------------------------------------------------------------------
+
+
+@command
+async def create_venue(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    name: str,
+    city: str = "",
+    timezone: str = "UTC",
+    now: datetime,
+) -> VenueView:
+    require_manager(caller, "create venues")
+    venue = {"name": _name(name), "city": city.strip()[:200], "timezone": _timezone(timezone)}
+    venue_id = await session.scalar(
+        sa.insert(venue_t).values(**venue, created_at=now).returning(venue_t.c.id)
+    )
+    assert venue_id is not None
+    return VenueView(id=venue_id, **venue)
+
+
+@command
+async def update_venue(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    venue_id: int,
+    name: str | None = None,
+    city: str | None = None,
+    timezone: str | None = None,
+) -> VenueView:
+    """Change the venue's name, city or time zone. Events keep their own copy of the seat map;
+    their venue fields show the new values."""
+    require_manager(caller, "change venues")
+    values: dict[str, str] = {}
+    if name is not None:
+        values["name"] = _name(name)
+    if city is not None:
+        values["city"] = city.strip()[:200]
+    if timezone is not None:
+        values["timezone"] = _timezone(timezone)
+    if values:
+        found = await session.scalar(
+            sa.update(venue_t)
+            .where(venue_t.c.id == venue_id)
+            .values(**values)
+            .returning(venue_t.c.id)
+        )
+        if found is None:
+            raise not_found("Venue", venue_id, field="venue_id")
+        await _venue_changed(session, venue_id)
+    return await _require_venue(session, venue_id)
+
+
+async def _venue_changed(session: AsyncSession, venue_id: int) -> None:
+    """Events show their venue (its name, its template's sections): cached data of every event
+    at the venue must be read again."""
+    event_ids = (
+        await session.scalars(sa.select(event_t.c.id).where(event_t.c.venue_id == venue_id))
+    ).all()
+    for event_id in event_ids:
+        await _event_changed(session, event_id)
+
+
+@command
+async def add_section(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    venue_id: int,
+    spec: SectionSpec,
+) -> SectionView:
+    """A seated section (rows of seats, given in bulk) or a general-admission one (a capacity).
+    Existing events keep their seat maps; events created later include the section."""
+    require_manager(caller, "change venues")
+    _name(spec.name)
+    if spec.seat_count > MAX_SEATS_PER_CALL:
+        raise _invalid(f"A section has at most {MAX_SEATS_PER_CALL} seats.", "rows")
+    for row in spec.rows:
+        _name(row.name, field="rows", max_length=50)
+        if len(set(row.seat_numbers)) != len(row.seat_numbers):
+            raise _invalid(f"Row {row.name!r} repeats a seat number.", "rows")
+        if any(not 0 < len(n) <= 20 for n in row.seat_numbers):
+            raise _invalid("Seat numbers have 1 to 20 characters.", "rows")
+    if len({row.name for row in spec.rows}) != len(spec.rows):
+        raise _invalid("Row names must be unique in a section.", "rows")
+    # Venues are never deleted: the venue read below cannot be outdated by another command.
+    await _require_venue(session, venue_id)
+    taken = await session.scalar(
+        sa.select(
+            sa.exists().where(section_t.c.venue_id == venue_id, section_t.c.name == spec.name)
+        )
+    )
+    position = await session.scalar(
+        sa.select(sa.func.coalesce(sa.func.max(section_t.c.position) + 1, 0)).where(
+            section_t.c.venue_id == venue_id
+        )
+    )
+    if taken:
+        raise _invalid(f"The venue has a section named {spec.name!r} already.", "name")
+    try:
+        section_id = await insert_section(
+            session, venue_id=venue_id, spec=spec, position=position or 0
+        )
+    except IntegrityError:  # a concurrent add_section took the name (the unique index decides)
+        raise _invalid(f"The venue has a section named {spec.name!r} already.", "name") from None
+    await _venue_changed(session, venue_id)
+    return SectionView(
+        id=section_id,
+        venue_id=venue_id,
+        name=spec.name,
+        kind=spec.kind,
+        capacity=spec.seat_count,
+        position=position or 0,
+    )
+
+
+@command
+async def remove_section(
+    session: AsyncSession, *, caller: Principal | None, section_id: int
+) -> SectionView:
+    """Delete a section of a venue while no event uses it (SECTION_IN_USE otherwise)."""
+    require_manager(caller, "change venues")
+    row = (
+        await session.execute(sa.select(section_t).where(section_t.c.id == section_id))
+    ).one_or_none()
+    if row is None:
+        raise not_found("Section", section_id, field="section_id")
+    in_use = TicketingError(
+        ErrorCode.SECTION_IN_USE,
+        f"Section {section_id} is part of an event's seat map; it cannot be removed.",
+        field=("section_id",),
+    )
+    if await session.scalar(
+        sa.select(sa.exists().where(event_section_t.c.section_id == section_id))
+    ):
+        raise in_use
+    try:
+        # an event copying the section meanwhile makes these fail on its foreign keys
+        await session.execute(sa.delete(seat_t).where(seat_t.c.section_id == section_id))
+        await session.execute(sa.delete(row_t).where(row_t.c.section_id == section_id))
+        await session.execute(sa.delete(section_t).where(section_t.c.id == section_id))
+    except IntegrityError:
+        raise in_use from None
+    await _venue_changed(session, row.venue_id)
+    return SectionView(
+        id=row.id,
+        venue_id=row.venue_id,
+        name=row.name,
+        kind=SectionKind(row.kind),
+        capacity=row.capacity,
+        position=row.position,
+    )
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SectionPrice:
+    section_id: int
+    price_level: str
+    amount: Decimal | None
+    """None removes the offer."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeatPrice:
+    seat_id: int
+    price_level: str
+    amount: Decimal | None
+    """A seat's own price for a level, overriding its section's; None removes the offer."""
+
+
+async def _event_changed(session: AsyncSession, event_id: int) -> None:
+    """What the event shows changed: its revision and every section version move on."""
+    await session.execute(
+        sa.update(event_t).where(event_t.c.id == event_id).values(revision=event_t.c.revision + 1)
+    )
+    section_ids = (
+        await session.scalars(
+            sa.select(event_section_t.c.section_id).where(event_section_t.c.event_id == event_id)
+        )
+    ).all()
+    sections_changed(session, event_id, section_ids)
+
+
+def _check_levels(price_levels: Sequence[str]) -> list[str]:
+    levels = [_name(level, field="price_levels", max_length=100) for level in price_levels]
+    if not 0 < len(levels) <= MAX_PRICE_LEVELS or len(set(levels)) != len(levels):
+        raise _invalid(
+            f"An event has 1 to {MAX_PRICE_LEVELS} price levels with distinct names.",
+            "price_levels",
+        )
+    return levels
+
+
+@command
+async def create_event(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    venue_id: int,
+    name: str,
+    starts_at: datetime,
+    currency: str,
+    price_levels: Sequence[str],
+    prices: Sequence[SectionPrice],
+    seat_prices: Sequence[SeatPrice] = (),
+    now: datetime,
+) -> EventView:
+    """A draft event with its own copy of the venue's seat map (the template's ids), priced
+    per section and price level; seats may override their section's prices."""
+    require_manager(caller, "create events")
+    if starts_at.tzinfo is None:
+        raise _invalid("starts_at needs a UTC offset.", "starts_at")
+    if len(currency) != 3 or not currency.isalpha():
+        raise _invalid("currency is an ISO 4217 code such as EUR.", "currency")
+    levels = _check_levels(price_levels)
+    venue = await _require_venue(session, venue_id)
+    sections = dict(
+        (
+            await session.execute(
+                sa.select(section_t.c.id, section_t.c.name).where(section_t.c.venue_id == venue_id)
+            )
+        ).all()
+    )
+    if not sections:
+        raise _invalid(f"Venue {venue.id} has no sections yet; add one first.", "venue_id")
+    by_section: dict[str, dict[str, Decimal]] = {}
+    for price in prices:
+        if price.section_id not in sections:
+            raise _invalid(f"Section {price.section_id} is not part of the venue.", "prices")
+        if price.price_level not in levels:
+            raise _invalid(f"Price level {price.price_level!r} is not in price_levels.", "prices")
+        if price.amount is not None:
+            by_section.setdefault(sections[price.section_id], {})[price.price_level] = _amount(
+                price.amount, "prices"
+            )
+    event_id = await insert_event(
+        session,
+        venue_id=venue_id,
+        name=_name(name),
+        starts_at=starts_at,
+        currency=currency.upper(),
+        price_levels=levels,
+        prices=by_section,
+        now=now,
+        status=EventStatus.DRAFT,
+    )
+    await _set_seat_prices(session, event_id=event_id, seat_prices=seat_prices)
+    return await _require_event(session, event_id, caller)
+
+
+@command
+async def update_event(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    event_id: int,
+    name: str | None = None,
+    starts_at: datetime | None = None,
+) -> EventView:
+    require_manager(caller, "change events")
+    values: dict[str, object] = {}
+    if name is not None:
+        values["name"] = _name(name)
+    if starts_at is not None:
+        if starts_at.tzinfo is None:
+            raise _invalid("starts_at needs a UTC offset.", "starts_at")
+        values["starts_at"] = starts_at
+    found = await session.scalar(
+        sa.update(event_t)
+        .where(event_t.c.id == event_id)
+        .values(values or {"revision": event_t.c.revision})  # a no-op still finds the event
+        .returning(event_t.c.id)
+    )
+    if found is None:
+        raise not_found("Event", event_id, field="event_id")
+    await _event_changed(session, event_id)
+    return await _require_event(session, event_id, caller)
+
+
+async def _level_ids(session: AsyncSession, *, event_id: int, names: set[str]) -> dict[str, int]:
+    """The event's price levels by name; names it does not have yet are added at the end."""
+    existing = dict(
+        (
+            await session.execute(
+                sa.select(price_level_t.c.name, price_level_t.c.id).where(
+                    price_level_t.c.event_id == event_id
+                )
+            )
+        ).all()
+    )
+    missing = sorted(names - set(existing))
+    if len(existing) + len(missing) > MAX_PRICE_LEVELS:
+        raise _invalid(f"An event has at most {MAX_PRICE_LEVELS} price levels.", "prices")
+    for position, level in enumerate(missing, start=len(existing)):
+        _name(level, field="prices", max_length=100)
+        existing[level] = await session.scalar(
+            sa.insert(price_level_t)
+            .values(event_id=event_id, name=level, position=position)
+            .returning(price_level_t.c.id)
+        )
+    return existing
+
+
+async def _upsert_prices(
+    session: AsyncSession,
+    *,
+    event_id: int,
+    level_id: int,
+    amount: Decimal | None,
+    which: sa.ColumnElement[bool],
+) -> None:
+    """Offer `amount` at this level for the event's seats matching `which` (None withdraws)."""
+    seats = sa.select(event_seat_t.c.seat_id).where(event_seat_t.c.event_id == event_id, which)
+    await session.execute(
+        sa.delete(price_t).where(
+            price_t.c.event_id == event_id,
+            price_t.c.price_level_id == level_id,
+            price_t.c.seat_id.in_(seats),
+        )
+    )
+    if amount is not None:
+        await session.execute(
+            sa.insert(price_t).from_select(
+                ["event_id", "seat_id", "price_level_id", "amount"],
+                sa.select(
+                    event_seat_t.c.event_id,
+                    event_seat_t.c.seat_id,
+                    sa.literal(level_id, sa.Integer),
+                    sa.literal(amount, price_t.c.amount.type),
+                ).where(event_seat_t.c.event_id == event_id, which),
+            )
+        )
+
+
+async def _set_seat_prices(
+    session: AsyncSession, *, event_id: int, seat_prices: Sequence[SeatPrice]
+) -> None:
+    if not seat_prices:
+        return
+    level_ids = await _level_ids(
+        session, event_id=event_id, names={p.price_level for p in seat_prices}
+    )
+    seat_ids = {p.seat_id for p in seat_prices}
+    known = set(
+        (
+            await session.scalars(
+                sa.select(event_seat_t.c.seat_id).where(
+                    event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id.in_(seat_ids)
+                )
+            )
+        ).all()
+    )
+    if unknown := sorted(seat_ids - known):
+        raise _invalid(f"Seat {unknown[0]} is not part of event {event_id}.", "seat_prices")
+    for price in seat_prices:
+        amount = None if price.amount is None else _amount(price.amount, "seat_prices")
+        await _upsert_prices(
+            session,
+            event_id=event_id,
+            level_id=level_ids[price.price_level],
+            amount=amount,
+            which=event_seat_t.c.seat_id == price.seat_id,
+        )
+
+
+@command
+async def set_prices(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    event_id: int,
+    prices: Sequence[SectionPrice] = (),
+    seat_prices: Sequence[SeatPrice] = (),
+) -> EventView:
+    """Set (or withdraw, with a null amount) prices per section and level, then per seat. A new
+    level name adds the level. Seats already held, booked or sold keep the price they were
+    taken at: carts and tickets carry their own amounts."""
+    require_manager(caller, "set prices")
+    await _require_event(session, event_id, caller)
+    sections = set(
+        (
+            await session.scalars(
+                sa.select(event_section_t.c.section_id).where(
+                    event_section_t.c.event_id == event_id
+                )
+            )
+        ).all()
+    )
+    level_ids = await _level_ids(session, event_id=event_id, names={p.price_level for p in prices})
+    for price in prices:
+        if price.section_id not in sections:
+            raise _invalid(f"Section {price.section_id} is not part of the event.", "prices")
+        amount = None if price.amount is None else _amount(price.amount, "prices")
+        await _upsert_prices(
+            session,
+            event_id=event_id,
+            level_id=level_ids[price.price_level],
+            amount=amount,
+            which=event_seat_t.c.section_id == price.section_id,
+        )
+    await _set_seat_prices(session, event_id=event_id, seat_prices=seat_prices)
+    await _event_changed(session, event_id)
+    return await _require_event(session, event_id, caller)
+
+
+@command
+async def block_seats(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    event_id: int,
+    seat_ids: Sequence[int],
+    now: datetime,
+) -> list[int]:
+    """Take available seats off sale (all of them or none: SEAT_NOT_AVAILABLE names the first
+    that is held, booked, sold or blocked already)."""
+    require_manager(caller, "block seats")
+    await _require_event(session, event_id, caller)
+    wanted = sorted(set(seat_ids))
+    if not wanted:
+        raise _invalid("Name at least one seat.", "seat_ids")
+    blocked = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.event_id == event_id,
+                event_seat_t.c.seat_id.in_(wanted),
+                seat_is_free(now),
+            )
+            .values(status=SeatStatus.BLOCKED, cart_id=None, expires_at=None)
+            .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id)
+        )
+    ).all()
+    if len(blocked) != len(wanted):
+        first = sorted(set(wanted) - {seat.seat_id for seat in blocked})[0]
+        raise TicketingError(
+            ErrorCode.SEAT_NOT_AVAILABLE,
+            f"Seat {first} of event {event_id} is not available; only available seats can be "
+            "blocked.",
+            field=("seat_ids",),
+            context={"event_id": event_id, "seat_id": first},
+        )
+    sections_changed(session, event_id, {seat.section_id for seat in blocked})
+    # a lapsed hold on a seat blocked now stops counting as its cart's item
+    await session.execute(
+        sa.update(item_t)
+        .where(item_t.c.event_id == event_id, item_t.c.seat_id.in_(wanted), item_t.c.active)
+        .values(active=False, released_at=now, release_reason="lapsed")
+    )
+    await _audit_seats(
+        session, event_id, wanted, SeatStatus.AVAILABLE, SeatStatus.BLOCKED, caller, now
+    )
+    return wanted
+
+
+@command
+async def unblock_seats(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    event_id: int,
+    seat_ids: Sequence[int],
+    now: datetime,
+) -> list[int]:
+    """Put blocked seats back on sale (all of them or none)."""
+    require_manager(caller, "unblock seats")
+    await _require_event(session, event_id, caller)
+    wanted = sorted(set(seat_ids))
+    if not wanted:
+        raise _invalid("Name at least one seat.", "seat_ids")
+    released = (
+        await session.execute(
+            sa.update(event_seat_t)
+            .where(
+                event_seat_t.c.event_id == event_id,
+                event_seat_t.c.seat_id.in_(wanted),
+                event_seat_t.c.status == SeatStatus.BLOCKED,
+            )
+            .values(status=SeatStatus.AVAILABLE)
+            .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id)
+        )
+    ).all()
+    if len(released) != len(wanted):
+        first = sorted(set(wanted) - {seat.seat_id for seat in released})[0]
+        raise _invalid(f"Seat {first} of event {event_id} is not blocked.", "seat_ids")
+    sections_changed(session, event_id, {seat.section_id for seat in released})
+    await _audit_seats(
+        session, event_id, wanted, SeatStatus.BLOCKED, SeatStatus.AVAILABLE, caller, now
+    )
+    return wanted
+
+
+async def _audit_seats(
+    session: AsyncSession,
+    event_id: int,
+    seat_ids: Sequence[int],
+    from_status: SeatStatus,
+    to_status: SeatStatus,
+    caller: Principal | None,
+    now: datetime,
+) -> None:
+    await record_audit(
+        session,
+        [
+            audit_seat(
+                action="seat_blocked" if to_status is SeatStatus.BLOCKED else "seat_unblocked",
+                event_id=event_id,
+                seat_id=seat_id,
+                from_status=from_status,
+                to_status=to_status,
+                cart_id=None,
+            )
+            for seat_id in seat_ids
+        ],
+        at=now,
+        actor=actor_of(caller),
+    )
+
+
+async def _set_status(
+    session: AsyncSession,
+    *,
+    caller: Principal | None,
+    event_id: int,
+    to: EventStatus,
+    allowed_from: set[EventStatus],
+) -> EventView:
+    event = await _require_event(session, event_id, caller)
+    if event.status is to:
+        return event  # repeatable
+    changed = await session.scalar(
+        sa.update(event_t)
+        .where(
+            event_t.c.id == event_id,
+            event_t.c.status.in_([status.value for status in allowed_from]),
+        )
+        .values(status=to.value)
+        .returning(event_t.c.id)
+    )
+    if changed is None:
+        raise TicketingError(
+            ErrorCode.EVENT_NOT_ON_SALE,
+            f"Event {event_id} is {event.status.value}; it cannot become {to.value}.",
+            field=("event_id",),
+            context={"event_id": event_id},
+        )
+    await _event_changed(session, event_id)
+    return await _require_event(session, event_id, caller)
+
+
+@command
+async def publish_event(
+    session: AsyncSession, *, caller: Principal | None, event_id: int
+) -> EventView:
+    """A draft goes on sale and becomes visible to customers."""
+    require_manager(caller, "publish events")
+    return await _set_status(
+        session,
+        caller=caller,
+        event_id=event_id,
+        to=EventStatus.PUBLISHED,
+        allowed_from={EventStatus.DRAFT},
+    )
+
+
+@command
+async def cancel_event(
+    session: AsyncSession, *, caller: Principal | None, event_id: int
+) -> EventView:
+    """The event is off sale: new holds and bookings are refused (EVENT_NOT_ON_SALE); the
+    database refuses them in the claiming statement itself, whatever a worker read before."""
+    require_manager(caller, "cancel events")
+    return await _set_status(
+        session,
+        caller=caller,
+        event_id=event_id,
+        to=EventStatus.CANCELLED,
+        allowed_from={EventStatus.DRAFT, EventStatus.PUBLISHED},
+    )
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    section_id: int
+    section_name: str
+    price_level_id: int | None
+    """None: seats that offer no price (not on sale)."""
+    price_level_name: str | None
+    available: int
+    """Available seats offering this level (a seat offering two levels counts under both)."""
+    held: int
+    booked: int
+    sold: int
+    revenue: Decimal
+    """Sum of the tickets of completed payments at this level."""
+
+
+@query
+async def event_report(
+    session: AsyncSession, *, caller: Principal | None, event_id: int, now: datetime
+) -> tuple[EventView, list[ReportLine], dict[int, int]]:
+    """Per section and price level: seats available, held, booked and sold, and the revenue of
+    completed payments, computed in SQL. Also blocked seats per section."""
+    require_manager(caller, "see reports")
+    event = await _require_event(session, event_id, caller)
+    live_item = sa.and_(
+        item_t.c.event_id == event_seat_t.c.event_id,
+        item_t.c.seat_id == event_seat_t.c.seat_id,
+        item_t.c.active,
+        item_t.c.cart_id == event_seat_t.c.cart_id,
+    )
+    free = seat_is_free(now)
+    # available: per offered level
+    available = (
+        sa.select(
+            event_seat_t.c.section_id,
+            price_t.c.price_level_id,
+            sa.func.count().label("n"),
+        )
+        .join(
+            price_t,
+            sa.and_(
+                price_t.c.event_id == event_seat_t.c.event_id,
+                price_t.c.seat_id == event_seat_t.c.seat_id,
+            ),
+        )
+        .where(event_seat_t.c.event_id == event_id, free)
+        .group_by(event_seat_t.c.section_id, price_t.c.price_level_id)
+    )
+    taken = (
+        sa.select(
+            event_seat_t.c.section_id,
+            item_t.c.price_level_id,
+            sa.func.sum(sa.case((event_seat_t.c.status == SeatStatus.HELD, 1), else_=0)).label(
+                "held"
+            ),
+            sa.func.sum(sa.case((event_seat_t.c.status == SeatStatus.BOOKED, 1), else_=0)).label(
+                "booked"
+            ),
+        )
+        .join(item_t, live_item)
+        .where(
+            event_seat_t.c.event_id == event_id,
+            sa.not_(free),
+            event_seat_t.c.status.in_([SeatStatus.HELD, SeatStatus.BOOKED]),
+        )
+        .group_by(event_seat_t.c.section_id, item_t.c.price_level_id)
+    )
+    sold = (
+        sa.select(
+            event_seat_t.c.section_id,
+            ticket_t.c.price_level_id,
+            sa.func.count().label("n"),
+            sa.func.sum(ticket_t.c.amount).label("revenue"),
+        )
+        .join(
+            event_seat_t,
+            sa.and_(
+                event_seat_t.c.event_id == ticket_t.c.event_id,
+                event_seat_t.c.seat_id == ticket_t.c.seat_id,
+            ),
+        )
+        .where(ticket_t.c.event_id == event_id)
+        .group_by(event_seat_t.c.section_id, ticket_t.c.price_level_id)
+    )
+    blocked = (
+        sa.select(event_seat_t.c.section_id, sa.func.count())
+        .where(event_seat_t.c.event_id == event_id, event_seat_t.c.status == SeatStatus.BLOCKED)
+        .group_by(event_seat_t.c.section_id)
+    )
+    counts: dict[tuple[int, int], dict[str, object]] = {}
+
+    def line(section_id: int, level_id: int) -> dict[str, object]:
+        return counts.setdefault(
+            (section_id, level_id),
+            {"available": 0, "held": 0, "booked": 0, "sold": 0, "revenue": Decimal("0.00")},
+        )
+
+    for section_id, level_id, n in await session.execute(available):
+        line(section_id, level_id)["available"] = n
+    for section_id, level_id, held, booked in await session.execute(taken):
+        line(section_id, level_id).update(held=int(held or 0), booked=int(booked or 0))
+    for section_id, level_id, n, revenue in await session.execute(sold):
+        # sum() keeps the Money type: exact decimals on both databases
+        line(section_id, level_id).update(sold=n, revenue=money(revenue or 0))
+    sections = (
+        await session.execute(
+            sa.select(event_section_t.c.section_id, event_section_t.c.name)
+            .where(event_section_t.c.event_id == event_id)
+            .order_by(event_section_t.c.position, event_section_t.c.section_id)
+        )
+    ).all()
+    levels = (
+        await session.execute(
+            sa.select(price_level_t.c.id, price_level_t.c.name)
+            .where(price_level_t.c.event_id == event_id)
+            .order_by(price_level_t.c.position, price_level_t.c.id)
+        )
+    ).all()
+    lines = [
+        ReportLine(
+            section_id=section_id,
+            section_name=section_name,
+            price_level_id=level_id,
+            price_level_name=level_name,
+            **counts[(section_id, level_id)],  # type: ignore[arg-type]
+        )
+        for section_id, section_name in sections
+        for level_id, level_name in levels
+        if (section_id, level_id) in counts
+    ]
+    return event, lines, dict((await session.execute(blocked)).all())
