@@ -87,7 +87,7 @@ async def get_viewer(
 
 async def get_customer(viewer: Annotated[Principal | None, Depends(get_viewer)]) -> Principal:
     if viewer is None:
-        raise TicketingError(ErrorCode.AUTH_REQUIRED, "Sign in first (POST /auth/token).")
+        raise accounts.auth_required()
     return viewer
 
 

@@ -89,6 +89,10 @@ class Context(BaseContext):
             self._viewer = asyncio.ensure_future(self._authenticate(self.authorization))
         return await asyncio.shield(self._viewer)
 
+    def bearer(self) -> str | None:
+        """The bearer token of the request (None without one)."""
+        return parse_bearer(self.authorization)
+
     async def _authenticate(self, authorization: str) -> Principal | None:
         token = parse_bearer(authorization)
         if token is None:

@@ -30,10 +30,12 @@ from strawberry.extensions.query_depth_limiter import create_validator as create
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
+from schema.accounts.types import AccountsMutation, AccountsQuery
 from schema.catalog.queries import CatalogQuery
 from schema.catalog.seatmap import SEAT_MAP_LAYOUT_SCALAR, SeatMapLayoutJSON, SeatMapQuery
 from schema.common import UUID, InvalidArgumentError
 from schema.context import Context, get_context
+from schema.manage.mutations import ManageMutation
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
 from schema.result_cache import SeatMapResultCache
@@ -48,13 +50,16 @@ MAX_TOKENS = 4000
 GRAPHIQL_ASSETS = "graphiql"
 
 
-@strawberry.type(description="Read the catalog, seat maps, carts and payments.")
-class Query(CatalogQuery, SeatMapQuery, OrdersQuery):
+@strawberry.type(description="Read the catalog, seat maps, carts, payments and your account.")
+class Query(CatalogQuery, SeatMapQuery, OrdersQuery, AccountsQuery):
     pass
 
 
-@strawberry.type(description="Change carts and finish payments.")
-class Mutation(OrdersMutation):
+@strawberry.type(
+    description="Change carts, finish payments, manage your account; managers build venues, "
+    "events and prices."
+)
+class Mutation(OrdersMutation, AccountsMutation, ManageMutation):
     pass
 
 

@@ -154,6 +154,9 @@ def settings(database_url: str) -> Settings:
         max_seats_per_cart=10,
         db_pool_size=20,
         db_max_overflow=60,
+        # the cheapest argon2id: tests register many accounts, and hashing cost is not tested
+        argon2_time_cost=1,
+        argon2_memory_kib=256,
     )
 
 

@@ -39,6 +39,7 @@ def test_seat_status_ids_and_labels_are_the_public_api() -> None:
         (2, "held"),
         (3, "booked"),
         (4, "sold"),
+        (5, "blocked"),
     ]
     assert {s for s in SeatStatus if s.expires} == {SeatStatus.HELD, SeatStatus.BOOKED}
 

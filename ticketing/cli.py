@@ -1,9 +1,10 @@
-"""The `ticketing` console script: serve, migrate, seed."""
+"""The `ticketing` console script: serve, migrate, seed, manage accounts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib
 import json
 import os
@@ -14,8 +15,11 @@ from pathlib import Path
 
 from ticketing.db import create_engine, create_sessionmaker
 from ticketing.demo import is_empty, seed_demo, seed_stadium
+from ticketing.domain import Role
+from ticketing.errors import TicketingError
 from ticketing.migrate import upgrade
 from ticketing.serve import reuse_port_supported, serve_workers
+from ticketing.services import accounts
 from ticketing.settings import Settings
 
 
@@ -53,6 +57,46 @@ async def _seed(
                 section_size=section_size,
             )
         print(json.dumps({"venue_id": seeded.venue_id, "event_id": seeded.event_id}))
+    finally:
+        await engine.dispose()
+
+
+PASSWORD_VARIABLE = "TICKETING_USER_PASSWORD"  # noqa: S105 (a variable name)
+
+
+def _password() -> str:
+    """From the environment (scripts), else asked twice on the terminal."""
+    # The CLI is the composition root: reading this one-off secret here keeps it out of Settings.
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise SystemExit(f"users create: set {PASSWORD_VARIABLE} or run on a terminal")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise SystemExit("users create: the passwords differ")
+    return password
+
+
+async def _users(settings: Settings, args: argparse.Namespace) -> None:
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            if args.users_command == "create":
+                user = await accounts.register(
+                    session,
+                    email=args.email,
+                    password=_password(),
+                    now=datetime.now(UTC),
+                    policy=settings.auth_policy,
+                    role=Role.MANAGER if args.manager else Role.CUSTOMER,
+                )
+            else:
+                user = await accounts.promote(session, email=args.email)
+        print(json.dumps({"id": user.id, "email": user.email, "role": user.role.value}))
+    except TicketingError as exc:
+        raise SystemExit(f"users {args.users_command}: {exc.message}") from None
     finally:
         await engine.dispose()
 
@@ -97,6 +141,16 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="run the schema migrations")
 
+    users = commands.add_parser("users", help="accounts: create one, make one a manager")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    create = users_commands.add_parser(
+        "create", help=f"create an account (password from ${PASSWORD_VARIABLE} or asked)"
+    )
+    create.add_argument("email")
+    create.add_argument("--manager", action="store_true", help="with the manager role")
+    promote = users_commands.add_parser("promote", help="give an account the manager role")
+    promote.add_argument("email")
+
     export = commands.add_parser("export-schema", help="write the GraphQL SDL (schema.graphql)")
     export.add_argument("path", nargs="?", default="schema.graphql")
 
@@ -121,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "db":
         asyncio.run(_migrate(settings))
         print("database is at the latest schema", file=sys.stderr)
+    elif args.command == "users":
+        asyncio.run(_users(settings, args))
     elif args.command == "export-schema":
         # The CLI is the composition root: it may reach the GraphQL adapter, by name.
         export = importlib.import_module("schema.export")

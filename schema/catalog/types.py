@@ -10,6 +10,7 @@ import strawberry
 from schema.common import EventStatus, Money, SeatStatus, SeatType, SectionKind, lookup_id
 from schema.context import Info
 from ticketing import domain
+from ticketing.services import management
 
 
 @strawberry.type(description="A price level of an event, such as Adult, Child or VIP.")
@@ -234,6 +235,41 @@ class Event:
         assert view is not None, "an event's venue always exists"
         return Venue.of(view)
 
+    @strawberry.field(
+        description="Managers: seats per section and price level by status, and revenue. "
+        "FORBIDDEN for everyone else."
+    )
+    async def report(self, info: Info) -> EventReport:
+        context = info.context
+        event, lines, blocked = await context.call(
+            management.event_report,
+            caller=await context.viewer(),
+            event_id=int(self.id),
+            now=context.now,
+        )
+        return EventReport(
+            lines=[
+                ReportLine(
+                    section_id=strawberry.ID(str(line.section_id)),
+                    section_name=line.section_name,
+                    price_level_id=None
+                    if line.price_level_id is None
+                    else strawberry.ID(str(line.price_level_id)),
+                    price_level_name=line.price_level_name,
+                    available=line.available,
+                    held=line.held,
+                    booked=line.booked,
+                    sold=line.sold,
+                    revenue=Money(amount=line.revenue, currency=event.currency),
+                )
+                for line in lines
+            ],
+            blocked=[
+                BlockedCount(section_id=strawberry.ID(str(s)), blocked=n)
+                for s, n in sorted(blocked.items())
+            ],
+        )
+
     @strawberry.field(description="The event's price levels, in display order.")
     async def price_levels(self, info: Info) -> list[PriceLevel]:
         return [PriceLevel.of(v) for v in await info.context.price_levels.load(int(self.id))]
@@ -301,3 +337,31 @@ class EventConnection:
         description="The page's events without cursors, in the same order as `edges`."
     )
     page_info: PageInfo = strawberry.field(description="Cursors, and whether more events follow.")
+
+
+@strawberry.type(description="Seats of one section at one price level, and their revenue.")
+class ReportLine:
+    section_id: strawberry.ID
+    section_name: str
+    price_level_id: strawberry.ID | None
+    price_level_name: str | None
+    available: int = strawberry.field(
+        description="Available seats offering this level (a seat offering two levels counts "
+        "under both)."
+    )
+    held: int
+    booked: int
+    sold: int
+    revenue: Money = strawberry.field(description="Tickets of completed payments.")
+
+
+@strawberry.type(description="Blocked seats of one section.")
+class BlockedCount:
+    section_id: strawberry.ID
+    blocked: int
+
+
+@strawberry.type(description="Sales of an event, computed in SQL (managers only).")
+class EventReport:
+    lines: list[ReportLine]
+    blocked: list[BlockedCount]

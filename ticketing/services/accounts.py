@@ -218,6 +218,10 @@ async def _issue_token(
     return TokenView(access_token=token, expires_at=expires_at, user=_user(row))
 
 
+def auth_required() -> TicketingError:
+    return TicketingError(ErrorCode.AUTH_REQUIRED, "Sign in first: this needs a bearer token.")
+
+
 def _invalid_token() -> TicketingError:
     return TicketingError(
         ErrorCode.INVALID_TOKEN,

@@ -49,7 +49,7 @@ from ticketing.services._sql import (
     seat_is_free,
 )
 from ticketing.services.catalog import _require_event, _require_venue
-from ticketing.services.manifest import SectionSpec, insert_event, insert_section
+from ticketing.services.manifest import RowSpec, SectionSpec, insert_event, insert_section
 
 MAX_SEATS_PER_CALL = 100_000
 MAX_PRICE_LEVELS = 20
@@ -157,20 +157,44 @@ async def _venue_changed(session: AsyncSession, venue_id: int) -> None:
         await _event_changed(session, event_id)
 
 
+@dataclass(frozen=True, slots=True)
+class RowRequest:
+    """A row as a manager describes it: a seat count (numbered 1..n) or the seat numbers."""
+
+    name: str
+    seat_count: int | None = None
+    seat_numbers: Sequence[str] | None = None
+
+    def spec(self) -> RowSpec:
+        if (self.seat_count is None) == (self.seat_numbers is None):
+            raise _invalid(f"Row {self.name!r}: give seatCount or seatNumbers.", "rows")
+        if self.seat_numbers is not None:
+            return RowSpec(name=self.name, seat_numbers=list(self.seat_numbers))
+        assert self.seat_count is not None
+        if not 0 < self.seat_count <= MAX_SEATS_PER_CALL:
+            raise _invalid(f"Row {self.name!r}: seatCount is 1 to {MAX_SEATS_PER_CALL}.", "rows")
+        return RowSpec.numbered(self.name, self.seat_count)
+
+
 @command
 async def add_section(
     session: AsyncSession,
     *,
     caller: Principal | None,
     venue_id: int,
-    spec: SectionSpec,
+    name: str,
+    kind: SectionKind,
+    rows: Sequence[RowRequest] = (),
+    capacity: int = 0,
 ) -> SectionView:
     """A seated section (rows of seats, given in bulk) or a general-admission one (a capacity).
     Existing events keep their seat maps; events created later include the section."""
     require_manager(caller, "change venues")
-    _name(spec.name)
-    if spec.seat_count > MAX_SEATS_PER_CALL:
+    if sum(r.seat_count or len(r.seat_numbers or ()) for r in rows) + capacity > MAX_SEATS_PER_CALL:
         raise _invalid(f"A section has at most {MAX_SEATS_PER_CALL} seats.", "rows")
+    spec = SectionSpec(
+        name=_name(name), kind=kind, rows=[row.spec() for row in rows], capacity=capacity
+    )
     for row in spec.rows:
         _name(row.name, field="rows", max_length=50)
         if len(set(row.seat_numbers)) != len(row.seat_numbers):

@@ -1,0 +1,1 @@
+"""Accounts in GraphQL: register, signIn, signOut and `me`."""

@@ -1,0 +1,157 @@
+"""The signed-in account and its orders; `AccountsQuery` and `AccountsMutation`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from schema.common import Role, UserError, attempt
+from schema.context import Info
+from schema.orders.types import Cart, Payment
+from ticketing import domain
+from ticketing.services import accounts, carts, payments
+
+
+@strawberry.type(description="An account: a customer, or a manager (who is a customer too).")
+class User:
+    id: strawberry.ID
+    email: str
+    role: Role  # type: ignore[valid-type]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, view: domain.UserView) -> User:
+        return cls(
+            id=strawberry.ID(str(view.id)),
+            email=view.email,
+            role=view.role,
+            created_at=view.created_at,
+        )
+
+    @strawberry.field(description="The account's carts, newest first (at most 100).")
+    async def carts(self, info: Info) -> list[Cart]:
+        context = info.context
+        viewer = await context.viewer()
+        assert viewer is not None, "`me` exists for a signed-in viewer only"
+        return [
+            Cart.of(c) for c in await context.call(carts.list_carts, owner=viewer, now=context.now)
+        ]
+
+    @strawberry.field(
+        description="The account's payments, newest first (at most 100); completed ones list "
+        "their tickets."
+    )
+    async def payments(self, info: Info) -> list[Payment]:
+        context = info.context
+        viewer = await context.viewer()
+        assert viewer is not None, "`me` exists for a signed-in viewer only"
+        found = await context.call(payments.list_payments, owner=viewer, now=context.now)
+        return [Payment.of(p) for p in found]
+
+
+@strawberry.type
+class AccountsQuery:
+    @strawberry.field(description="The signed-in account (Authorization: Bearer); null if none.")
+    async def me(self, info: Info) -> User | None:
+        context = info.context
+        viewer = await context.viewer()
+        if viewer is None:
+            return None
+        return User.of(await context.call(accounts.get_user, user_id=viewer.user_id))
+
+
+@strawberry.input(description="Email and password of an account.")
+class CredentialsInput:
+    email: str
+    password: str = strawberry.field(description="At least 8 characters.")
+
+
+@strawberry.type(description="The new account, or why not.")
+class RegisterPayload:
+    user: User | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="A bearer token: send it as `Authorization: Bearer <token>`.")
+class SignInPayload:
+    token: str | None = strawberry.field(description="Shown once; null on error.")
+    expires_at: datetime | None
+    user: User | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="Whether the token of this request was revoked.")
+class SignOutPayload:
+    signed_out: bool
+    user_errors: list[UserError]
+
+
+async def register(
+    info: Info,
+    input: Annotated[CredentialsInput, strawberry.argument(description="The new account.")],
+) -> RegisterPayload:
+    context = info.context
+    user, errors = await attempt(
+        context.call(
+            accounts.register,
+            email=input.email,
+            password=input.password,
+            now=context.now,
+            policy=context.settings.auth_policy,
+        )
+    )
+    return RegisterPayload(user=None if user is None else User.of(user), user_errors=errors)
+
+
+async def sign_in(
+    info: Info,
+    input: Annotated[CredentialsInput, strawberry.argument(description="Who signs in.")],
+) -> SignInPayload:
+    context = info.context
+    token, errors = await attempt(
+        context.call(
+            accounts.sign_in,
+            email=input.email,
+            password=input.password,
+            now=context.now,
+            policy=context.settings.auth_policy,
+        )
+    )
+    if token is None:
+        return SignInPayload(token=None, expires_at=None, user=None, user_errors=errors)
+    return SignInPayload(
+        token=token.access_token,
+        expires_at=token.expires_at,
+        user=User.of(token.user),
+        user_errors=[],
+    )
+
+
+async def sign_out(info: Info) -> SignOutPayload:
+    context = info.context
+
+    async def run() -> bool:
+        viewer = await context.viewer()
+        token = context.bearer()
+        if viewer is None or token is None:
+            raise accounts.auth_required()
+        await context.call(accounts.sign_out, token=token, now=context.now)
+        return True
+
+    done, errors = await attempt(run())
+    return SignOutPayload(signed_out=bool(done), user_errors=errors)
+
+
+@strawberry.type
+class AccountsMutation:
+    register = strawberry.mutation(resolver=register, description="Create a customer account.")
+    sign_in = strawberry.mutation(
+        resolver=sign_in,
+        description="A bearer token for email and password; repeated failures for one account "
+        "are throttled (TOO_MANY_ATTEMPTS).",
+    )
+    sign_out = strawberry.mutation(
+        resolver=sign_out, description="Revoke the bearer token this request carries."
+    )

@@ -1,0 +1,1 @@
+"""Event managers' mutations and the event report (manager-only)."""

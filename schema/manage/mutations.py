@@ -1,0 +1,365 @@
+"""Manager-only mutations: venues, sections, events, prices, blocked seats, publishing.
+
+Each resolver parses its input and calls one command of `ticketing.services.management`; the
+command checks the role (FORBIDDEN for customers and anonymous callers) before anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from schema.catalog.types import Event, Section, Venue
+from schema.common import SectionKind, UserError, attempt, parse_id
+from schema.context import Info
+from ticketing import domain
+from ticketing.services import management
+from ticketing.services.management import RowRequest, SeatPrice, SectionPrice
+
+
+@strawberry.input(description="A new venue (add its sections with addSection).")
+class CreateVenueInput:
+    name: str
+    city: str = ""
+    timezone: str = strawberry.field(default="UTC", description="IANA zone, e.g. Europe/Paris.")
+
+
+@strawberry.input(description="What to change of a venue; omitted fields stay.")
+class UpdateVenueInput:
+    venue_id: strawberry.ID
+    name: str | None = None
+    city: str | None = None
+    timezone: str | None = None
+
+
+@strawberry.input(description="A row: `seatCount` seats numbered 1..n, or explicit `seatNumbers`.")
+class RowInput:
+    name: str
+    seat_count: int | None = None
+    seat_numbers: list[str] | None = None
+
+
+@strawberry.input(description="A seated section (rows) or a general-admission one (capacity).")
+class AddSectionInput:
+    venue_id: strawberry.ID
+    name: str
+    kind: SectionKind  # type: ignore[valid-type]
+    rows: list[RowInput] = strawberry.field(default_factory=list)
+    capacity: int = strawberry.field(default=0, description="General admission: places.")
+
+
+@strawberry.input(description="A section of a venue no event uses yet.")
+class RemoveSectionInput:
+    section_id: strawberry.ID
+
+
+@strawberry.input(description="The price of every seat of a section at one price level.")
+class SectionPriceInput:
+    section_id: strawberry.ID
+    price_level: str = strawberry.field(description="Price level name, e.g. Adult.")
+    amount: Decimal | None = strawberry.field(description="Null withdraws the offer.")
+
+
+@strawberry.input(description="One seat's own price at a level, overriding its section's.")
+class SeatPriceInput:
+    seat_id: strawberry.ID
+    price_level: str
+    amount: Decimal | None = strawberry.field(description="Null withdraws the offer.")
+
+
+@strawberry.input(description="A draft event at a venue, with its own copy of the seat map.")
+class CreateEventInput:
+    venue_id: strawberry.ID
+    name: str
+    starts_at: datetime
+    currency: str = strawberry.field(description="ISO 4217, e.g. EUR.")
+    price_levels: list[str] = strawberry.field(description="Names in display order.")
+    prices: list[SectionPriceInput]
+    seat_prices: list[SeatPriceInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="What to change of an event; omitted fields stay.")
+class UpdateEventInput:
+    event_id: strawberry.ID
+    name: str | None = None
+    starts_at: datetime | None = None
+
+
+@strawberry.input(description="Prices to set (or withdraw); new level names add levels.")
+class SetPricesInput:
+    event_id: strawberry.ID
+    prices: list[SectionPriceInput] = strawberry.field(default_factory=list)
+    seat_prices: list[SeatPriceInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Seats of an event (all of them change, or none).")
+class SeatsInput:
+    event_id: strawberry.ID
+    seat_ids: list[strawberry.ID]
+
+
+@strawberry.input(description="An event.")
+class EventInput:
+    event_id: strawberry.ID
+
+
+@strawberry.type(description="The venue, or why nothing changed.")
+class VenuePayload:
+    venue: Venue | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The section, or why nothing changed.")
+class SectionPayload:
+    section: Section | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The event, or why nothing changed.")
+class EventPayload:
+    event: Event | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The seats that changed, or why none did.")
+class SeatsPayload:
+    seat_ids: list[strawberry.ID]
+    user_errors: list[UserError]
+
+
+def _section_prices(prices: list[SectionPriceInput]) -> list[SectionPrice]:
+    return [
+        SectionPrice(
+            section_id=parse_id(p.section_id, field="prices"),
+            price_level=p.price_level,
+            amount=p.amount,
+        )
+        for p in prices
+    ]
+
+
+def _seat_prices(prices: list[SeatPriceInput]) -> list[SeatPrice]:
+    return [
+        SeatPrice(
+            seat_id=parse_id(p.seat_id, field="seat_prices"),
+            price_level=p.price_level,
+            amount=p.amount,
+        )
+        for p in prices
+    ]
+
+
+async def _venue(run: Awaitable[domain.VenueView]) -> VenuePayload:
+    view, errors = await attempt(run)
+    return VenuePayload(venue=None if view is None else Venue.of(view), user_errors=errors)
+
+
+async def _event(run: Awaitable[domain.EventView]) -> EventPayload:
+    view, errors = await attempt(run)
+    return EventPayload(event=None if view is None else Event.of(view), user_errors=errors)
+
+
+async def create_venue(info: Info, input: CreateVenueInput) -> VenuePayload:
+    context = info.context
+
+    async def run() -> domain.VenueView:
+        return await context.call(
+            management.create_venue,
+            caller=await context.viewer(),
+            name=input.name,
+            city=input.city,
+            timezone=input.timezone,
+            now=context.now,
+        )
+
+    return await _venue(run())
+
+
+async def update_venue(info: Info, input: UpdateVenueInput) -> VenuePayload:
+    context = info.context
+
+    async def run() -> domain.VenueView:
+        return await context.call(
+            management.update_venue,
+            caller=await context.viewer(),
+            venue_id=parse_id(input.venue_id, field="venue_id"),
+            name=input.name,
+            city=input.city,
+            timezone=input.timezone,
+        )
+
+    return await _venue(run())
+
+
+async def add_section(info: Info, input: AddSectionInput) -> SectionPayload:
+    context = info.context
+
+    async def run() -> domain.SectionView:
+        return await context.call(
+            management.add_section,
+            caller=await context.viewer(),
+            venue_id=parse_id(input.venue_id, field="venue_id"),
+            name=input.name,
+            kind=domain.SectionKind(input.kind),
+            rows=[
+                RowRequest(name=r.name, seat_count=r.seat_count, seat_numbers=r.seat_numbers)
+                for r in input.rows
+            ],
+            capacity=input.capacity,
+        )
+
+    view, errors = await attempt(run())
+    return SectionPayload(section=None if view is None else Section.of(view), user_errors=errors)
+
+
+async def remove_section(info: Info, input: RemoveSectionInput) -> SectionPayload:
+    context = info.context
+
+    async def run() -> domain.SectionView:
+        return await context.call(
+            management.remove_section,
+            caller=await context.viewer(),
+            section_id=parse_id(input.section_id, field="section_id"),
+        )
+
+    view, errors = await attempt(run())
+    return SectionPayload(section=None if view is None else Section.of(view), user_errors=errors)
+
+
+async def create_event(info: Info, input: CreateEventInput) -> EventPayload:
+    context = info.context
+
+    async def run() -> domain.EventView:
+        return await context.call(
+            management.create_event,
+            caller=await context.viewer(),
+            venue_id=parse_id(input.venue_id, field="venue_id"),
+            name=input.name,
+            starts_at=input.starts_at,
+            currency=input.currency,
+            price_levels=input.price_levels,
+            prices=_section_prices(input.prices),
+            seat_prices=_seat_prices(input.seat_prices),
+            now=context.now,
+        )
+
+    return await _event(run())
+
+
+async def update_event(info: Info, input: UpdateEventInput) -> EventPayload:
+    context = info.context
+
+    async def run() -> domain.EventView:
+        return await context.call(
+            management.update_event,
+            caller=await context.viewer(),
+            event_id=parse_id(input.event_id, field="event_id"),
+            name=input.name,
+            starts_at=input.starts_at,
+        )
+
+    return await _event(run())
+
+
+async def set_prices(info: Info, input: SetPricesInput) -> EventPayload:
+    context = info.context
+
+    async def run() -> domain.EventView:
+        return await context.call(
+            management.set_prices,
+            caller=await context.viewer(),
+            event_id=parse_id(input.event_id, field="event_id"),
+            prices=_section_prices(input.prices),
+            seat_prices=_seat_prices(input.seat_prices),
+        )
+
+    return await _event(run())
+
+
+async def _seats(info: Info, input: SeatsInput, *, block: bool) -> SeatsPayload:
+    context = info.context
+
+    async def run() -> list[int]:
+        return await context.call(
+            management.block_seats if block else management.unblock_seats,
+            caller=await context.viewer(),
+            event_id=parse_id(input.event_id, field="event_id"),
+            seat_ids=[parse_id(s, field="seat_ids") for s in input.seat_ids],
+            now=context.now,
+        )
+
+    seat_ids, errors = await attempt(run())
+    return SeatsPayload(
+        seat_ids=[strawberry.ID(str(s)) for s in seat_ids or ()], user_errors=errors
+    )
+
+
+async def block_seats(info: Info, input: SeatsInput) -> SeatsPayload:
+    return await _seats(info, input, block=True)
+
+
+async def unblock_seats(info: Info, input: SeatsInput) -> SeatsPayload:
+    return await _seats(info, input, block=False)
+
+
+async def publish_event(info: Info, input: EventInput) -> EventPayload:
+    context = info.context
+
+    async def run() -> domain.EventView:
+        return await context.call(
+            management.publish_event,
+            caller=await context.viewer(),
+            event_id=parse_id(input.event_id, field="event_id"),
+        )
+
+    return await _event(run())
+
+
+async def cancel_event(info: Info, input: EventInput) -> EventPayload:
+    context = info.context
+
+    async def run() -> domain.EventView:
+        return await context.call(
+            management.cancel_event,
+            caller=await context.viewer(),
+            event_id=parse_id(input.event_id, field="event_id"),
+        )
+
+    return await _event(run())
+
+
+@strawberry.type
+class ManageMutation:
+    create_venue = strawberry.mutation(resolver=create_venue, description="Managers: a venue.")
+    update_venue = strawberry.mutation(resolver=update_venue, description="Managers.")
+    add_section = strawberry.mutation(
+        resolver=add_section,
+        description="Managers: a section with its rows and seats in one call (or a capacity).",
+    )
+    remove_section = strawberry.mutation(
+        resolver=remove_section, description="Managers: only while no event uses the section."
+    )
+    create_event = strawberry.mutation(
+        resolver=create_event,
+        description="Managers: a DRAFT event with a copy of the venue's seat map and prices.",
+    )
+    update_event = strawberry.mutation(resolver=update_event, description="Managers.")
+    set_prices = strawberry.mutation(
+        resolver=set_prices,
+        description="Managers: seats already held, booked or sold keep their price.",
+    )
+    block_seats = strawberry.mutation(
+        resolver=block_seats, description="Managers: take available seats off sale."
+    )
+    unblock_seats = strawberry.mutation(
+        resolver=unblock_seats, description="Managers: put blocked seats back on sale."
+    )
+    publish_event = strawberry.mutation(
+        resolver=publish_event, description="Managers: a draft goes on sale, seen by everyone."
+    )
+    cancel_event = strawberry.mutation(
+        resolver=cancel_event, description="Managers: no more holds or bookings."
+    )

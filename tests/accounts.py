@@ -1,0 +1,29 @@
+"""Helpers: accounts signed in through the API doors, as a client would."""
+
+from __future__ import annotations
+
+import itertools
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.services import accounts
+
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
+
+
+async def signed_in(
+    client: httpx.AsyncClient, session: AsyncSession | None = None, *, manager: bool = False
+) -> dict[str, str]:
+    """Register a new account (promoted to manager through the service, as the CLI does), sign
+    in through POST /auth/token, and return the Authorization header to send."""
+    email = f"person{next(_numbers)}@example.com"
+    registered = await client.post("/auth/register", json={"email": email, "password": PASSWORD})
+    assert registered.status_code == 201, registered.text
+    if manager:
+        assert session is not None
+        await accounts.promote(session, email=email)
+    token = await client.post("/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
