@@ -1,4 +1,5 @@
 """Accounts through REST and GraphQL: register, sign in, throttling, sign out, me."""
+# ruff: noqa: UP031  (GraphQL documents are kept whole, with %-placeholders)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """Event managers: the permission matrix, the manifest copy, drafts, prices, blocked seats."""
+# ruff: noqa: UP031, E501  (GraphQL documents are kept whole, with %-placeholders)
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ async def _gql(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 async def _state(session: AsyncSession) -> list[object]:

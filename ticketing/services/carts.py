@@ -806,7 +806,7 @@ async def book_cart(
             sa.select(payment_t.c.id).where(payment_t.c.cart_id == cart_id)
         )
         assert payment_id is not None, "a cart leaves `open` only by being booked"
-        return await load_payment(session, payment_id=payment_id, now=now)
+        return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
     # Every active item not yet booked: the live ones are booked, the lapsed ones leave.
     active = (
@@ -925,4 +925,4 @@ async def book_cart(
         at=now,
         actor=actor_of(caller),
     )
-    return await load_payment(session, payment_id=payment_id, now=now)
+    return await load_payment(session, payment_id=payment_id, now=now, caller=caller)

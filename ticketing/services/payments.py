@@ -246,7 +246,7 @@ async def complete_payment(
     cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
     check_payment_outcome(current=status, requested=PaymentStatus.COMPLETED, payment_id=payment_id)
     if status is PaymentStatus.COMPLETED:
-        return await load_payment(session, payment_id=payment_id, now=now)
+        return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
     items = (
         await session.execute(
@@ -313,7 +313,7 @@ async def complete_payment(
         at=now,
         actor=actor_of(caller),
     )
-    return await load_payment(session, payment_id=payment_id, now=now)
+    return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
 
 def _payment_audit(
@@ -393,7 +393,7 @@ async def fail_payment(
             now=now,
             actor=actor_of(caller),
         )
-    return await load_payment(session, payment_id=payment_id, now=now)
+    return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
 
 @command
