@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from datetime import UTC, datetime
 
 import httpx
@@ -123,3 +124,48 @@ async def test_seed_section_size_makes_one_big_section(
     venue_id = json.loads(seeded.stdout)["venue_id"]
     sections = await catalog.list_venue_sections(engine_session, venue_id=venue_id)
     assert [(s.kind, s.capacity) for s in sections] == [("seated", 300)]
+
+
+async def test_users_create_and_promote(database_url: str, engine_session: AsyncSession) -> None:
+    env = cli_env(database_url, TICKETING_USER_PASSWORD="a long secret")
+    created = await asyncio.to_thread(
+        subprocess.run,
+        [*TICKETING, "users", "create", "Boss@Example.com", "--manager"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["role"] == "manager"
+    customer = await asyncio.to_thread(
+        subprocess.run,
+        [*TICKETING, "users", "create", "fan@example.com"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert json.loads(customer.stdout)["role"] == "customer"
+    again = await asyncio.to_thread(
+        subprocess.run,
+        [*TICKETING, "users", "create", "fan@example.com"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode != 0
+    assert "exists already" in again.stderr
+    promoted = await asyncio.to_thread(run_cli, database_url, "users", "promote", "fan@example.com")
+    assert json.loads(promoted.stdout)["role"] == "manager"
+    missing = await asyncio.to_thread(run_cli, database_url, "users", "promote", "no@example.com")
+    assert missing.returncode != 0
+    roles = dict(
+        (await engine_session.execute(sa.text("SELECT email, role FROM user_account"))).all()
+    )
+    assert roles == {"boss@example.com": "manager", "fan@example.com": "manager"}
+    # without the variable and without a terminal, it refuses instead of hanging
+    no_password = await asyncio.to_thread(run_cli, database_url, "users", "create", "x@example.com")
+    assert no_password.returncode != 0
+    assert "TICKETING_USER_PASSWORD" in no_password.stderr

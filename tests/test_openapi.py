@@ -285,3 +285,18 @@ async def test_health(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.json() == {"status": "ok"}
+
+
+async def test_bearer_sign_in_is_declared_for_the_authorize_button(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    (scheme,) = schemes.values()
+    assert scheme["type"] == "oauth2"
+    assert scheme["flows"]["password"]["tokenUrl"] == "auth/token"
+    token = operation(spec, "post", "/auth/token")
+    form = token["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    assert {"username", "password"} <= set(resolve(spec, form["schema"])["properties"])
+    assert "401" in token["responses"]
+    assert "429" in token["responses"]
+    # routes that act for the caller declare the scheme
+    assert operation(spec, "get", "/me").get("security")
+    assert operation(spec, "put", "/orders/carts/{cart_id}/book").get("security")

@@ -27,8 +27,8 @@ SEAT_MAP_LAYOUT_SCALAR = strawberry.scalar(
         '`{"seat_columns": [...], "sections": [{"id", "name", "kind", "capacity", "position", '
         '"price_sets": [[{"price_id", "amount"}]], "seats": [[seat_id, row_id, row, number, '
         "type, price_set], ...]}]}`. A seat's `price_set` indexes its section's `price_sets` "
-        "(0: not on sale); amounts are decimal strings in the event's currency. It never changes "
-        "once the event exists: cache it by `layoutVersion`."
+        "(0: not on sale); amounts are decimal strings in the event's currency. It changes only "
+        "when a manager edits the event (prices): cache it by `layoutVersion`."
     ),
     serialize=lambda value: value,
     parse_value=lambda value: value,
