@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.accounts import signed_in
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
+from tests.test_graphql_statements import counting_statements
 from ticketing.models import cart_t, event_seat_t, payment_t
 
 
@@ -147,3 +148,40 @@ async def test_anonymous_checkout_can_be_switched_off(
     assert refused.json()["code"] == "AUTH_REQUIRED"
     customer = await signed_in(client)
     assert (await client.put(f"/orders/carts/{cart}/book", headers=customer)).status_code == 200
+
+
+async def test_my_orders_cost_the_same_statements_for_one_cart_or_many(
+    client: httpx.AsyncClient, app: Any, event: EventFixture
+) -> None:
+    customer = await signed_in(client)
+
+    async def buy(seat: int) -> None:
+        cart = uuid.uuid4()
+        body = {"event_id": event.event_id, "seat_id": seat, "price_id": event.price_ids["Adult"]}
+        assert (
+            await client.post(f"/orders/carts/{cart}", json=body, headers=customer)
+        ).status_code == 200
+        booked = await client.put(f"/orders/carts/{cart}/book", headers=customer)
+        await client.post(f"/payments/{booked.json()['payment_id']}/complete", headers=customer)
+
+    async def orders() -> tuple[int, dict[str, Any]]:
+        with counting_statements(app) as statements:
+            response = await client.get("/me/orders", headers=customer)
+        return len(statements), response.json()
+
+    await buy(event.seat_ids[0])
+    one, first = await orders()
+    assert len(first["carts"]) == 1
+    for seat in event.seat_ids[1:6]:
+        await buy(seat)
+    many, after = await orders()
+    assert len(after["carts"]) == len(after["payments"]) == 6
+    assert (
+        sorted(t["seat_id"] for p in after["payments"] for t in p["tickets"]) == event.seat_ids[:6]
+    )
+    assert many == one, (one, many)
+    query = "{ me { carts { id items { seatId } } payments { id tickets { seatId } } } }"
+    with counting_statements(app) as statements:
+        body = (await client.post("/graphql", json={"query": query}, headers=customer)).json()
+    assert len(body["data"]["me"]["carts"]) == 6
+    assert len(statements) <= many + 2  # the account, then the same set-based reads

@@ -16,10 +16,10 @@ from ticketing.services import accounts, carts, payments
 
 @strawberry.type(description="An account: a customer, or a manager (who is a customer too).")
 class User:
-    id: strawberry.ID
-    email: str
-    role: Role  # type: ignore[valid-type]
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The account's id.")
+    email: str = strawberry.field(description="Lower-cased email; also the sign-in name.")
+    role: Role = strawberry.field(description="CUSTOMER or MANAGER.")  # type: ignore[valid-type]
+    created_at: datetime = strawberry.field(description="When the account was registered.")
 
     @classmethod
     def of(cls, view: domain.UserView) -> User:
@@ -64,28 +64,28 @@ class AccountsQuery:
 
 @strawberry.input(description="Email and password of an account.")
 class CredentialsInput:
-    email: str
+    email: str = strawberry.field(description="The account's email (any case).")
     password: str = strawberry.field(description="At least 8 characters.")
 
 
 @strawberry.type(description="The new account, or why not.")
 class RegisterPayload:
-    user: User | None
-    user_errors: list[UserError]
+    user: User | None = strawberry.field(description="The new account; null on error.")
+    user_errors: list[UserError] = strawberry.field(description="Why not; empty on success.")
 
 
 @strawberry.type(description="A bearer token: send it as `Authorization: Bearer <token>`.")
 class SignInPayload:
     token: str | None = strawberry.field(description="Shown once; null on error.")
-    expires_at: datetime | None
-    user: User | None
-    user_errors: list[UserError]
+    expires_at: datetime | None = strawberry.field(description="When the token expires.")
+    user: User | None = strawberry.field(description="The signed-in account; null on error.")
+    user_errors: list[UserError] = strawberry.field(description="Why not; empty on success.")
 
 
 @strawberry.type(description="Whether the token of this request was revoked.")
 class SignOutPayload:
-    signed_out: bool
-    user_errors: list[UserError]
+    signed_out: bool = strawberry.field(description="True once the token is revoked.")
+    user_errors: list[UserError] = strawberry.field(description="Why not; empty on success.")
 
 
 async def register(

@@ -341,27 +341,29 @@ class EventConnection:
 
 @strawberry.type(description="Seats of one section at one price level, and their revenue.")
 class ReportLine:
-    section_id: strawberry.ID
-    section_name: str
-    price_level_id: strawberry.ID | None
-    price_level_name: str | None
+    section_id: strawberry.ID = strawberry.field(description="The section (template id).")
+    section_name: str = strawberry.field(description="The section's name.")
+    price_level_id: strawberry.ID | None = strawberry.field(description="The price level.")
+    price_level_name: str | None = strawberry.field(description="The price level's name.")
     available: int = strawberry.field(
         description="Available seats offering this level (a seat offering two levels counts "
         "under both)."
     )
-    held: int
-    booked: int
-    sold: int
+    held: int = strawberry.field(description="Seats held in carts at this level.")
+    booked: int = strawberry.field(description="Seats booked (payment pending) at this level.")
+    sold: int = strawberry.field(description="Tickets issued at this level.")
     revenue: Money = strawberry.field(description="Tickets of completed payments.")
 
 
 @strawberry.type(description="Blocked seats of one section.")
 class BlockedCount:
-    section_id: strawberry.ID
-    blocked: int
+    section_id: strawberry.ID = strawberry.field(description="The section (template id).")
+    blocked: int = strawberry.field(description="Seats a manager took off sale.")
 
 
 @strawberry.type(description="Sales of an event, computed in SQL (managers only).")
 class EventReport:
-    lines: list[ReportLine]
-    blocked: list[BlockedCount]
+    lines: list[ReportLine] = strawberry.field(
+        description="One line per section and price level that has seats at that level."
+    )
+    blocked: list[BlockedCount] = strawberry.field(description="Sections with blocked seats.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 
@@ -22,112 +23,148 @@ from ticketing.services.management import RowRequest, SeatPrice, SectionPrice
 
 @strawberry.input(description="A new venue (add its sections with addSection).")
 class CreateVenueInput:
-    name: str
-    city: str = ""
+    name: str = strawberry.field(description="Shown to customers, e.g. Riverside Arena.")
+    city: str = strawberry.field(default="", description="City, for listings.")
     timezone: str = strawberry.field(default="UTC", description="IANA zone, e.g. Europe/Paris.")
 
 
 @strawberry.input(description="What to change of a venue; omitted fields stay.")
 class UpdateVenueInput:
-    venue_id: strawberry.ID
-    name: str | None = None
-    city: str | None = None
-    timezone: str | None = None
+    venue_id: strawberry.ID = strawberry.field(description="The venue to change.")
+    name: str | None = strawberry.field(default=None, description="New name.")
+    city: str | None = strawberry.field(default=None, description="New city.")
+    timezone: str | None = strawberry.field(default=None, description="New IANA time zone.")
 
 
 @strawberry.input(description="A row: `seatCount` seats numbered 1..n, or explicit `seatNumbers`.")
 class RowInput:
-    name: str
-    seat_count: int | None = None
-    seat_numbers: list[str] | None = None
+    name: str = strawberry.field(description="Row label, unique in the section, e.g. A.")
+    seat_count: int | None = strawberry.field(
+        default=None, description="Seats numbered 1..n (or give seatNumbers)."
+    )
+    seat_numbers: list[str] | None = strawberry.field(
+        default=None, description="Explicit seat numbers (or give seatCount)."
+    )
 
 
 @strawberry.input(description="A seated section (rows) or a general-admission one (capacity).")
 class AddSectionInput:
-    venue_id: strawberry.ID
-    name: str
-    kind: SectionKind  # type: ignore[valid-type]
-    rows: list[RowInput] = strawberry.field(default_factory=list)
+    venue_id: strawberry.ID = strawberry.field(description="The venue.")
+    name: str = strawberry.field(description="Unique in the venue, e.g. East Stand.")
+    kind: SectionKind = strawberry.field(  # type: ignore[valid-type]
+        description="SEATED (rows) or GENERAL_ADMISSION (capacity)."
+    )
+    rows: list[RowInput] = strawberry.field(
+        default_factory=list, description="Seated: the rows, front to back."
+    )
     capacity: int = strawberry.field(default=0, description="General admission: places.")
 
 
 @strawberry.input(description="A section of a venue no event uses yet.")
 class RemoveSectionInput:
-    section_id: strawberry.ID
+    section_id: strawberry.ID = strawberry.field(description="The venue section to delete.")
 
 
 @strawberry.input(description="The price of every seat of a section at one price level.")
 class SectionPriceInput:
-    section_id: strawberry.ID
+    section_id: strawberry.ID = strawberry.field(
+        description="A section of the event (the venue template's id)."
+    )
     price_level: str = strawberry.field(description="Price level name, e.g. Adult.")
     amount: Decimal | None = strawberry.field(description="Null withdraws the offer.")
 
 
 @strawberry.input(description="One seat's own price at a level, overriding its section's.")
 class SeatPriceInput:
-    seat_id: strawberry.ID
-    price_level: str
+    seat_id: strawberry.ID = strawberry.field(
+        description="A seat of the event (the venue template's id)."
+    )
+    price_level: str = strawberry.field(description="Price level name; a new name adds the level.")
     amount: Decimal | None = strawberry.field(description="Null withdraws the offer.")
 
 
 @strawberry.input(description="A draft event at a venue, with its own copy of the seat map.")
 class CreateEventInput:
-    venue_id: strawberry.ID
-    name: str
-    starts_at: datetime
+    venue_id: strawberry.ID = strawberry.field(description="Whose seat map the event copies.")
+    name: str = strawberry.field(description="Title of the event.")
+    starts_at: datetime = strawberry.field(description="Start, with offset.")
     currency: str = strawberry.field(description="ISO 4217, e.g. EUR.")
     price_levels: list[str] = strawberry.field(description="Names in display order.")
-    prices: list[SectionPriceInput]
-    seat_prices: list[SeatPriceInput] = strawberry.field(default_factory=list)
+    prices: list[SectionPriceInput] = strawberry.field(
+        description="Per section and level; sections without a price are not on sale."
+    )
+    seat_prices: list[SeatPriceInput] = strawberry.field(
+        default_factory=list, description="Per seat, overriding its section's price at that level."
+    )
 
 
 @strawberry.input(description="What to change of an event; omitted fields stay.")
 class UpdateEventInput:
-    event_id: strawberry.ID
-    name: str | None = None
-    starts_at: datetime | None = None
+    event_id: strawberry.ID = strawberry.field(description="The event to change.")
+    name: str | None = strawberry.field(default=None, description="New title.")
+    starts_at: datetime | None = strawberry.field(
+        default=None, description="New start, with offset."
+    )
 
 
 @strawberry.input(description="Prices to set (or withdraw); new level names add levels.")
 class SetPricesInput:
-    event_id: strawberry.ID
-    prices: list[SectionPriceInput] = strawberry.field(default_factory=list)
-    seat_prices: list[SeatPriceInput] = strawberry.field(default_factory=list)
+    event_id: strawberry.ID = strawberry.field(description="The event.")
+    prices: list[SectionPriceInput] = strawberry.field(
+        default_factory=list, description="Per section and level."
+    )
+    seat_prices: list[SeatPriceInput] = strawberry.field(
+        default_factory=list, description="Per seat, overriding the section."
+    )
 
 
 @strawberry.input(description="Seats of an event (all of them change, or none).")
 class SeatsInput:
-    event_id: strawberry.ID
-    seat_ids: list[strawberry.ID]
+    event_id: strawberry.ID = strawberry.field(description="The event.")
+    seat_ids: list[strawberry.ID] = strawberry.field(
+        description="Seats of the event (the venue template's ids)."
+    )
 
 
 @strawberry.input(description="An event.")
 class EventInput:
-    event_id: strawberry.ID
+    event_id: strawberry.ID = strawberry.field(description="The event.")
 
 
 @strawberry.type(description="The venue, or why nothing changed.")
 class VenuePayload:
-    venue: Venue | None
-    user_errors: list[UserError]
+    venue: Venue | None = strawberry.field(description="The venue after the change; null on error.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
 @strawberry.type(description="The section, or why nothing changed.")
 class SectionPayload:
-    section: Section | None
-    user_errors: list[UserError]
+    section: Section | None = strawberry.field(
+        description="The section (as it was, when removed); null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
 @strawberry.type(description="The event, or why nothing changed.")
 class EventPayload:
-    event: Event | None
-    user_errors: list[UserError]
+    event: Event | None = strawberry.field(description="The event after the change; null on error.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
 @strawberry.type(description="The seats that changed, or why none did.")
 class SeatsPayload:
-    seat_ids: list[strawberry.ID]
-    user_errors: list[UserError]
+    seat_ids: list[strawberry.ID] = strawberry.field(
+        description="The seats that changed; empty on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing changed; empty on success."
+    )
 
 
 def _section_prices(prices: list[SectionPriceInput]) -> list[SectionPrice]:
@@ -162,7 +199,10 @@ async def _event(run: Awaitable[domain.EventView]) -> EventPayload:
     return EventPayload(event=None if view is None else Event.of(view), user_errors=errors)
 
 
-async def create_venue(info: Info, input: CreateVenueInput) -> VenuePayload:
+async def create_venue(
+    info: Info,
+    input: Annotated[CreateVenueInput, strawberry.argument(description="What to change.")],
+) -> VenuePayload:
     context = info.context
 
     async def run() -> domain.VenueView:
@@ -178,7 +218,10 @@ async def create_venue(info: Info, input: CreateVenueInput) -> VenuePayload:
     return await _venue(run())
 
 
-async def update_venue(info: Info, input: UpdateVenueInput) -> VenuePayload:
+async def update_venue(
+    info: Info,
+    input: Annotated[UpdateVenueInput, strawberry.argument(description="What to change.")],
+) -> VenuePayload:
     context = info.context
 
     async def run() -> domain.VenueView:
@@ -194,7 +237,10 @@ async def update_venue(info: Info, input: UpdateVenueInput) -> VenuePayload:
     return await _venue(run())
 
 
-async def add_section(info: Info, input: AddSectionInput) -> SectionPayload:
+async def add_section(
+    info: Info,
+    input: Annotated[AddSectionInput, strawberry.argument(description="What to change.")],
+) -> SectionPayload:
     context = info.context
 
     async def run() -> domain.SectionView:
@@ -215,7 +261,10 @@ async def add_section(info: Info, input: AddSectionInput) -> SectionPayload:
     return SectionPayload(section=None if view is None else Section.of(view), user_errors=errors)
 
 
-async def remove_section(info: Info, input: RemoveSectionInput) -> SectionPayload:
+async def remove_section(
+    info: Info,
+    input: Annotated[RemoveSectionInput, strawberry.argument(description="What to change.")],
+) -> SectionPayload:
     context = info.context
 
     async def run() -> domain.SectionView:
@@ -229,7 +278,10 @@ async def remove_section(info: Info, input: RemoveSectionInput) -> SectionPayloa
     return SectionPayload(section=None if view is None else Section.of(view), user_errors=errors)
 
 
-async def create_event(info: Info, input: CreateEventInput) -> EventPayload:
+async def create_event(
+    info: Info,
+    input: Annotated[CreateEventInput, strawberry.argument(description="What to change.")],
+) -> EventPayload:
     context = info.context
 
     async def run() -> domain.EventView:
@@ -249,7 +301,10 @@ async def create_event(info: Info, input: CreateEventInput) -> EventPayload:
     return await _event(run())
 
 
-async def update_event(info: Info, input: UpdateEventInput) -> EventPayload:
+async def update_event(
+    info: Info,
+    input: Annotated[UpdateEventInput, strawberry.argument(description="What to change.")],
+) -> EventPayload:
     context = info.context
 
     async def run() -> domain.EventView:
@@ -264,7 +319,9 @@ async def update_event(info: Info, input: UpdateEventInput) -> EventPayload:
     return await _event(run())
 
 
-async def set_prices(info: Info, input: SetPricesInput) -> EventPayload:
+async def set_prices(
+    info: Info, input: Annotated[SetPricesInput, strawberry.argument(description="What to change.")]
+) -> EventPayload:
     context = info.context
 
     async def run() -> domain.EventView:
@@ -297,15 +354,21 @@ async def _seats(info: Info, input: SeatsInput, *, block: bool) -> SeatsPayload:
     )
 
 
-async def block_seats(info: Info, input: SeatsInput) -> SeatsPayload:
+async def block_seats(
+    info: Info, input: Annotated[SeatsInput, strawberry.argument(description="What to change.")]
+) -> SeatsPayload:
     return await _seats(info, input, block=True)
 
 
-async def unblock_seats(info: Info, input: SeatsInput) -> SeatsPayload:
+async def unblock_seats(
+    info: Info, input: Annotated[SeatsInput, strawberry.argument(description="What to change.")]
+) -> SeatsPayload:
     return await _seats(info, input, block=False)
 
 
-async def publish_event(info: Info, input: EventInput) -> EventPayload:
+async def publish_event(
+    info: Info, input: Annotated[EventInput, strawberry.argument(description="What to change.")]
+) -> EventPayload:
     context = info.context
 
     async def run() -> domain.EventView:
@@ -318,7 +381,9 @@ async def publish_event(info: Info, input: EventInput) -> EventPayload:
     return await _event(run())
 
 
-async def cancel_event(info: Info, input: EventInput) -> EventPayload:
+async def cancel_event(
+    info: Info, input: Annotated[EventInput, strawberry.argument(description="What to change.")]
+) -> EventPayload:
     context = info.context
 
     async def run() -> domain.EventView:

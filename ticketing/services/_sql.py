@@ -57,22 +57,42 @@ async def lock_cart(session: AsyncSession, cart_id: uuid.UUID) -> CartStatus | N
     return None if status is None else CartStatus(status)
 
 
+async def lock_visible_cart(
+    session: AsyncSession,
+    cart_id: sa.ColumnElement[uuid.UUID] | uuid.UUID,
+    *,
+    caller: Principal | None,
+) -> tuple[uuid.UUID, CartStatus] | None:
+    """Lock the cart if the caller may see it, in one statement; a signed-in caller binds an
+    unbound cart. None when there is no such cart for this caller."""
+    if caller is None:  # nothing to bind: a plain row lock, no new row version
+        stmt: sa.Executable = (
+            sa.select(cart_t.c.id, cart_t.c.status)
+            .where(cart_t.c.id == cart_id, cart_visible_to(caller))
+            .with_for_update()
+        )
+    else:
+        stmt = (
+            sa.update(cart_t)
+            .where(cart_t.c.id == cart_id, cart_visible_to(caller))
+            .values(owner_id=owner_after_use(caller))
+            .returning(cart_t.c.id, cart_t.c.status)
+        )
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else (row[0], CartStatus(row[1]))
+
+
 async def lock_cart_for(
     session: AsyncSession, cart_id: uuid.UUID, *, caller: Principal | None
 ) -> CartStatus | None:
     """`lock_cart` for a caller: a cart bound to another customer is NOT_FOUND, and an unbound
-    one becomes the caller's (if signed in)."""
-    status = await session.scalar(
-        sa.update(cart_t)
-        .where(cart_t.c.id == cart_id, cart_visible_to(caller))
-        .values(owner_id=owner_after_use(caller))
-        .returning(cart_t.c.status)
-    )
-    if status is None and await session.scalar(
+    one becomes the caller's (if signed in). None when the cart was never used."""
+    locked = await lock_visible_cart(session, cart_id, caller=caller)
+    if locked is None and await session.scalar(
         sa.select(sa.exists().where(cart_t.c.id == cart_id))
     ):
         raise not_found("Cart", cart_id, field="cart_id")
-    return None if status is None else CartStatus(status)
+    return None if locked is None else locked[1]
 
 
 async def upsert_and_lock_cart(

@@ -42,8 +42,8 @@ from ticketing.services._sql import (
     audit_seat,
     cart_visible_to,
     lock_cart,
+    lock_visible_cart,
     note_seat_changes,
-    owner_after_use,
     record_audit,
 )
 
@@ -190,16 +190,12 @@ async def _lock_payment(
     Another customer's payment is NOT_FOUND; a signed-in caller binds an unbound cart."""
     # The cart, found through the payment and locked, in one statement (a payment's cart never
     # changes, so reading it without a lock first is safe).
-    cart_id = await session.scalar(
-        sa.update(cart_t)
-        .where(
-            cart_t.c.id
-            == sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id).scalar_subquery(),
-            cart_visible_to(caller),
-        )
-        .values(owner_id=owner_after_use(caller))
-        .returning(cart_t.c.id)
+    locked = await lock_visible_cart(
+        session,
+        sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id).scalar_subquery(),
+        caller=caller,
     )
+    cart_id = None if locked is None else locked[0]
     if cart_id is None:
         raise not_found("Payment", payment_id, field="payment_id")
     row = (
