@@ -6,10 +6,10 @@ command checks the role (FORBIDDEN for customers and anonymous callers) before a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -17,8 +17,11 @@ from schema.catalog.types import Event, Section, Venue
 from schema.common import SectionKind, UserError, attempt, parse_id
 from schema.context import Info
 from ticketing import domain
+from ticketing.domain import Principal
 from ticketing.services import management
 from ticketing.services.management import RowRequest, SeatPrice, SectionPrice
+
+T = TypeVar("T")
 
 
 @strawberry.input(description="A new venue (add its sections with addSection).")
@@ -189,211 +192,212 @@ def _seat_prices(prices: list[SeatPriceInput]) -> list[SeatPrice]:
     ]
 
 
-async def _venue(run: Awaitable[domain.VenueView]) -> VenuePayload:
-    view, errors = await attempt(run)
+async def _as_caller(
+    info: Info, call: Callable[[Principal | None], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run one management command as the viewer; its refusals (FORBIDDEN first) and input
+    errors become user errors."""
+
+    async def run() -> T:
+        return await call(await info.context.viewer())
+
+    return await attempt(run())
+
+
+def _venue(view: domain.VenueView | None, errors: list[UserError]) -> VenuePayload:
     return VenuePayload(venue=None if view is None else Venue.of(view), user_errors=errors)
 
 
-async def _event(run: Awaitable[domain.EventView]) -> EventPayload:
-    view, errors = await attempt(run)
+def _section(view: domain.SectionView | None, errors: list[UserError]) -> SectionPayload:
+    return SectionPayload(section=None if view is None else Section.of(view), user_errors=errors)
+
+
+def _event(view: domain.EventView | None, errors: list[UserError]) -> EventPayload:
     return EventPayload(event=None if view is None else Event.of(view), user_errors=errors)
 
 
-async def create_venue(
-    info: Info,
-    input: Annotated[CreateVenueInput, strawberry.argument(description="What to change.")],
-) -> VenuePayload:
-    context = info.context
+def _seats(seat_ids: list[int] | None, errors: list[UserError]) -> SeatsPayload:
+    ids = [strawberry.ID(str(s)) for s in seat_ids or ()]
+    return SeatsPayload(seat_ids=ids, user_errors=errors)
 
-    async def run() -> domain.VenueView:
-        return await context.call(
-            management.create_venue,
-            caller=await context.viewer(),
-            name=input.name,
-            city=input.city,
-            timezone=input.timezone,
-            now=context.now,
+
+WHAT = strawberry.argument(description="What to change.")
+
+
+async def create_venue(info: Info, input: Annotated[CreateVenueInput, WHAT]) -> VenuePayload:
+    call = info.context.call
+    return _venue(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.create_venue,
+                caller=caller,
+                name=input.name,
+                city=input.city,
+                timezone=input.timezone,
+                now=info.context.now,
+            ),
         )
-
-    return await _venue(run())
-
-
-async def update_venue(
-    info: Info,
-    input: Annotated[UpdateVenueInput, strawberry.argument(description="What to change.")],
-) -> VenuePayload:
-    context = info.context
-
-    async def run() -> domain.VenueView:
-        return await context.call(
-            management.update_venue,
-            caller=await context.viewer(),
-            venue_id=parse_id(input.venue_id, field="venue_id"),
-            name=input.name,
-            city=input.city,
-            timezone=input.timezone,
-        )
-
-    return await _venue(run())
-
-
-async def add_section(
-    info: Info,
-    input: Annotated[AddSectionInput, strawberry.argument(description="What to change.")],
-) -> SectionPayload:
-    context = info.context
-
-    async def run() -> domain.SectionView:
-        return await context.call(
-            management.add_section,
-            caller=await context.viewer(),
-            venue_id=parse_id(input.venue_id, field="venue_id"),
-            name=input.name,
-            kind=domain.SectionKind(input.kind),
-            rows=[
-                RowRequest(name=r.name, seat_count=r.seat_count, seat_numbers=r.seat_numbers)
-                for r in input.rows
-            ],
-            capacity=input.capacity,
-        )
-
-    view, errors = await attempt(run())
-    return SectionPayload(section=None if view is None else Section.of(view), user_errors=errors)
-
-
-async def remove_section(
-    info: Info,
-    input: Annotated[RemoveSectionInput, strawberry.argument(description="What to change.")],
-) -> SectionPayload:
-    context = info.context
-
-    async def run() -> domain.SectionView:
-        return await context.call(
-            management.remove_section,
-            caller=await context.viewer(),
-            section_id=parse_id(input.section_id, field="section_id"),
-        )
-
-    view, errors = await attempt(run())
-    return SectionPayload(section=None if view is None else Section.of(view), user_errors=errors)
-
-
-async def create_event(
-    info: Info,
-    input: Annotated[CreateEventInput, strawberry.argument(description="What to change.")],
-) -> EventPayload:
-    context = info.context
-
-    async def run() -> domain.EventView:
-        return await context.call(
-            management.create_event,
-            caller=await context.viewer(),
-            venue_id=parse_id(input.venue_id, field="venue_id"),
-            name=input.name,
-            starts_at=input.starts_at,
-            currency=input.currency,
-            price_levels=input.price_levels,
-            prices=_section_prices(input.prices),
-            seat_prices=_seat_prices(input.seat_prices),
-            now=context.now,
-        )
-
-    return await _event(run())
-
-
-async def update_event(
-    info: Info,
-    input: Annotated[UpdateEventInput, strawberry.argument(description="What to change.")],
-) -> EventPayload:
-    context = info.context
-
-    async def run() -> domain.EventView:
-        return await context.call(
-            management.update_event,
-            caller=await context.viewer(),
-            event_id=parse_id(input.event_id, field="event_id"),
-            name=input.name,
-            starts_at=input.starts_at,
-        )
-
-    return await _event(run())
-
-
-async def set_prices(
-    info: Info, input: Annotated[SetPricesInput, strawberry.argument(description="What to change.")]
-) -> EventPayload:
-    context = info.context
-
-    async def run() -> domain.EventView:
-        return await context.call(
-            management.set_prices,
-            caller=await context.viewer(),
-            event_id=parse_id(input.event_id, field="event_id"),
-            prices=_section_prices(input.prices),
-            seat_prices=_seat_prices(input.seat_prices),
-        )
-
-    return await _event(run())
-
-
-async def _seats(info: Info, input: SeatsInput, *, block: bool) -> SeatsPayload:
-    context = info.context
-
-    async def run() -> list[int]:
-        return await context.call(
-            management.block_seats if block else management.unblock_seats,
-            caller=await context.viewer(),
-            event_id=parse_id(input.event_id, field="event_id"),
-            seat_ids=[parse_id(s, field="seat_ids") for s in input.seat_ids],
-            now=context.now,
-        )
-
-    seat_ids, errors = await attempt(run())
-    return SeatsPayload(
-        seat_ids=[strawberry.ID(str(s)) for s in seat_ids or ()], user_errors=errors
     )
 
 
-async def block_seats(
-    info: Info, input: Annotated[SeatsInput, strawberry.argument(description="What to change.")]
-) -> SeatsPayload:
-    return await _seats(info, input, block=True)
-
-
-async def unblock_seats(
-    info: Info, input: Annotated[SeatsInput, strawberry.argument(description="What to change.")]
-) -> SeatsPayload:
-    return await _seats(info, input, block=False)
-
-
-async def publish_event(
-    info: Info, input: Annotated[EventInput, strawberry.argument(description="What to change.")]
-) -> EventPayload:
-    context = info.context
-
-    async def run() -> domain.EventView:
-        return await context.call(
-            management.publish_event,
-            caller=await context.viewer(),
-            event_id=parse_id(input.event_id, field="event_id"),
+async def update_venue(info: Info, input: Annotated[UpdateVenueInput, WHAT]) -> VenuePayload:
+    call = info.context.call
+    return _venue(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.update_venue,
+                caller=caller,
+                venue_id=parse_id(input.venue_id, field="venue_id"),
+                name=input.name,
+                city=input.city,
+                timezone=input.timezone,
+            ),
         )
+    )
 
-    return await _event(run())
 
-
-async def cancel_event(
-    info: Info, input: Annotated[EventInput, strawberry.argument(description="What to change.")]
-) -> EventPayload:
-    context = info.context
-
-    async def run() -> domain.EventView:
-        return await context.call(
-            management.cancel_event,
-            caller=await context.viewer(),
-            event_id=parse_id(input.event_id, field="event_id"),
+async def add_section(info: Info, input: Annotated[AddSectionInput, WHAT]) -> SectionPayload:
+    call = info.context.call
+    rows = [
+        RowRequest(name=r.name, seat_count=r.seat_count, seat_numbers=r.seat_numbers)
+        for r in input.rows
+    ]
+    return _section(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.add_section,
+                caller=caller,
+                venue_id=parse_id(input.venue_id, field="venue_id"),
+                name=input.name,
+                kind=domain.SectionKind(input.kind),
+                rows=rows,
+                capacity=input.capacity,
+            ),
         )
+    )
 
-    return await _event(run())
+
+async def remove_section(info: Info, input: Annotated[RemoveSectionInput, WHAT]) -> SectionPayload:
+    call = info.context.call
+    return _section(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.remove_section,
+                caller=caller,
+                section_id=parse_id(input.section_id, field="section_id"),
+            ),
+        )
+    )
+
+
+async def create_event(info: Info, input: Annotated[CreateEventInput, WHAT]) -> EventPayload:
+    call = info.context.call
+    return _event(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.create_event,
+                caller=caller,
+                venue_id=parse_id(input.venue_id, field="venue_id"),
+                name=input.name,
+                starts_at=input.starts_at,
+                currency=input.currency,
+                price_levels=input.price_levels,
+                prices=_section_prices(input.prices),
+                seat_prices=_seat_prices(input.seat_prices),
+                now=info.context.now,
+            ),
+        )
+    )
+
+
+async def update_event(info: Info, input: Annotated[UpdateEventInput, WHAT]) -> EventPayload:
+    call = info.context.call
+    return _event(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.update_event,
+                caller=caller,
+                event_id=parse_id(input.event_id, field="event_id"),
+                name=input.name,
+                starts_at=input.starts_at,
+            ),
+        )
+    )
+
+
+async def set_prices(info: Info, input: Annotated[SetPricesInput, WHAT]) -> EventPayload:
+    call = info.context.call
+    return _event(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.set_prices,
+                caller=caller,
+                event_id=parse_id(input.event_id, field="event_id"),
+                prices=_section_prices(input.prices),
+                seat_prices=_seat_prices(input.seat_prices),
+            ),
+        )
+    )
+
+
+async def block_seats(info: Info, input: Annotated[SeatsInput, WHAT]) -> SeatsPayload:
+    return await _change_seats(info, input, blocked=True)
+
+
+async def unblock_seats(info: Info, input: Annotated[SeatsInput, WHAT]) -> SeatsPayload:
+    return await _change_seats(info, input, blocked=False)
+
+
+async def _change_seats(info: Info, input: SeatsInput, *, blocked: bool) -> SeatsPayload:
+    call = info.context.call
+    return _seats(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.set_blocked,
+                caller=caller,
+                event_id=parse_id(input.event_id, field="event_id"),
+                seat_ids=[parse_id(s, field="seat_ids") for s in input.seat_ids],
+                blocked=blocked,
+                now=info.context.now,
+            ),
+        )
+    )
+
+
+async def publish_event(info: Info, input: Annotated[EventInput, WHAT]) -> EventPayload:
+    call = info.context.call
+    return _event(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.publish_event,
+                caller=caller,
+                event_id=parse_id(input.event_id, field="event_id"),
+            ),
+        )
+    )
+
+
+async def cancel_event(info: Info, input: Annotated[EventInput, WHAT]) -> EventPayload:
+    call = info.context.call
+    return _event(
+        *await _as_caller(
+            info,
+            lambda caller: call(
+                management.cancel_event,
+                caller=caller,
+                event_id=parse_id(input.event_id, field="event_id"),
+            ),
+        )
+    )
 
 
 @strawberry.type

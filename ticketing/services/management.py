@@ -527,35 +527,36 @@ async def set_prices(
 
 
 @command
-async def block_seats(
+async def set_blocked(
     session: AsyncSession,
     *,
     caller: Principal | None,
     event_id: int,
     seat_ids: Sequence[int],
+    blocked: bool,
     now: datetime,
 ) -> list[int]:
-    """Take available seats off sale (all of them or none: SEAT_NOT_AVAILABLE names the first
-    that is held, booked, sold or blocked already)."""
-    require_manager(caller, "block seats")
+    """Take available seats off sale (`blocked`), or put blocked seats back on sale: all of the
+    seats or none. Blocking names the first seat that is not available (SEAT_NOT_AVAILABLE)."""
+    require_manager(caller, "block seats" if blocked else "unblock seats")
     await _require_event(session, event_id, caller)
     wanted = sorted(set(seat_ids))
     if not wanted:
         raise _invalid("Name at least one seat.", "seat_ids")
-    blocked = (
+    which = seat_is_free(now) if blocked else event_seat_t.c.status == SeatStatus.BLOCKED
+    to_status = SeatStatus.BLOCKED if blocked else SeatStatus.AVAILABLE
+    changed = (
         await session.execute(
             sa.update(event_seat_t)
-            .where(
-                event_seat_t.c.event_id == event_id,
-                event_seat_t.c.seat_id.in_(wanted),
-                seat_is_free(now),
-            )
-            .values(status=SeatStatus.BLOCKED, cart_id=None, expires_at=None)
+            .where(event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id.in_(wanted), which)
+            .values(status=to_status, cart_id=None, expires_at=None)
             .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id)
         )
     ).all()
-    if len(blocked) != len(wanted):
-        first = sorted(set(wanted) - {seat.seat_id for seat in blocked})[0]
+    if len(changed) != len(wanted):
+        first = sorted(set(wanted) - {seat.seat_id for seat in changed})[0]
+        if not blocked:
+            raise _invalid(f"Seat {first} of event {event_id} is not blocked.", "seat_ids")
         raise TicketingError(
             ErrorCode.SEAT_NOT_AVAILABLE,
             f"Seat {first} of event {event_id} is not available; only available seats can be "
@@ -563,53 +564,16 @@ async def block_seats(
             field=("seat_ids",),
             context={"event_id": event_id, "seat_id": first},
         )
-    sections_changed(session, event_id, {seat.section_id for seat in blocked})
-    # a lapsed hold on a seat blocked now stops counting as its cart's item
-    await session.execute(
-        sa.update(item_t)
-        .where(item_t.c.event_id == event_id, item_t.c.seat_id.in_(wanted), item_t.c.active)
-        .values(active=False, released_at=now, release_reason="lapsed")
-    )
-    await _audit_seats(
-        session, event_id, wanted, SeatStatus.AVAILABLE, SeatStatus.BLOCKED, caller, now
-    )
-    return wanted
-
-
-@command
-async def unblock_seats(
-    session: AsyncSession,
-    *,
-    caller: Principal | None,
-    event_id: int,
-    seat_ids: Sequence[int],
-    now: datetime,
-) -> list[int]:
-    """Put blocked seats back on sale (all of them or none)."""
-    require_manager(caller, "unblock seats")
-    await _require_event(session, event_id, caller)
-    wanted = sorted(set(seat_ids))
-    if not wanted:
-        raise _invalid("Name at least one seat.", "seat_ids")
-    released = (
+    sections_changed(session, event_id, {seat.section_id for seat in changed})
+    if blocked:
+        # a lapsed hold on a seat blocked now stops counting as its cart's item
         await session.execute(
-            sa.update(event_seat_t)
-            .where(
-                event_seat_t.c.event_id == event_id,
-                event_seat_t.c.seat_id.in_(wanted),
-                event_seat_t.c.status == SeatStatus.BLOCKED,
-            )
-            .values(status=SeatStatus.AVAILABLE)
-            .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id)
+            sa.update(item_t)
+            .where(item_t.c.event_id == event_id, item_t.c.seat_id.in_(wanted), item_t.c.active)
+            .values(active=False, released_at=now, release_reason="lapsed")
         )
-    ).all()
-    if len(released) != len(wanted):
-        first = sorted(set(wanted) - {seat.seat_id for seat in released})[0]
-        raise _invalid(f"Seat {first} of event {event_id} is not blocked.", "seat_ids")
-    sections_changed(session, event_id, {seat.section_id for seat in released})
-    await _audit_seats(
-        session, event_id, wanted, SeatStatus.BLOCKED, SeatStatus.AVAILABLE, caller, now
-    )
+    from_status = SeatStatus.AVAILABLE if blocked else SeatStatus.BLOCKED
+    await _audit_seats(session, event_id, wanted, from_status, to_status, caller, now)
     return wanted
 
 
