@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.accounts import signed_in
+from tests.accounts import PASSWORD, signed_in
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.test_graphql_statements import counting_statements
@@ -185,3 +185,52 @@ async def test_my_orders_cost_the_same_statements_for_one_cart_or_many(
         body = (await client.post("/graphql", json={"query": query}, headers=customer)).json()
     assert len(body["data"]["me"]["carts"]) == 6
     assert len(statements) <= many + 2  # the account, then the same set-based reads
+
+
+async def test_the_owner_uses_every_cart_command(
+    client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    owner = await signed_in(client)
+    cart = uuid.uuid4()
+    adult = event.price_ids["Adult"]
+    ga = await client.post(
+        f"/orders/carts/{cart}/general-admission",
+        json={
+            "event_id": event.event_id,
+            "section_id": event.section_ids["Floor"],
+            "price_id": adult,
+            "quantity": 2,
+        },
+        headers=owner,
+    )
+    assert ga.status_code == 200, ga.text
+    seat = event.seat_ids[3]
+    held = await client.post(
+        f"/orders/carts/{cart}",
+        json={"event_id": event.event_id, "seat_id": seat, "price_id": adult},
+        headers=owner,
+    )
+    assert len(held.json()["items"]) == 3
+    removed = await client.delete(
+        f"/orders/carts/{cart}/events/{event.event_id}/seats/{seat}", headers=owner
+    )
+    assert removed.status_code == 200, removed.text
+    assert len(removed.json()["items"]) == 2
+    query = (
+        'mutation { removeSeatFromCart(input: {cartId: "%s", eventId: "%s", seatId: "%s"}) '
+        "{ cart { items { seatId } } userErrors { code } } }"
+        % (cart, event.event_id, removed.json()["items"][0]["seat_id"])
+    )
+    body = (await client.post("/graphql", json={"query": query}, headers=owner)).json()
+    assert body["data"]["removeSeatFromCart"]["userErrors"] == []
+    assert len(body["data"]["removeSeatFromCart"]["cart"]["items"]) == 1
+    booked = await client.put(f"/orders/carts/{cart}/book", headers=owner)
+    assert booked.status_code == 200
+    # the sign-in payload lists the signed-in account's own orders, no header needed
+    email = (await client.get("/me", headers=owner)).json()["email"]
+    sign_in = (
+        'mutation { signIn(input: {email: "%s", password: "%s"}) '
+        "{ user { carts { id status } } } }" % (email, PASSWORD)
+    )
+    body = (await client.post("/graphql", json={"query": sign_in})).json()
+    assert body["data"]["signIn"]["user"]["carts"] == [{"id": str(cart), "status": "BOOKED"}]

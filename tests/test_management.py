@@ -300,3 +300,34 @@ async def test_prices_blocked_seats_and_cancel_reach_the_cached_maps(
     assert closed.json()["code"] == "EVENT_NOT_ON_SALE"
     booking = await client.put(f"/orders/carts/{cart}/book")
     assert booking.json()["code"] == "EVENT_NOT_ON_SALE"
+
+
+async def test_concurrent_price_changes_of_one_event_run_one_after_the_other(
+    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+) -> None:
+    """Each edit locks the event first: concurrent setPrices adding the same new level never
+    collide on the database's unique keys (they used to be a 500 on PostgreSQL)."""
+    import asyncio
+
+    manager = await signed_in(client, session, manager=True)
+    main = event.section_ids["Main"]
+
+    async def set_price(amount: int) -> Any:
+        document = (
+            'mutation { setPrices(input: {eventId: "%s", prices: [{sectionId: "%s", '
+            'priceLevel: "Student", amount: "%d.00"}]}) { userErrors { code } } }'
+            % (event.event_id, main, amount)
+        )
+        response = await client.post("/graphql", json={"query": document}, headers=manager)
+        return response.json()
+
+    results = await asyncio.gather(*(set_price(10 + n) for n in range(8)))
+    assert all(r == {"data": {"setPrices": {"userErrors": []}}} for r in results), results
+    levels = (await client.get(f"/events/{event.event_id}/sections/{main}/seats")).json()
+    students = {
+        (p["name"], p["amount"])
+        for seat in levels
+        for p in seat["price_options"]
+        if p["name"] == "Student"
+    }
+    assert len(students) == 1  # one level, one price for every seat of the section

@@ -453,6 +453,8 @@ async def _hold_seat(
                 event_seat_t.c.seat_id == seat_id,
                 seat_is_free(now),
                 on_sale(event_seat_t.c.event_id),
+                # the offer read above may have been withdrawn since: the claim decides
+                _offered(price_id),
             )
             .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
             .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
@@ -472,6 +474,15 @@ async def _hold_seat(
         actor=actor_of(caller),
     )
     return await load_cart(session, cart_id=cart_id, now=now, open_cart=True)
+
+
+def _offered(price_id: int) -> sa.ColumnElement[bool]:
+    """The seat offers this price level (checked in the claiming statement itself)."""
+    return sa.exists().where(
+        price_t.c.event_id == event_seat_t.c.event_id,
+        price_t.c.seat_id == event_seat_t.c.seat_id,
+        price_t.c.price_level_id == price_id,
+    )
 
 
 def _check_on_sale(status: EventStatus, *, event_id: int, caller: Principal | None) -> None:
@@ -634,11 +645,7 @@ async def add_general_admission_to_cart(
             f"Section {section_id} has designated seats; hold them one by one.",
             field=("section_id",),
         )
-    offered = sa.exists().where(
-        price_t.c.event_id == event_seat_t.c.event_id,
-        price_t.c.seat_id == event_seat_t.c.seat_id,
-        price_t.c.price_level_id == price_id,
-    )
+    offered = _offered(price_id)
     if not await session.scalar(
         sa.select(
             sa.exists().where(
@@ -686,6 +693,7 @@ async def add_general_admission_to_cart(
                 event_seat_t.c.seat_id.in_(candidates.scalar_subquery()),
                 seat_is_free(now),
                 on_sale(event_seat_t.c.event_id),
+                offered,
             )
             .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
             .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
@@ -709,6 +717,13 @@ async def add_general_admission_to_cart(
             )
         ).all()
     )
+    if len(amounts) < len(claimed):  # the offer was withdrawn after the claim (READ COMMITTED)
+        raise TicketingError(
+            ErrorCode.PRICE_NOT_OFFERED,
+            f"Price {price_id} is not offered in section {section_id} of event {event_id}.",
+            field=("price_id",),
+            context={"event_id": event_id, "price_id": price_id},
+        )
     await _record_holds(
         session,
         cart_id=cart_id,
@@ -720,7 +735,7 @@ async def add_general_admission_to_cart(
         now=now,
         actor=actor_of(caller),
     )
-    return await load_cart(session, cart_id=cart_id, now=now)
+    return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
 @command
@@ -779,7 +794,7 @@ async def remove_seat_from_cart(
         at=now,
         actor=actor_of(caller),
     )
-    return await load_cart(session, cart_id=cart_id, now=now)
+    return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
 @command

@@ -292,10 +292,18 @@ class SeatPrice:
 
 
 async def _event_changed(session: AsyncSession, event_id: int) -> None:
-    """What the event shows changed: its revision and every section version move on."""
-    await session.execute(
-        sa.update(event_t).where(event_t.c.id == event_id).values(revision=event_t.c.revision + 1)
+    """The first statement of every change to what an event shows: its revision moves on, which
+    locks the event row, so that concurrent edits of one event run one after the other (each
+    then reads what the previous one committed); every section version moves on at commit.
+    NOT_FOUND when there is no such event."""
+    found = await session.scalar(
+        sa.update(event_t)
+        .where(event_t.c.id == event_id)
+        .values(revision=event_t.c.revision + 1)
+        .returning(event_t.c.id)
     )
+    if found is None:
+        raise not_found("Event", event_id, field="event_id")
     section_ids = (
         await session.scalars(
             sa.select(event_section_t.c.section_id).where(event_section_t.c.event_id == event_id)
@@ -388,15 +396,9 @@ async def update_event(
         if starts_at.tzinfo is None:
             raise _invalid("starts_at needs a UTC offset.", "starts_at")
         values["starts_at"] = starts_at
-    found = await session.scalar(
-        sa.update(event_t)
-        .where(event_t.c.id == event_id)
-        .values(values or {"revision": event_t.c.revision})  # a no-op still finds the event
-        .returning(event_t.c.id)
-    )
-    if found is None:
-        raise not_found("Event", event_id, field="event_id")
     await _event_changed(session, event_id)
+    if values:
+        await session.execute(sa.update(event_t).where(event_t.c.id == event_id).values(values))
     return await _require_event(session, event_id, caller)
 
 
@@ -499,7 +501,7 @@ async def set_prices(
     level name adds the level. Seats already held, booked or sold keep the price they were
     taken at: carts and tickets carry their own amounts."""
     require_manager(caller, "set prices")
-    await _require_event(session, event_id, caller)
+    await _event_changed(session, event_id)
     sections = set(
         (
             await session.scalars(
@@ -522,7 +524,6 @@ async def set_prices(
             which=event_seat_t.c.section_id == price.section_id,
         )
     await _set_seat_prices(session, event_id=event_id, seat_prices=seat_prices)
-    await _event_changed(session, event_id)
     return await _require_event(session, event_id, caller)
 
 
@@ -612,6 +613,7 @@ async def _set_status(
     to: EventStatus,
     allowed_from: set[EventStatus],
 ) -> EventView:
+    await _event_changed(session, event_id)  # locks the event: one status change at a time
     event = await _require_event(session, event_id, caller)
     if event.status is to:
         return event  # repeatable
@@ -631,7 +633,6 @@ async def _set_status(
             field=("event_id",),
             context={"event_id": event_id},
         )
-    await _event_changed(session, event_id)
     return await _require_event(session, event_id, caller)
 
 
