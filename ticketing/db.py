@@ -151,18 +151,21 @@ def sections_changed(session: AsyncSession, event_id: int, section_ids: Iterable
     changed.update((event_id, section_id) for section_id in section_ids)
 
 
+_BUMP_VERSION = (  # built once: it runs in every transaction that changes a seat
+    sa.update(event_section_t)
+    .where(
+        event_section_t.c.event_id == sa.bindparam("the_event"),
+        event_section_t.c.section_id == sa.bindparam("the_section"),
+    )
+    .values(version=event_section_t.c.version + 1)
+)
+
+
 async def _bump_section_versions(session: AsyncSession) -> None:
     changed: set[tuple[int, int]] | None = session.info.pop(_CHANGED_SECTIONS, None)
     # One statement per section, in key order: concurrent transactions lock them in one order.
     for event_id, section_id in sorted(changed or ()):
-        await session.execute(
-            sa.update(event_section_t)
-            .where(
-                event_section_t.c.event_id == event_id,
-                event_section_t.c.section_id == section_id,
-            )
-            .values(version=event_section_t.c.version + 1)
-        )
+        await session.execute(_BUMP_VERSION, {"the_event": event_id, "the_section": section_id})
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -46,8 +46,9 @@ from ticketing.models import (
 from ticketing.services._sql import (
     actor_of,
     audit_seat,
-    cart_visible_to,
+    cart_visible,
     lock_cart_for,
+    me,
     note_seat_changes,
     on_sale,
     owner_after_use,
@@ -55,12 +56,53 @@ from ticketing.services._sql import (
     seat_is_free,
     upsert_and_lock_cart,
 )
-from ticketing.services.payments import load_payment
+from ticketing.services.payments import SET_CART_STATUS, load_payment
 from ticketing.settings import CartPolicy
 
+_B = sa.bindparam
 
-def _live_items(cart_id: uuid.UUID, now: datetime) -> sa.ColumnElement[bool]:
+
+def _live_items(
+    cart_id: uuid.UUID | sa.BindParameter[Any], now: datetime | sa.BindParameter[Any]
+) -> sa.ColumnElement[bool]:
     return sa.and_(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.hold_expires_at > now)
+
+
+def _items_select(which: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (
+        sa.select(
+            item_t.c.cart_id,
+            item_t.c.event_id,
+            item_t.c.seat_id,
+            item_t.c.section_id,
+            item_t.c.row_id,
+            item_t.c.price_level_id,
+            price_level_t.c.name,
+            item_t.c.amount,
+            event_t.c.currency,
+            item_t.c.hold_expires_at,
+        )
+        .join(price_level_t, price_level_t.c.id == item_t.c.price_level_id)
+        .join(event_t, event_t.c.id == item_t.c.event_id)
+        .where(which)
+        .order_by(item_t.c.id)
+    )
+
+
+# Prebuilt (see ticketing.services._sql): the statements of holding and booking.
+_LIVE_ITEMS_OF_CART = _items_select(_live_items(_B("cart_id"), _B("now")))
+_ITEMS_OF_PAYMENT = _items_select(item_t.c.payment_id == _B("payment_id"))
+_CART_HEAD = (
+    sa.select(
+        cart_t.c.status,
+        payment_t.c.id,
+        payment_t.c.status,
+        payment_t.c.expires_at,
+        cart_visible(),
+    )
+    .select_from(cart_t.outerjoin(payment_t, payment_t.c.cart_id == cart_t.c.id))
+    .where(cart_t.c.id == _B("cart_id"))
+)
 
 
 async def load_cart(
@@ -76,52 +118,40 @@ async def load_cart(
     `open_cart`: the caller holds the cart's lock and knows it is open (no payment): one
     statement fewer.
     """
+    live = {"cart_id": cart_id, "now": now}
     if open_cart:
         return CartView.of(
             cart_id=cart_id,
             status=CartStatus.OPEN,
-            items=await _cart_items(session, _live_items(cart_id, now), open_cart=True),
+            items=await _cart_items(session, _LIVE_ITEMS_OF_CART, live, open_cart=True),
             payment_id=None,
         )
-    head = (
-        await session.execute(
-            sa.select(
-                cart_t.c.status,
-                payment_t.c.id,
-                payment_t.c.status,
-                payment_t.c.expires_at,
-                cart_visible_to(caller),
-            )
-            .select_from(cart_t.outerjoin(payment_t, payment_t.c.cart_id == cart_t.c.id))
-            .where(cart_t.c.id == cart_id)
-        )
-    ).one_or_none()
+    head = (await session.execute(_CART_HEAD, {"cart_id": cart_id, "me": me(caller)})).one_or_none()
     if head is None:
         return CartView.of(cart_id=cart_id, status=CartStatus.OPEN, items=(), payment_id=None)
     cart_status, payment_id, payment_status, payment_expires_at, visible = head
     if not visible:
         raise not_found("Cart", cart_id, field="cart_id")
     status = CartStatus(cart_status)
+    items_stmt, params = _LIVE_ITEMS_OF_CART, live
     if payment_id is not None:
         status = effective_payment_status(payment_status, payment_expires_at, now).cart_status
-        which = item_t.c.payment_id == payment_id
-    else:
-        which = _live_items(cart_id, now)
+        items_stmt, params = _ITEMS_OF_PAYMENT, {"payment_id": payment_id}
     return CartView.of(
         cart_id=cart_id,
         status=status,
-        items=await _cart_items(session, which, open_cart=status is CartStatus.OPEN),
+        items=await _cart_items(session, items_stmt, params, open_cart=status is CartStatus.OPEN),
         payment_id=payment_id,
         payment_expires_at=payment_expires_at,
     )
 
 
 async def _cart_items(
-    session: AsyncSession, which: sa.ColumnElement[bool], *, open_cart: bool
+    session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any], *, open_cart: bool
 ) -> list[CartItemView]:
     return [
         item if open_cart else dataclasses.replace(item, hold_expires_at=None)
-        for _, item in await _cart_items_by_cart(session, which)
+        for _, item in await _cart_items_by_cart(session, stmt, params)
     ]
 
 
@@ -155,7 +185,7 @@ async def list_carts(
         item_t.c.payment_id.in_(payment_ids),
     )
     items: dict[uuid.UUID, list[CartItemView]] = {}
-    for cart_id, item in await _cart_items_by_cart(session, which):
+    for cart_id, item in await _cart_items_by_cart(session, _items_select(which), {}):
         items.setdefault(cart_id, []).append(item)
     carts = []
     for head in heads:
@@ -179,26 +209,8 @@ async def list_carts(
 
 
 async def _cart_items_by_cart(
-    session: AsyncSession, which: sa.ColumnElement[bool]
+    session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any]
 ) -> list[tuple[uuid.UUID, CartItemView]]:
-    stmt = (
-        sa.select(
-            item_t.c.cart_id,
-            item_t.c.event_id,
-            item_t.c.seat_id,
-            item_t.c.section_id,
-            item_t.c.row_id,
-            item_t.c.price_level_id,
-            price_level_t.c.name,
-            item_t.c.amount,
-            event_t.c.currency,
-            item_t.c.hold_expires_at,
-        )
-        .join(price_level_t, price_level_t.c.id == item_t.c.price_level_id)
-        .join(event_t, event_t.c.id == item_t.c.event_id)
-        .where(which)
-        .order_by(item_t.c.id)
-    )
     return [
         (
             row.cart_id,
@@ -214,7 +226,7 @@ async def _cart_items_by_cart(
                 hold_expires_at=row.hold_expires_at,
             ),
         )
-        for row in await session.execute(stmt)
+        for row in await session.execute(stmt, params)
     ]
 
 
@@ -243,10 +255,7 @@ async def _open_cart_for_change(
         status = await upsert_and_lock_cart(session, cart_id, now=now, caller=caller)
     else:
         found = await session.scalar(
-            sa.update(cart_t)
-            .where(cart_t.c.id == cart_id, cart_visible_to(caller))
-            .values(updated_at=now, owner_id=owner_after_use(caller))
-            .returning(cart_t.c.status)
+            _TOUCH_CART, {"cart_id": cart_id, "now": now, "me": me(caller)}
         )
         status = None if found is None else CartStatus(found)
     if status is None:
@@ -260,20 +269,21 @@ async def _open_cart_for_change(
         )
 
 
+_TOUCH_CART = (
+    sa.update(cart_t)
+    .where(cart_t.c.id == _B("cart_id"), cart_visible())
+    .values(updated_at=_B("now", type_=cart_t.c.updated_at.type), owner_id=owner_after_use())
+    .returning(cart_t.c.status)
+)
 _FOREIGN_CART = "foreign"
 
 
-def _offer_select(
-    *,
-    cart_id: uuid.UUID,
-    event_id: int,
-    seat_id: int,
-    price_id: int,
-    now: datetime,
-    caller: Principal | None,
-) -> sa.Select[Any]:
+def _offer_select() -> sa.Select[Any]:
     """The offer, whether the seat is taken by another cart, the cart's status ("foreign" for
     another customer's cart), the event's status."""
+    cart_id: sa.BindParameter[Any] = _B("cart_id")
+    seat_id: sa.BindParameter[Any] = _B("seat_id")
+    price_id: sa.BindParameter[Any] = _B("price_id")
     return (
         sa.select(
             event_t.c.status,
@@ -281,12 +291,10 @@ def _offer_select(
             event_seat_t.c.seat_id,
             price_t.c.amount,
             sa.and_(
-                sa.not_(seat_is_free(now)),
+                sa.not_(seat_is_free(_B("now"))),
                 event_seat_t.c.cart_id != cart_id,
             ).label("taken"),
-            sa.select(
-                sa.case((cart_visible_to(caller), cart_t.c.status), else_=sa.literal(_FOREIGN_CART))
-            )
+            sa.select(sa.case((cart_visible(), cart_t.c.status), else_=sa.literal(_FOREIGN_CART)))
             .where(cart_t.c.id == cart_id)
             .scalar_subquery()
             .label("cart_status"),
@@ -304,8 +312,30 @@ def _offer_select(
                 price_t.c.price_level_id == price_id,
             ),
         )
-        .where(event_t.c.id == event_id)
+        .where(event_t.c.id == _B("event_id"))
     )
+
+
+_OFFER = _offer_select()
+
+
+def _offer_params(
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    price_id: int,
+    now: datetime,
+    caller: Principal | None,
+) -> dict[str, Any]:
+    return {
+        "cart_id": cart_id,
+        "event_id": event_id,
+        "seat_id": seat_id,
+        "price_id": price_id,
+        "now": now,
+        "me": me(caller),
+    }
 
 
 @query
@@ -322,14 +352,15 @@ async def _taken_by_another_cart(
     """True when the hold would be refused only because another cart has the seat."""
     offer = (
         await session.execute(
-            _offer_select(
+            _OFFER,
+            _offer_params(
                 cart_id=cart_id,
                 event_id=event_id,
                 seat_id=seat_id,
                 price_id=price_id,
                 now=now,
                 caller=caller,
-            )
+            ),
         )
     ).one_or_none()
     if offer is None:
@@ -395,14 +426,15 @@ async def _hold_seat(
     seat_ref = {"event_id": event_id, "seat_id": seat_id}
     offer = (
         await session.execute(
-            _offer_select(
+            _OFFER,
+            _offer_params(
                 cart_id=cart_id,
                 event_id=event_id,
                 seat_id=seat_id,
                 price_id=price_id,
                 now=now,
                 caller=caller,
-            )
+            ),
         )
     ).one_or_none()
     if offer is None:
@@ -447,17 +479,15 @@ async def _hold_seat(
     hold_expires_at = now + timedelta(seconds=policy.hold_seconds)
     claimed = (
         await session.execute(
-            sa.update(event_seat_t)
-            .where(
-                event_seat_t.c.event_id == event_id,
-                event_seat_t.c.seat_id == seat_id,
-                seat_is_free(now),
-                on_sale(event_seat_t.c.event_id),
-                # the offer read above may have been withdrawn since: the claim decides
-                _offered(price_id),
-            )
-            .values(status=SeatStatus.HELD, cart_id=cart_id, expires_at=hold_expires_at)
-            .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
+            _CLAIM_SEAT,
+            {
+                "the_event": event_id,
+                "the_seat": seat_id,
+                "now": now,
+                "price_id": price_id,
+                "holder": cart_id,
+                "until": hold_expires_at,
+            },
         )
     ).all()
     if not claimed:
@@ -476,13 +506,33 @@ async def _hold_seat(
     return await load_cart(session, cart_id=cart_id, now=now, open_cart=True)
 
 
-def _offered(price_id: int) -> sa.ColumnElement[bool]:
+def _offered(price_id: int | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
     """The seat offers this price level (checked in the claiming statement itself)."""
     return sa.exists().where(
         price_t.c.event_id == event_seat_t.c.event_id,
         price_t.c.seat_id == event_seat_t.c.seat_id,
         price_t.c.price_level_id == price_id,
     )
+
+
+_CLAIM_SEAT = (
+    sa.update(event_seat_t)
+    .where(
+        # (an UPDATE's parameters may not be named like its table's columns)
+        event_seat_t.c.event_id == _B("the_event"),
+        event_seat_t.c.seat_id == _B("the_seat"),
+        seat_is_free(_B("now")),
+        on_sale(event_seat_t.c.event_id),
+        # the offer read before may have been withdrawn since: the claim decides
+        _offered(_B("price_id")),
+    )
+    .values(
+        status=SeatStatus.HELD,
+        cart_id=_B("holder", type_=event_seat_t.c.cart_id.type),
+        expires_at=_B("until", type_=event_seat_t.c.expires_at.type),
+    )
+    .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
+)
 
 
 def _check_on_sale(status: EventStatus, *, event_id: int, caller: Principal | None) -> None:
@@ -506,15 +556,18 @@ def _seat_not_available(event_id: int, seat_id: int) -> TicketingError:
     )
 
 
+_LIVE_SEATS = (
+    sa.select(item_t.c.event_id, item_t.c.seat_id, event_t.c.currency)
+    .join(event_t, event_t.c.id == item_t.c.event_id)
+    .where(_live_items(_B("cart_id"), _B("now")))
+)
+
+
 async def _live_seats(
     session: AsyncSession, *, cart_id: uuid.UUID, now: datetime
 ) -> dict[tuple[int, int], str]:
     """The cart's live holds: (event_id, seat_id) -> currency of the event."""
-    rows = await session.execute(
-        sa.select(item_t.c.event_id, item_t.c.seat_id, event_t.c.currency)
-        .join(event_t, event_t.c.id == item_t.c.event_id)
-        .where(_live_items(cart_id, now))
-    )
+    rows = await session.execute(_LIVE_SEATS, {"cart_id": cart_id, "now": now})
     return {(row.event_id, row.seat_id): row.currency for row in rows}
 
 
@@ -542,6 +595,22 @@ def _check_room(
         )
 
 
+_RETIRE_ITEMS = (
+    sa.update(item_t)
+    .where(
+        item_t.c.event_id == _B("the_event"),
+        item_t.c.seat_id.in_(_B("seat_ids", expanding=True)),
+        item_t.c.active,
+    )
+    .values(
+        active=False,
+        released_at=_B("at", type_=item_t.c.released_at.type),
+        release_reason="lapsed",
+    )
+)
+_INSERT_ITEM = sa.insert(item_t)
+
+
 async def _record_holds(
     session: AsyncSession,
     *,
@@ -558,13 +627,9 @@ async def _record_holds(
     seat_ids = [seat.seat_id for seat in claimed]
     sections_changed(session, event_id, {seat.section_id for seat in claimed})
     # A lapsed claim by another cart (or an old one of ours) stops counting as that cart's item.
+    await session.execute(_RETIRE_ITEMS, {"the_event": event_id, "seat_ids": seat_ids, "at": now})
     await session.execute(
-        sa.update(item_t)
-        .where(item_t.c.event_id == event_id, item_t.c.seat_id.in_(seat_ids), item_t.c.active)
-        .values(active=False, released_at=now, release_reason="lapsed")
-    )
-    await session.execute(
-        sa.insert(item_t),
+        _INSERT_ITEM,
         [
             {
                 "cart_id": cart_id,
@@ -797,6 +862,38 @@ async def remove_seat_from_cart(
     return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
+_UNBOOKED_ITEMS = (
+    sa.select(
+        item_t.c.id,
+        item_t.c.event_id,
+        item_t.c.seat_id,
+        item_t.c.amount,
+        item_t.c.hold_expires_at,
+        event_t.c.currency,
+    )
+    .join(event_t, event_t.c.id == item_t.c.event_id)
+    .where(item_t.c.cart_id == _B("cart_id"), item_t.c.active, item_t.c.payment_id.is_(None))
+    .order_by(item_t.c.id)
+)
+_BOOK_SEATS = (
+    sa.update(event_seat_t)
+    .where(
+        event_seat_t.c.cart_id == _B("holder", type_=event_seat_t.c.cart_id.type),
+        event_seat_t.c.status == SeatStatus.HELD,
+        event_seat_t.c.expires_at > _B("now", type_=event_seat_t.c.expires_at.type),
+        on_sale(event_seat_t.c.event_id),
+    )
+    .values(status=SeatStatus.BOOKED, expires_at=_B("until", type_=event_seat_t.c.expires_at.type))
+    .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
+)
+_INSERT_PAYMENT = sa.insert(payment_t)
+_ATTACH_ITEMS = (
+    sa.update(item_t)
+    .where(item_t.c.id.in_(_B("item_ids", expanding=True)))
+    .values(payment_id=_B("payment", type_=item_t.c.payment_id.type))
+)
+
+
 @command
 async def book_cart(
     session: AsyncSession,
@@ -824,21 +921,7 @@ async def book_cart(
         return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
     # Every active item not yet booked: the live ones are booked, the lapsed ones leave.
-    active = (
-        await session.execute(
-            sa.select(
-                item_t.c.id,
-                item_t.c.event_id,
-                item_t.c.seat_id,
-                item_t.c.amount,
-                item_t.c.hold_expires_at,
-                event_t.c.currency,
-            )
-            .join(event_t, event_t.c.id == item_t.c.event_id)
-            .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))
-            .order_by(item_t.c.id)
-        )
-    ).all()
+    active = (await session.execute(_UNBOOKED_ITEMS, {"cart_id": cart_id})).all()
     items = [item for item in active if item.hold_expires_at > now]
     lapsed = len(items) < len(active)
     if status is None or not items:
@@ -854,15 +937,7 @@ async def book_cart(
     payment_expires_at = now + timedelta(seconds=policy.payment_timeout_seconds)
     booked = (
         await session.execute(
-            sa.update(event_seat_t)
-            .where(
-                event_seat_t.c.cart_id == cart_id,
-                event_seat_t.c.status == SeatStatus.HELD,
-                event_seat_t.c.expires_at > now,
-                on_sale(event_seat_t.c.event_id),
-            )
-            .values(status=SeatStatus.BOOKED, expires_at=payment_expires_at)
-            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
+            _BOOK_SEATS, {"holder": cart_id, "now": now, "until": payment_expires_at}
         )
     ).all()
     note_seat_changes(session, booked)
@@ -877,20 +952,19 @@ async def book_cart(
 
     total = money(sum((item.amount for item in items), Decimal(0)))
     await session.execute(
-        sa.insert(payment_t).values(
-            id=payment_id,
-            cart_id=cart_id,
-            status=PaymentStatus.PENDING.value,
-            total_amount=total,
-            currency=currency,
-            created_at=now,
-            expires_at=payment_expires_at,
-        )
+        _INSERT_PAYMENT,
+        {
+            "id": payment_id,
+            "cart_id": cart_id,
+            "status": PaymentStatus.PENDING.value,
+            "total_amount": total,
+            "currency": currency,
+            "created_at": now,
+            "expires_at": payment_expires_at,
+        },
     )
     await session.execute(
-        sa.update(item_t)
-        .where(item_t.c.id.in_([item.id for item in items]))
-        .values(payment_id=payment_id)
+        _ATTACH_ITEMS, {"item_ids": [item.id for item in items], "payment": payment_id}
     )
     if lapsed:
         # Lapsed holds leave the cart for good (readers already see their seats as free).
@@ -909,9 +983,7 @@ async def book_cart(
             .values(active=False, released_at=now, release_reason="lapsed")
         )
     await session.execute(
-        sa.update(cart_t)
-        .where(cart_t.c.id == cart_id)
-        .values(status=CartStatus.BOOKED.value, updated_at=now)
+        SET_CART_STATUS, {"cart": cart_id, "status": CartStatus.BOOKED.value, "updated_at": now}
     )
     await record_audit(
         session,

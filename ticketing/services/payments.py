@@ -40,11 +40,50 @@ from ticketing.models import (
 from ticketing.services._sql import (
     actor_of,
     audit_seat,
-    cart_visible_to,
+    cart_visible,
     lock_cart,
     lock_visible_cart,
+    me,
     note_seat_changes,
     record_audit,
+)
+
+# Prebuilt (see ticketing.services._sql): the statements of booking and paying.
+_TICKETS = (
+    sa.select(
+        ticket_t.c.id,
+        ticket_t.c.payment_id,
+        ticket_t.c.event_id,
+        event_t.c.name.label("event_name"),
+        event_t.c.starts_at,
+        event_t.c.currency,
+        venue_t.c.name.label("venue_name"),
+        event_section_t.c.name.label("section_name"),
+        event_seat_t.c.row_name,
+        event_seat_t.c.number,
+        ticket_t.c.seat_id,
+        price_level_t.c.name.label("price_name"),
+        ticket_t.c.amount,
+    )
+    .join(event_t, event_t.c.id == ticket_t.c.event_id)
+    .join(venue_t, venue_t.c.id == event_t.c.venue_id)
+    .join(
+        event_seat_t,
+        sa.and_(
+            event_seat_t.c.event_id == ticket_t.c.event_id,
+            event_seat_t.c.seat_id == ticket_t.c.seat_id,
+        ),
+    )
+    .join(
+        event_section_t,
+        sa.and_(
+            event_section_t.c.event_id == event_seat_t.c.event_id,
+            event_section_t.c.section_id == event_seat_t.c.section_id,
+        ),
+    )
+    .join(price_level_t, price_level_t.c.id == ticket_t.c.price_level_id)
+    .where(ticket_t.c.payment_id.in_(sa.bindparam("payment_ids", expanding=True)))
+    .order_by(event_t.c.starts_at, event_section_t.c.position, event_seat_t.c.position)
 )
 
 
@@ -55,44 +94,8 @@ async def _tickets(session: AsyncSession, payment_id: uuid.UUID) -> tuple[Ticket
 async def _tickets_of(
     session: AsyncSession, payment_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[TicketView, ...]]:
-    stmt = (
-        sa.select(
-            ticket_t.c.id,
-            ticket_t.c.payment_id,
-            ticket_t.c.event_id,
-            event_t.c.name.label("event_name"),
-            event_t.c.starts_at,
-            event_t.c.currency,
-            venue_t.c.name.label("venue_name"),
-            event_section_t.c.name.label("section_name"),
-            event_seat_t.c.row_name,
-            event_seat_t.c.number,
-            ticket_t.c.seat_id,
-            price_level_t.c.name.label("price_name"),
-            ticket_t.c.amount,
-        )
-        .join(event_t, event_t.c.id == ticket_t.c.event_id)
-        .join(venue_t, venue_t.c.id == event_t.c.venue_id)
-        .join(
-            event_seat_t,
-            sa.and_(
-                event_seat_t.c.event_id == ticket_t.c.event_id,
-                event_seat_t.c.seat_id == ticket_t.c.seat_id,
-            ),
-        )
-        .join(
-            event_section_t,
-            sa.and_(
-                event_section_t.c.event_id == event_seat_t.c.event_id,
-                event_section_t.c.section_id == event_seat_t.c.section_id,
-            ),
-        )
-        .join(price_level_t, price_level_t.c.id == ticket_t.c.price_level_id)
-        .where(ticket_t.c.payment_id.in_(payment_ids))
-        .order_by(event_t.c.starts_at, event_section_t.c.position, event_seat_t.c.position)
-    )
     tickets: dict[uuid.UUID, list[TicketView]] = {}
-    for row in await session.execute(stmt):
+    for row in await session.execute(_TICKETS, {"payment_ids": list(payment_ids)}):
         tickets.setdefault(row.payment_id, []).append(
             TicketView(
                 id=row.id,
@@ -112,6 +115,47 @@ async def _tickets_of(
     return {payment_id: tuple(found) for payment_id, found in tickets.items()}
 
 
+_B = sa.bindparam
+# (see ticketing.services._sql on prebuilt statements)
+_PAYMENT = (
+    sa.select(payment_t)
+    .join(cart_t, cart_t.c.id == payment_t.c.cart_id)
+    .where(payment_t.c.id == _B("payment_id"), cart_visible())
+)
+
+
+_LOCK_PAYMENT = (
+    sa.select(payment_t.c.status, payment_t.c.expires_at)
+    .where(payment_t.c.id == _B("payment_id"))
+    .with_for_update()
+)
+# (an UPDATE's parameters may not be named like its table's columns)
+_FINISH_PAYMENT = (
+    sa.update(payment_t)
+    .where(
+        payment_t.c.id == _B("payment", type_=payment_t.c.id.type),
+        payment_t.c.status == PaymentStatus.PENDING.value,
+    )
+    .returning(payment_t.c.id)
+)  # parameters: `payment`, and the new `status` and `finalized_at`
+# parameters: `cart`, and the new `status` and `updated_at`
+SET_CART_STATUS = sa.update(cart_t).where(cart_t.c.id == _B("cart", type_=cart_t.c.id.type))
+_PAID_ITEMS = sa.select(
+    item_t.c.event_id, item_t.c.seat_id, item_t.c.price_level_id, item_t.c.amount
+).where(item_t.c.payment_id == _B("payment_id"), item_t.c.active)
+_SELL_SEATS = (
+    sa.update(event_seat_t)
+    .where(
+        event_seat_t.c.cart_id == _B("holder", type_=event_seat_t.c.cart_id.type),
+        event_seat_t.c.status == SeatStatus.BOOKED,
+        event_seat_t.c.expires_at > _B("now", type_=event_seat_t.c.expires_at.type),
+    )
+    .values(status=SeatStatus.SOLD, expires_at=None)
+    .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
+)
+_INSERT_TICKET = sa.insert(ticket_t)
+
+
 async def load_payment(
     session: AsyncSession,
     *,
@@ -122,11 +166,7 @@ async def load_payment(
     """The payment as its cart's owner sees it; NOT_FOUND for anyone else when the cart is
     bound to a customer."""
     row = (
-        await session.execute(
-            sa.select(payment_t)
-            .join(cart_t, cart_t.c.id == payment_t.c.cart_id)
-            .where(payment_t.c.id == payment_id, cart_visible_to(caller))
-        )
+        await session.execute(_PAYMENT, {"payment_id": payment_id, "me": me(caller)})
     ).one_or_none()
     if row is None:
         raise not_found("Payment", payment_id, field="payment_id")
@@ -190,21 +230,11 @@ async def _lock_payment(
     Another customer's payment is NOT_FOUND; a signed-in caller binds an unbound cart."""
     # The cart, found through the payment and locked, in one statement (a payment's cart never
     # changes, so reading it without a lock first is safe).
-    locked = await lock_visible_cart(
-        session,
-        sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id).scalar_subquery(),
-        caller=caller,
-    )
+    locked = await lock_visible_cart(session, payment_id=payment_id, caller=caller)
     cart_id = None if locked is None else locked[0]
     if cart_id is None:
         raise not_found("Payment", payment_id, field="payment_id")
-    row = (
-        await session.execute(
-            sa.select(payment_t.c.status, payment_t.c.expires_at)
-            .where(payment_t.c.id == payment_id)
-            .with_for_update()
-        )
-    ).one()
+    row = (await session.execute(_LOCK_PAYMENT, {"payment_id": payment_id})).one()
     return cart_id, effective_payment_status(row.status, row.expires_at, now)
 
 
@@ -217,16 +247,12 @@ async def _finish(
     now: datetime,
 ) -> None:
     finished = await session.scalar(
-        sa.update(payment_t)
-        .where(payment_t.c.id == payment_id, payment_t.c.status == PaymentStatus.PENDING.value)
-        .values(status=outcome.value, finalized_at=now)
-        .returning(payment_t.c.id)
+        _FINISH_PAYMENT, {"payment": payment_id, "status": outcome.value, "finalized_at": now}
     )
     assert finished is not None, "the payment row is locked and was pending"
     await session.execute(
-        sa.update(cart_t)
-        .where(cart_t.c.id == cart_id)
-        .values(status=outcome.cart_status.value, updated_at=now)
+        SET_CART_STATUS,
+        {"cart": cart_id, "status": outcome.cart_status.value, "updated_at": now},
     )
 
 
@@ -244,25 +270,8 @@ async def complete_payment(
     if status is PaymentStatus.COMPLETED:
         return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
-    items = (
-        await session.execute(
-            sa.select(
-                item_t.c.event_id, item_t.c.seat_id, item_t.c.price_level_id, item_t.c.amount
-            ).where(item_t.c.payment_id == payment_id, item_t.c.active)
-        )
-    ).all()
-    sold = (
-        await session.execute(
-            sa.update(event_seat_t)
-            .where(
-                event_seat_t.c.cart_id == cart_id,
-                event_seat_t.c.status == SeatStatus.BOOKED,
-                event_seat_t.c.expires_at > now,
-            )
-            .values(status=SeatStatus.SOLD, expires_at=None)
-            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
-        )
-    ).all()
+    items = (await session.execute(_PAID_ITEMS, {"payment_id": payment_id})).all()
+    sold = (await session.execute(_SELL_SEATS, {"holder": cart_id, "now": now})).all()
     note_seat_changes(session, sold)
     if len(sold) != len(items) or not items:
         # A worker whose clock ran ahead treated the payment as expired and resold a seat: the
@@ -276,7 +285,7 @@ async def complete_payment(
         session, payment_id=payment_id, cart_id=cart_id, outcome=PaymentStatus.COMPLETED, now=now
     )
     await session.execute(
-        sa.insert(ticket_t),
+        _INSERT_TICKET,
         [
             {
                 "id": uuid.uuid4(),
