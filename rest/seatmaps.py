@@ -55,7 +55,7 @@ def _list_parts(layout: SectionLayout) -> tuple[list[bytes], list[bytes]]:
             + b',"status":'
             for seat in layout.seats
         ]
-        parts = layout.memo["rest_list"] = (prefixes, [suffixes[s.price_set] for s in layout.seats])
+        parts = layout.memo["rest_list"] = (prefixes, [suffixes[i] for i in layout.seat_price_sets])
     return parts
 
 
@@ -101,7 +101,7 @@ def _map_parts(layout: SectionLayout) -> tuple[bytes, list[bytes], list[bytes]]:
         parts = layout.memo["rest_map"] = (
             head,
             prefixes,
-            [suffixes[s.price_set] for s in layout.seats],
+            [suffixes[i] for i in layout.seat_price_sets],
         )
     return parts
 

@@ -259,3 +259,31 @@ async def test_gzip_when_accepted(
     refused = await client.get(url, headers={"Accept-Encoding": "gzip;q=0"})
     assert "content-encoding" not in refused.headers
     assert refused.content == plain.content
+
+
+async def test_layouts_in_memory_are_not_walked_by_the_garbage_collector(
+    app: FastAPI, client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    """A map's seats are kept as columns of plain values: after a collection, none of them is
+    tracked, so full collections (which stop the event loop) do not grow with maps in memory."""
+    import gc
+
+    assert (await client.get(f"/events/{event.event_id}/seats")).status_code == 200
+    layouts = [
+        layout
+        for entry in app.state.seat_maps._events.values()
+        for layout in entry.layouts.values()
+    ]
+    assert sum(len(layout.seat_ids) for layout in layouts) == app.state.seat_maps.layouts_loaded()
+    assert layouts
+    gc.collect()
+    for layout in layouts:
+        for column in (
+            layout.seat_ids,
+            layout.row_ids,
+            layout.rows,
+            layout.numbers,
+            layout.seat_types,
+            layout.seat_price_sets,
+        ):
+            assert not gc.is_tracked(column)
