@@ -366,3 +366,62 @@ async def test_concurrent_price_changes_of_one_event_run_one_after_the_other(
         if p["name"] == "Student"
     }
     assert len(students) == 1  # one level, one price for every seat of the section
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        (
+            'createVenue(input: {name: "Hall", city: "%(long)s"}) { userErrors { code field } }',
+            "city",
+        ),
+        (
+            'createVenue(input: {name: "Hall", timezone: "Mars/Olympus"}) { userErrors { code field } }',
+            "timezone",
+        ),
+        ('createVenue(input: {name: "  "}) { userErrors { code field } }', "name"),
+        (
+            'addSection(input: {venueId: "%(venue)s", name: "X", kind: SEATED, rows: [{name: "A", seatCount: 3, seatNumbers: ["1"]}]}) { userErrors { code field } }',
+            "rows",
+        ),
+        (
+            'addSection(input: {venueId: "%(venue)s", name: "Main", kind: GENERAL_ADMISSION, capacity: 5}) { userErrors { code field } }',
+            "name",
+        ),
+        (
+            'createEvent(input: {venueId: "%(venue)s", name: "E", startsAt: "2027-01-01T20:00:00Z", currency: "EURO", priceLevels: ["Adult"], prices: []}) { userErrors { code field } }',
+            "currency",
+        ),
+        (
+            'createEvent(input: {venueId: "%(venue)s", name: "E", startsAt: "2027-01-01T20:00:00Z", currency: "EUR", priceLevels: ["Adult"], prices: [{sectionId: "%(main)s", priceLevel: "Adult", amount: "-1"}]}) { userErrors { code field } }',
+            "prices",
+        ),
+        (
+            'setPrices(input: {eventId: "%(event)s", prices: [{sectionId: "%(main)s", priceLevel: "Adult", amount: "1.005"}]}) { userErrors { code field } }',
+            "prices",
+        ),
+        (
+            'blockSeats(input: {eventId: "%(event)s", seatIds: []}) { userErrors { code field } }',
+            "seatIds",
+        ),
+    ],
+)
+async def test_bad_manager_input_is_a_validation_error_and_changes_nothing(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    event: EventFixture,
+    document: str,
+    field: str,
+) -> None:
+    manager = await signed_in(client, session, manager=True)
+    ids = {
+        "venue": event.venue_id,
+        "event": event.event_id,
+        "main": event.section_ids["Main"],
+        "long": "x" * 201,
+    }
+    before = await _state(session)
+    data = await _gql(client, "mutation { %s }" % (document % ids), manager)
+    (payload,) = data.values()
+    assert payload["userErrors"] == [{"code": "VALIDATION_ERROR", "field": ["input", field]}]
+    assert await _state(session) == before

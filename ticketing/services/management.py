@@ -72,6 +72,13 @@ def _name(value: str, *, field: str = "name", max_length: int = 200) -> str:
     return value
 
 
+def _city(value: str) -> str:
+    value = value.strip()
+    if len(value) > 200:
+        raise _invalid("city has at most 200 characters.", "city")
+    return value
+
+
 def _timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
@@ -106,7 +113,7 @@ async def create_venue(
     now: datetime,
 ) -> VenueView:
     require_manager(caller, "create venues")
-    venue = {"name": _name(name), "city": city.strip()[:200], "timezone": _timezone(timezone)}
+    venue = {"name": _name(name), "city": _city(city), "timezone": _timezone(timezone)}
     venue_id = await session.scalar(
         sa.insert(venue_t).values(**venue, created_at=now).returning(venue_t.c.id)
     )
@@ -131,7 +138,7 @@ async def update_venue(
     if name is not None:
         values["name"] = _name(name)
     if city is not None:
-        values["city"] = city.strip()[:200]
+        values["city"] = _city(city)
     if timezone is not None:
         values["timezone"] = _timezone(timezone)
     if values:
