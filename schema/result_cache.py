@@ -7,9 +7,11 @@ Before a cached answer is used, those stamps are compared with the current ones,
 the database's section versions read after the request arrived (see `ticketing.services.seatmaps`):
 a cached answer is served only when executing the operation again would give the same bytes.
 
-An operation is cached only when everything it read is either a seat-map section state or data
-that never changes once it exists (events, venues, rows, price levels); anything read through
-`Context.call` (carts, payments, event lists, ...) makes it uncacheable. Mutations never are.
+An operation is cached only when everything it read is a seat-map section state, data only a
+manager's edit of the event changes (the event, its venue, its price levels: the answer depends
+on the event's revision, read with the versions), or data that never changes (an event's rows);
+anything read through `Context.call` (carts, payments, event lists, top-level venues, ...) makes
+it uncacheable. Mutations never are. Managers see drafts: their answers are kept apart.
 """
 
 from __future__ import annotations
