@@ -86,7 +86,9 @@ async def naive_claim_seat(
         await connection.commit()
     if status != 1:
         return "SEAT_NOT_AVAILABLE"
-    await asyncio.sleep(0.01)  # the time a real service spends between its check and its write
+    # The time a real service spends between its check and its write: long enough for the whole
+    # round's checks to land before the first write (on a fast database, 10 ms was not always).
+    await asyncio.sleep(0.1)
     async with engine.connect() as connection:
         await connection.execution_options(ticketing_write=True)
         async with connection.begin():
@@ -107,7 +109,7 @@ async def naive_finish_payment(engine: AsyncEngine, *, payment_id: uuid.UUID, ou
         await connection.commit()
     if status != "pending":
         return "PAYMENT_FINALIZED"
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
     async with engine.connect() as connection:
         await connection.execution_options(ticketing_write=True)
         async with connection.begin():

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ticketing import sqlite_driver
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.models import event_section_t
 from ticketing.settings import Settings
@@ -55,6 +56,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.pool_timeout_ms / 1000,
             connect_args={"timeout": settings.lock_timeout_ms / 1000},
+            module=sqlite_driver.dbapi(),
         )
         _configure_sqlite(engine, busy_timeout_ms=settings.lock_timeout_ms)
         return engine
