@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db import sections_changed
+from ticketing.db import dialect_name, sections_changed
 from ticketing.domain import CartStatus, EventStatus, Principal, SeatStatus
 from ticketing.errors import not_found
 from ticketing.models import audit_t, cart_t, event_seat_t, event_t, payment_t
@@ -176,13 +176,6 @@ def seat_is_free(now: datetime | sa.BindParameter[Any]) -> sa.ColumnElement[bool
             event_seat_t.c.expires_at <= now,
         ),
     )
-
-
-async def dialect_name(session: AsyncSession) -> str:
-    bind = session.bind
-    if bind is not None:  # the engine the session was made for: no connection needed
-        return bind.dialect.name
-    return (await session.connection()).dialect.name
 
 
 _INSERT_AUDIT = audit_t.insert()

@@ -21,11 +21,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db import command, query
+from ticketing.db import command, dialect_name, query
 from ticketing.domain import Principal, Role, TokenView, UserView
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.models import token_t, user_t
-from ticketing.services._sql import dialect_name
 from ticketing.settings import AuthPolicy
 
 MIN_PASSWORD = 8

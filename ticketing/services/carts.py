@@ -47,7 +47,6 @@ from ticketing.services._sql import (
     actor_of,
     audit_seat,
     cart_visible,
-    dialect_name,
     lock_cart_for,
     me,
     note_seat_changes,
@@ -385,13 +384,14 @@ async def add_seat_to_cart(
 ) -> CartView:
     """Hold one seat for this cart at the chosen price level, until the hold expires.
 
-    In a rush most attempts are for seats another cart already has. The write transaction reads
-    the offer first and answers those (SEAT_NOT_AVAILABLE is true as of that read) before it
-    takes any lock; on SQLite, where a write transaction takes the one write lock at BEGIN, a
-    read-only transaction answers them first instead. Every other attempt checks it all again
-    under its locks and takes the seat with the conditional UPDATE.
+    In a rush most attempts are for seats another cart already has. A read-only query answers
+    those first (SEAT_NOT_AVAILABLE is true as of that read), without a write transaction: on
+    SQLite a write transaction takes the one write lock at BEGIN; on PostgreSQL the query is a
+    single round trip where a refused write transaction costs three (BEGIN, read, ROLLBACK).
+    Every other attempt checks it all again under its locks and takes the seat with the
+    conditional UPDATE.
     """
-    if await dialect_name(session) == "sqlite" and await _taken_by_another_cart(
+    if await _taken_by_another_cart(
         session,
         cart_id=cart_id,
         event_id=event_id,
