@@ -372,9 +372,11 @@ class _VersionReader:
         if self._backend == "sqlite":
             import aiosqlite
 
-            connection = await aiosqlite.connect(
-                self._url.database or ":memory:", isolation_level=None
-            )
+            pending = aiosqlite.connect(self._url.database or ":memory:", isolation_level=None)
+            # as SQLAlchemy does for its own: a connection never closed (a worker stopped
+            # mid-request) must not keep the process from exiting
+            pending._thread.daemon = True
+            connection = await pending
             await connection.execute(f"PRAGMA busy_timeout={int(self._timeout_s * 1000)}")
             return connection
         import asyncpg
