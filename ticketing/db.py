@@ -35,6 +35,7 @@ from ticketing.settings import Settings
 log = logging.getLogger(__name__)
 
 _WRITE_OPTION = "ticketing_write"
+_SHORT_OPTION = "ticketing_short"
 _MAX_ATTEMPTS = 4
 # PostgreSQL: deadlock_detected, serialization_failure; both are safe to retry from the start.
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}
@@ -55,7 +56,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.pool_timeout_ms / 1000,
-            connect_args={"timeout": settings.lock_timeout_ms / 1000},
+            # check_same_thread: short statements run on the loop's thread (sqlite_driver)
+            connect_args={"timeout": settings.lock_timeout_ms / 1000, "check_same_thread": False},
             module=sqlite_driver.dbapi(),
         )
         _configure_sqlite(engine, busy_timeout_ms=settings.lock_timeout_ms)
@@ -114,6 +116,13 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def inline_when_short(
+        _conn: sa.Connection, cursor: Any, _sql: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        if context is not None:
+            cursor.inline = bool(context.execution_options.get(_SHORT_OPTION, False))
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: sa.Connection) -> None:
@@ -249,7 +258,7 @@ def busy_error() -> TicketingError:
 
 
 def _transaction(
-    *, write: bool
+    *, write: bool, short: bool = False
 ) -> Callable[
     [Callable[Concatenate[AsyncSession, P], Awaitable[R]]],
     Callable[Concatenate[AsyncSession, P], Awaitable[R]],
@@ -263,7 +272,9 @@ def _transaction(
                 try:
                     session.info.pop(_CHANGED_SECTIONS, None)
                     async with _writer_slot(session, write=write), session.begin():
-                        await session.connection(execution_options=await _options(session, write))
+                        await session.connection(
+                            execution_options=await _options(session, write=write, short=short)
+                        )
                         result = await fn(session, *args, **kwargs)
                         await _bump_section_versions(session)
                         return result
@@ -290,17 +301,25 @@ def _transaction(
     return decorate
 
 
-async def _options(session: AsyncSession, write: bool) -> dict[str, Any]:
+async def _options(session: AsyncSession, *, write: bool, short: bool) -> dict[str, Any]:
     if not write and await dialect_name(session) == "postgresql":
         # At READ COMMITTED every statement reads its own snapshot, in a transaction or not: a
         # BEGIN and a ROLLBACK around a query's statements are two round trips that change
         # nothing, so a query's statements run on their own.
         return {_WRITE_OPTION: False, "isolation_level": "AUTOCOMMIT"}
-    return {_WRITE_OPTION: write}
+    return {_WRITE_OPTION: write, _SHORT_OPTION: short}
 
 
 command = _transaction(write=True)
 """A service command: one write transaction, rolled back on any exception, retried on deadlock."""
+
+short_command = _transaction(write=True, short=True)
+"""A `command` of a few statements on a handful of rows each (a cart or payment step): on SQLite
+they run on the event loop's thread instead of a round trip to aiosqlite's (see
+`ticketing.sqlite_driver`). Never for statements whose size grows with the data."""
+
+short_query = _transaction(write=False, short=True)
+"""A `query` of a few statements on a handful of rows each (see `short_command`)."""
 
 query = _transaction(write=False)
 """A service query: reads only. On SQLite one read transaction (one snapshot); on PostgreSQL,

@@ -10,6 +10,15 @@ Here a statement is one call that runs in aiosqlite's thread: create a sqlite3 c
 fetch every row, close. What SQLAlchemy reads afterwards (description, rowcount, lastrowid, rows)
 was taken in that same call. Everything else (connections, transactions, errors) is SQLAlchemy's
 own adapter, unchanged.
+
+Short statements skip the hop altogether when the cursor is marked `inline` (the unit of work
+marks the statements of short commands and queries: a cart or payment step, a handful of
+single-row statements that take SQLite 10-50 us each). They run on the event loop's thread,
+which is cheaper than waking another thread and being woken back. Nothing that can wait runs
+there: `BEGIN IMMEDIATE` (which waits for the write lock, up to the busy timeout) and the
+COMMIT of a write transaction (which may checkpoint the WAL) always take the hop; in WAL mode
+the statements after `BEGIN IMMEDIATE` never wait for another connection, and readers never
+wait for writers.
 """
 
 from __future__ import annotations
@@ -49,9 +58,9 @@ def _run(
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A cursor whose every statement is one call in aiosqlite's thread."""
+    """A cursor whose every statement is one call in aiosqlite's thread, or none (`inline`)."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_description", "_lastrowid", "_rowcount", "inline")
 
     def __init__(self, adapt_connection: Any) -> None:
         # no aiosqlite cursor: nothing to open, enter or close in the thread
@@ -63,6 +72,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self.inline = False  # set per statement by the engine (see ticketing.db)
 
     @property
     def description(self) -> Any:
@@ -78,12 +88,19 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     def _call(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: Any = self._connection  # an aiosqlite.Connection
+        adapted: Any = self._adapt_connection  # a OneHopConnection
+        inline = self.inline
+        if operation.startswith(_WAITS):
+            adapted.writing, inline = True, False
         try:
-            outcome: _Outcome = await_(
-                connection._execute(_run, connection._conn, operation, parameters, many=many)
-            )
+            if inline:
+                outcome = _run(connection._conn, operation, parameters, many=many)
+            else:
+                outcome = await_(
+                    connection._execute(_run, connection._conn, operation, parameters, many=many)
+                )
         except Exception as error:
-            self._adapt_connection._handle_exception(error)
+            adapted._handle_exception(error)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -100,9 +117,37 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return None  # nothing open in the thread: the rows are already here
 
 
+_WAITS = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("writing",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.writing = False  # in a transaction begun with BEGIN IMMEDIATE
+
+    def commit(self) -> None:
+        # A read transaction's COMMIT only lets go of its snapshot: no hop for that.
+        writing, self.writing = self.writing, False
+        if writing or not self._connection._connection:
+            super().commit()
+            return
+        try:
+            self._connection._conn.commit()
+        except Exception as error:
+            self._handle_exception(error)
+
+    def rollback(self) -> None:
+        # A rollback never waits for another connection.
+        self.writing = False
+        if not self._connection._connection:
+            return
+        try:
+            self._connection._conn.rollback()
+        except Exception as error:
+            self._handle_exception(error)
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db import command, query, sections_changed
+from ticketing.db import command, query, sections_changed, short_command, short_query
 from ticketing.domain import (
     CartItemView,
     CartStatus,
@@ -230,7 +230,7 @@ async def _cart_items_by_cart(
     ]
 
 
-@query
+@short_query
 async def get_cart(
     session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, caller: Principal | None = None
 ) -> CartView:
@@ -338,7 +338,7 @@ def _offer_params(
     }
 
 
-@query
+@short_query
 async def _taken_by_another_cart(
     session: AsyncSession,
     *,
@@ -413,7 +413,7 @@ async def add_seat_to_cart(
     )
 
 
-@command
+@short_command
 async def _hold_seat(
     session: AsyncSession,
     *,
@@ -805,7 +805,7 @@ async def add_general_admission_to_cart(
     return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
-@command
+@short_command
 async def remove_seat_from_cart(
     session: AsyncSession,
     *,
@@ -896,7 +896,7 @@ _ATTACH_ITEMS = (
 )
 
 
-@command
+@short_command
 async def book_cart(
     session: AsyncSession,
     *,

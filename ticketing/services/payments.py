@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db import command, query
+from ticketing.db import command, query, short_command, short_query
 from ticketing.domain import (
     CartStatus,
     PaymentStatus,
@@ -211,7 +211,7 @@ async def list_payments(
     return [_payment_view(row, now, tickets.get(row.id, ())) for row in rows]
 
 
-@query
+@short_query
 async def get_payment(
     session: AsyncSession,
     *,
@@ -256,7 +256,7 @@ async def _finish(
     )
 
 
-@command
+@short_command
 async def complete_payment(
     session: AsyncSession,
     *,
@@ -378,7 +378,7 @@ async def _release_payment_seats(
     )
 
 
-@command
+@short_command
 async def fail_payment(
     session: AsyncSession,
     *,
