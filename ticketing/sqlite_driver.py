@@ -2,9 +2,10 @@
 
 aiosqlite runs every call of the sqlite3 module in a thread of its own and hands each result back
 to the event loop. SQLAlchemy's adapter makes four such calls per statement (open a cursor, enter
-it, execute, fetch all rows) and a fifth to close it; on this kind of machine a hop costs 50-100 us,
-more than most of our statements take in SQLite itself. While a write transaction waits for its
-hops it holds SQLite's one write lock, so every hop also lengthens every other writer's wait.
+it, execute, fetch all rows) and a fifth to close it; on this kind of machine a hop costs about
+150 us (measured: a `BEGIN IMMEDIATE` alone), more than most of our statements take in SQLite.
+While a write transaction waits for its hops it holds SQLite's one write lock, so every hop also
+lengthens every other writer's wait.
 
 Here a statement is one call that runs in aiosqlite's thread: create a sqlite3 cursor, execute,
 fetch every row, close. What SQLAlchemy reads afterwards (description, rowcount, lastrowid, rows)
