@@ -5,7 +5,6 @@ load generator measures the server and not itself."""
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import random
 import time
@@ -14,6 +13,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 SEATS_PER_ORDER = (1, 2, 2, 3, 4)
 
@@ -40,7 +41,7 @@ class Http:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        payload = b"" if body is None else json.dumps(body).encode()
+        payload = b"" if body is None else orjson.dumps(body)
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
@@ -54,7 +55,7 @@ class Http:
             if name.lower() == "content-length":
                 length = int(value)
         data = await self.reader.readexactly(length) if length else b""
-        return status, json.loads(data) if data else None
+        return status, orjson.loads(data) if data else None
 
 
 @dataclass
@@ -84,23 +85,42 @@ async def _client(http: Http, shared: dict[str, Any], tally: Tally, deadline: fl
             tally.outcomes[answer.get("code", str(status)) if answer else str(status)] += 1
         return status, answer
 
+    async def refresh() -> bool:
+        """Re-read the section; False when it has no free seat (the rest is in carts)."""
+        status, seats = await step(
+            "refresh", "GET", f"/events/{event_id}/sections/{section_id}/seats"
+        )
+        if status != 200:
+            return True  # try again
+        free = [s["seat_id"] for s in seats if s["status"]["id"] == 1]
+        if not free:
+            if all(s["status"]["id"] == 4 for s in seats):
+                shared["sold_out"] = True
+            return False
+        random.shuffle(free)
+        candidates.extend(free)
+        return True
+
     while time.monotonic() < deadline and not shared["sold_out"]:
         cart = uuid.uuid4()
         wanted, held = random.choice(SEATS_PER_ORDER), 0
         while held < wanted and time.monotonic() < deadline:
             if not candidates:
-                status, seats = await step(
-                    "refresh", "GET", f"/events/{event_id}/sections/{section_id}/seats"
-                )
-                if status != 200:
+                # One refresh in flight per process: the other clients wait for its answer
+                # instead of all reading (and parsing) the same 2,000-seat list at once.
+                refreshing: asyncio.Future[bool] | None = shared.get("refreshing")
+                if refreshing is not None:
+                    if not await refreshing:
+                        break
                     continue
-                free = [s["seat_id"] for s in seats if s["status"]["id"] == 1]
-                if not free:
-                    if all(s["status"]["id"] == 4 for s in seats):
-                        shared["sold_out"] = True
+                refreshing = shared["refreshing"] = asyncio.get_running_loop().create_future()
+                try:
+                    found = await refresh()
+                finally:
+                    shared["refreshing"] = None
+                    refreshing.set_result(bool(candidates))
+                if not found:
                     break
-                random.shuffle(free)
-                candidates.extend(free)
                 continue
             seat = candidates.pop()
             status, _ = await step(
