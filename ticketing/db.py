@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ticketing import sqlite_driver
+from ticketing import direct, sqlite_driver
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.models import event_section_t
 from ticketing.settings import Settings
@@ -166,7 +166,7 @@ def sections_changed(session: AsyncSession, event_id: int, section_ids: Iterable
     changed.update((event_id, section_id) for section_id in section_ids)
 
 
-_BUMP_VERSION = (  # built once: it runs in every transaction that changes a seat
+_BUMP_VERSION = direct.Direct(  # built once: it runs in every transaction that changes a seat
     sa.update(event_section_t)
     .where(
         event_section_t.c.event_id == sa.bindparam("the_event"),
@@ -186,8 +186,11 @@ async def _bump_section_versions(session: AsyncSession) -> None:
     if await dialect_name(session) == "postgresql":
         await _bump_and_commit_postgres(session, in_order)
         return
-    for event_id, section_id in in_order:
-        await session.execute(_BUMP_VERSION, {"the_event": event_id, "the_section": section_id})
+    await direct.execute_many(
+        session,
+        _BUMP_VERSION,
+        [{"the_event": event_id, "the_section": section_id} for event_id, section_id in in_order],
+    )
 
 
 _BUMP_VERSION_SQL = (  # formatted with integers only (`:d` refuses anything else)
@@ -272,11 +275,16 @@ def _transaction(
                 try:
                     session.info.pop(_CHANGED_SECTIONS, None)
                     async with _writer_slot(session, write=write), session.begin():
-                        await session.connection(
-                            execution_options=await _options(session, write=write, short=short)
+                        options = await _options(session, write=write, short=short)
+                        connection = await session.connection(execution_options=options)
+                        await direct.bind(
+                            session, connection, inline=bool(options.get(_SHORT_OPTION))
                         )
-                        result = await fn(session, *args, **kwargs)
-                        await _bump_section_versions(session)
+                        try:
+                            result = await fn(session, *args, **kwargs)
+                            await _bump_section_versions(session)
+                        finally:
+                            direct.unbind(session)
                         return result
                 except sa.exc.TimeoutError as exc:
                     # Every pooled connection is in use for longer than we wait: overloaded.

@@ -39,9 +39,7 @@ from sqlalchemy.util.concurrency import await_
 _Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _run(
-    connection: sqlite3.Connection, operation: str, parameters: Any, *, many: bool
-) -> _Outcome:
+def run(connection: sqlite3.Connection, operation: str, parameters: Any, *, many: bool) -> _Outcome:
     """In aiosqlite's thread: the whole statement, rows included."""
     cursor = connection.cursor()
     try:
@@ -95,10 +93,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             adapted.writing, inline = True, False
         try:
             if inline:
-                outcome = _run(connection._conn, operation, parameters, many=many)
+                outcome = run(connection._conn, operation, parameters, many=many)
             else:
                 outcome = await_(
-                    connection._execute(_run, connection._conn, operation, parameters, many=many)
+                    connection._execute(run, connection._conn, operation, parameters, many=many)
                 )
         except Exception as error:
             adapted._handle_exception(error)

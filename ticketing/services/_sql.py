@@ -2,7 +2,8 @@
 
 Statements on the hot paths (holding, booking, paying) are built once, at import, with bound
 parameters: building a SQLAlchemy statement costs about as much Python time as executing it
-(100-300 us), and a prebuilt one also keeps its cache key.
+(100-300 us). Most of them run as `ticketing.direct.Direct` statements, compiled once and sent
+straight to the driver.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing import direct
 from ticketing.db import dialect_name, sections_changed
 from ticketing.domain import CartStatus, EventStatus, Principal, SeatStatus
 from ticketing.errors import not_found
@@ -81,11 +83,20 @@ def _lock_cart_statements(cart_id: sa.ColumnElement[Any]) -> tuple[Any, Any]:
     return anonymous, customer
 
 
-_LOCK_CART = _lock_cart_statements(sa.bindparam("cart_id", type_=cart_t.c.id.type))
-_LOCK_CART_OF_PAYMENT = _lock_cart_statements(
-    sa.select(payment_t.c.cart_id)
-    .where(payment_t.c.id == sa.bindparam("payment_id"))
-    .scalar_subquery()
+_LOCK_CART = tuple(
+    direct.Direct(statement)
+    for statement in _lock_cart_statements(sa.bindparam("cart_id", type_=cart_t.c.id.type))
+)
+_LOCK_CART_OF_PAYMENT = tuple(
+    direct.Direct(statement)
+    for statement in _lock_cart_statements(
+        sa.select(payment_t.c.cart_id)
+        .where(payment_t.c.id == sa.bindparam("payment_id", type_=payment_t.c.id.type))
+        .scalar_subquery()
+    )
+)
+_CART_EXISTS = direct.Direct(
+    sa.select(sa.exists().where(cart_t.c.id == sa.bindparam("cart_id", type_=cart_t.c.id.type)))
 )
 
 
@@ -100,7 +111,7 @@ async def lock_visible_cart(
     signed-in caller binds an unbound cart. None when there is no such cart for this caller."""
     anonymous, customer = _LOCK_CART if payment_id is None else _LOCK_CART_OF_PAYMENT
     params = {"cart_id": cart_id, "payment_id": payment_id, "me": me(caller)}
-    row = (await session.execute(anonymous if caller is None else customer, params)).one_or_none()
+    row = await direct.one_or_none(session, anonymous if caller is None else customer, params)
     return None if row is None else (row[0], CartStatus(row[1]))
 
 
@@ -110,9 +121,7 @@ async def lock_cart_for(
     """`lock_cart` for a caller: a cart bound to another customer is NOT_FOUND, and an unbound
     one becomes the caller's (if signed in). None when the cart was never used."""
     locked = await lock_visible_cart(session, cart_id=cart_id, caller=caller)
-    if locked is None and await session.scalar(
-        sa.select(sa.exists().where(cart_t.c.id == cart_id))
-    ):
+    if locked is None and await direct.scalar(session, _CART_EXISTS, {"cart_id": cart_id}):
         raise not_found("Cart", cart_id, field="cart_id")
     return None if locked is None else locked[1]
 
@@ -139,8 +148,8 @@ def _upsert_cart(insert: Any) -> Any:
 
 
 _UPSERT_CART = {
-    "postgresql": _upsert_cart(postgresql.insert),
-    "sqlite": _upsert_cart(sqlite.insert),
+    "postgresql": direct.Direct(_upsert_cart(postgresql.insert)),
+    "sqlite": direct.Direct(_upsert_cart(sqlite.insert)),
 }
 
 
@@ -155,7 +164,7 @@ async def upsert_and_lock_cart(
     owner = me(caller)
     stmt = _UPSERT_CART[await dialect_name(session)]
     params = {"new_id": cart_id, "now": now, "me": owner}
-    status, owner_id = (await session.execute(stmt, params)).one()
+    status, owner_id = await direct.one(session, stmt, params)
     if owner_id is not None and owner_id != owner:
         raise not_found("Cart", cart_id, field="cart_id")
     return CartStatus(status)
@@ -172,16 +181,23 @@ def seat_is_free(now: datetime | sa.BindParameter[Any]) -> sa.ColumnElement[bool
     return sa.or_(
         event_seat_t.c.status == SeatStatus.AVAILABLE,
         sa.and_(
-            event_seat_t.c.status.in_([SeatStatus.HELD, SeatStatus.BOOKED]),
+            # (not IN (...): a literal IN list is rendered per execution, see ticketing.direct)
+            sa.or_(
+                event_seat_t.c.status == SeatStatus.HELD,
+                event_seat_t.c.status == SeatStatus.BOOKED,
+            ),
             event_seat_t.c.expires_at <= now,
         ),
     )
 
 
-_INSERT_AUDIT = audit_t.insert()
-# executemany needs the same keys in every row
+_AUDIT_COLUMNS = [column.name for column in audit_t.columns if column.name != "id"]
+_INSERT_AUDIT = direct.Direct(
+    audit_t.insert().values({name: sa.bindparam(name) for name in _AUDIT_COLUMNS})
+)
+# every row gives every column (executemany, and no Python-side defaults on the direct path)
 _AUDIT_BLANK: dict[str, Any] = {
-    column.name: None for column in audit_t.columns if column.name not in ("id", "at", "actor")
+    name: None for name in _AUDIT_COLUMNS if name not in ("at", "actor")
 }
 
 
@@ -194,8 +210,8 @@ async def record_audit(
 ) -> None:
     rows = [{**_AUDIT_BLANK, "at": at, "actor": actor, **entry} for entry in entries]
     if rows:
-        # Core executemany: one driver call for every row (the ORM bulk path made one per row).
-        await session.execute(_INSERT_AUDIT, rows)
+        # executemany: one driver call for every row
+        await direct.execute_many(session, _INSERT_AUDIT, rows)
 
 
 def audit_seat(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing import direct
 from ticketing.db import command, query, sections_changed, short_command, short_query
 from ticketing.domain import (
     CartItemView,
@@ -90,9 +91,18 @@ def _items_select(which: sa.ColumnElement[bool]) -> sa.Select[Any]:
 
 
 # Prebuilt (see ticketing.services._sql): the statements of holding and booking.
-_LIVE_ITEMS_OF_CART = _items_select(_live_items(_B("cart_id"), _B("now")))
-_ITEMS_OF_PAYMENT = _items_select(item_t.c.payment_id == _B("payment_id"))
-_CART_HEAD = (
+_LIVE_ITEMS_OF_CART = direct.Direct(
+    _items_select(
+        _live_items(
+            _B("cart_id", type_=item_t.c.cart_id.type),
+            _B("now", type_=item_t.c.hold_expires_at.type),
+        )
+    )
+)
+_ITEMS_OF_PAYMENT = direct.Direct(
+    _items_select(item_t.c.payment_id == _B("payment_id", type_=item_t.c.payment_id.type))
+)
+_CART_HEAD = direct.Direct(
     sa.select(
         cart_t.c.status,
         payment_t.c.id,
@@ -101,7 +111,7 @@ _CART_HEAD = (
         cart_visible(),
     )
     .select_from(cart_t.outerjoin(payment_t, payment_t.c.cart_id == cart_t.c.id))
-    .where(cart_t.c.id == _B("cart_id"))
+    .where(cart_t.c.id == _B("cart_id", type_=cart_t.c.id.type))
 )
 
 
@@ -126,7 +136,7 @@ async def load_cart(
             items=await _cart_items(session, _LIVE_ITEMS_OF_CART, live, open_cart=True),
             payment_id=None,
         )
-    head = (await session.execute(_CART_HEAD, {"cart_id": cart_id, "me": me(caller)})).one_or_none()
+    head = await direct.one_or_none(session, _CART_HEAD, {"cart_id": cart_id, "me": me(caller)})
     if head is None:
         return CartView.of(cart_id=cart_id, status=CartStatus.OPEN, items=(), payment_id=None)
     cart_status, payment_id, payment_status, payment_expires_at, visible = head
@@ -147,11 +157,11 @@ async def load_cart(
 
 
 async def _cart_items(
-    session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any], *, open_cart: bool
+    session: AsyncSession, stmt: direct.Direct, params: dict[str, Any], *, open_cart: bool
 ) -> list[CartItemView]:
     return [
         item if open_cart else dataclasses.replace(item, hold_expires_at=None)
-        for _, item in await _cart_items_by_cart(session, stmt, params)
+        for _, item in _item_views(await direct.rows(session, stmt, params))
     ]
 
 
@@ -185,7 +195,7 @@ async def list_carts(
         item_t.c.payment_id.in_(payment_ids),
     )
     items: dict[uuid.UUID, list[CartItemView]] = {}
-    for cart_id, item in await _cart_items_by_cart(session, _items_select(which), {}):
+    for cart_id, item in _item_views(await session.execute(_items_select(which))):
         items.setdefault(cart_id, []).append(item)
     carts = []
     for head in heads:
@@ -208,9 +218,7 @@ async def list_carts(
     return carts
 
 
-async def _cart_items_by_cart(
-    session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any]
-) -> list[tuple[uuid.UUID, CartItemView]]:
+def _item_views(rows: Iterable[Any]) -> list[tuple[uuid.UUID, CartItemView]]:
     return [
         (
             row.cart_id,
@@ -226,7 +234,7 @@ async def _cart_items_by_cart(
                 hold_expires_at=row.hold_expires_at,
             ),
         )
-        for row in await session.execute(stmt, params)
+        for row in rows
     ]
 
 
@@ -254,8 +262,8 @@ async def _open_cart_for_change(
     if create:
         status = await upsert_and_lock_cart(session, cart_id, now=now, caller=caller)
     else:
-        found = await session.scalar(
-            _TOUCH_CART, {"cart_id": cart_id, "now": now, "me": me(caller)}
+        found = await direct.scalar(
+            session, _TOUCH_CART, {"cart_id": cart_id, "now": now, "me": me(caller)}
         )
         status = None if found is None else CartStatus(found)
     if status is None:
@@ -269,9 +277,9 @@ async def _open_cart_for_change(
         )
 
 
-_TOUCH_CART = (
+_TOUCH_CART = direct.Direct(
     sa.update(cart_t)
-    .where(cart_t.c.id == _B("cart_id"), cart_visible())
+    .where(cart_t.c.id == _B("cart_id", type_=cart_t.c.id.type), cart_visible())
     .values(updated_at=_B("now", type_=cart_t.c.updated_at.type), owner_id=owner_after_use())
     .returning(cart_t.c.status)
 )
@@ -316,7 +324,7 @@ def _offer_select() -> sa.Select[Any]:
     )
 
 
-_OFFER = _offer_select()
+_OFFER = direct.Direct(_offer_select())
 
 
 def _offer_params(
@@ -350,19 +358,18 @@ async def _taken_by_another_cart(
     caller: Principal | None,
 ) -> bool:
     """True when the hold would be refused only because another cart has the seat."""
-    offer = (
-        await session.execute(
-            _OFFER,
-            _offer_params(
-                cart_id=cart_id,
-                event_id=event_id,
-                seat_id=seat_id,
-                price_id=price_id,
-                now=now,
-                caller=caller,
-            ),
-        )
-    ).one_or_none()
+    offer = await direct.one_or_none(
+        session,
+        _OFFER,
+        _offer_params(
+            cart_id=cart_id,
+            event_id=event_id,
+            seat_id=seat_id,
+            price_id=price_id,
+            now=now,
+            caller=caller,
+        ),
+    )
     if offer is None:
         return False
     event_status, _, known_seat, amount, taken, cart_status = offer
@@ -426,19 +433,18 @@ async def _hold_seat(
     caller: Principal | None,
 ) -> CartView:
     seat_ref = {"event_id": event_id, "seat_id": seat_id}
-    offer = (
-        await session.execute(
-            _OFFER,
-            _offer_params(
-                cart_id=cart_id,
-                event_id=event_id,
-                seat_id=seat_id,
-                price_id=price_id,
-                now=now,
-                caller=caller,
-            ),
-        )
-    ).one_or_none()
+    offer = await direct.one_or_none(
+        session,
+        _OFFER,
+        _offer_params(
+            cart_id=cart_id,
+            event_id=event_id,
+            seat_id=seat_id,
+            price_id=price_id,
+            now=now,
+            caller=caller,
+        ),
+    )
     if offer is None:
         await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
         raise not_found("Event", event_id, field="event_id")
@@ -479,19 +485,18 @@ async def _hold_seat(
     )
 
     hold_expires_at = now + timedelta(seconds=policy.hold_seconds)
-    claimed = (
-        await session.execute(
-            _CLAIM_SEAT,
-            {
-                "the_event": event_id,
-                "the_seat": seat_id,
-                "now": now,
-                "price_id": price_id,
-                "holder": cart_id,
-                "until": hold_expires_at,
-            },
-        )
-    ).all()
+    claimed = await direct.rows(
+        session,
+        _CLAIM_SEAT,
+        {
+            "the_event": event_id,
+            "the_seat": seat_id,
+            "now": now,
+            "price_id": price_id,
+            "holder": cart_id,
+            "until": hold_expires_at,
+        },
+    )
     if not claimed:
         raise _seat_not_available(event_id, seat_id)
     await _record_holds(
@@ -517,13 +522,13 @@ def _offered(price_id: int | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
     )
 
 
-_CLAIM_SEAT = (
+_CLAIM_SEAT = direct.Direct(
     sa.update(event_seat_t)
     .where(
         # (an UPDATE's parameters may not be named like its table's columns)
         event_seat_t.c.event_id == _B("the_event"),
         event_seat_t.c.seat_id == _B("the_seat"),
-        seat_is_free(_B("now")),
+        seat_is_free(_B("now", type_=event_seat_t.c.expires_at.type)),
         on_sale(event_seat_t.c.event_id),
         # the offer read before may have been withdrawn since: the claim decides
         _offered(_B("price_id")),
@@ -558,10 +563,15 @@ def _seat_not_available(event_id: int, seat_id: int) -> TicketingError:
     )
 
 
-_LIVE_SEATS = (
+_LIVE_SEATS = direct.Direct(
     sa.select(item_t.c.event_id, item_t.c.seat_id, event_t.c.currency)
     .join(event_t, event_t.c.id == item_t.c.event_id)
-    .where(_live_items(_B("cart_id"), _B("now")))
+    .where(
+        _live_items(
+            _B("cart_id", type_=item_t.c.cart_id.type),
+            _B("now", type_=item_t.c.hold_expires_at.type),
+        )
+    )
 )
 
 
@@ -569,7 +579,7 @@ async def _live_seats(
     session: AsyncSession, *, cart_id: uuid.UUID, now: datetime
 ) -> dict[tuple[int, int], str]:
     """The cart's live holds: (event_id, seat_id) -> currency of the event."""
-    rows = await session.execute(_LIVE_SEATS, {"cart_id": cart_id, "now": now})
+    rows = await direct.rows(session, _LIVE_SEATS, {"cart_id": cart_id, "now": now})
     return {(row.event_id, row.seat_id): row.currency for row in rows}
 
 
@@ -597,11 +607,11 @@ def _check_room(
         )
 
 
-_RETIRE_ITEMS = (
+_RETIRE_ITEM = direct.Direct(
     sa.update(item_t)
     .where(
         item_t.c.event_id == _B("the_event"),
-        item_t.c.seat_id.in_(_B("seat_ids", expanding=True)),
+        item_t.c.seat_id == _B("the_seat"),
         item_t.c.active,
     )
     .values(
@@ -610,7 +620,21 @@ _RETIRE_ITEMS = (
         release_reason="lapsed",
     )
 )
-_INSERT_ITEM = sa.insert(item_t)
+_ITEM_COLUMNS = (
+    "cart_id",
+    "event_id",
+    "seat_id",
+    "section_id",
+    "row_id",
+    "price_level_id",
+    "amount",
+    "held_at",
+    "hold_expires_at",
+    "active",
+)
+_INSERT_ITEM = direct.Direct(
+    sa.insert(item_t).values({name: _B(name, type_=item_t.c[name].type) for name in _ITEM_COLUMNS})
+)
 
 
 async def _record_holds(
@@ -629,8 +653,13 @@ async def _record_holds(
     seat_ids = [seat.seat_id for seat in claimed]
     sections_changed(session, event_id, {seat.section_id for seat in claimed})
     # A lapsed claim by another cart (or an old one of ours) stops counting as that cart's item.
-    await session.execute(_RETIRE_ITEMS, {"the_event": event_id, "seat_ids": seat_ids, "at": now})
-    await session.execute(
+    await direct.execute_many(
+        session,
+        _RETIRE_ITEM,
+        [{"the_event": event_id, "the_seat": seat_id, "at": now} for seat_id in seat_ids],
+    )
+    await direct.execute_many(
+        session,
         _INSERT_ITEM,
         [
             {
@@ -864,7 +893,7 @@ async def remove_seat_from_cart(
     return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
-_UNBOOKED_ITEMS = (
+_UNBOOKED_ITEMS = direct.Direct(
     sa.select(
         item_t.c.id,
         item_t.c.event_id,
@@ -874,10 +903,14 @@ _UNBOOKED_ITEMS = (
         event_t.c.currency,
     )
     .join(event_t, event_t.c.id == item_t.c.event_id)
-    .where(item_t.c.cart_id == _B("cart_id"), item_t.c.active, item_t.c.payment_id.is_(None))
+    .where(
+        item_t.c.cart_id == _B("cart_id", type_=item_t.c.cart_id.type),
+        item_t.c.active,
+        item_t.c.payment_id.is_(None),
+    )
     .order_by(item_t.c.id)
 )
-_BOOK_SEATS = (
+_BOOK_SEATS = direct.Direct(
     sa.update(event_seat_t)
     .where(
         event_seat_t.c.cart_id == _B("holder", type_=event_seat_t.c.cart_id.type),
@@ -888,11 +921,29 @@ _BOOK_SEATS = (
     .values(status=SeatStatus.BOOKED, expires_at=_B("until", type_=event_seat_t.c.expires_at.type))
     .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
 )
-_INSERT_PAYMENT = sa.insert(payment_t)
-_ATTACH_ITEMS = (
+_PAYMENT_COLUMNS = (
+    "id",
+    "cart_id",
+    "status",
+    "total_amount",
+    "currency",
+    "created_at",
+    "expires_at",
+)
+_INSERT_PAYMENT = direct.Direct(
+    sa.insert(payment_t).values(
+        {name: _B(name, type_=payment_t.c[name].type) for name in _PAYMENT_COLUMNS}
+    )
+)
+_ATTACH_ITEM = direct.Direct(
     sa.update(item_t)
-    .where(item_t.c.id.in_(_B("item_ids", expanding=True)))
+    .where(item_t.c.id == _B("item"))
     .values(payment_id=_B("payment", type_=item_t.c.payment_id.type))
+)
+_PAYMENT_OF_CART = direct.Direct(
+    sa.select(payment_t.c.id).where(
+        payment_t.c.cart_id == _B("cart_id", type_=payment_t.c.cart_id.type)
+    )
 )
 
 
@@ -916,14 +967,12 @@ async def book_cart(
         )
     status = await lock_cart_for(session, cart_id, caller=caller)
     if status is not None and status is not CartStatus.OPEN:
-        payment_id = await session.scalar(
-            sa.select(payment_t.c.id).where(payment_t.c.cart_id == cart_id)
-        )
+        payment_id = await direct.scalar(session, _PAYMENT_OF_CART, {"cart_id": cart_id})
         assert payment_id is not None, "a cart leaves `open` only by being booked"
         return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
     # Every active item not yet booked: the live ones are booked, the lapsed ones leave.
-    active = (await session.execute(_UNBOOKED_ITEMS, {"cart_id": cart_id})).all()
+    active = await direct.rows(session, _UNBOOKED_ITEMS, {"cart_id": cart_id})
     items = [item for item in active if item.hold_expires_at > now]
     lapsed = len(items) < len(active)
     if status is None or not items:
@@ -937,11 +986,9 @@ async def book_cart(
 
     payment_id = uuid.uuid4()
     payment_expires_at = now + timedelta(seconds=policy.payment_timeout_seconds)
-    booked = (
-        await session.execute(
-            _BOOK_SEATS, {"holder": cart_id, "now": now, "until": payment_expires_at}
-        )
-    ).all()
+    booked = await direct.rows(
+        session, _BOOK_SEATS, {"holder": cart_id, "now": now, "until": payment_expires_at}
+    )
     note_seat_changes(session, booked)
     if {(r.event_id, r.seat_id) for r in booked} != {(i.event_id, i.seat_id) for i in items}:
         # the held seats and live items agree (one cart lock); what differs is off sale now
@@ -953,7 +1000,8 @@ async def book_cart(
         )
 
     total = money(sum((item.amount for item in items), Decimal(0)))
-    await session.execute(
+    await direct.execute(
+        session,
         _INSERT_PAYMENT,
         {
             "id": payment_id,
@@ -965,8 +1013,8 @@ async def book_cart(
             "expires_at": payment_expires_at,
         },
     )
-    await session.execute(
-        _ATTACH_ITEMS, {"item_ids": [item.id for item in items], "payment": payment_id}
+    await direct.execute_many(
+        session, _ATTACH_ITEM, [{"item": item.id, "payment": payment_id} for item in items]
     )
     if lapsed:
         # Lapsed holds leave the cart for good (readers already see their seats as free).
@@ -984,8 +1032,10 @@ async def book_cart(
             .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))
             .values(active=False, released_at=now, release_reason="lapsed")
         )
-    await session.execute(
-        SET_CART_STATUS, {"cart": cart_id, "status": CartStatus.BOOKED.value, "updated_at": now}
+    await direct.execute(
+        session,
+        SET_CART_STATUS,
+        {"cart": cart_id, "new_status": CartStatus.BOOKED.value, "now": now},
     )
     await record_audit(
         session,

@@ -7,13 +7,14 @@ concurrent outcomes exactly one wins; repeating the winning call returns the sam
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing import direct
 from ticketing.db import command, query, short_command, short_query
 from ticketing.domain import (
     CartStatus,
@@ -82,20 +83,32 @@ _TICKETS = (
         ),
     )
     .join(price_level_t, price_level_t.c.id == ticket_t.c.price_level_id)
-    .where(ticket_t.c.payment_id.in_(sa.bindparam("payment_ids", expanding=True)))
     .order_by(event_t.c.starts_at, event_section_t.c.position, event_seat_t.c.position)
 )
 
 
+_TICKETS_OF_ONE = direct.Direct(
+    _TICKETS.where(
+        ticket_t.c.payment_id == sa.bindparam("payment_id", type_=ticket_t.c.payment_id.type)
+    )
+)
+_TICKETS = _TICKETS.where(ticket_t.c.payment_id.in_(sa.bindparam("payment_ids", expanding=True)))
+
+
 async def _tickets(session: AsyncSession, payment_id: uuid.UUID) -> tuple[TicketView, ...]:
-    return (await _tickets_of(session, [payment_id])).get(payment_id, ())
+    rows = await direct.rows(session, _TICKETS_OF_ONE, {"payment_id": payment_id})
+    return _ticket_views(rows).get(payment_id, ())
 
 
 async def _tickets_of(
     session: AsyncSession, payment_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[TicketView, ...]]:
+    return _ticket_views(await session.execute(_TICKETS, {"payment_ids": list(payment_ids)}))
+
+
+def _ticket_views(rows: Iterable[Any]) -> dict[uuid.UUID, tuple[TicketView, ...]]:
     tickets: dict[uuid.UUID, list[TicketView]] = {}
-    for row in await session.execute(_TICKETS, {"payment_ids": list(payment_ids)}):
+    for row in rows:
         tickets.setdefault(row.payment_id, []).append(
             TicketView(
                 id=row.id,
@@ -117,33 +130,45 @@ async def _tickets_of(
 
 _B = sa.bindparam
 # (see ticketing.services._sql on prebuilt statements)
-_PAYMENT = (
+_PAYMENT = direct.Direct(
     sa.select(payment_t)
     .join(cart_t, cart_t.c.id == payment_t.c.cart_id)
-    .where(payment_t.c.id == _B("payment_id"), cart_visible())
+    .where(payment_t.c.id == _B("payment_id", type_=payment_t.c.id.type), cart_visible())
 )
 
 
-_LOCK_PAYMENT = (
+_LOCK_PAYMENT = direct.Direct(
     sa.select(payment_t.c.status, payment_t.c.expires_at)
-    .where(payment_t.c.id == _B("payment_id"))
+    .where(payment_t.c.id == _B("payment_id", type_=payment_t.c.id.type))
     .with_for_update()
 )
 # (an UPDATE's parameters may not be named like its table's columns)
-_FINISH_PAYMENT = (
+_FINISH_PAYMENT = direct.Direct(
     sa.update(payment_t)
     .where(
         payment_t.c.id == _B("payment", type_=payment_t.c.id.type),
         payment_t.c.status == PaymentStatus.PENDING.value,
     )
+    .values(
+        status=_B("new_status", type_=payment_t.c.status.type),
+        finalized_at=_B("at", type_=payment_t.c.finalized_at.type),
+    )
     .returning(payment_t.c.id)
-)  # parameters: `payment`, and the new `status` and `finalized_at`
-# parameters: `cart`, and the new `status` and `updated_at`
-SET_CART_STATUS = sa.update(cart_t).where(cart_t.c.id == _B("cart", type_=cart_t.c.id.type))
-_PAID_ITEMS = sa.select(
-    item_t.c.event_id, item_t.c.seat_id, item_t.c.price_level_id, item_t.c.amount
-).where(item_t.c.payment_id == _B("payment_id"), item_t.c.active)
-_SELL_SEATS = (
+)
+SET_CART_STATUS = direct.Direct(
+    sa.update(cart_t)
+    .where(cart_t.c.id == _B("cart", type_=cart_t.c.id.type))
+    .values(
+        status=_B("new_status", type_=cart_t.c.status.type),
+        updated_at=_B("now", type_=cart_t.c.updated_at.type),
+    )
+)
+_PAID_ITEMS = direct.Direct(
+    sa.select(item_t.c.event_id, item_t.c.seat_id, item_t.c.price_level_id, item_t.c.amount).where(
+        item_t.c.payment_id == _B("payment_id", type_=item_t.c.payment_id.type), item_t.c.active
+    )
+)
+_SELL_SEATS = direct.Direct(
     sa.update(event_seat_t)
     .where(
         event_seat_t.c.cart_id == _B("holder", type_=event_seat_t.c.cart_id.type),
@@ -153,7 +178,38 @@ _SELL_SEATS = (
     .values(status=SeatStatus.SOLD, expires_at=None)
     .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
 )
-_INSERT_TICKET = sa.insert(ticket_t)
+_TICKET_COLUMNS = (
+    "id",
+    "payment_id",
+    "event_id",
+    "seat_id",
+    "price_level_id",
+    "amount",
+    "issued_at",
+)
+_INSERT_TICKET = direct.Direct(
+    sa.insert(ticket_t).values(
+        {name: _B(name, type_=ticket_t.c[name].type) for name in _TICKET_COLUMNS}
+    )
+)
+_RELEASE_BOOKED_SEATS = direct.Direct(
+    sa.update(event_seat_t)
+    .where(
+        event_seat_t.c.cart_id == _B("holder", type_=event_seat_t.c.cart_id.type),
+        event_seat_t.c.status == SeatStatus.BOOKED,
+    )
+    .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
+    .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
+)
+_RELEASE_PAID_ITEMS = direct.Direct(
+    sa.update(item_t)
+    .where(item_t.c.payment_id == _B("payment", type_=item_t.c.payment_id.type), item_t.c.active)
+    .values(
+        active=False,
+        released_at=_B("at", type_=item_t.c.released_at.type),
+        release_reason=_B("reason", type_=item_t.c.release_reason.type),
+    )
+)
 
 
 async def load_payment(
@@ -165,9 +221,7 @@ async def load_payment(
 ) -> PaymentView:
     """The payment as its cart's owner sees it; NOT_FOUND for anyone else when the cart is
     bound to a customer."""
-    row = (
-        await session.execute(_PAYMENT, {"payment_id": payment_id, "me": me(caller)})
-    ).one_or_none()
+    row = await direct.one_or_none(session, _PAYMENT, {"payment_id": payment_id, "me": me(caller)})
     if row is None:
         raise not_found("Payment", payment_id, field="payment_id")
     status = effective_payment_status(row.status, row.expires_at, now)
@@ -234,7 +288,7 @@ async def _lock_payment(
     cart_id = None if locked is None else locked[0]
     if cart_id is None:
         raise not_found("Payment", payment_id, field="payment_id")
-    row = (await session.execute(_LOCK_PAYMENT, {"payment_id": payment_id})).one()
+    row = await direct.one(session, _LOCK_PAYMENT, {"payment_id": payment_id})
     return cart_id, effective_payment_status(row.status, row.expires_at, now)
 
 
@@ -246,13 +300,14 @@ async def _finish(
     outcome: PaymentStatus,
     now: datetime,
 ) -> None:
-    finished = await session.scalar(
-        _FINISH_PAYMENT, {"payment": payment_id, "status": outcome.value, "finalized_at": now}
+    finished = await direct.scalar(
+        session, _FINISH_PAYMENT, {"payment": payment_id, "new_status": outcome.value, "at": now}
     )
     assert finished is not None, "the payment row is locked and was pending"
-    await session.execute(
+    await direct.execute(
+        session,
         SET_CART_STATUS,
-        {"cart": cart_id, "status": outcome.cart_status.value, "updated_at": now},
+        {"cart": cart_id, "new_status": outcome.cart_status.value, "now": now},
     )
 
 
@@ -270,8 +325,8 @@ async def complete_payment(
     if status is PaymentStatus.COMPLETED:
         return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
-    items = (await session.execute(_PAID_ITEMS, {"payment_id": payment_id})).all()
-    sold = (await session.execute(_SELL_SEATS, {"holder": cart_id, "now": now})).all()
+    items = await direct.rows(session, _PAID_ITEMS, {"payment_id": payment_id})
+    sold = await direct.rows(session, _SELL_SEATS, {"holder": cart_id, "now": now})
     note_seat_changes(session, sold)
     if len(sold) != len(items) or not items:
         # A worker whose clock ran ahead treated the payment as expired and resold a seat: the
@@ -284,7 +339,8 @@ async def complete_payment(
     await _finish(
         session, payment_id=payment_id, cart_id=cart_id, outcome=PaymentStatus.COMPLETED, now=now
     )
-    await session.execute(
+    await direct.execute_many(
+        session,
         _INSERT_TICKET,
         [
             {
@@ -343,19 +399,12 @@ async def _release_payment_seats(
     actor: str,
 ) -> None:
     """Return the seats a payment still books to sale and close the payment as `outcome`."""
-    released = (
-        await session.execute(
-            sa.update(event_seat_t)
-            .where(event_seat_t.c.cart_id == cart_id, event_seat_t.c.status == SeatStatus.BOOKED)
-            .values(status=SeatStatus.AVAILABLE, cart_id=None, expires_at=None)
-            .returning(event_seat_t.c.event_id, event_seat_t.c.seat_id, event_seat_t.c.section_id)
-        )
-    ).all()
+    released = await direct.rows(session, _RELEASE_BOOKED_SEATS, {"holder": cart_id})
     note_seat_changes(session, released)
-    await session.execute(
-        sa.update(item_t)
-        .where(item_t.c.payment_id == payment_id, item_t.c.active)
-        .values(active=False, released_at=now, release_reason=f"payment_{outcome.value}")
+    await direct.execute(
+        session,
+        _RELEASE_PAID_ITEMS,
+        {"payment": payment_id, "at": now, "reason": f"payment_{outcome.value}"},
     )
     await _finish(session, payment_id=payment_id, cart_id=cart_id, outcome=outcome, now=now)
     await record_audit(
