@@ -19,6 +19,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's busy timeout alone queues the processes
+    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -61,6 +66,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
             module=sqlite_driver.dbapi(),
         )
         _configure_sqlite(engine, busy_timeout_ms=settings.lock_timeout_ms)
+        file_database = url.database and url.database != ":memory:" and not url.query.get("mode")
+        if fcntl is not None and file_database:
+            _sqlite_writer_files[engine.sync_engine] = _WriterFile(
+                f"{url.database}.writer-lock", timeout_s=settings.lock_timeout_ms / 1000
+            )
         return engine
     engine = create_async_engine(
         url,
@@ -115,7 +125,10 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # commits run on the event loop's thread: checkpoints are done apart (sqlite_driver)
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
+        dbapi_connection.busy_timeout_ms = busy_timeout_ms
 
     @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
     def inline_when_short(
@@ -131,8 +144,59 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
 
 # SQLite has one writer at a time. Writers of one process queue here, in order and without
-# sleeping; SQLite's busy timeout then only arbitrates between processes.
+# sleeping; across processes they queue on a file lock (`_WriterFile`) before they begin.
 _sqlite_write_locks: weakref.WeakKeyDictionary[sa.Engine, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _WriterFile:
+    """A lock file next to the database that this service's processes take before a write
+    transaction (`flock`, released by the kernel if a process dies).
+
+    SQLite's own lock decides who writes; this only queues our writers. A connection that finds
+    SQLite's write lock taken sleeps and polls (1, 2, 5, 10 ... ms, up to the busy timeout),
+    and with two worker processes that backoff, not the work, set the pace of writes; a process
+    waiting here is woken by the kernel the moment the lock is let go. It also lets a short
+    command's `BEGIN IMMEDIATE` run on the event loop's thread (see `ticketing.sqlite_driver`).
+    """
+
+    def __init__(self, path: str, *, timeout_s: float) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self._fd: int | None = None
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            weakref.finalize(self, os.close, self._fd)
+        return self._fd
+
+    async def acquire(self) -> None:
+        fd = self._descriptor()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiting), self.timeout_s)
+        except BaseException:
+            # timed out or cancelled: let go of the lock once the thread gets it
+            waiting.add_done_callback(self._release_after)
+            raise
+
+    def _release_after(self, waiting: asyncio.Future[None]) -> None:
+        if not waiting.cancelled() and waiting.exception() is None:
+            self.release()
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_sqlite_writer_files: weakref.WeakKeyDictionary[sa.Engine, _WriterFile] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -145,8 +209,19 @@ async def _writer_slot(session: AsyncSession, *, write: bool) -> AsyncIterator[N
         yield
         return
     lock = _sqlite_write_locks.setdefault(engine, asyncio.Lock())
+    writer_file = _sqlite_writer_files.get(engine)
     async with lock:
-        yield
+        if writer_file is None:
+            yield
+            return
+        try:
+            await writer_file.acquire()
+        except TimeoutError as exc:
+            raise busy_error() from exc
+        try:
+            yield
+        finally:
+            writer_file.release()
 
 
 _CHANGED_SECTIONS = "ticketing_changed_sections"

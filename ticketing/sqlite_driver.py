@@ -15,16 +15,24 @@ own adapter, unchanged.
 Short statements skip the hop altogether when the cursor is marked `inline` (the unit of work
 marks the statements of short commands and queries: a cart or payment step, a handful of
 single-row statements that take SQLite 10-50 us each). They run on the event loop's thread,
-which is cheaper than waking another thread and being woken back. Nothing that can wait runs
-there: `BEGIN IMMEDIATE` (which waits for the write lock, up to the busy timeout) and the
-COMMIT of a write transaction (which may checkpoint the WAL) always take the hop; in WAL mode
-the statements after `BEGIN IMMEDIATE` never wait for another connection, and readers never
-wait for writers.
+which is cheaper than waking another thread and being woken back. Nothing runs there that can
+wait for another connection:
+- `BEGIN IMMEDIATE` of a short command is tried on the loop's thread with a busy timeout of
+  zero; only if another connection holds the write lock does it go to aiosqlite's thread and
+  wait there (up to the busy timeout). The unit of work queues this service's writers, across
+  processes, before they begin (`ticketing.db`), so the first try nearly always succeeds.
+- A write's COMMIT never waits in WAL mode (it appends to the WAL, no fsync at
+  `synchronous=NORMAL`), except when it checkpoints the WAL. The connections do not checkpoint
+  on commit (`wal_autocheckpoint=0`); every `CHECKPOINT_EVERY`-th write commit of the process
+  goes to aiosqlite's thread and runs a passive checkpoint there.
+In WAL mode the statements after `BEGIN IMMEDIATE` never wait for another connection, and
+readers never wait for writers.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import sqlite3
 from typing import Any
 
@@ -37,6 +45,10 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any], int, int | None]
+_SQLITE_BUSY = 5
+CHECKPOINT_EVERY = 200
+"""Write commits (per process) between two passive checkpoints of the WAL."""
+_write_commits = itertools.count(1)
 
 
 def run(connection: sqlite3.Connection, operation: str, parameters: Any, *, many: bool) -> _Outcome:
@@ -90,7 +102,14 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         adapted: Any = self._adapt_connection  # a OneHopConnection
         inline = self.inline
         if operation.startswith(_WAITS):
-            adapted.writing, inline = True, False
+            adapted.writing, adapted.short_write = True, inline
+            if inline:
+                begun = _begin_without_waiting(adapted, operation)
+                if begun is not None:
+                    self._description, _, self._rowcount, self._lastrowid = begun
+                    self._rows = collections.deque()
+                    return
+            inline = False
         try:
             if inline:
                 outcome = run(connection._conn, operation, parameters, many=many)
@@ -119,22 +138,59 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 _WAITS = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 
 
+def _begin_without_waiting(adapted: Any, operation: str) -> _Outcome | None:
+    """Take the write lock on the loop's thread if it is free; None if another connection has
+    it (the caller then waits for it in aiosqlite's thread)."""
+    connection: sqlite3.Connection = adapted._connection._conn
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        return run(connection, operation, None, many=False)
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:
+            return None
+        adapted._handle_exception(error)
+        raise  # pragma: no cover (_handle_exception raises)
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={int(adapted.busy_timeout_ms)}")
+
+
+def _commit(connection: sqlite3.Connection) -> None:
+    connection.commit()
+
+
+def _commit_and_checkpoint(connection: sqlite3.Connection) -> None:
+    """In aiosqlite's thread: commit, then copy the WAL back into the database where no reader
+    needs it any more (PASSIVE: waits for nobody)."""
+    connection.commit()
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("writing",)
+    __slots__ = ("busy_timeout_ms", "short_write", "writing")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.writing = False  # in a transaction begun with BEGIN IMMEDIATE
+        self.short_write = False  # ... by a short command (a few rows: its COMMIT is quick)
+        self.busy_timeout_ms = 5000  # set by the engine's connect hook (ticketing.db)
 
     def commit(self) -> None:
-        # A read transaction's COMMIT only lets go of its snapshot: no hop for that.
+        # A COMMIT never waits for another connection in WAL mode. A short command's COMMIT
+        # runs on the loop's thread; a long one (which may write many pages) and every
+        # CHECKPOINT_EVERY-th write commit, which also checkpoints, take the hop.
         writing, self.writing = self.writing, False
-        if writing or not self._connection._connection:
+        if not self._connection._connection:
             super().commit()
             return
         try:
-            self._connection._conn.commit()
+            checkpoint = writing and next(_write_commits) % CHECKPOINT_EVERY == 0
+            if checkpoint or (writing and not self.short_write):
+                connection = self._connection
+                step = _commit_and_checkpoint if checkpoint else _commit
+                await_(connection._execute(step, connection._conn))
+            else:
+                self._connection._conn.commit()
         except Exception as error:
             self._handle_exception(error)
 
