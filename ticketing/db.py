@@ -275,10 +275,8 @@ _BUMP_VERSION_SQL = (  # formatted with integers only (`:d` refuses anything els
 
 
 async def _bump_and_commit_postgres(session: AsyncSession, changed: list[tuple[int, int]]) -> None:
-    """`UPDATE ...; COMMIT; BEGIN` as one simple-protocol query (a statement with parameters
-    cannot share a round trip with another in asyncpg; the ids are integers, formatted with
-    `:d`). The trailing BEGIN leaves an empty transaction for SQLAlchemy's own COMMIT to end, so
-    that SQLAlchemy, asyncpg and the server agree on the connection's state.
+    """`UPDATE ...; COMMIT` as one simple-protocol query (a statement with parameters cannot
+    share a round trip with another in asyncpg; the ids are integers, formatted with `:d`).
 
     While the worker waited for a separate bump's answer and then sent COMMIT, every other
     writer of the section queued behind its row lock: in an on-sale rush with hundreds of
@@ -288,16 +286,7 @@ async def _bump_and_commit_postgres(session: AsyncSession, changed: list[tuple[i
         _BUMP_VERSION_SQL.format(event_id=int(event_id), section_id=int(section_id))
         for event_id, section_id in changed
     )
-    sql += "COMMIT; BEGIN;"
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    try:
-        driver: Any = raw.driver_connection  # an asyncpg.Connection
-        await driver.execute(sql)
-    except Exception as exc:
-        if isinstance(getattr(exc, "sqlstate", None), str):  # a server error: retry or busy
-            raise sa.exc.OperationalError(sql, None, exc) from exc
-        raise
+    await direct.commit_after(session, sql)
 
 
 async def dialect_name(session: AsyncSession) -> str:

@@ -144,18 +144,71 @@ class _Outcome(NamedTuple):
     rowcount: int
 
 
+class _PostgresTransaction:
+    """The transaction of a PostgreSQL unit of work, begun here with a plain BEGIN and held where
+    SQLAlchemy's asyncpg adapter keeps asyncpg's `Transaction` (so that SQLAlchemy's statements,
+    commit and rollback act on it as they would on asyncpg's).
+
+    Unlike asyncpg's, it can be ended by a COMMIT sent in the same round trip as the last
+    statements (`commit_after`); SQLAlchemy's commit then has nothing left to send.
+    """
+
+    __slots__ = ("_driver", "ended")
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+        self.ended = False
+
+    async def commit(self) -> None:
+        if not self.ended:
+            self.ended = True
+            await self._driver.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        if not self.ended:
+            self.ended = True
+            await self._driver.execute("ROLLBACK")
+
+
+_BEGIN_POSTGRES = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+
 async def bind(session: AsyncSession, connection: Any, *, inline: bool) -> None:
     """Called by the unit of work once its transaction is open: remember the driver connection.
 
-    On PostgreSQL the transaction SQLAlchemy's asyncpg adapter begins lazily (at its first
-    statement) is begun here, so that direct statements run inside it."""
+    On PostgreSQL a write unit's transaction (which SQLAlchemy's asyncpg adapter would begin at
+    its first statement) is begun here, so that direct statements run inside it."""
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection
     postgres = connection.dialect.name == "postgresql"
     if postgres and adapted._transaction is None and not adapted.autocommit:
-        await adapted._start_transaction()
+        driver = adapted._connection
+        try:
+            await driver.execute(_BEGIN_POSTGRES)
+        except Exception as error:
+            await _raise_wrapped(connection, adapted, _BEGIN_POSTGRES, (), error)
+        adapted._transaction = _PostgresTransaction(driver)
     session.info[_DRIVER] = (connection, adapted)
     session.info[_INLINE] = inline
+
+
+async def commit_after(session: AsyncSession, sql: str) -> None:
+    """PostgreSQL: send `sql` (statements without parameters) and COMMIT in one round trip;
+    the unit of work's own commit then sends nothing."""
+    connection, adapted = _bound(session)
+    transaction = adapted._transaction
+    if not isinstance(transaction, _PostgresTransaction) or transaction.ended:
+        raise RuntimeError("commit_after needs the open transaction of a PostgreSQL unit of work")
+    statement = f"{sql}COMMIT;"
+    driver = adapted._connection
+    try:
+        await driver.execute(statement)
+    except Exception as error:
+        # A statement before the COMMIT failed: the transaction is open (aborted) and the
+        # unit of work's rollback ends it. If the COMMIT itself failed, it ended it.
+        transaction.ended = not driver.is_in_transaction()
+        await _raise_wrapped(connection, adapted, statement, (), error)
+    transaction.ended = True
 
 
 def unbind(session: AsyncSession) -> None:
@@ -163,13 +216,17 @@ def unbind(session: AsyncSession) -> None:
     session.info.pop(_INLINE, None)
 
 
+def _bound(session: AsyncSession) -> tuple[Any, Any]:
+    bound: tuple[Any, Any] | None = session.info.get(_DRIVER)
+    if bound is None:
+        raise RuntimeError("direct statements run inside a unit of work (ticketing.db)")
+    return bound
+
+
 async def _run(
     session: AsyncSession, direct: Direct, params: Any, *, many: bool = False
 ) -> _Outcome:
-    bound = session.info.get(_DRIVER)
-    if bound is None:
-        raise RuntimeError("direct statements run inside a unit of work (ticketing.db)")
-    connection, adapted = bound
+    connection, adapted = _bound(session)
     dialect = connection.dialect
     compiled = direct.compiled(dialect)
     arguments: Any = (
@@ -183,7 +240,7 @@ async def _run(
                 adapted, compiled, arguments, many=many, inline=session.info[_INLINE]
             )
     except Exception as error:
-        await _raise_wrapped(connection, adapted, compiled, arguments, error)
+        await _raise_wrapped(connection, adapted, compiled.sql, arguments, error)
     return outcome
 
 
@@ -215,7 +272,7 @@ async def _run_sqlite(
 
 
 async def _raise_wrapped(
-    connection: Any, adapted: Any, compiled: _Compiled, arguments: Any, error: Exception
+    connection: Any, adapted: Any, sql: str, arguments: Any, error: Exception
 ) -> NoReturn:
     """Raise `error` as SQLAlchemy would have: translated by the adapter, wrapped in
     `DBAPIError`; a connection the driver reports broken is invalidated."""
@@ -230,7 +287,7 @@ async def _raise_wrapped(
     if disconnect:
         await connection.invalidate(error)
     raise sa.exc.DBAPIError.instance(
-        compiled.sql,
+        sql,
         arguments,
         error,
         dialect.loaded_dbapi.Error,

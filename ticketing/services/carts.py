@@ -57,7 +57,7 @@ from ticketing.services._sql import (
     seat_is_free,
     upsert_and_lock_cart,
 )
-from ticketing.services.payments import SET_CART_STATUS, load_payment
+from ticketing.services.payments import SET_CART_STATUS, PaymentRow, load_payment, payment_view
 from ticketing.settings import CartPolicy
 
 _B = sa.bindparam
@@ -298,6 +298,7 @@ def _offer_select() -> sa.Select[Any]:
             event_t.c.currency,
             event_seat_t.c.seat_id,
             price_t.c.amount,
+            price_level_t.c.name.label("price_name"),
             sa.and_(
                 sa.not_(seat_is_free(_B("now"))),
                 event_seat_t.c.cart_id != cart_id,
@@ -320,6 +321,7 @@ def _offer_select() -> sa.Select[Any]:
                 price_t.c.price_level_id == price_id,
             ),
         )
+        .outerjoin(price_level_t, price_level_t.c.id == price_t.c.price_level_id)
         .where(event_t.c.id == _B("event_id"))
     )
 
@@ -346,8 +348,15 @@ def _offer_params(
     }
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Offer:
+    amount: Decimal
+    currency: str
+    price_name: str
+
+
 @short_query
-async def _taken_by_another_cart(
+async def _peek(
     session: AsyncSession,
     *,
     cart_id: uuid.UUID,
@@ -356,8 +365,11 @@ async def _taken_by_another_cart(
     price_id: int,
     now: datetime,
     caller: Principal | None,
-) -> bool:
-    """True when the hold would be refused only because another cart has the seat."""
+) -> _Offer | bool:
+    """What a read, without locks, says of this hold: True when it would be refused only
+    because another cart has the seat; the offer when everything allows it (the seat was free,
+    the event on sale, the price offered, the cart open or new); False when something else is
+    wrong (the hold then finds out what, under its locks)."""
     offer = await direct.one_or_none(
         session,
         _OFFER,
@@ -372,10 +384,12 @@ async def _taken_by_another_cart(
     )
     if offer is None:
         return False
-    event_status, _, known_seat, amount, taken, cart_status = offer
+    event_status, currency, known_seat, amount, price_name, taken, cart_status = offer
     cart_open = cart_status in (None, CartStatus.OPEN.value)
     on_sale = event_status == EventStatus.PUBLISHED.value
-    return bool(on_sale and cart_open and known_seat is not None and amount is not None and taken)
+    if not (on_sale and cart_open and known_seat is not None and amount is not None):
+        return False
+    return True if taken else _Offer(amount=amount, currency=currency, price_name=price_name)
 
 
 async def add_seat_to_cart(
@@ -395,10 +409,12 @@ async def add_seat_to_cart(
     those first (SEAT_NOT_AVAILABLE is true as of that read), without a write transaction: on
     SQLite a write transaction takes the one write lock at BEGIN; on PostgreSQL the query is a
     single round trip where a refused write transaction costs three (BEGIN, read, ROLLBACK).
-    Every other attempt checks it all again under its locks and takes the seat with the
-    conditional UPDATE.
+    When that read found everything in order, the write transaction takes the seat with the
+    conditional UPDATE, whose WHERE clause checks again what matters (the seat is free, the
+    event on sale, the price offered) and the cart's row lock the rest. Otherwise the hold
+    reads it all again under its locks and says what is wrong.
     """
-    if await _taken_by_another_cart(
+    peeked = await _peek(
         session,
         cart_id=cart_id,
         event_id=event_id,
@@ -406,8 +422,21 @@ async def add_seat_to_cart(
         price_id=price_id,
         now=now,
         caller=caller,
-    ):
+    )
+    if peeked is True:
         raise _seat_not_available(event_id, seat_id)
+    if isinstance(peeked, _Offer):
+        return await _hold_offered_seat(
+            session,
+            cart_id=cart_id,
+            event_id=event_id,
+            seat_id=seat_id,
+            price_id=price_id,
+            offer=peeked,
+            now=now,
+            policy=policy,
+            caller=caller,
+        )
     return await _hold_seat(
         session,
         cart_id=cart_id,
@@ -448,7 +477,7 @@ async def _hold_seat(
     if offer is None:
         await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
         raise not_found("Event", event_id, field="event_id")
-    event_status, currency, known_seat, amount, taken, cart_status = offer
+    event_status, currency, known_seat, amount, price_name, taken, cart_status = offer
     if cart_status is not None and cart_status != CartStatus.OPEN.value:
         await _open_cart_for_change(
             session, cart_id=cart_id, now=now, create=True, caller=caller
@@ -465,9 +494,65 @@ async def _hold_seat(
         )
     if taken:
         raise _seat_not_available(event_id, seat_id)
+    return await _claim_for_cart(
+        session,
+        cart_id=cart_id,
+        event_id=event_id,
+        seat_id=seat_id,
+        price_id=price_id,
+        offer=_Offer(amount=amount, currency=currency, price_name=price_name),
+        now=now,
+        policy=policy,
+        caller=caller,
+    )
 
+
+@short_command
+async def _hold_offered_seat(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    price_id: int,
+    offer: _Offer,
+    now: datetime,
+    policy: CartPolicy,
+    caller: Principal | None,
+) -> CartView:
+    """The hold, once a read found the offer in order (see `add_seat_to_cart`)."""
+    return await _claim_for_cart(
+        session,
+        cart_id=cart_id,
+        event_id=event_id,
+        seat_id=seat_id,
+        price_id=price_id,
+        offer=offer,
+        now=now,
+        policy=policy,
+        caller=caller,
+    )
+
+
+async def _claim_for_cart(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    price_id: int,
+    offer: _Offer,
+    now: datetime,
+    policy: CartPolicy,
+    caller: Principal | None,
+) -> CartView:
+    """Lock (or create) the cart and take the seat for it, if the cart has room."""
+    amount, currency = offer.amount, offer.currency
     await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
-    live = await _live_seats(session, cart_id=cart_id, now=now)
+    held = await _cart_items(
+        session, _LIVE_ITEMS_OF_CART, {"cart_id": cart_id, "now": now}, open_cart=True
+    )
+    live = {(item.event_id, item.seat_id): item.currency for item in held}
     if (event_id, seat_id) in live:
         # Already ours: choosing another price level changes the price, not the hold's deadline.
         await session.execute(
@@ -510,7 +595,22 @@ async def _hold_seat(
         now=now,
         actor=actor_of(caller),
     )
-    return await load_cart(session, cart_id=cart_id, now=now, open_cart=True)
+    (seat,) = claimed
+    # the cart as it reads now: its live holds (read under the cart's lock) and the new one
+    new_item = CartItemView(
+        event_id=event_id,
+        seat_id=seat.seat_id,
+        section_id=seat.section_id,
+        row_id=seat.row_id,
+        price_id=price_id,
+        price_name=offer.price_name,
+        amount=amount,
+        currency=currency,
+        hold_expires_at=hold_expires_at,
+    )
+    return CartView.of(
+        cart_id=cart_id, status=CartStatus.OPEN, items=[*held, new_item], payment_id=None
+    )
 
 
 def _offered(price_id: int | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
@@ -1064,4 +1164,18 @@ async def book_cart(
         at=now,
         actor=actor_of(caller),
     )
-    return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
+    # the payment as inserted above (no need to read it back)
+    return payment_view(
+        PaymentRow(
+            id=payment_id,
+            cart_id=cart_id,
+            status=PaymentStatus.PENDING.value,
+            total_amount=total,
+            currency=currency,
+            created_at=now,
+            expires_at=payment_expires_at,
+            finalized_at=None,
+        ),
+        now,
+        (),
+    )

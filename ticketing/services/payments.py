@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,10 +227,23 @@ async def load_payment(
         raise not_found("Payment", payment_id, field="payment_id")
     status = effective_payment_status(row.status, row.expires_at, now)
     tickets = await _tickets(session, payment_id) if status is PaymentStatus.COMPLETED else ()
-    return _payment_view(row, now, tickets)
+    return payment_view(row, now, tickets)
 
 
-def _payment_view(row: Any, now: datetime, tickets: tuple[TicketView, ...]) -> PaymentView:
+class PaymentRow(NamedTuple):
+    """A payment row's columns, as `payment_view` reads them."""
+
+    id: uuid.UUID
+    cart_id: uuid.UUID
+    status: str
+    total_amount: Decimal
+    currency: str
+    created_at: datetime
+    expires_at: datetime
+    finalized_at: datetime | None
+
+
+def payment_view(row: Any, now: datetime, tickets: tuple[TicketView, ...]) -> PaymentView:
     status = effective_payment_status(row.status, row.expires_at, now)
     return PaymentView(
         payment_id=row.id,
@@ -262,7 +276,7 @@ async def list_payments(
     ).all()
     completed = [row.id for row in rows if row.status == PaymentStatus.COMPLETED.value]
     tickets = await _tickets_of(session, completed) if completed else {}
-    return [_payment_view(row, now, tickets.get(row.id, ())) for row in rows]
+    return [payment_view(row, now, tickets.get(row.id, ())) for row in rows]
 
 
 @short_query
