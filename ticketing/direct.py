@@ -25,6 +25,7 @@ timeouts and SQLite's busy errors as before; a broken connection is invalidated.
 from __future__ import annotations
 
 import collections
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing import sqlite_driver
 
+# `echo=True` (TICKETING_SQL_ECHO) turns this logger on: direct statements are echoed with the rest.
+_echo = logging.getLogger("sqlalchemy.engine.Engine")
 _DRIVER = "ticketing_driver"  # session.info: the unit of work's driver connection
 _INLINE = "ticketing_inline"  # session.info: SQLite statements may run on the loop's thread
 _PG_NUMERIC_OID, _PG_FLOAT8_OID = 1700, 701
@@ -232,6 +235,8 @@ async def _run(
     arguments: Any = (
         [_arguments(compiled, p) for p in params] if many else _arguments(compiled, params)
     )
+    if _echo.isEnabledFor(logging.INFO):
+        _echo.info("[direct] %s\n%r", compiled.sql, arguments)
     try:
         if dialect.name == "postgresql":
             outcome = await _run_asyncpg(adapted._connection, compiled, arguments, many=many)

@@ -1,0 +1,137 @@
+"""`ticketing.direct`: statements compiled once by SQLAlchemy and run on the driver give what
+SQLAlchemy gives (types, rows, errors), inside the unit of work's transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rest.app import create_app
+from tests.conftest import FakeClock
+from ticketing import direct
+from ticketing.db import command, query
+from ticketing.models import audit_t, cart_t
+from ticketing.settings import Settings
+
+_B = sa.bindparam
+_AUDIT_ROW = sa.select(
+    audit_t.c.at, audit_t.c.cart_id, audit_t.c.amount, audit_t.c.seat_id, audit_t.c.action
+).where(audit_t.c.cart_id == _B("cart", type_=audit_t.c.cart_id.type))
+AUDIT_ROW = direct.Direct(_AUDIT_ROW)
+INSERT_AUDIT = direct.Direct(
+    audit_t.insert().values(
+        at=_B("at", type_=audit_t.c.at.type),
+        actor="test",
+        action="seat_held",
+        cart_id=_B("cart", type_=audit_t.c.cart_id.type),
+        amount=_B("amount", type_=audit_t.c.amount.type),
+        seat_id=_B("seat"),
+    )
+)
+INSERT_CART = direct.Direct(
+    cart_t.insert().values(
+        id=_B("id", type_=cart_t.c.id.type),
+        status="open",
+        created_at=_B("at", type_=cart_t.c.created_at.type),
+        updated_at=_B("at", type_=cart_t.c.updated_at.type),
+    )
+)
+CARTS_IN = direct.Direct(sa.select(cart_t.c.id).where(cart_t.c.id.in_(_B("ids", expanding=True))))
+
+
+@command
+async def _write_audit(session: AsyncSession, *, rows: list[dict[str, Any]]) -> None:
+    await direct.execute_many(session, INSERT_AUDIT, rows)
+
+
+@query
+async def _read_both_ways(session: AsyncSession, *, cart: uuid.UUID) -> tuple[Any, Any]:
+    directly = await direct.rows(session, AUDIT_ROW, {"cart": cart})
+    through_sqlalchemy = (await session.execute(_AUDIT_ROW, {"cart": cart})).all()
+    return directly, through_sqlalchemy
+
+
+async def test_rows_and_types_are_sqlalchemys(settings: Settings, clock: FakeClock) -> None:
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        cart = uuid.uuid4()
+        at = datetime(2026, 12, 2, 7, 30, 15, 123456, tzinfo=UTC)
+        await _write_audit(
+            session,
+            rows=[
+                {"at": at, "cart": cart, "amount": Decimal("35.5"), "seat": 7},
+                {"at": at + timedelta(seconds=1), "cart": cart, "amount": None, "seat": None},
+            ],
+        )
+        directly, through_sqlalchemy = await _read_both_ways(session, cart=cart)
+    assert [tuple(row) for row in directly] == [tuple(row) for row in through_sqlalchemy]
+    first = directly[0]
+    assert first.at == at
+    assert first.at.tzinfo is UTC
+    assert first.cart_id == cart
+    assert isinstance(first.cart_id, uuid.UUID)
+    assert first.amount == Decimal("35.50")
+    assert str(first.amount) == "35.50"
+    assert (first.seat_id, first.action) == (7, "seat_held")
+    assert directly[1].amount is None
+
+
+async def test_a_failed_statement_is_sqlalchemys_error_and_rolls_back(
+    settings: Settings, clock: FakeClock
+) -> None:
+    @command
+    async def insert_twice(session: AsyncSession, *, cart: uuid.UUID) -> None:
+        await direct.execute(session, INSERT_CART, {"id": cart, "at": clock.now})
+        await direct.execute(session, INSERT_CART, {"id": cart, "at": clock.now})
+
+    @query
+    async def carts_with(session: AsyncSession, *, cart: uuid.UUID) -> int:
+        found = await direct.scalar(
+            session,
+            direct.Direct(
+                sa.select(sa.func.count()).where(cart_t.c.id == _B("c", type_=cart_t.c.id.type))
+            ),
+            {"c": cart},
+        )
+        return int(found)
+
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        cart = uuid.uuid4()
+        with pytest.raises(sa.exc.IntegrityError) as failed:
+            await insert_twice(session, cart=cart)
+        assert failed.value.orig is not None
+        assert await carts_with(session, cart=cart) == 0  # the first insert was rolled back
+
+
+async def test_what_cannot_run_directly_says_so(settings: Settings, clock: FakeClock) -> None:
+    @query
+    async def expanding(session: AsyncSession) -> Any:
+        return await direct.rows(session, CARTS_IN, {"ids": [uuid.uuid4()]})
+
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        with pytest.raises(TypeError, match="expanding parameter 'ids'"):
+            await expanding(session)
+        with pytest.raises(RuntimeError, match="inside a unit of work"):
+            await direct.rows(session, AUDIT_ROW, {"cart": uuid.uuid4()})
+
+
+async def test_sql_echo_shows_direct_statements(
+    settings: Settings, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings.model_copy(update={"sql_echo": True}), clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
+            await _read_both_ways(session, cart=uuid.uuid4())
+    echoed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[direct]")]
+    assert len(echoed) == 1, echoed
+    assert "audit_log" in echoed[0]
