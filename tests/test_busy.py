@@ -3,19 +3,23 @@ nothing; reads go on meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from rest.app import create_app
 from tests.api import add_seat, new_cart, problem
 from tests.conftest import FakeClock
 from tests.factories import make_event
+from ticketing.db import query
+from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
 
@@ -102,3 +106,44 @@ async def test_exhausted_connection_pool_is_503_not_500(
             assert error["message"] == "The service is busy with other orders; retry in a moment."
             assert busy.headers["retry-after"] == "1"
             assert (await client.get(f"/events/{event.event_id}/sections")).status_code == 200
+
+
+async def test_units_beyond_a_workers_concurrency_wait_their_turn(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """A worker runs `db_concurrency` service calls at once; the next waits, in order, and one
+    that waits longer than the pool timeout is SERVICE_BUSY (it never reached the database)."""
+    narrow = settings.model_copy(update={"db_concurrency": 1, "pool_timeout_ms": 300})
+    app = create_app(narrow, clock=clock)
+    started: list[str] = []
+    release = asyncio.Event()
+
+    @query
+    async def slow(session: AsyncSession, *, name: str) -> str:
+        started.append(name)
+        await session.execute(sa.select(sa.literal(1)))
+        await release.wait()
+        return name
+
+    async def call(name: str) -> str:
+        async with app.state.sessionmaker() as session:
+            return await slow(session, name=name)
+
+    async with app.router.lifespan_context(app):
+        first = asyncio.create_task(call("first"))
+        second = asyncio.create_task(call("second"))
+        await asyncio.sleep(0.1)
+        assert started == ["first"]  # the second waits for the only slot
+        release.set()
+        assert [await first, await second] == ["first", "second"]
+        assert started == ["first", "second"]
+
+        release.clear()
+        hog = asyncio.create_task(call("hog"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TicketingError) as waited_too_long:
+            await call("late")
+        assert waited_too_long.value.code is ErrorCode.SERVICE_BUSY
+        assert "late" not in started
+        release.set()
+        assert await hog == "hog"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import os
@@ -53,6 +54,14 @@ R = TypeVar("R")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    engine = _create_engine(settings)
+    _unit_slots[engine.sync_engine] = _UnitSlots(
+        settings.db_concurrency, timeout_s=settings.pool_timeout_ms / 1000
+    )
+    return engine
+
+
+def _create_engine(settings: Settings) -> AsyncEngine:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(
@@ -224,6 +233,57 @@ async def _writer_slot(session: AsyncSession, *, write: bool) -> AsyncIterator[N
             writer_file.release()
 
 
+class _UnitSlots:
+    """Admission to the database, per worker process: at most `size` units of work at once,
+    the others waiting in order (FIFO), for at most `timeout_s`.
+
+    With hundreds of requests in a worker (an on-sale rush), a transaction waited for the event
+    loop between each of its statements behind everything else that was ready, its connection
+    idle in transaction and its row locks held meanwhile: measured on PostgreSQL, 50-60 of 80
+    connections idle in transaction at any moment and a p99 of 7 s for every cart step at a p50
+    of 0.2-0.6 s. Admitted units run to their end quickly; the queue is in front of them.
+    """
+
+    def __init__(self, size: int, *, timeout_s: float) -> None:
+        self.size = size
+        self.timeout_s = timeout_s
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if _IN_UNIT.get():  # a unit called from inside another one already has its slot
+            yield
+            return
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.size)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await self._semaphore.acquire()
+        except TimeoutError as exc:
+            raise busy_error() from exc
+        token = _IN_UNIT.set(True)
+        try:
+            yield
+        finally:
+            _IN_UNIT.reset(token)
+            self._semaphore.release()
+
+
+_IN_UNIT: contextvars.ContextVar[bool] = contextvars.ContextVar("ticketing_in_unit", default=False)
+_unit_slots: weakref.WeakKeyDictionary[sa.Engine, _UnitSlots] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _admitted(session: AsyncSession) -> AsyncIterator[None]:
+    bind = session.bind
+    slots = _unit_slots.get(bind.sync_engine) if isinstance(bind, AsyncEngine) else None
+    if slots is None:
+        yield
+        return
+    async with slots.slot():
+        yield
+
+
 _CHANGED_SECTIONS = "ticketing_changed_sections"
 
 
@@ -335,6 +395,10 @@ def _transaction(
     ) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
         @functools.wraps(fn)
         async def run(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            async with _admitted(session):
+                return await attempts(session, *args, **kwargs)
+
+        async def attempts(session: AsyncSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
             for attempt in range(1, _MAX_ATTEMPTS + 1):
                 try:
                     session.info.pop(_CHANGED_SECTIONS, None)

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Pool per worker process; PostgreSQL's max_connections must cover workers x (pool + overflow).
     db_pool_size: int = Field(default=10, gt=0)
     db_max_overflow: int = Field(default=20, ge=0)
+    # Units of work (service calls) a worker process runs at once; the others wait their turn,
+    # in order, up to pool_timeout_ms. Hundreds at once made every transaction wait for the
+    # event loop between its statements, holding its locks meanwhile (seconds-long tails).
+    db_concurrency: int = Field(default=16, gt=0)
     # How long a command waits for a lock (SQLite's write lock, a PostgreSQL row lock) before it
     # is answered 503 with Retry-After instead of queueing for ever.
     lock_timeout_ms: int = Field(default=5000, gt=0)
