@@ -20,11 +20,6 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-
-try:
-    import fcntl
-except ImportError:  # not on Windows: SQLite's busy timeout alone queues the processes
-    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,6 +32,11 @@ from ticketing import direct, sqlite_driver
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.models import event_section_t
 from ticketing.settings import Settings
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's busy timeout alone queues the processes
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
