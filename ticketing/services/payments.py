@@ -318,7 +318,7 @@ async def _finish(
         session, _FINISH_PAYMENT, {"payment": payment_id, "new_status": outcome.value, "at": now}
     )
     assert finished is not None, "the payment row is locked and was pending"
-    await direct.execute(
+    await direct.later(
         session,
         SET_CART_STATUS,
         {"cart": cart_id, "new_status": outcome.cart_status.value, "now": now},
@@ -353,7 +353,7 @@ async def complete_payment(
     await _finish(
         session, payment_id=payment_id, cart_id=cart_id, outcome=PaymentStatus.COMPLETED, now=now
     )
-    await direct.execute_many(
+    await direct.later_many(
         session,
         _INSERT_TICKET,
         [
@@ -415,7 +415,7 @@ async def _release_payment_seats(
     """Return the seats a payment still books to sale and close the payment as `outcome`."""
     released = await direct.rows(session, _RELEASE_BOOKED_SEATS, {"holder": cart_id})
     note_seat_changes(session, released)
-    await direct.execute(
+    await direct.later(
         session,
         _RELEASE_PAID_ITEMS,
         {"payment": payment_id, "at": now, "reason": f"payment_{outcome.value}"},
