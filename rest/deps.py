@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -95,6 +97,30 @@ async def get_seat_maps(request: Request) -> SeatMaps:
     seat_maps: SeatMaps = request.app.state.seat_maps
     return seat_maps
 
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a service call needs of a request: a session, the instant, the policy, the caller."""
+
+    session: AsyncSession
+    now: datetime
+    policy: CartPolicy
+    viewer: Principal | None
+
+
+@asynccontextmanager
+async def service_call(request: Request) -> AsyncIterator[Call]:
+    """The hot cart and payment routes take this instead of four injected dependencies: FastAPI
+    solves each injected dependency per request (~10% of such a request's CPU, profiled).
+    Routes using it declare the bearer scheme with `SIGNED_IN`."""
+    state = request.app.state
+    viewer = await viewer_of(request)
+    async with state.sessionmaker() as session:
+        yield Call(session, state.clock(), state.settings.cart_policy, viewer)
+
+
+SIGNED_IN: dict[str, object] = {"security": [{bearer.scheme_name: []}]}
+"""`openapi_extra` of a route that reads the bearer token itself (as `ViewerDep` declares it)."""
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from rest.deps import EventId, NowDep, PolicyDep, SeatId, SessionDep, ViewerDep
+from rest.deps import (
+    SIGNED_IN,
+    EventId,
+    NowDep,
+    PolicyDep,
+    SeatId,
+    SessionDep,
+    ViewerDep,
+    service_call,
+)
 from rest.problems import problem_responses
 from rest.schemas import AddGeneralAdmissionIn, AddSeatIn, BookingOut, CartOut, PaymentOut
 from ticketing.errors import ErrorCode
@@ -39,25 +48,21 @@ async def get_cart(
         ErrorCode.CART_LIMIT,
         ErrorCode.CURRENCY_MISMATCH,
     ),
+    openapi_extra=SIGNED_IN,
 )
-async def add_seat(
-    cart_id: uuid.UUID,
-    body: AddSeatIn,
-    session: SessionDep,
-    now: NowDep,
-    policy: PolicyDep,
-    viewer: ViewerDep,
-) -> CartOut:
-    cart = await carts.add_seat_to_cart(
-        session,
-        cart_id=cart_id,
-        event_id=body.event_id,
-        seat_id=body.seat_id,
-        price_id=body.price_id,
-        now=now,
-        policy=policy,
-        caller=viewer,
-    )
+async def add_seat(cart_id: uuid.UUID, body: AddSeatIn, request: Request) -> CartOut:
+    # The on-sale routes (hold, book, pay) take no injected dependencies (see `service_call`).
+    async with service_call(request) as call:
+        cart = await carts.add_seat_to_cart(
+            call.session,
+            cart_id=cart_id,
+            event_id=body.event_id,
+            seat_id=body.seat_id,
+            price_id=body.price_id,
+            now=call.now,
+            policy=call.policy,
+            caller=call.viewer,
+        )
     return CartOut.of(cart)
 
 
@@ -126,13 +131,14 @@ async def remove_seat(
         ErrorCode.AUTH_REQUIRED,
         ErrorCode.EVENT_NOT_ON_SALE,
     ),
+    openapi_extra=SIGNED_IN,
 )
-async def book_cart(
-    cart_id: uuid.UUID, session: SessionDep, now: NowDep, policy: PolicyDep, viewer: ViewerDep
-) -> BookingOut:
-    return BookingOut.of(
-        await carts.book_cart(session, cart_id=cart_id, now=now, policy=policy, caller=viewer)
-    )
+async def book_cart(cart_id: uuid.UUID, request: Request) -> BookingOut:
+    async with service_call(request) as call:
+        payment = await carts.book_cart(
+            call.session, cart_id=cart_id, now=call.now, policy=call.policy, caller=call.viewer
+        )
+    return BookingOut.of(payment)
 
 
 @router.get(
@@ -159,13 +165,13 @@ FINISH_PROBLEMS = problem_responses(
     tags=["payments"],
     summary="The payment succeeded: seats sold, tickets issued (idempotent)",
     responses=FINISH_PROBLEMS,
+    openapi_extra=SIGNED_IN,
 )
-async def complete_payment(
-    payment_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
-) -> PaymentOut:
-    payment = await payments.complete_payment(
-        session, payment_id=payment_id, now=now, caller=viewer
-    )
+async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
+    async with service_call(request) as call:
+        payment = await payments.complete_payment(
+            call.session, payment_id=payment_id, now=call.now, caller=call.viewer
+        )
     return PaymentOut.of(payment)
 
 
@@ -174,10 +180,11 @@ async def complete_payment(
     tags=["payments"],
     summary="The payment failed: seats back on sale (idempotent)",
     responses=FINISH_PROBLEMS,
+    openapi_extra=SIGNED_IN,
 )
-async def fail_payment(
-    payment_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
-) -> PaymentOut:
-    return PaymentOut.of(
-        await payments.fail_payment(session, payment_id=payment_id, now=now, caller=viewer)
-    )
+async def fail_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
+    async with service_call(request) as call:
+        payment = await payments.fail_payment(
+            call.session, payment_id=payment_id, now=call.now, caller=call.viewer
+        )
+    return PaymentOut.of(payment)
