@@ -85,6 +85,31 @@ def wrk_median(url: str, *, runs: int = 3, **options: Any) -> dict[str, Any]:
     return median
 
 
+ORDER_RUNS = 3
+
+
+def _orders_median(base: str, events: list[dict[str, int]], *, seconds: float) -> dict[str, Any]:
+    """The run with the median orders/s of several (one event each): a single run lasts a few
+    seconds, and this shared machine's speed moves by a quarter from one minute to the next."""
+    runs = []
+    for event in events:
+        sections = _fetch(base, f"/events/{event['event_id']}/sections")
+        seats = _fetch(base, f"/events/{event['event_id']}/sections/{sections[0]['id']}/seats")
+        runs.append(
+            run_orders(
+                base,
+                event_id=event["event_id"],
+                price_id=seats[0]["price_options"][0]["id"],
+                seat_ids=[s["seat_id"] for s in seats],
+                seconds=seconds,
+            )
+        )
+    runs.sort(key=lambda run: run["orders_per_s"])
+    median = dict(runs[len(runs) // 2])
+    median["runs_orders_per_s"] = [run["orders_per_s"] for run in runs]
+    return median
+
+
 def _stall(base: str, event_id: int, seconds: float) -> dict[str, Any]:
     """/health latency while whole maps are being served next to it."""
     result: dict[str, Any] = {}
@@ -115,7 +140,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"seeding a {args.seats}-seat event on {args.db}", file=sys.stderr)
         stadium = seed(url, "--seats", str(args.seats), "--name", "Stadium")
         rush_event = seed(url, "--seats", "2000", "--section-size", "2000", "--name", "Rush Hall")
-        order_event = seed(url, "--seats", "2000", "--section-size", "2000", "--name", "Order Hall")
+        order_events = [  # one per orders run: each run takes every seat of its event
+            seed(url, "--seats", "2000", "--section-size", "2000", "--name", f"Order Hall {n}")
+            for n in range(1, ORDER_RUNS + 1)
+        ]
         big = seed(url, "--seats", "100000", "--name", "Mega Dome") if args.rss else None
 
         with floor_app(workers=args.workers) as floor_base:
@@ -158,17 +186,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             results["stall"] = _stall(base, event_id, seconds)
 
-            order_sections = _fetch(base, f"/events/{order_event['event_id']}/sections")
-            order_seats = _fetch(
-                base, f"/events/{order_event['event_id']}/sections/{order_sections[0]['id']}/seats"
-            )
-            results["orders"] = run_orders(
-                base,
-                event_id=order_event["event_id"],
-                price_id=order_seats[0]["price_options"][0]["id"],
-                seat_ids=[s["seat_id"] for s in order_seats],
-                seconds=args.rush_seconds,
-            )
+            results["orders"] = _orders_median(base, order_events, seconds=args.rush_seconds)
             if not args.rush:
                 return results
 
@@ -276,9 +294,11 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "< 50 ms",
         ),
         (
-            "orders (16 clients, 1 seat each: hold + book)",
+            "orders (16 clients, 1 seat each: hold + book; median of 3)",
             f"{results['orders']['orders']} orders, {results['orders']['orders_per_s']:,.0f} "
-            f"orders/s, p50 {results['orders']['p50_ms']:.1f} ms",
+            f"orders/s, p50 {results['orders']['p50_ms']:.1f} ms (runs: "
+            + " / ".join(f"{rate:,.0f}" for rate in results["orders"]["runs_orders_per_s"])
+            + ")",
             "",
             "",
         ),
