@@ -245,11 +245,12 @@ class _PostgresTransaction:
         statement = self.take_waiting() + "COMMIT;"
         try:
             await self._driver.execute(statement)
-        except BaseException:
+        except Exception:
             # A waiting statement failed: the transaction is open (aborted) and SQLAlchemy,
-            # which forgets it now, would not roll it back.
+            # which forgets it now, would not roll it back. (The first error is the one raised.)
             if self._driver.is_in_transaction() and not self._driver.is_closed():
-                await self._driver.execute("ROLLBACK")
+                with contextlib.suppress(Exception):
+                    await self._driver.execute("ROLLBACK")
             raise
         finally:
             self.ended = True
@@ -352,12 +353,12 @@ async def _run(
     arguments: Any = (
         [_arguments(compiled, p) for p in params] if many else _arguments(compiled, params)
     )
+    waiting = _waiting_in(adapted)
+    if waiting is not None:  # PostgreSQL: what waits goes first
+        await _send_waiting(connection, adapted, waiting)
     _echo_sql(compiled.sql, arguments)
     try:
         if dialect.name == "postgresql":
-            waiting = _waiting_in(adapted)
-            if waiting is not None:
-                await _send_waiting(connection, adapted, waiting)
             outcome = await _run_asyncpg(adapted._connection, compiled, arguments, many=many)
         else:
             outcome = await _run_sqlite(
