@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.db import session_of
 from ticketing.domain import Principal
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.services import accounts
@@ -24,7 +25,7 @@ bearer = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
+    async with session_of(request.app.state.sessionmaker) as session:
         yield session
 
 
@@ -73,7 +74,7 @@ async def viewer_of(request: Request) -> Principal | None:
     token = bearer_token(request)
     viewer = None
     if token is not None:
-        async with request.app.state.sessionmaker() as session:
+        async with session_of(request.app.state.sessionmaker) as session:
             viewer = await accounts.authenticate(
                 session, token=token, now=request.app.state.clock()
             )
@@ -115,7 +116,7 @@ async def service_call(request: Request) -> AsyncIterator[Call]:
     Routes using it declare the bearer scheme with `SIGNED_IN`."""
     state = request.app.state
     viewer = await viewer_of(request)
-    async with state.sessionmaker() as session:
+    async with session_of(state.sessionmaker) as session:
         yield Call(session, state.clock(), state.settings.cart_policy, viewer)
 
 

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from rest.deps import parse_bearer
+from ticketing.db import session_of
 from ticketing.domain import (
     EventSectionView,
     PriceLevelView,
@@ -97,7 +98,7 @@ class Context(BaseContext):
         token = parse_bearer(authorization)
         if token is None:
             return None
-        async with self.sessionmaker() as session:
+        async with session_of(self.sessionmaker) as session:
             return await accounts.authenticate(session, token=token, now=self.now)
 
     async def call(
@@ -122,7 +123,7 @@ class Context(BaseContext):
     ) -> R:
         """A service call reading what never changes once it exists (an event's rows): an
         operation that reads only such data and seat maps can be cached."""
-        async with self.sessionmaker() as session:
+        async with session_of(self.sessionmaker) as session:
             return await service(session, *args, **kwargs)
 
     def _depend(self, state: SectionState) -> None:

@@ -3,6 +3,7 @@ SQLAlchemy gives (types, rows, errors), inside the unit of work's transaction.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rest.app import create_app
 from tests.conftest import FakeClock
 from ticketing import direct
-from ticketing.db import command, query
+from ticketing.db import command, query, short_command, short_query
 from ticketing.models import audit_t, cart_t
 from ticketing.settings import Settings
 
 _B = sa.bindparam
+# A short unit on PostgreSQL runs lean (no session transaction machinery, `ticketing.db`): the
+# tests of what a unit guarantees run on both kinds.
+WRITE_UNITS = pytest.mark.parametrize("write_unit", [command, short_command], ids=["full", "short"])
 _AUDIT_ROW = sa.select(
     audit_t.c.at, audit_t.c.cart_id, audit_t.c.amount, audit_t.c.seat_id, audit_t.c.action
 ).where(audit_t.c.cart_id == _B("cart", type_=audit_t.c.cart_id.type))
@@ -83,10 +87,11 @@ async def test_rows_and_types_are_sqlalchemys(settings: Settings, clock: FakeClo
     assert directly[1].amount is None
 
 
+@WRITE_UNITS
 async def test_a_failed_statement_is_sqlalchemys_error_and_rolls_back(
-    settings: Settings, clock: FakeClock
+    settings: Settings, clock: FakeClock, write_unit: Any
 ) -> None:
-    @command
+    @write_unit
     async def insert_twice(session: AsyncSession, *, cart: uuid.UUID) -> None:
         await direct.execute(session, INSERT_CART, {"id": cart, "at": clock.now})
         await direct.execute(session, INSERT_CART, {"id": cart, "at": clock.now})
@@ -171,12 +176,13 @@ def _queries_sent(session: AsyncSession) -> int:
     return count
 
 
+@WRITE_UNITS
 async def test_statements_sent_later_keep_their_values_and_order(
-    settings: Settings, clock: FakeClock
+    settings: Settings, clock: FakeClock, write_unit: Any
 ) -> None:
     at = datetime(2026, 12, 2, 7, 30, 15, 123456, tzinfo=UTC)
 
-    @command
+    @write_unit
     async def write_then_read(session: AsyncSession, *, cart: uuid.UUID) -> tuple[Any, Any]:
         await direct.later_many(
             session,
@@ -217,14 +223,15 @@ async def test_statements_sent_later_keep_their_values_and_order(
     assert committed[-1].amount == Decimal("1.00")
 
 
+@WRITE_UNITS
 async def test_statements_sent_later_share_the_next_round_trip(
-    settings: Settings, clock: FakeClock, db_kind: str
+    settings: Settings, clock: FakeClock, db_kind: str, write_unit: Any
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("on SQLite a statement is a function call: `later` runs it at once")
     at = clock.now
 
-    @command
+    @write_unit
     async def three_writes_one_read(session: AsyncSession, *, cart: uuid.UUID) -> list[int]:
         sent = [_queries_sent(session)]
         for seat in range(3):
@@ -243,19 +250,20 @@ async def test_statements_sent_later_share_the_next_round_trip(
     assert read == waited + 2  # what waited, in one query, then the read
 
 
+@WRITE_UNITS
 async def test_a_statement_that_fails_after_waiting_fails_its_unit(
-    settings: Settings, clock: FakeClock
+    settings: Settings, clock: FakeClock, write_unit: Any
 ) -> None:
-    @command
+    @write_unit
     async def insert_twice_later(session: AsyncSession, *, cart: uuid.UUID) -> None:
         await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
         await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
 
-    @command
+    @write_unit
     async def insert_once_later(session: AsyncSession, *, cart: uuid.UUID) -> None:
         await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
 
-    @command
+    @write_unit
     async def insert_later_then_fail(session: AsyncSession, *, cart: uuid.UUID) -> None:
         await direct.later(session, INSERT_CART, {"id": cart, "at": clock.now})
         raise LookupError("the unit fails after the statement waited")
@@ -277,3 +285,77 @@ async def test_a_statement_that_fails_after_waiting_fails_its_unit(
         assert not await exists(session, cart=twice)
         assert not await exists(session, cart=failed)
         assert await exists(session, cart=once)
+
+
+_INSERT_CART_SA = cart_t.insert()
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["commits", "fails"])
+async def test_a_short_unit_shares_its_transaction_with_sqlalchemys_statements(
+    settings: Settings, clock: FakeClock, fail: bool
+) -> None:
+    """Direct statements and SQLAlchemy's in one short unit commit or roll back together, and
+    the unit hands its connection back to the pool either way."""
+
+    @short_command
+    async def write_both_ways(session: AsyncSession, *, carts: tuple[uuid.UUID, uuid.UUID]) -> int:
+        await direct.later(session, INSERT_CART, {"id": carts[0], "at": clock.now})
+        await session.execute(
+            _INSERT_CART_SA,
+            {"id": carts[1], "status": "open", "created_at": clock.now, "updated_at": clock.now},
+        )
+        seen = await session.scalar(
+            sa.select(sa.func.count()).where(cart_t.c.id.in_(carts))  # through SQLAlchemy
+        )
+        if fail:
+            raise LookupError("the unit fails after both writes")
+        return int(seen or 0)
+
+    @short_query
+    async def carts_there(session: AsyncSession, *, carts: tuple[uuid.UUID, uuid.UUID]) -> int:
+        found = await session.scalar(sa.select(sa.func.count()).where(cart_t.c.id.in_(carts)))
+        return int(found or 0)
+
+    one_connection = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
+    app = create_app(one_connection, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        carts = (uuid.uuid4(), uuid.uuid4())
+        if fail:
+            with pytest.raises(LookupError):
+                await write_both_ways(session, carts=carts)
+            assert await carts_there(session, carts=carts) == 0
+        else:
+            assert await write_both_ways(session, carts=carts) == 2  # each saw the other's
+            assert await carts_there(session, carts=carts) == 2
+        assert not session.in_transaction()
+        assert app.state.engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_a_short_unit_cancelled_mid_statement_leaves_a_working_pool(
+    settings: Settings, clock: FakeClock, db_kind: str
+) -> None:
+    """A client that goes away (or a timeout) cancels a unit while its statement runs: the
+    transaction is not committed and the next unit on the only pooled connection works."""
+    if db_kind != "postgres":
+        pytest.skip("needs a statement that runs for seconds (pg_sleep)")
+    sleep = direct.Direct(sa.select(sa.func.pg_sleep(_B("s")).label("slept")))
+
+    @short_command
+    async def insert_then_sleep(session: AsyncSession, *, cart: uuid.UUID) -> None:
+        await direct.execute(session, INSERT_CART, {"id": cart, "at": clock.now})
+        await direct.rows(session, sleep, {"s": 30})
+
+    @short_query
+    async def exists(session: AsyncSession, *, cart: uuid.UUID) -> bool:
+        return bool(await session.scalar(sa.select(sa.exists().where(cart_t.c.id == cart))))
+
+    one_connection = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
+    app = create_app(one_connection, clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        cart = uuid.uuid4()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await insert_then_sleep(session, cart=cart)
+        async with asyncio.timeout(10):  # not behind the 30 s sleep
+            assert not await exists(session, cart=cart)
+        assert app.state.engine.sync_engine.pool.checkedout() == 0

@@ -332,6 +332,36 @@ def send_waiting_first(engine: Any) -> None:
             await_only(_send_waiting(connection, adapted, transaction))
 
 
+async def bind_lean(
+    session: AsyncSession, connection: Any, adapted: Any, *, write: bool
+) -> _PostgresTransaction | None:
+    """PostgreSQL, a short unit of work on a pooled connection without SQLAlchemy's session
+    machinery (`ticketing.db`): a write unit's transaction is begun here; a read unit runs each
+    statement on its own (autocommit), as a `query` does. `connection` is the SQLAlchemy
+    `AsyncConnection` of the pooled connection (its dialect, and its invalidation when the
+    driver reports the connection broken)."""
+    transaction = None
+    if write:
+        driver = adapted._connection
+        try:
+            await driver.execute(_BEGIN_POSTGRES)
+        except Exception as error:
+            await _raise_wrapped(connection, adapted, _BEGIN_POSTGRES, (), error)
+        transaction = adapted._transaction = _PostgresTransaction(driver)
+    session.info[_DRIVER] = (connection, adapted)
+    session.info[_INLINE] = True
+    return transaction
+
+
+async def commit_lean(connection: Any, adapted: Any, transaction: _PostgresTransaction) -> None:
+    """End a lean unit's transaction: what waits and COMMIT in one round trip; a failure is
+    raised as SQLAlchemy would raise it (`DBAPIError`, its SQLSTATE kept for the retry)."""
+    try:
+        await transaction.commit()
+    except Exception as error:
+        await _raise_wrapped(connection, adapted, "COMMIT", (), error)
+
+
 def unbind(session: AsyncSession) -> None:
     session.info.pop(_DRIVER, None)
     session.info.pop(_INLINE, None)
