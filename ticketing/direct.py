@@ -122,7 +122,11 @@ def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled:
         column.type._cached_result_processor(dialect, _coltype(column.type, dialect))
         for column in result_columns
     )
-    return _Compiled(compiled.string, names, fixed, processors, row, columns)
+    pieces, slots = (), ()
+    if dialect.name == "postgresql":  # a row lock nobody reads can wait too
+        with contextlib.suppress(TypeError):
+            pieces, slots = _split_placeholders(compiled.string, len(names))
+    return _Compiled(compiled.string, names, fixed, processors, row, columns, pieces, slots)
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -163,7 +167,7 @@ def _render(compiled: _Compiled, arguments: Sequence[Any]) -> str:
     """The statement with its (processed) arguments written in, ending with `;`."""
     pieces = compiled.pieces
     if not pieces:
-        raise TypeError(f"only PostgreSQL statements without rows can wait: {compiled.sql!r}")
+        raise TypeError(f"only PostgreSQL statements without quotes can wait: {compiled.sql!r}")
     out = [pieces[0]]
     for slot, piece in zip(compiled.slots, pieces[1:], strict=True):
         out.append(_literal(arguments[slot]))
@@ -256,13 +260,17 @@ class _PostgresTransaction:
             self.ended = True
 
     async def rollback(self) -> None:
+        begun = not (self.waiting and self.waiting[0] is _BEGIN_WAITING)
         self.waiting.clear()
+        if not begun:  # nothing was sent: there is no transaction to end
+            self.ended = True
         if not self.ended:
             self.ended = True
             await self._driver.execute("ROLLBACK")
 
 
 _BEGIN_POSTGRES = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_BEGIN_WAITING = _BEGIN_POSTGRES + ";"
 
 
 async def bind(session: AsyncSession, connection: Any, *, inline: bool) -> None:
@@ -342,12 +350,9 @@ async def bind_lean(
     driver reports the connection broken)."""
     transaction = None
     if write:
-        driver = adapted._connection
-        try:
-            await driver.execute(_BEGIN_POSTGRES)
-        except Exception as error:
-            await _raise_wrapped(connection, adapted, _BEGIN_POSTGRES, (), error)
-        transaction = adapted._transaction = _PostgresTransaction(driver)
+        # BEGIN waits too: it goes with the unit's first round trip
+        transaction = adapted._transaction = _PostgresTransaction(adapted._connection)
+        transaction.waiting.append(_BEGIN_WAITING)
     session.info[_DRIVER] = (connection, adapted)
     session.info[_INLINE] = True
     return transaction
@@ -509,7 +514,11 @@ async def later_many(
     connection, adapted = _bound(session)
     transaction = getattr(adapted, "_transaction", None)
     if not isinstance(transaction, _PostgresTransaction) or transaction.ended:
-        await _run(session, direct, params, many=True)
+        if direct.compiled(connection.dialect).row is None:
+            await _run(session, direct, params, many=True)
+        else:  # a statement with rows (a row lock) runs once per parameter set
+            for one in params:
+                await _run(session, direct, one)
         return
     compiled = direct.compiled(connection.dialect)
     transaction.waiting.extend(_render(compiled, _arguments(compiled, p)) for p in params)

@@ -115,6 +115,16 @@ async def lock_visible_cart(
     return None if row is None else (row[0], CartStatus(row[1]))
 
 
+async def lock_visible_cart_later(
+    session: AsyncSession, *, cart_id: uuid.UUID, caller: Principal | None
+) -> None:
+    """`lock_visible_cart` whose answer the command reads in its next statement (with what the
+    lock protects): on PostgreSQL the lock goes with that statement's round trip."""
+    anonymous, customer = _LOCK_CART
+    params = {"cart_id": cart_id, "me": me(caller)}
+    await direct.later(session, anonymous if caller is None else customer, params)
+
+
 async def lock_cart_for(
     session: AsyncSession, cart_id: uuid.UUID, *, caller: Principal | None
 ) -> CartStatus | None:
@@ -168,6 +178,15 @@ async def upsert_and_lock_cart(
     if owner_id is not None and owner_id != owner:
         raise not_found("Cart", cart_id, field="cart_id")
     return CartStatus(status)
+
+
+async def upsert_cart_later(
+    session: AsyncSession, cart_id: uuid.UUID, *, now: datetime, caller: Principal | None
+) -> None:
+    """`upsert_and_lock_cart` whose answer (status, owner) the command reads in its next
+    statement: on PostgreSQL the upsert goes with that statement's round trip."""
+    stmt = _UPSERT_CART[await dialect_name(session)]
+    await direct.later(session, stmt, {"new_id": cart_id, "now": now, "me": me(caller)})
 
 
 def note_seat_changes(session: AsyncSession, seats: Iterable[Any]) -> None:

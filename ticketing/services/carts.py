@@ -48,7 +48,7 @@ from ticketing.services._sql import (
     actor_of,
     audit_seat,
     cart_visible,
-    lock_cart_for,
+    lock_visible_cart_later,
     me,
     note_seat_changes,
     on_sale,
@@ -56,6 +56,7 @@ from ticketing.services._sql import (
     record_audit,
     seat_is_free,
     upsert_and_lock_cart,
+    upsert_cart_later,
 )
 from ticketing.services.payments import SET_CART_STATUS, PaymentRow, load_payment, payment_view
 from ticketing.settings import CartPolicy
@@ -98,6 +99,29 @@ _LIVE_ITEMS_OF_CART = direct.Direct(
             _B("now", type_=item_t.c.hold_expires_at.type),
         )
     )
+)
+# The cart's head (status, owner) and its live holds, in one statement run right after the
+# statement that locks (or creates) the cart, so that it sees every hold committed before.
+_CART_WITH_LIVE_ITEMS = direct.Direct(
+    sa.select(
+        cart_t.c.status.label("cart_status"),
+        cart_t.c.owner_id.label("cart_owner"),
+        *_items_select(sa.true()).selected_columns,
+    )
+    .select_from(
+        cart_t.outerjoin(
+            item_t.join(price_level_t, price_level_t.c.id == item_t.c.price_level_id).join(
+                event_t, event_t.c.id == item_t.c.event_id
+            ),
+            sa.and_(
+                item_t.c.cart_id == cart_t.c.id,
+                item_t.c.active,
+                item_t.c.hold_expires_at > _B("now", type_=item_t.c.hold_expires_at.type),
+            ),
+        )
+    )
+    .where(cart_t.c.id == _B("cart_id", type_=cart_t.c.id.type))
+    .order_by(item_t.c.id)
 )
 _ITEMS_OF_PAYMENT = direct.Direct(
     _items_select(item_t.c.payment_id == _B("payment_id", type_=item_t.c.payment_id.type))
@@ -246,6 +270,32 @@ async def get_cart(
     return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
+async def _lock_open_cart_items(
+    session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, caller: Principal | None
+) -> list[CartItemView]:
+    """Create or lock the cart, check that it is open and the caller's, and read its live
+    holds: two statements in one round trip on PostgreSQL (the upsert waits for the read)."""
+    await upsert_cart_later(session, cart_id, now=now, caller=caller)
+    rows = await direct.rows(session, _CART_WITH_LIVE_ITEMS, {"cart_id": cart_id, "now": now})
+    if not rows:  # pragma: no cover - the upsert just made or locked it
+        raise not_found("Cart", cart_id, field="cart_id")
+    head = rows[0]
+    if head.cart_owner is not None and head.cart_owner != me(caller):
+        raise not_found("Cart", cart_id, field="cart_id")
+    _check_open(cart_id, CartStatus(head.cart_status))
+    return [item for _, item in _item_views(row for row in rows if row.cart_id is not None)]
+
+
+def _check_open(cart_id: uuid.UUID, status: CartStatus) -> None:
+    if status is not CartStatus.OPEN:
+        raise TicketingError(
+            ErrorCode.CART_NOT_OPEN,
+            f"Cart {cart_id} is {status.value}; only an open cart can change. Start a new cart.",
+            field=("cart_id",),
+            context={"cart_id": str(cart_id), "cart_status": status.value},
+        )
+
+
 async def _open_cart_for_change(
     session: AsyncSession,
     *,
@@ -268,13 +318,7 @@ async def _open_cart_for_change(
         status = None if found is None else CartStatus(found)
     if status is None:
         raise not_found("Cart", cart_id, field="cart_id")
-    if status is not CartStatus.OPEN:
-        raise TicketingError(
-            ErrorCode.CART_NOT_OPEN,
-            f"Cart {cart_id} is {status.value}; only an open cart can change. Start a new cart.",
-            field=("cart_id",),
-            context={"cart_id": str(cart_id), "cart_status": status.value},
-        )
+    _check_open(cart_id, status)
 
 
 _TOUCH_CART = direct.Direct(
@@ -548,10 +592,7 @@ async def _claim_for_cart(
 ) -> CartView:
     """Lock (or create) the cart and take the seat for it, if the cart has room."""
     amount, currency = offer.amount, offer.currency
-    await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
-    held = await _cart_items(
-        session, _LIVE_ITEMS_OF_CART, {"cart_id": cart_id, "now": now}, open_cart=True
-    )
+    held = await _lock_open_cart_items(session, cart_id=cart_id, now=now, caller=caller)
     live = {(item.event_id, item.seat_id): item.currency for item in held}
     if (event_id, seat_id) in live:
         # Already ours: choosing another price level changes the price, not the hold's deadline.
@@ -1012,6 +1053,27 @@ _UNBOOKED_ITEMS = direct.Direct(
     )
     .order_by(item_t.c.id)
 )
+# The cart's head and its items not yet booked, in one statement run right after the one that
+# locks the cart (see `_CART_WITH_LIVE_ITEMS`).
+_CART_WITH_UNBOOKED_ITEMS = direct.Direct(
+    sa.select(
+        cart_t.c.status.label("cart_status"),
+        cart_visible().label("visible"),
+        *_UNBOOKED_ITEMS.statement.selected_columns,  # type: ignore[attr-defined]
+    )
+    .select_from(
+        cart_t.outerjoin(
+            item_t.join(event_t, event_t.c.id == item_t.c.event_id),
+            sa.and_(
+                item_t.c.cart_id == cart_t.c.id,
+                item_t.c.active,
+                item_t.c.payment_id.is_(None),
+            ),
+        )
+    )
+    .where(cart_t.c.id == _B("cart_id", type_=cart_t.c.id.type))
+    .order_by(item_t.c.id)
+)
 _BOOK_SEATS = direct.Direct(
     sa.update(event_seat_t)
     .where(
@@ -1067,14 +1129,21 @@ async def book_cart(
         raise TicketingError(
             ErrorCode.AUTH_REQUIRED, "Sign in to book: this service sells to customers only."
         )
-    status = await lock_cart_for(session, cart_id, caller=caller)
+    # The lock goes with the read of what it protects (one round trip on PostgreSQL).
+    await lock_visible_cart_later(session, cart_id=cart_id, caller=caller)
+    rows = await direct.rows(
+        session, _CART_WITH_UNBOOKED_ITEMS, {"cart_id": cart_id, "me": me(caller)}
+    )
+    if rows and not rows[0].visible:
+        raise not_found("Cart", cart_id, field="cart_id")
+    status = CartStatus(rows[0].cart_status) if rows else None  # None: never used
     if status is not None and status is not CartStatus.OPEN:
         payment_id = await direct.scalar(session, _PAYMENT_OF_CART, {"cart_id": cart_id})
         assert payment_id is not None, "a cart leaves `open` only by being booked"
         return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
     # Every active item not yet booked: the live ones are booked, the lapsed ones leave.
-    active = await direct.rows(session, _UNBOOKED_ITEMS, {"cart_id": cart_id})
+    active = [row for row in rows if row.id is not None]
     items = [item for item in active if item.hold_expires_at > now]
     lapsed = len(items) < len(active)
     if status is None or not items:
