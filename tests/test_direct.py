@@ -154,6 +154,11 @@ LATER_AUDIT = direct.Direct(
     )
     .inline()
 )
+# the same statement, prepared by every pooled PostgreSQL connection (what waits is `EXECUTE`)
+PREPARED_AUDIT = direct.Direct(LATER_AUDIT.statement, waits=True)
+WAITING_KINDS = pytest.mark.parametrize(
+    "waiting", [LATER_AUDIT, PREPARED_AUDIT], ids=["sent-in-full", "prepared"]
+)
 _ACTORS = sa.select(audit_t.c.actor, audit_t.c.amount, audit_t.c.at, audit_t.c.seat_id).where(
     audit_t.c.cart_id == _B("cart", type_=audit_t.c.cart_id.type)
 )
@@ -176,9 +181,10 @@ def _queries_sent(session: AsyncSession) -> int:
     return count
 
 
+@WAITING_KINDS
 @WRITE_UNITS
 async def test_statements_sent_later_keep_their_values_and_order(
-    settings: Settings, clock: FakeClock, write_unit: Any
+    settings: Settings, clock: FakeClock, write_unit: Any, waiting: direct.Direct
 ) -> None:
     at = datetime(2026, 12, 2, 7, 30, 15, 123456, tzinfo=UTC)
 
@@ -186,7 +192,7 @@ async def test_statements_sent_later_keep_their_values_and_order(
     async def write_then_read(session: AsyncSession, *, cart: uuid.UUID) -> tuple[Any, Any]:
         await direct.later_many(
             session,
-            LATER_AUDIT,
+            waiting,
             [
                 {"at": at, "actor": actor, "cart": cart, "amount": Decimal("12.34"), "seat": n}
                 for n, actor in enumerate(AWKWARD)
@@ -194,13 +200,13 @@ async def test_statements_sent_later_keep_their_values_and_order(
         )
         await direct.later(
             session,
-            LATER_AUDIT,
+            waiting,
             {"at": at, "actor": "last", "cart": cart, "amount": None, "seat": None},
         )
         # what waits is sent before any later statement, direct or SQLAlchemy's
         directly = await direct.rows(session, ACTORS, {"cart": cart})
         await direct.later(
-            session, LATER_AUDIT, {"at": at, "actor": "x", "cart": cart, "amount": 1, "seat": 9}
+            session, waiting, {"at": at, "actor": "x", "cart": cart, "amount": 1, "seat": 9}
         )
         through_sqlalchemy = (await session.execute(_ACTORS, {"cart": cart})).all()
         return directly, through_sqlalchemy
@@ -359,3 +365,35 @@ async def test_a_short_unit_cancelled_mid_statement_leaves_a_working_pool(
         async with asyncio.timeout(10):  # not behind the 30 s sleep
             assert not await exists(session, cart=cart)
         assert app.state.engine.sync_engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize(
+    ("waiting", "sent_as"),
+    [(LATER_AUDIT, "INSERT INTO audit_log"), (PREPARED_AUDIT, "EXECUTE ticketing_waits_")],
+    ids=["sent-in-full", "prepared"],
+)
+async def test_a_statement_that_waits_goes_as_execute_when_prepared(
+    settings: Settings,
+    clock: FakeClock,
+    db_kind: str,
+    caplog: pytest.LogCaptureFixture,
+    waiting: direct.Direct,
+    sent_as: str,
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("on SQLite a statement is a function call: `later` runs it at once")
+
+    @short_command
+    async def write(session: AsyncSession, *, cart: uuid.UUID) -> None:
+        row = {"at": clock.now, "actor": "it's", "cart": cart, "amount": None, "seat": 1}
+        await direct.later(session, waiting, row)
+
+    app = create_app(settings.model_copy(update={"sql_echo": True}), clock=clock)
+    async with app.router.lifespan_context(app), app.state.sessionmaker() as session:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
+            await write(session, cart=uuid.uuid4())
+    sent = [r.getMessage() for r in caplog.records if "COMMIT" in r.getMessage()]
+    assert len(sent) == 1, sent
+    assert sent_as in sent[0]
+    assert "E'it''s'" in sent[0]

@@ -84,7 +84,7 @@ def _lock_cart_statements(cart_id: sa.ColumnElement[Any]) -> tuple[Any, Any]:
 
 
 _LOCK_CART = tuple(
-    direct.Direct(statement)
+    direct.Direct(statement, waits=True)  # see `lock_visible_cart_later`
     for statement in _lock_cart_statements(sa.bindparam("cart_id", type_=cart_t.c.id.type))
 )
 _LOCK_CART_OF_PAYMENT = tuple(
@@ -158,7 +158,7 @@ def _upsert_cart(insert: Any) -> Any:
 
 
 _UPSERT_CART = {
-    "postgresql": direct.Direct(_upsert_cart(postgresql.insert)),
+    "postgresql": direct.Direct(_upsert_cart(postgresql.insert), waits=True),
     "sqlite": direct.Direct(_upsert_cart(sqlite.insert)),
 }
 
@@ -213,7 +213,8 @@ def seat_is_free(now: datetime | sa.BindParameter[Any]) -> sa.ColumnElement[bool
 _AUDIT_COLUMNS = [column.name for column in audit_t.columns if column.name != "id"]
 _INSERT_AUDIT = direct.Direct(
     # inline: no RETURNING of the new id (nobody reads it; a statement that waits returns nothing)
-    audit_t.insert().values({name: sa.bindparam(name) for name in _AUDIT_COLUMNS}).inline()
+    audit_t.insert().values({name: sa.bindparam(name) for name in _AUDIT_COLUMNS}).inline(),
+    waits=True,
 )
 # every row gives every column (executemany, and no Python-side defaults on the direct path)
 _AUDIT_BLANK: dict[str, Any] = {

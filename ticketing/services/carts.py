@@ -759,7 +759,8 @@ _RETIRE_ITEM = direct.Direct(
         active=False,
         released_at=_B("at", type_=item_t.c.released_at.type),
         release_reason="lapsed",
-    )
+    ),
+    waits=True,
 )
 _ITEM_COLUMNS = (
     "cart_id",
@@ -776,7 +777,9 @@ _ITEM_COLUMNS = (
 _INSERT_ITEM = direct.Direct(
     sa.insert(item_t)
     .values({name: _B(name, type_=item_t.c[name].type) for name in _ITEM_COLUMNS})
-    .inline()  # no RETURNING of the new id: the statement waits for the next round trip
+    # no RETURNING of the new id: the statement waits for the next round trip
+    .inline(),
+    waits=True,
 )
 
 
@@ -1097,12 +1100,14 @@ _PAYMENT_COLUMNS = (
 _INSERT_PAYMENT = direct.Direct(
     sa.insert(payment_t).values(
         {name: _B(name, type_=payment_t.c[name].type) for name in _PAYMENT_COLUMNS}
-    )
+    ),
+    waits=True,
 )
 _ATTACH_ITEM = direct.Direct(
     sa.update(item_t)
     .where(item_t.c.id == _B("item"))
-    .values(payment_id=_B("payment", type_=item_t.c.payment_id.type))
+    .values(payment_id=_B("payment", type_=item_t.c.payment_id.type)),
+    waits=True,
 )
 _PAYMENT_OF_CART = direct.Direct(
     sa.select(payment_t.c.id).where(

@@ -162,7 +162,8 @@ SET_CART_STATUS = direct.Direct(
     .values(
         status=_B("new_status", type_=cart_t.c.status.type),
         updated_at=_B("now", type_=cart_t.c.updated_at.type),
-    )
+    ),
+    waits=True,
 )
 _PAID_ITEMS = direct.Direct(
     sa.select(item_t.c.event_id, item_t.c.seat_id, item_t.c.price_level_id, item_t.c.amount).where(
@@ -191,7 +192,8 @@ _TICKET_COLUMNS = (
 _INSERT_TICKET = direct.Direct(
     sa.insert(ticket_t).values(
         {name: _B(name, type_=ticket_t.c[name].type) for name in _TICKET_COLUMNS}
-    )
+    ),
+    waits=True,
 )
 _RELEASE_BOOKED_SEATS = direct.Direct(
     sa.update(event_seat_t)
@@ -209,7 +211,8 @@ _RELEASE_PAID_ITEMS = direct.Direct(
         active=False,
         released_at=_B("at", type_=item_t.c.released_at.type),
         release_reason=_B("reason", type_=item_t.c.release_reason.type),
-    )
+    ),
+    waits=True,
 )
 
 
