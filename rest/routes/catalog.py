@@ -14,6 +14,7 @@ from rest.seatmaps import (
     cached_json,
     event_map_json,
     event_map_memo,
+    gzip_ahead,
     map_etag,
     section_etag,
     section_seats_json,
@@ -96,14 +97,11 @@ async def event_seat_map(event_id: EventId, request: Request) -> Response:
         event_id=event_id, now=state.clock(), viewer=await viewer_of(request)
     )
     memo = event_map_memo(seat_map)
-
-    def encode() -> bytes:
-        encoded: bytes | None = memo.get("json")
-        if encoded is None:
-            encoded = memo["json"] = event_map_json(seat_map)
-        return encoded
-
-    return cached_json(request, map_etag(seat_map), memo, encode)
+    encoded: bytes | None = memo.get("json")
+    if encoded is None:
+        encoded = memo.setdefault("json", await event_map_json(seat_map))
+    await gzip_ahead(request, memo, encoded)
+    return cached_json(request, map_etag(seat_map), memo, lambda: encoded)
 
 
 @seat_maps.get(
