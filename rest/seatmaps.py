@@ -193,13 +193,13 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
 
 # A body at least this large is gzipped on a worker thread (zlib lets go of the GIL): the
 # whole stadium map (1.3 MB) takes ~30 ms to compress, during which the loop serves others.
-_GZIP_OFF_LOOP_BYTES = 256 * 1024
+GZIP_OFF_LOOP_BYTES = 256 * 1024
 
 
 async def gzip_ahead(request: Request, memo: dict[str, Any], body: bytes) -> None:
     """Compress a large body for `cached_json` off the event loop, once per version."""
     if (
-        len(body) >= _GZIP_OFF_LOOP_BYTES
+        len(body) >= GZIP_OFF_LOOP_BYTES
         and "gzip" not in memo
         and accepts_gzip(request.headers.get("accept-encoding"))
     ):
