@@ -88,7 +88,7 @@ _LOCK_CART = tuple(
     for statement in _lock_cart_statements(sa.bindparam("cart_id", type_=cart_t.c.id.type))
 )
 _LOCK_CART_OF_PAYMENT = tuple(
-    direct.Direct(statement)
+    direct.Direct(statement, waits=True)
     for statement in _lock_cart_statements(
         sa.select(payment_t.c.cart_id)
         .where(payment_t.c.id == sa.bindparam("payment_id", type_=payment_t.c.id.type))
@@ -116,12 +116,16 @@ async def lock_visible_cart(
 
 
 async def lock_visible_cart_later(
-    session: AsyncSession, *, cart_id: uuid.UUID, caller: Principal | None
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID | None = None,
+    payment_id: uuid.UUID | None = None,
+    caller: Principal | None,
 ) -> None:
     """`lock_visible_cart` whose answer the command reads in its next statement (with what the
     lock protects): on PostgreSQL the lock goes with that statement's round trip."""
-    anonymous, customer = _LOCK_CART
-    params = {"cart_id": cart_id, "me": me(caller)}
+    anonymous, customer = _LOCK_CART if payment_id is None else _LOCK_CART_OF_PAYMENT
+    params = {"cart_id": cart_id, "payment_id": payment_id, "me": me(caller)}
     await direct.later(session, anonymous if caller is None else customer, params)
 
 

@@ -44,7 +44,7 @@ from ticketing.services._sql import (
     audit_seat,
     cart_visible,
     lock_cart,
-    lock_visible_cart,
+    lock_visible_cart_later,
     me,
     note_seat_changes,
     record_audit,
@@ -138,10 +138,41 @@ _PAYMENT = direct.Direct(
 )
 
 
+# a payment row's columns, in `PaymentRow`'s order
+PAYMENT_ROW_COLUMNS = (
+    "id",
+    "cart_id",
+    "status",
+    "total_amount",
+    "currency",
+    "created_at",
+    "expires_at",
+    "finalized_at",
+)
 _LOCK_PAYMENT = direct.Direct(
     sa.select(payment_t.c.status, payment_t.c.expires_at)
     .where(payment_t.c.id == _B("payment_id", type_=payment_t.c.id.type))
-    .with_for_update()
+    .with_for_update(),
+    waits=True,  # its answer is read by `_PAYMENT_AND_ITEMS`, in the next round trip
+)
+# The payment (as `PaymentRow`), whether the caller may see it, and its active items: read
+# right after the statements that lock its cart and then it.
+_PAYMENT_AND_ITEMS = direct.Direct(
+    sa.select(
+        *(payment_t.c[name] for name in PAYMENT_ROW_COLUMNS),
+        cart_visible().label("visible"),
+        item_t.c.event_id,
+        item_t.c.seat_id,
+        item_t.c.price_level_id,
+        item_t.c.amount,
+    )
+    .select_from(
+        payment_t.join(cart_t, cart_t.c.id == payment_t.c.cart_id).outerjoin(
+            item_t, sa.and_(item_t.c.payment_id == payment_t.c.id, item_t.c.active)
+        )
+    )
+    .where(payment_t.c.id == _B("payment_id", type_=payment_t.c.id.type))
+    .order_by(item_t.c.id)
 )
 # (an UPDATE's parameters may not be named like its table's columns)
 _FINISH_PAYMENT = direct.Direct(
@@ -153,8 +184,8 @@ _FINISH_PAYMENT = direct.Direct(
     .values(
         status=_B("new_status", type_=payment_t.c.status.type),
         finalized_at=_B("at", type_=payment_t.c.finalized_at.type),
-    )
-    .returning(payment_t.c.id)
+    ),
+    waits=True,
 )
 SET_CART_STATUS = direct.Direct(
     sa.update(cart_t)
@@ -164,11 +195,6 @@ SET_CART_STATUS = direct.Direct(
         updated_at=_B("now", type_=cart_t.c.updated_at.type),
     ),
     waits=True,
-)
-_PAID_ITEMS = direct.Direct(
-    sa.select(item_t.c.event_id, item_t.c.seat_id, item_t.c.price_level_id, item_t.c.amount).where(
-        item_t.c.payment_id == _B("payment_id", type_=item_t.c.payment_id.type), item_t.c.active
-    )
 )
 _SELL_SEATS = direct.Direct(
     sa.update(event_seat_t)
@@ -246,6 +272,9 @@ class PaymentRow(NamedTuple):
     finalized_at: datetime | None
 
 
+assert PaymentRow._fields == PAYMENT_ROW_COLUMNS
+
+
 def payment_view(row: Any, now: datetime, tickets: tuple[TicketView, ...]) -> PaymentView:
     status = effective_payment_status(row.status, row.expires_at, now)
     return PaymentView(
@@ -293,20 +322,33 @@ async def get_payment(
     return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
 
 
+class _LockedPayment(NamedTuple):
+    row: PaymentRow
+    status: PaymentStatus  # as of `now`
+    items: list[Any]  # its active cart items: event_id, seat_id, price_level_id, amount
+
+
 async def _lock_payment(
     session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, caller: Principal | None
-) -> tuple[uuid.UUID, PaymentStatus]:
-    """Lock the payment's cart, then the payment (the global lock order); return its state.
+) -> _LockedPayment:
+    """Lock the payment's cart, then the payment (the global lock order), and read it with its
+    items: one round trip on PostgreSQL (the locks wait for the read).
 
     Another customer's payment is NOT_FOUND; a signed-in caller binds an unbound cart."""
-    # The cart, found through the payment and locked, in one statement (a payment's cart never
-    # changes, so reading it without a lock first is safe).
-    locked = await lock_visible_cart(session, payment_id=payment_id, caller=caller)
-    cart_id = None if locked is None else locked[0]
-    if cart_id is None:
+    # The cart is found through the payment (a payment's cart never changes).
+    await lock_visible_cart_later(session, payment_id=payment_id, caller=caller)
+    await direct.later(session, _LOCK_PAYMENT, {"payment_id": payment_id})
+    rows = await direct.rows(
+        session, _PAYMENT_AND_ITEMS, {"payment_id": payment_id, "me": me(caller)}
+    )
+    if not rows or not rows[0].visible:
         raise not_found("Payment", payment_id, field="payment_id")
-    row = await direct.one(session, _LOCK_PAYMENT, {"payment_id": payment_id})
-    return cart_id, effective_payment_status(row.status, row.expires_at, now)
+    row = PaymentRow(*rows[0][: len(PAYMENT_ROW_COLUMNS)])
+    return _LockedPayment(
+        row,
+        effective_payment_status(row.status, row.expires_at, now),
+        [item for item in rows if item.event_id is not None],
+    )
 
 
 async def _finish(
@@ -317,10 +359,11 @@ async def _finish(
     outcome: PaymentStatus,
     now: datetime,
 ) -> None:
-    finished = await direct.scalar(
+    """Close the pending payment and its cart (the caller holds the cart's lock, under which
+    a booked cart's payment stays pending)."""
+    await direct.later(
         session, _FINISH_PAYMENT, {"payment": payment_id, "new_status": outcome.value, "at": now}
     )
-    assert finished is not None, "the payment row is locked and was pending"
     await direct.later(
         session,
         SET_CART_STATUS,
@@ -337,12 +380,12 @@ async def complete_payment(
     caller: Principal | None = None,
 ) -> PaymentView:
     """The payment went through: its seats are sold and a ticket is issued for each."""
-    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
+    locked = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
+    cart_id, status, items = locked.row.cart_id, locked.status, locked.items
     check_payment_outcome(current=status, requested=PaymentStatus.COMPLETED, payment_id=payment_id)
     if status is PaymentStatus.COMPLETED:
-        return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
+        return payment_view(locked.row, now, await _tickets(session, payment_id))
 
-    items = await direct.rows(session, _PAID_ITEMS, {"payment_id": payment_id})
     sold = await direct.rows(session, _SELL_SEATS, {"holder": cart_id, "now": now})
     note_seat_changes(session, sold)
     if len(sold) != len(items) or not items:
@@ -391,7 +434,9 @@ async def complete_payment(
         at=now,
         actor=actor_of(caller),
     )
-    return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
+    # the payment as it is now, and the tickets as issued above (with what they print)
+    completed = locked.row._replace(status=PaymentStatus.COMPLETED.value, finalized_at=now)
+    return payment_view(completed, now, await _tickets(session, payment_id))
 
 
 def _payment_audit(
@@ -453,18 +498,20 @@ async def fail_payment(
     caller: Principal | None = None,
 ) -> PaymentView:
     """The payment did not go through: its seats are on sale again and the cart is closed."""
-    cart_id, status = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
+    locked = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
+    status, row = locked.status, locked.row
     check_payment_outcome(current=status, requested=PaymentStatus.FAILED, payment_id=payment_id)
     if status is PaymentStatus.PENDING:
         await _release_payment_seats(
             session,
             payment_id=payment_id,
-            cart_id=cart_id,
+            cart_id=row.cart_id,
             outcome=PaymentStatus.FAILED,
             now=now,
             actor=actor_of(caller),
         )
-    return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
+        row = row._replace(status=PaymentStatus.FAILED.value, finalized_at=now)
+    return payment_view(row, now, ())  # a failed or expired payment has no tickets
 
 
 @command
