@@ -109,16 +109,18 @@ _CART_WITH_LIVE_ITEMS = direct.Direct(
         *_items_select(sa.true()).selected_columns,
     )
     .select_from(
+        # flat outer joins (an item always has its price level and event): SQLite materialised
+        # a nested `cart LEFT JOIN (item JOIN ...)` by scanning every cart item
         cart_t.outerjoin(
-            item_t.join(price_level_t, price_level_t.c.id == item_t.c.price_level_id).join(
-                event_t, event_t.c.id == item_t.c.event_id
-            ),
+            item_t,
             sa.and_(
                 item_t.c.cart_id == cart_t.c.id,
                 item_t.c.active,
                 item_t.c.hold_expires_at > _B("now", type_=item_t.c.hold_expires_at.type),
             ),
         )
+        .outerjoin(price_level_t, price_level_t.c.id == item_t.c.price_level_id)
+        .outerjoin(event_t, event_t.c.id == item_t.c.event_id)
     )
     .where(cart_t.c.id == _B("cart_id", type_=cart_t.c.id.type))
     .order_by(item_t.c.id)
@@ -1066,13 +1068,13 @@ _CART_WITH_UNBOOKED_ITEMS = direct.Direct(
     )
     .select_from(
         cart_t.outerjoin(
-            item_t.join(event_t, event_t.c.id == item_t.c.event_id),
+            item_t,
             sa.and_(
                 item_t.c.cart_id == cart_t.c.id,
                 item_t.c.active,
                 item_t.c.payment_id.is_(None),
             ),
-        )
+        ).outerjoin(event_t, event_t.c.id == item_t.c.event_id)
     )
     .where(cart_t.c.id == _B("cart_id", type_=cart_t.c.id.type))
     .order_by(item_t.c.id)
