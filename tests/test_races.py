@@ -143,3 +143,61 @@ async def test_control_naive_payment_finish_lets_both_outcomes_win(
     # Both outcomes were told they won: the payment was completed and failed at once.
     assert tally["completed"] >= 1, tally
     assert tally["failed"] >= 1, tally
+
+
+async def test_thirty_adds_to_one_cart_stop_at_its_limit(
+    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, settings: Settings
+) -> None:
+    """One cart, thirty different seats added at once: the cart's lock orders them, and each
+    add counts the holds committed before it, so exactly the limit gets in."""
+    adult, cart = event.price_ids["Adult"], new_cart()
+    limit, clients = settings.max_seats_per_cart, 30
+
+    async def attempt(index: int) -> str:
+        response = await add_seat(
+            client, cart, event_id=event.event_id, seat_id=event.seat_ids[index], price_id=adult
+        )
+        return outcome(response)
+
+    tally = await race(clients, attempt)
+    assert tally == {"ok": limit, "CART_LIMIT": clients - limit}, tally
+    items = (await client.get(f"/orders/carts/{cart}")).json()["items"]
+    assert len(items) == limit
+    await assert_invariants(session)
+
+
+async def test_adds_racing_a_booking_of_the_same_cart_are_booked_or_refused(
+    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+) -> None:
+    """A booking and eight adds to the same cart at once: an add that got in before the booking
+    is booked with it, one after it is refused (CART_NOT_OPEN); no seat is left held."""
+    adult, cart = event.price_ids["Adult"], new_cart()
+    first = await add_seat(
+        client, cart, event_id=event.event_id, seat_id=event.seat_ids[0], price_id=adult
+    )
+    assert first.status_code == 200
+
+    async def attempt(index: int) -> str:
+        if index == 0:
+            return outcome(await book(client, cart))
+        response = await add_seat(
+            client, cart, event_id=event.event_id, seat_id=event.seat_ids[index], price_id=adult
+        )
+        return outcome(response)
+
+    tally = await race(9, attempt)
+    added = tally["ok"] - 1  # the booking's own answer is "ok"
+    assert tally == {"ok": added + 1, "CART_NOT_OPEN": 8 - added}, tally
+    booked = (await client.get(f"/orders/carts/{cart}")).json()
+    assert booked["status"] == "booked"
+    assert len(booked["items"]) == 1 + added
+    held = [
+        seat["seat_id"]
+        for section in (await client.get(f"/events/{event.event_id}/sections")).json()
+        for seat in (
+            await client.get(f"/events/{event.event_id}/sections/{section['id']}/seats")
+        ).json()
+        if seat["status"]["id"] == 2
+    ]
+    assert held == []  # booked with the cart, or never taken
+    await assert_invariants(session)
