@@ -482,7 +482,8 @@ async def _lean_unit(
     (measured: a unit of one statement 660 us, the same three round trips on a pooled connection
     240 us); a cart step is one or two units. Here the unit checks a connection out of the same
     pool (its checkout and checkin events run as usual), begins and ends the transaction itself
-    (`direct.bind_lean`: BEGIN, then the waiting statements and COMMIT in one round trip) and
+    (`direct.bind_lean`: its BEGIN goes with the unit's first round trip, what waits with the
+    COMMIT) and
     lends the connection to the session for the unit's length, so that a statement the service
     runs through SQLAlchemy joins the same transaction (SQLAlchemy's commit or rollback then ends
     it, as in the full unit of work).
@@ -499,7 +500,7 @@ async def _lean_unit(
             adapted.autocommit = True  # each statement on its own, as a `query`'s on PostgreSQL
         sync_session.bind = sync_connection
         connection = AsyncConnection(engine, sync_connection)
-        transaction = await direct.bind_lean(session, connection, adapted, write=write)
+        transaction = direct.bind_lean(session, connection, adapted, write=write)
         try:
             result = await fn(session, *args, **kwargs)
             await _bump_section_versions(session)

@@ -391,12 +391,13 @@ def send_waiting_first(engine: Any) -> None:
             await_only(_send_waiting(connection, adapted, transaction))
 
 
-async def bind_lean(
+def bind_lean(
     session: AsyncSession, connection: Any, adapted: Any, *, write: bool
 ) -> _PostgresTransaction | None:
     """PostgreSQL, a short unit of work on a pooled connection without SQLAlchemy's session
-    machinery (`ticketing.db`): a write unit's transaction is begun here; a read unit runs each
-    statement on its own (autocommit), as a `query` does. `connection` is the SQLAlchemy
+    machinery (`ticketing.db`): a write unit's transaction is opened here (its BEGIN waits for
+    the unit's first round trip); a read unit runs each statement on its own (autocommit), as a
+    `query` does. `connection` is the SQLAlchemy
     `AsyncConnection` of the pooled connection (its dialect, and its invalidation when the
     driver reports the connection broken)."""
     transaction = None
