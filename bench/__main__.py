@@ -24,7 +24,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.floors import database_floor, serialization_floor
+from bench.floors import database_floor, serialization_floor, write_floor
 from bench.procs import (
     HERE,
     database,
@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seed(url, "--seats", "2000", "--section-size", "2000", "--name", f"Order Hall {n}")
             for n in range(1, ORDER_RUNS + 1)
         ]
+        floor_hall = seed(url, "--seats", "4000", "--section-size", "2000", "--name", "Floor Hall")
         big = seed(url, "--seats", "100000", "--name", "Mega Dome") if args.rss else None
 
         with floor_app(workers=args.workers) as floor_base:
@@ -153,6 +154,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{floor_base}/hello", connections=64, seconds=seconds
             )
         results["floor_serialization"] = asyncio.run(serialization_floor(url, stadium["event_id"]))
+        results["floor_writes"] = write_floor(
+            url, floor_hall["event_id"], processes=args.workers, connections=16
+        )
 
         with service(url, workers=args.workers) as (base, server_pid):
             event_id = stadium["event_id"]
@@ -256,6 +260,14 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         ),
         (
+            "floor: rush writes (claim, book, sell)",
+            f"{results['floor_writes']['steps_per_s']:,.0f} steps/s "
+            f"({results['floor_writes']['processes']} processes x "
+            f"{results['floor_writes']['connections']} connections)",
+            f"{results['floor_writes']['steps_per_s'] / framework:.2f} of framework",
+            "",
+        ),
+        (
             "section (1,000 seats, c=64)",
             f"{results['section']['rps']:,.0f} req/s, p50 {results['section']['p50_ms']:.1f} ms, "
             f"p99 {results['section']['p99_ms']:.1f} ms",
@@ -345,7 +357,9 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{rush['seats_sold_per_s']:,.0f} seats/s, "
             f"{rush['completed_steps_per_s']:,.0f} steps/s, {rush['5xx']} 5xx, "
             f"{rush['seat_not_available_share']:.0%} SEAT_NOT_AVAILABLE",
-            f"{rush['completed_steps_per_s'] / framework:.3f} of framework",
+            f"{rush['completed_steps_per_s'] / framework:.3f} of framework, "
+            f"{rush['completed_steps_per_s'] / results['floor_writes']['steps_per_s']:.3f} of "
+            "rush writes",
             ">= 0.25",
         ),
         (

@@ -19,43 +19,87 @@ import orjson
 SEATS_PER_ORDER = (1, 2, 2, 3, 4)
 
 
+class _Exchange(asyncio.Protocol):
+    """The client side of one keep-alive HTTP/1.1 connection, one request at a time: the
+    response is cut out of the received bytes by its Content-Length (uvicorn always sends one
+    for these JSON answers), without stream readers, so that a client process costs little."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection closed"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        length = 0
+        if at >= 0:
+            line_end = head.find(b"\r\n", at)
+            length = int(head[at + 15 : line_end if line_end >= 0 else None])
+        if len(self.buffer) < end + 4 + length:
+            return
+        status = int(head[9:12])
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((status, body))
+
+
 class Http:
     """One keep-alive HTTP/1.1 connection; just enough protocol for JSON requests."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.exchange: _Exchange | None = None
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """(status, JSON body); status 0 when the connection broke (it is reopened next time)."""
         try:
             return await self._exchange(method, path, body)
-        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
-            if self.writer is not None:
-                self.writer.close()
-            self.reader = self.writer = None
+        except (OSError, ValueError):
+            if self.exchange is not None and self.exchange.transport is not None:
+                self.exchange.transport.close()
+            self.exchange = None
             return 0, None
 
     async def _exchange(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
+        loop = asyncio.get_running_loop()
+        if self.exchange is None or self.exchange.transport is None:
+            _, self.exchange = await loop.create_connection(_Exchange, self.host, self.port)
+        exchange = self.exchange
+        assert exchange.transport is not None
         payload = b"" if body is None else orjson.dumps(body)
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         )
-        self.writer.write(head.encode() + payload)
-        await self.writer.drain()
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        data = await self.reader.readexactly(length) if length else b""
+        exchange.waiter = loop.create_future()
+        exchange.transport.write(head.encode() + payload)
+        status, data = await exchange.waiter
         return status, orjson.loads(data) if data else None
+
+
+def _run(main: Any) -> Any:
+    """Client processes run on uvloop (a dependency of uvicorn[standard]) where it is
+    installed: the load generator should spend its CPU on requests, not on its event loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it on Linux
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 @dataclass
@@ -158,7 +202,7 @@ async def _process_main(
 
 def _process(base_url: str, clients: int, shared: dict[str, Any], seconds: float, out: Any) -> None:
     try:
-        tally = asyncio.run(_process_main(base_url, clients, shared, seconds))
+        tally = _run(_process_main(base_url, clients, shared, seconds))
     except Exception as exc:  # report, so that the parent does not wait for ever
         tally = Tally()
         tally.outcomes[f"client crashed: {exc!r}"] += 1
@@ -279,7 +323,7 @@ def _orders_process(
     seconds: float,
     out: Any,
 ) -> None:
-    out.put(asyncio.run(_orders_main(base_url, seats, shared, concurrency, seconds)))
+    out.put(_run(_orders_main(base_url, seats, shared, concurrency, seconds)))
 
 
 def run_orders(
