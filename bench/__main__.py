@@ -32,6 +32,7 @@ from bench.procs import (
     rss_mb,
     seed,
     service,
+    settle,
     worker_pids,
     wrk,
 )
@@ -148,15 +149,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         floor_hall = seed(url, "--seats", "4000", "--section-size", "2000", "--name", "Floor Hall")
         big = seed(url, "--seats", "100000", "--name", "Mega Dome") if args.rss else None
+        settle(url)
 
         with floor_app(workers=args.workers) as floor_base:
             results["floor_framework"] = wrk_median(
                 f"{floor_base}/hello", connections=64, seconds=seconds
             )
         results["floor_serialization"] = asyncio.run(serialization_floor(url, stadium["event_id"]))
-        results["floor_writes"] = write_floor(
-            url, floor_hall["event_id"], processes=args.workers, connections=16
-        )
 
         with service(url, workers=args.workers) as (base, server_pid):
             event_id = stadium["event_id"]
@@ -195,6 +194,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{base}/graphql", connections=2, seconds=seconds, method="POST", body=map_body
             )
             results["stall"] = _stall(base, event_id, seconds)
+            results["floor_writes"] = write_floor(
+                url, floor_hall["event_id"], processes=args.workers, connections=16
+            )
+            settle(url)
 
             results["orders"] = _orders_median(base, order_events, seconds=args.rush_seconds)
             if not args.rush:

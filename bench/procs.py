@@ -65,6 +65,27 @@ def database(kind: str) -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+async def _settle(database_url: str) -> None:
+    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                await connection.execute(sa.text("VACUUM ANALYZE"))
+                await connection.execute(sa.text("CHECKPOINT"))
+            else:
+                await connection.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    finally:
+        await engine.dispose()
+
+
+def settle(database_url: str) -> None:
+    """Do now what the database would otherwise do in the middle of the next scenario, after
+    bulk writes (seeding 150,000 seats, the write floor): vacuum, analyze and write the dirty
+    pages (PostgreSQL), checkpoint the WAL (SQLite). Without it `stall, cold` measured /health
+    p99 of 35-50 ms on PostgreSQL, against 1.6 ms once the database was quiet."""
+    asyncio.run(_settle(database_url))
+
+
 def seed(database_url: str, *args: str) -> dict[str, int]:
     started = time.perf_counter()
     result = subprocess.run(
