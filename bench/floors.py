@@ -166,8 +166,10 @@ async def _write_steps(
                     seat = seats.pop()
                     arguments = _write_arguments(cart, event_id, seat, expires)
                     for statement, values in zip(statements[index], arguments, strict=True):
+                        # awaited first: `done += await ...` reads `done` before the await
+                        # and so loses what the other connections' tasks counted meanwhile
                         taken = await statement.fetchval(*values)
-                        done += taken is not None  # (after the await: += reads `done` first)
+                        done += taken is not None
 
             await asyncio.gather(*(pg_worker(i) for i in range(connections)))
             return done, time.perf_counter() - started

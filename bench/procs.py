@@ -79,10 +79,9 @@ async def _settle(database_url: str) -> None:
 
 
 def settle(database_url: str) -> None:
-    """Do now what the database would otherwise do in the middle of the next scenario, after
+    """Do now what the database would otherwise do in the middle of a later scenario, after
     bulk writes (seeding 150,000 seats, the write floor): vacuum, analyze and write the dirty
-    pages (PostgreSQL), checkpoint the WAL (SQLite). Without it `stall, cold` measured /health
-    p99 of 35-50 ms on PostgreSQL, against 1.6 ms once the database was quiet."""
+    pages (PostgreSQL), checkpoint the WAL (SQLite)."""
     asyncio.run(_settle(database_url))
 
 
