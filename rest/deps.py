@@ -10,11 +10,14 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing import inputs
 from ticketing.db import session_of
 from ticketing.domain import Principal
 from ticketing.errors import ErrorCode, TicketingError
+from ticketing.inputs import MAX_ID
 from ticketing.services import accounts
 from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import AuthPolicy, CartPolicy
@@ -131,14 +134,24 @@ AuthPolicyDep = Annotated[AuthPolicy, Depends(get_auth_policy)]
 ViewerDep = Annotated[Principal | None, Depends(get_viewer)]
 CustomerDep = Annotated[Principal, Depends(get_customer)]
 
-# Ids are 32-bit in the database; anything outside is a client error, never a database error.
-MAX_ID = 2_147_483_647
-VenueId = Annotated[int, Path(ge=1, le=MAX_ID, description="Venue id.")]
-EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Event id.")]
+
+def _ascii_id(value: object) -> object:
+    """A path or query id as text: int() would also take "1_0" or another script's digits."""
+    if isinstance(value, str) and inputs.lookup_id(value) is None:
+        raise ValueError(f"must be a positive integer id of ASCII digits, at most {MAX_ID}")
+    return value
+
+
+AsciiId = BeforeValidator(_ascii_id)
+VenueId = Annotated[int, Path(ge=1, le=MAX_ID, description="Venue id."), AsciiId]
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Event id."), AsciiId]
 SectionId = Annotated[
     int,
     Path(ge=1, le=MAX_ID, description="Section id of the venue template (same in every event)."),
+    AsciiId,
 ]
 SeatId = Annotated[
-    int, Path(ge=1, le=MAX_ID, description="Seat id of the venue template, scoped by the event.")
+    int,
+    Path(ge=1, le=MAX_ID, description="Seat id of the venue template, scoped by the event."),
+    AsciiId,
 ]

@@ -9,7 +9,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from rest.deps import MAX_ID
 from rest.seatmaps import SEAT_COLUMNS
 from ticketing.domain import (
     CartStatus,
@@ -27,6 +26,7 @@ from ticketing.domain import (
     UserView,
     VenueView,
 )
+from ticketing.inputs import MAX_ID
 
 Amount = Annotated[
     Decimal,
@@ -124,7 +124,10 @@ class AddGeneralAdmissionIn(BaseModel):
     event_id: BodyId
     section_id: BodyId = Field(description="A general-admission section of the event.")
     price_id: BodyId
-    quantity: int = Field(strict=True, ge=1, le=1000, description="Places to hold, all or none.")
+    quantity: int = Field(
+        strict=True,
+        description="Places to hold, all or none (at least 1, at most the seats a cart may hold).",
+    )
 
 
 class CartItemOut(Out):

@@ -10,7 +10,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.schema.types.base_scalars import UUIDDefinition
 
-from ticketing import domain
+from ticketing import domain, inputs
 from ticketing.errors import ErrorCode as DomainErrorCode
 from ticketing.errors import TicketingError
 
@@ -97,26 +97,12 @@ def user_error(exc: TicketingError) -> UserError:
 
 def lookup_id(value: strawberry.ID) -> int | None:
     """Ids are positive integers sent as GraphQL IDs; None for anything that cannot be one."""
-    text = str(value)
-    if not text.isdigit() or not 0 < int(text) <= 2_147_483_647:
-        return None
-    return int(text)
+    return inputs.lookup_id(str(value))
 
 
 def parse_id(value: strawberry.ID, *, field: str) -> int:
     """For mutation input: an id that cannot exist is a validation error on that field."""
-    parsed = lookup_id(value)
-    if parsed is None:
-        raise TicketingError(
-            DomainErrorCode.VALIDATION_ERROR,
-            f"{field} must be a positive integer id.",
-            field=(field,),
-        )
-    return parsed
-
-
-class InvalidArgumentError(Exception):
-    """A query argument out of bounds: reported to the client as a GraphQL error, unmasked."""
+    return inputs.parse_id(str(value), field=field)
 
 
 async def attempt(call: Awaitable[T]) -> tuple[T | None, list[UserError]]:

@@ -29,17 +29,18 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_v
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionContext
 
 from schema.accounts.types import AccountsMutation, AccountsQuery
 from schema.catalog.queries import CatalogQuery
 from schema.catalog.seatmap import SEAT_MAP_LAYOUT_SCALAR, SeatMapLayoutJSON, SeatMapQuery
-from schema.common import UUID, InvalidArgumentError
+from schema.common import UUID
 from schema.context import Context, get_context
 from schema.manage.mutations import ManageMutation
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
 from schema.result_cache import SeatMapResultCache
-from ticketing.errors import TicketingError
+from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,42 @@ def _should_mask(error: GraphQLError) -> bool:
     if error.path is None or original is None:
         return False
     # Our own expected failures (e.g. SERVICE_BUSY in a query) carry messages meant for clients.
-    return not isinstance(original, InvalidArgumentError | TicketingError)
+    return not isinstance(original, TicketingError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Masks what went wrong inside a resolver; the masked error keeps a code to branch on."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask, error_message="Unexpected error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": ErrorCode.INTERNAL_ERROR.value}
+        return masked
+
+
+class TicketingSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Every error gets a code (the REST problem codes), and what went wrong on our side is
+        logged with its trace; a client's own mistake is only its answer.
+
+        Errors before execution (syntax, validation, limits, variables) are the request's fault;
+        some never pass through the extensions' hooks, but every error passes here.
+        """
+        ours = []
+        for error in errors:
+            failed_inside = error.path is not None and not isinstance(
+                error.original_error, TicketingError
+            )
+            if failed_inside:
+                ours.append(error)
+            if not (error.extensions or {}).get("code"):
+                code = ErrorCode.INTERNAL_ERROR if failed_inside else ErrorCode.VALIDATION_ERROR
+                error.extensions = {**(error.extensions or {}), "code": code.value}
+        super().process_errors(ours, execution_context)
 
 
 # The limits' validation rules are made once: ValidationCache keys on the rule classes, and a
@@ -89,14 +125,14 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(AddValidationRules, _LIMIT_RULES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(MaskErrors, should_mask_error=_should_mask, error_message="Unexpected error."),
+        MaskUnexpectedErrors,
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
         SeatMapResultCache,
     ]
     if settings is not None and not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return TicketingSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from rest.deps import MAX_ID, EventId, NowDep, SectionId, SessionDep, VenueId, ViewerDep, viewer_of
+from rest.deps import (
+    AsciiId,
+    EventId,
+    NowDep,
+    SectionId,
+    SessionDep,
+    VenueId,
+    ViewerDep,
+    viewer_of,
+)
 from rest.problems import problem_responses
 from rest.schemas import EventOut, EventSectionOut, SeatMapOut, SeatOut, SectionOut, VenueOut
 from rest.seatmaps import (
@@ -20,6 +29,7 @@ from rest.seatmaps import (
     section_seats_json,
 )
 from ticketing.errors import ErrorCode
+from ticketing.inputs import MAX_ID
 from ticketing.services import catalog
 
 router = APIRouter(tags=["catalog"])
@@ -52,7 +62,7 @@ async def list_events(
     session: SessionDep,
     viewer: ViewerDep,
     venue_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Only events at this venue.")
+        int | None, Query(ge=1, le=MAX_ID, description="Only events at this venue."), AsciiId
     ] = None,
     starts_after: Annotated[
         AwareDatetime | None,

@@ -10,9 +10,11 @@ from typing import Annotated
 import strawberry
 
 from schema.catalog.types import Event, EventConnection, EventEdge, PageInfo, Venue
-from schema.common import InvalidArgumentError, lookup_id
+from schema.common import lookup_id
 from schema.context import Info
+from ticketing import inputs
 from ticketing.errors import TicketingError
+from ticketing.inputs import invalid
 from ticketing.services import catalog
 
 MAX_PAGE = 100
@@ -24,11 +26,19 @@ def encode_cursor(event: Event) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (start, id) of a cursor from `encode_cursor`; VALIDATION_ERROR for anything else."""
     try:
-        starts_at, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(starts_at), int(event_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidArgumentError("`after` is not a cursor this API returned.") from exc
+        starts_at, event_id = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().split("|")
+        instant, found_id = datetime.fromisoformat(starts_at), inputs.lookup_id(event_id)
+    except (ValueError, binascii.Error) as exc:  # UnicodeError is a ValueError
+        raise _bad_cursor() from exc
+    if found_id is None or instant.tzinfo is None:
+        raise _bad_cursor()
+    return instant, found_id
+
+
+def _bad_cursor() -> TicketingError:
+    return invalid("`after` is not a cursor this API returned.", "after")
 
 
 @strawberry.type
@@ -74,23 +84,20 @@ class CatalogQuery:
         ] = None,
     ) -> EventConnection:
         if not 0 <= first <= MAX_PAGE:
-            raise InvalidArgumentError(f"`first` must be between 0 and {MAX_PAGE}.")
+            raise invalid(f"`first` must be between 0 and {MAX_PAGE}.", "first")
         venue = None if venue_id is None else lookup_id(venue_id)
         if venue_id is not None and venue is None:
             views = []
         else:
-            try:
-                views = await info.context.call(
-                    catalog.list_events,
-                    venue_id=venue,
-                    starts_after=starts_after,
-                    starts_before=starts_before,
-                    after=None if after is None else decode_cursor(after),
-                    limit=first + 1,
-                    viewer=await info.context.viewer(),
-                )
-            except TicketingError as exc:
-                raise InvalidArgumentError(exc.message) from exc
+            views = await info.context.call(
+                catalog.list_events,
+                venue_id=venue,
+                starts_after=starts_after,
+                starts_before=starts_before,
+                after=None if after is None else decode_cursor(after),
+                limit=first + 1,
+                viewer=await info.context.viewer(),
+            )
         events = [Event.of(v) for v in views[:first]]
         edges = [EventEdge(cursor=encode_cursor(e), node=e) for e in events]
         return EventConnection(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.db import command, dialect_name, query
 from ticketing.domain import Principal, Role, TokenView, UserView
 from ticketing.errors import ErrorCode, TicketingError
+from ticketing.inputs import clean_text
 from ticketing.models import token_t, user_t
 from ticketing.settings import AuthPolicy
 
@@ -71,8 +72,8 @@ def token_digest(token: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    normalized = email.strip().lower()
-    if len(normalized) > 254 or not _EMAIL.match(normalized):
+    normalized = clean_text(email, field="email", max_length=254).lower()
+    if not _EMAIL.match(normalized):
         raise TicketingError(
             ErrorCode.VALIDATION_ERROR, "email must be an email address.", field=("email",)
         )

@@ -743,11 +743,15 @@ def _check_room(
             context={"event_id": event_id},
         )
     if len(live) + adding > policy.max_seats_per_cart:
-        raise TicketingError(
-            ErrorCode.CART_LIMIT,
-            f"A cart holds at most {policy.max_seats_per_cart} seats.",
-            context={"limit": policy.max_seats_per_cart},
-        )
+        raise _cart_limit(policy)
+
+
+def _cart_limit(policy: CartPolicy) -> TicketingError:
+    return TicketingError(
+        ErrorCode.CART_LIMIT,
+        f"A cart holds at most {policy.max_seats_per_cart} seats.",
+        context={"limit": policy.max_seats_per_cart},
+    )
 
 
 _RETIRE_ITEM = direct.Direct(
@@ -862,6 +866,8 @@ async def add_general_admission_to_cart(
         raise TicketingError(
             ErrorCode.VALIDATION_ERROR, "Quantity must be at least 1.", field=("quantity",)
         )
+    if quantity > policy.max_seats_per_cart:
+        raise _cart_limit(policy)
     await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
     found = (
         await session.execute(

@@ -31,7 +31,8 @@ from ticketing.domain import (
     effective_seat_status,
     sees_drafts,
 )
-from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.errors import not_found
+from ticketing.inputs import check_instant
 from ticketing.models import (
     event_row_t,
     event_seat_t,
@@ -166,13 +167,12 @@ async def list_events(
     limit: int | None = None,
 ) -> list[EventView]:
     """Events soonest first; `after` (starts_at, id) and `limit` page through them by keyset."""
-    for name, bound in (("starts_after", starts_after), ("starts_before", starts_before)):
-        if bound is not None and bound.tzinfo is None:
-            raise TicketingError(
-                ErrorCode.VALIDATION_ERROR,
-                f"{name} needs a UTC offset (e.g. 2027-01-01T00:00:00+00:00).",
-                field=(name,),
-            )
+    if starts_after is not None:
+        starts_after = check_instant(starts_after, field="starts_after")
+    if starts_before is not None:
+        starts_before = check_instant(starts_before, field="starts_before")
+    if after is not None:
+        after = (check_instant(after[0], field="after"), after[1])
     stmt = _event_select().where(visible_events(viewer)).order_by(event_t.c.starts_at, event_t.c.id)
     if venue_id is not None:
         stmt = stmt.where(event_t.c.venue_id == venue_id)

@@ -29,6 +29,7 @@ from ticketing.domain import (
     money,
 )
 from ticketing.errors import ErrorCode, TicketingError, forbidden, not_found
+from ticketing.inputs import check_instant, clean_text, invalid, parse_currency
 from ticketing.models import (
     event_seat_t,
     event_section_t,
@@ -61,29 +62,20 @@ def require_manager(caller: Principal | None, action: str) -> Principal:
     return caller
 
 
-def _invalid(message: str, field: str) -> TicketingError:
-    return TicketingError(ErrorCode.VALIDATION_ERROR, message, field=(field,))
-
-
 def _name(value: str, *, field: str = "name", max_length: int = 200) -> str:
-    value = value.strip()
-    if not 0 < len(value) <= max_length:
-        raise _invalid(f"{field} must have 1 to {max_length} characters.", field)
-    return value
+    return clean_text(value, field=field, max_length=max_length)
 
 
 def _city(value: str) -> str:
-    value = value.strip()
-    if len(value) > 200:
-        raise _invalid("city has at most 200 characters.", "city")
-    return value
+    return clean_text(value, field="city", max_length=200, required=False)
 
 
 def _timezone(value: str) -> str:
+    value = clean_text(value, field="timezone", max_length=64)
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise _invalid(
+        raise invalid(
             f"{value!r} is not an IANA time zone (e.g. Europe/Paris).", "timezone"
         ) from None
     return value
@@ -93,9 +85,9 @@ def _amount(value: Decimal, field: str) -> Decimal:
     try:
         amount = money(value)
     except InvalidOperation:
-        raise _invalid("Amounts are decimal numbers.", field) from None
+        raise invalid("Amounts are decimal numbers.", field) from None
     if amount != value or not Decimal(0) <= amount < Decimal("10000000000"):
-        raise _invalid("Amounts are >= 0 with at most two decimals.", field)
+        raise invalid("Amounts are >= 0 with at most two decimals.", field)
     return amount
 
 
@@ -174,12 +166,12 @@ class RowRequest:
 
     def spec(self) -> RowSpec:
         if (self.seat_count is None) == (self.seat_numbers is None):
-            raise _invalid(f"Row {self.name!r}: give seatCount or seatNumbers.", "rows")
+            raise invalid(f"Row {self.name!r}: give seatCount or seatNumbers.", "rows")
         if self.seat_numbers is not None:
             return RowSpec(name=self.name, seat_numbers=list(self.seat_numbers))
         assert self.seat_count is not None
         if not 0 < self.seat_count <= MAX_SEATS_PER_CALL:
-            raise _invalid(f"Row {self.name!r}: seatCount is 1 to {MAX_SEATS_PER_CALL}.", "rows")
+            raise invalid(f"Row {self.name!r}: seatCount is 1 to {MAX_SEATS_PER_CALL}.", "rows")
         return RowSpec.numbered(self.name, self.seat_count)
 
 
@@ -198,18 +190,18 @@ async def add_section(
     Existing events keep their seat maps; events created later include the section."""
     require_manager(caller, "change venues")
     if sum(r.seat_count or len(r.seat_numbers or ()) for r in rows) + capacity > MAX_SEATS_PER_CALL:
-        raise _invalid(f"A section has at most {MAX_SEATS_PER_CALL} seats.", "rows")
+        raise invalid(f"A section has at most {MAX_SEATS_PER_CALL} seats.", "rows")
     spec = SectionSpec(
         name=_name(name), kind=kind, rows=[row.spec() for row in rows], capacity=capacity
     )
     for row in spec.rows:
         _name(row.name, field="rows", max_length=50)
         if len(set(row.seat_numbers)) != len(row.seat_numbers):
-            raise _invalid(f"Row {row.name!r} repeats a seat number.", "rows")
-        if any(not 0 < len(n) <= 20 for n in row.seat_numbers):
-            raise _invalid("Seat numbers have 1 to 20 characters.", "rows")
+            raise invalid(f"Row {row.name!r} repeats a seat number.", "rows")
+        for number in row.seat_numbers:
+            clean_text(number, field="rows", max_length=20)
     if len({row.name for row in spec.rows}) != len(spec.rows):
-        raise _invalid("Row names must be unique in a section.", "rows")
+        raise invalid("Row names must be unique in a section.", "rows")
     # Venues are never deleted: the venue read below cannot be outdated by another command.
     await _require_venue(session, venue_id)
     taken = await session.scalar(
@@ -223,13 +215,13 @@ async def add_section(
         )
     )
     if taken:
-        raise _invalid(f"The venue has a section named {spec.name!r} already.", "name")
+        raise invalid(f"The venue has a section named {spec.name!r} already.", "name")
     try:
         section_id = await insert_section(
             session, venue_id=venue_id, spec=spec, position=position or 0
         )
     except IntegrityError:  # a concurrent add_section took the name (the unique index decides)
-        raise _invalid(f"The venue has a section named {spec.name!r} already.", "name") from None
+        raise invalid(f"The venue has a section named {spec.name!r} already.", "name") from None
     await _venue_changed(session, venue_id)
     return SectionView(
         id=section_id,
@@ -322,7 +314,7 @@ async def _event_changed(session: AsyncSession, event_id: int) -> None:
 def _check_levels(price_levels: Sequence[str]) -> list[str]:
     levels = [_name(level, field="price_levels", max_length=100) for level in price_levels]
     if not 0 < len(levels) <= MAX_PRICE_LEVELS or len(set(levels)) != len(levels):
-        raise _invalid(
+        raise invalid(
             f"An event has 1 to {MAX_PRICE_LEVELS} price levels with distinct names.",
             "price_levels",
         )
@@ -346,10 +338,8 @@ async def create_event(
     """A draft event with its own copy of the venue's seat map (the template's ids), priced
     per section and price level; seats may override their section's prices."""
     require_manager(caller, "create events")
-    if starts_at.tzinfo is None:
-        raise _invalid("starts_at needs a UTC offset.", "starts_at")
-    if len(currency) != 3 or not currency.isalpha():
-        raise _invalid("currency is an ISO 4217 code such as EUR.", "currency")
+    starts_at = check_instant(starts_at, field="starts_at")
+    currency = parse_currency(currency)
     levels = _check_levels(price_levels)
     venue = await _require_venue(session, venue_id)
     sections = dict(
@@ -360,13 +350,13 @@ async def create_event(
         ).all()
     )
     if not sections:
-        raise _invalid(f"Venue {venue.id} has no sections yet; add one first.", "venue_id")
+        raise invalid(f"Venue {venue.id} has no sections yet; add one first.", "venue_id")
     by_section: dict[str, dict[str, Decimal]] = {}
     for price in prices:
         if price.section_id not in sections:
-            raise _invalid(f"Section {price.section_id} is not part of the venue.", "prices")
+            raise invalid(f"Section {price.section_id} is not part of the venue.", "prices")
         if price.price_level not in levels:
-            raise _invalid(f"Price level {price.price_level!r} is not in price_levels.", "prices")
+            raise invalid(f"Price level {price.price_level!r} is not in price_levels.", "prices")
         if price.amount is not None:
             by_section.setdefault(sections[price.section_id], {})[price.price_level] = _amount(
                 price.amount, "prices"
@@ -376,7 +366,7 @@ async def create_event(
         venue_id=venue_id,
         name=_name(name),
         starts_at=starts_at,
-        currency=currency.upper(),
+        currency=currency,
         price_levels=levels,
         prices=by_section,
         now=now,
@@ -400,9 +390,7 @@ async def update_event(
     if name is not None:
         values["name"] = _name(name)
     if starts_at is not None:
-        if starts_at.tzinfo is None:
-            raise _invalid("starts_at needs a UTC offset.", "starts_at")
-        values["starts_at"] = starts_at
+        values["starts_at"] = check_instant(starts_at, field="starts_at")
     await _event_changed(session, event_id)
     if values:
         await session.execute(sa.update(event_t).where(event_t.c.id == event_id).values(values))
@@ -422,7 +410,7 @@ async def _level_ids(session: AsyncSession, *, event_id: int, names: set[str]) -
     )
     missing = sorted(names - set(existing))
     if len(existing) + len(missing) > MAX_PRICE_LEVELS:
-        raise _invalid(f"An event has at most {MAX_PRICE_LEVELS} price levels.", "prices")
+        raise invalid(f"An event has at most {MAX_PRICE_LEVELS} price levels.", "prices")
     for position, level in enumerate(missing, start=len(existing)):
         _name(level, field="prices", max_length=100)
         existing[level] = await session.scalar(
@@ -483,7 +471,7 @@ async def _set_seat_prices(
         ).all()
     )
     if unknown := sorted(seat_ids - known):
-        raise _invalid(f"Seat {unknown[0]} is not part of event {event_id}.", "seat_prices")
+        raise invalid(f"Seat {unknown[0]} is not part of event {event_id}.", "seat_prices")
     for price in seat_prices:
         amount = None if price.amount is None else _amount(price.amount, "seat_prices")
         await _upsert_prices(
@@ -521,7 +509,7 @@ async def set_prices(
     level_ids = await _level_ids(session, event_id=event_id, names={p.price_level for p in prices})
     for price in prices:
         if price.section_id not in sections:
-            raise _invalid(f"Section {price.section_id} is not part of the event.", "prices")
+            raise invalid(f"Section {price.section_id} is not part of the event.", "prices")
         amount = None if price.amount is None else _amount(price.amount, "prices")
         await _upsert_prices(
             session,
@@ -550,7 +538,7 @@ async def set_blocked(
     await _require_event(session, event_id, caller)
     wanted = sorted(set(seat_ids))
     if not wanted:
-        raise _invalid("Name at least one seat.", "seat_ids")
+        raise invalid("Name at least one seat.", "seat_ids")
     which = seat_is_free(now) if blocked else event_seat_t.c.status == SeatStatus.BLOCKED
     to_status = SeatStatus.BLOCKED if blocked else SeatStatus.AVAILABLE
     changed = (
@@ -564,7 +552,7 @@ async def set_blocked(
     if len(changed) != len(wanted):
         first = sorted(set(wanted) - {seat.seat_id for seat in changed})[0]
         if not blocked:
-            raise _invalid(f"Seat {first} of event {event_id} is not blocked.", "seat_ids")
+            raise invalid(f"Seat {first} of event {event_id} is not blocked.", "seat_ids")
         raise TicketingError(
             ErrorCode.SEAT_NOT_AVAILABLE,
             f"Seat {first} of event {event_id} is not available; only available seats can be "

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.db import command
 from ticketing.domain import EventStatus, SeatStatus, SeatType, SectionKind, money
 from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.inputs import parse_currency
 from ticketing.models import (
     Money,
     event_row_t,
@@ -216,7 +217,7 @@ async def insert_event(
             venue_id=venue_id,
             name=name,
             starts_at=starts_at,
-            currency=currency.upper(),
+            currency=parse_currency(currency),
             created_at=now,
             status=status.value,
         )
