@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -154,4 +155,20 @@ SeatId = Annotated[
     int,
     Path(ge=1, le=MAX_ID, description="Seat id of the venue template, scoped by the event."),
     AsciiId,
+]
+
+
+def _cart_id(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return inputs.parse_cart_id(value)
+        except TicketingError as exc:
+            raise ValueError(exc.message) from None
+    return value
+
+
+CartId = Annotated[
+    uuid.UUID,
+    Path(description="The cart's id: a random uuid (version 4 or 7) the client made."),
+    BeforeValidator(_cart_id),
 ]

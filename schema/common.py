@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Awaitable
 from decimal import Decimal
 from typing import TypeVar
@@ -57,11 +58,22 @@ PaymentStatus = strawberry.enum(
 
 T = TypeVar("T")
 
-# Strawberry's own UUID scalar (same parsing and serialization), with a description for the docs.
+
+def _parse_uuid(value: object) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise TypeError("a UUID is sent as a string")
+    try:
+        return inputs.parse_uuid(value, field="UUID")
+    except TicketingError as exc:
+        raise ValueError(exc.message) from None
+
+
+# Strawberry's own UUID scalar (same serialization), parsing the canonical form only.
 UUID = dataclasses.replace(
     UUIDDefinition,
     description="A UUID in canonical text form, e.g. 6b1f3c1e-8a43-4b7e-9a51-2f7c1d0e9a11.",
     specified_by_url="https://www.rfc-editor.org/rfc/rfc9562",
+    parse_value=_parse_uuid,
 )
 NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency is involved"
 

@@ -1,4 +1,4 @@
-"""Input rules both doors share: ids, text, currencies, cart ids (bad ones: VALIDATION_ERROR)."""
+"""Input rules both doors share: ids, text, currencies, uuids (bad ones: VALIDATION_ERROR)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ MAX_ID = 2_147_483_647
 
 _ID = re.compile(r"[0-9]{1,10}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-# The canonical text form of RFC 9562 (either case), version 4 (random) or 7 (time and random),
-# the RFC's variant: a cart id is a capability, so it must be one a client drew at random.
-_CART_ID = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.IGNORECASE
-)
+# The canonical text form of RFC 9562 (either case); Python's uuid also takes braces, urn: and
+# bare hex, so the same id could be written many ways.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _REFUSED_CATEGORIES = {"Cc", "Cs"}  # control characters, and lone surrogates no database stores
 
 
@@ -78,24 +76,33 @@ def parse_currency(value: str, *, field: str = "currency") -> str:
     return code.upper()
 
 
-def parse_cart_id(text: str, *, field: str = "cart_id") -> uuid.UUID:
-    """A cart id as a client sends it: a random uuid (version 4 or 7) in canonical form."""
-    if not _CART_ID.fullmatch(text):
-        raise _weak_cart_id(field)
+def parse_uuid(text: str, *, field: str) -> uuid.UUID:
+    """A uuid in canonical text form (8-4-4-4-12 hex digits)."""
+    if not _UUID.fullmatch(text):
+        raise invalid(f"{field} must be a uuid in canonical form ({_EXAMPLE_UUID}).", field)
     return uuid.UUID(text)
 
 
+def parse_cart_id(text: str, *, field: str = "cart_id") -> uuid.UUID:
+    """A cart id as a client sends it: a random uuid (version 4 or 7) in canonical form."""
+    if not _UUID.fullmatch(text):
+        raise _weak_cart_id(field)
+    return check_cart_id(uuid.UUID(text), field=field)
+
+
 def check_cart_id(value: uuid.UUID, *, field: str = "cart_id") -> uuid.UUID:
-    """`parse_cart_id` for a uuid parsed already: the nil uuid and guessable versions are
-    refused (whoever knows an unbound cart's id may use it)."""
+    """Whoever knows an unbound cart's id may use the cart: the nil uuid and versions that are
+    not random (1, 3, 5, 6, 8) could be guessed."""
     if value.variant != uuid.RFC_4122 or value.version not in (4, 7):
         raise _weak_cart_id(field)
     return value
 
 
+_EXAMPLE_UUID = "6b1f3c1e-8a43-4b7e-9a51-2f7c1d0e9a11"
+
+
 def _weak_cart_id(field: str) -> TicketingError:
     return invalid(
-        f"{field} must be a random uuid (version 4 or 7) in canonical form, e.g. "
-        "6b1f3c1e-8a43-4b7e-9a51-2f7c1d0e9a11.",
+        f"{field} must be a random uuid (version 4 or 7) in canonical form, e.g. {_EXAMPLE_UUID}.",
         field,
     )

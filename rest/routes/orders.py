@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from rest.deps import (
     SIGNED_IN,
+    CartId,
     EventId,
     NowDep,
     PolicyDep,
@@ -30,9 +31,7 @@ router = APIRouter()
     summary="A cart (an unused id is empty)",
     responses=problem_responses(),
 )
-async def get_cart(
-    cart_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
-) -> CartOut:
+async def get_cart(cart_id: CartId, session: SessionDep, now: NowDep, viewer: ViewerDep) -> CartOut:
     return CartOut.of(await carts.get_cart(session, cart_id=cart_id, now=now, caller=viewer))
 
 
@@ -50,7 +49,7 @@ async def get_cart(
     ),
     openapi_extra=SIGNED_IN,
 )
-async def add_seat(cart_id: uuid.UUID, body: AddSeatIn, request: Request) -> CartOut:
+async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOut:
     # The on-sale routes (hold, book, pay) take no injected dependencies (see `service_call`).
     async with service_call(request) as call:
         cart = await carts.add_seat_to_cart(
@@ -80,7 +79,7 @@ async def add_seat(cart_id: uuid.UUID, body: AddSeatIn, request: Request) -> Car
     ),
 )
 async def add_general_admission(
-    cart_id: uuid.UUID,
+    cart_id: CartId,
     body: AddGeneralAdmissionIn,
     session: SessionDep,
     now: NowDep,
@@ -108,7 +107,7 @@ async def add_general_admission(
     responses=problem_responses(ErrorCode.NOT_FOUND, ErrorCode.CART_NOT_OPEN),
 )
 async def remove_seat(
-    cart_id: uuid.UUID,
+    cart_id: CartId,
     event_id: EventId,
     seat_id: SeatId,
     session: SessionDep,
@@ -133,7 +132,7 @@ async def remove_seat(
     ),
     openapi_extra=SIGNED_IN,
 )
-async def book_cart(cart_id: uuid.UUID, request: Request) -> BookingOut:
+async def book_cart(cart_id: CartId, request: Request) -> BookingOut:
     async with service_call(request) as call:
         payment = await carts.book_cart(
             call.session, cart_id=cart_id, now=call.now, policy=call.policy, caller=call.viewer

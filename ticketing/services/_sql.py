@@ -87,13 +87,13 @@ _LOCK_CART = tuple(
     direct.Direct(statement, waits=True)  # see `lock_visible_cart_later`
     for statement in _lock_cart_statements(sa.bindparam("cart_id", type_=cart_t.c.id.type))
 )
-_LOCK_CART_OF_PAYMENT = tuple(
-    direct.Direct(statement, waits=True)
-    for statement in _lock_cart_statements(
+_LOCK_CART_OF_PAYMENT = direct.Direct(
+    _lock_cart_statements(
         sa.select(payment_t.c.cart_id)
         .where(payment_t.c.id == sa.bindparam("payment_id", type_=payment_t.c.id.type))
         .scalar_subquery()
-    )
+    )[0],
+    waits=True,
 )
 _CART_EXISTS = direct.Direct(
     sa.select(sa.exists().where(cart_t.c.id == sa.bindparam("cart_id", type_=cart_t.c.id.type)))
@@ -108,10 +108,10 @@ async def lock_visible_cart(
     caller: Principal | None,
 ) -> tuple[uuid.UUID, CartStatus] | None:
     """Lock the cart (given, or the payment's) if the caller may see it, in one statement; a
-    signed-in caller binds an unbound cart. None when there is no such cart for this caller."""
-    anonymous, customer = _LOCK_CART if payment_id is None else _LOCK_CART_OF_PAYMENT
+    signed-in caller binds an unbound cart, never through its payment. None when there is no
+    such cart for this caller."""
     params = {"cart_id": cart_id, "payment_id": payment_id, "me": me(caller)}
-    row = await direct.one_or_none(session, anonymous if caller is None else customer, params)
+    row = await direct.one_or_none(session, _lock_statement(cart_id, payment_id, caller), params)
     return None if row is None else (row[0], CartStatus(row[1]))
 
 
@@ -124,9 +124,19 @@ async def lock_visible_cart_later(
 ) -> None:
     """`lock_visible_cart` whose answer the command reads in its next statement (with what the
     lock protects): on PostgreSQL the lock goes with that statement's round trip."""
-    anonymous, customer = _LOCK_CART if payment_id is None else _LOCK_CART_OF_PAYMENT
     params = {"cart_id": cart_id, "payment_id": payment_id, "me": me(caller)}
-    await direct.later(session, anonymous if caller is None else customer, params)
+    await direct.later(session, _lock_statement(cart_id, payment_id, caller), params)
+
+
+def _lock_statement(
+    cart_id: uuid.UUID | None, payment_id: uuid.UUID | None, caller: Principal | None
+) -> direct.Direct:
+    if payment_id is not None:
+        # A payment names its cart, so it must not make a customer the owner of a cart he did
+        # not use himself: whoever learned a payment id would take the anonymous buyer's cart.
+        return _LOCK_CART_OF_PAYMENT
+    plain, binding = _LOCK_CART
+    return plain if caller is None else binding
 
 
 async def lock_cart_for(

@@ -34,6 +34,7 @@ from ticketing.domain import (
     sees_drafts,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.inputs import check_cart_id
 from ticketing.models import (
     cart_t,
     event_seat_t,
@@ -269,6 +270,7 @@ async def get_cart(
     session: AsyncSession, *, cart_id: uuid.UUID, now: datetime, caller: Principal | None = None
 ) -> CartView:
     """The cart (an unused id is an empty open cart); NOT_FOUND when another customer's."""
+    check_cart_id(cart_id)
     return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
 
 
@@ -460,6 +462,7 @@ async def add_seat_to_cart(
     event on sale, the price offered) and the cart's row lock the rest. Otherwise the hold
     reads it all again under its locks and says what is wrong.
     """
+    check_cart_id(cart_id)
     peeked = await _peek(
         session,
         cart_id=cart_id,
@@ -862,6 +865,7 @@ async def add_general_admission_to_cart(
     caller: Principal | None = None,
 ) -> CartView:
     """Hold `quantity` places of a general-admission section at once: all of them or none."""
+    check_cart_id(cart_id)
     if quantity < 1:
         raise TicketingError(
             ErrorCode.VALIDATION_ERROR, "Quantity must be at least 1.", field=("quantity",)
@@ -999,6 +1003,7 @@ async def remove_seat_from_cart(
     caller: Principal | None = None,
 ) -> CartView:
     """Release one held seat of this cart back to sale."""
+    check_cart_id(cart_id)
     await _open_cart_for_change(session, cart_id=cart_id, now=now, create=False, caller=caller)
     released = (
         await session.execute(
@@ -1138,6 +1143,7 @@ async def book_cart(
     Idempotent: booking a cart that already has a payment returns that payment. When the policy
     refuses anonymous checkout, only a signed-in customer may book (AUTH_REQUIRED).
     """
+    check_cart_id(cart_id)
     if caller is None and not policy.anonymous_checkout:
         raise TicketingError(
             ErrorCode.AUTH_REQUIRED, "Sign in to book: this service sells to customers only."

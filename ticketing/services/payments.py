@@ -334,7 +334,7 @@ async def _lock_payment(
     """Lock the payment's cart, then the payment (the global lock order), and read it with its
     items: one round trip on PostgreSQL (the locks wait for the read).
 
-    Another customer's payment is NOT_FOUND; a signed-in caller binds an unbound cart."""
+    Another customer's payment is NOT_FOUND; an unbound cart stays unbound."""
     # The cart is found through the payment (a payment's cart never changes).
     await lock_visible_cart_later(session, payment_id=payment_id, caller=caller)
     await direct.later(session, _LOCK_PAYMENT, {"payment_id": payment_id})
