@@ -57,6 +57,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             timeout_s=settings.lock_timeout_ms / 1000,
         )
         app.state.graphql_results = ResultCache()
+        if settings.payment_policy.mode == "test":
+            log.warning(
+                "payments run in TEST mode: anyone may complete a payment. Set "
+                "TICKETING_PAYMENT_SECRET to accept only the provider's signed callbacks."
+            )
         # What exists now (modules, classes, the app) lives as long as the process: out of the
         # cyclic collector's full passes (~20-40 ms each for the ~90,000 objects of a started
         # app, measured; the loop serves nobody meanwhile). Handed back at shutdown.

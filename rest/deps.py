@@ -21,7 +21,7 @@ from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inputs import MAX_ID
 from ticketing.services import accounts
 from ticketing.services.seatmaps import SeatMaps
-from ticketing.settings import AuthPolicy, CartPolicy
+from ticketing.settings import AuthPolicy, CartPolicy, PaymentPolicy
 
 # Declares the bearer scheme in OpenAPI (the Authorize button of /docs signs in through
 # POST /auth/token); the token itself is read by `viewer_of`.
@@ -110,6 +110,7 @@ class Call:
     session: AsyncSession
     now: datetime
     policy: CartPolicy
+    payments: PaymentPolicy
     viewer: Principal | None
 
 
@@ -121,7 +122,8 @@ async def service_call(request: Request) -> AsyncIterator[Call]:
     state = request.app.state
     viewer = await viewer_of(request)
     async with session_of(state.sessionmaker) as session:
-        yield Call(session, state.clock(), state.settings.cart_policy, viewer)
+        settings = state.settings
+        yield Call(session, state.clock(), settings.cart_policy, settings.payment_policy, viewer)
 
 
 SIGNED_IN: dict[str, object] = {"security": [{bearer.scheme_name: []}]}

@@ -36,6 +36,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.AUTH_REQUIRED: 401,
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.INVALID_SIGNATURE: 401,
     ErrorCode.TOO_MANY_ATTEMPTS: 429,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.EMAIL_TAKEN: 409,
@@ -133,6 +134,8 @@ def problem_response(
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     elif code in (ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_CREDENTIALS):
         headers["WWW-Authenticate"] = "Bearer"
+    elif code is ErrorCode.INVALID_SIGNATURE:
+        headers["WWW-Authenticate"] = "Ticketing-Signature"
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 

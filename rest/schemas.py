@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -238,6 +238,10 @@ class PaymentOut(BookingOut):
 
 class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
+    payments: Literal["test", "signed"] = Field(
+        description="`signed`: only the payment provider's signed callbacks finish payments. "
+        "`test`: anyone may (no TICKETING_PAYMENT_SECRET; for demos and tests)."
+    )
 
 
 class PriceLevelOut(BaseModel):

@@ -55,9 +55,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str, *, workers: int, demo: bool = False, **env: str) -> Iterator[str]:
-    """`ticketing serve --workers N` on a free port; yields its base URL; stops it afterwards."""
+def serving(
+    database_url: str, *, workers: int, demo: bool = False, log: Path | None = None, **env: str
+) -> Iterator[str]:
+    """`ticketing serve --workers N` on a free port; yields its base URL; stops it afterwards.
+    What the server prints goes to `log` when given."""
     port = free_port()
+    output = log.open("w") if log is not None else None
     process = subprocess.Popen(
         [
             *TICKETING,
@@ -72,7 +76,7 @@ def serving(database_url: str, *, workers: int, demo: bool = False, **env: str) 
             "warning",
         ],
         env=cli_env(database_url, TICKETING_SWEEP_INTERVAL_SECONDS="0", **env),
-        stdout=subprocess.PIPE,
+        stdout=output or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -81,9 +85,8 @@ def serving(database_url: str, *, workers: int, demo: bool = False, **env: str) 
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise AssertionError(
-                    f"server exited: {process.stdout.read() if process.stdout else ''}"
-                )
+                said = process.stdout.read() if process.stdout else log.read_text() if log else ""
+                raise AssertionError(f"server exited: {said}")
             try:
                 if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
                     break
@@ -100,3 +103,5 @@ def serving(database_url: str, *, workers: int, demo: bool = False, **env: str) 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if output is not None:
+            output.close()

@@ -85,7 +85,7 @@ async def test_demo_data_is_a_realistic_venue_with_two_upcoming_events(
 async def test_serve_migrates_seeds_demo_once_and_answers(database_url: str) -> None:
     with serving(database_url, workers=1) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as http:
-            assert (await http.get("/health")).json() == {"status": "ok"}
+            assert (await http.get("/health")).json() == {"status": "ok", "payments": "test"}
             assert (await http.get("/events")).json() == []  # --no-demo
     # Without --no-demo the empty database gets the demo, and only once.
     for _ in range(2):

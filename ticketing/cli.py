@@ -9,10 +9,12 @@ import importlib
 import json
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ticketing import signatures
 from ticketing.db import create_engine, create_sessionmaker
 from ticketing.demo import is_empty, seed_demo, seed_stadium
 from ticketing.domain import Role
@@ -125,6 +127,26 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
+def _sign(settings: Settings, args: argparse.Namespace) -> None:
+    """Print the header the payment provider would send, and a curl line that sends it."""
+    secret = settings.payment_policy.secret
+    if secret is None:
+        raise SystemExit("payments sign: set TICKETING_PAYMENT_SECRET (the provider's secret)")
+    try:
+        payment_id = uuid.UUID(args.payment_id)
+    except ValueError:
+        raise SystemExit(f"payments sign: {args.payment_id!r} is not a payment id") from None
+    header = signatures.sign(
+        secret,
+        payment_id=payment_id,
+        outcome=args.outcome,
+        timestamp=int(datetime.now(UTC).timestamp()),
+    )
+    url = f"{args.url.rstrip('/')}/payments/{payment_id}/{args.outcome}"
+    print(f"{signatures.HEADER}: {header}")
+    print(f"curl -s -X POST {url} -H '{signatures.HEADER}: {header}'")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ticketing", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +172,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--manager", action="store_true", help="with the manager role")
     promote = users_commands.add_parser("promote", help="give an account the manager role")
     promote.add_argument("email")
+
+    payments = commands.add_parser("payments", help="payments: sign a provider callback by hand")
+    payments_commands = payments.add_subparsers(dest="payments_command", required=True)
+    sign = payments_commands.add_parser(
+        "sign", help="print the Ticketing-Signature header (and a curl line) for a callback"
+    )
+    sign.add_argument("payment_id")
+    sign.add_argument("outcome", choices=signatures.OUTCOMES)
+    sign.add_argument("--url", default="http://127.0.0.1:8000", help="the API's base URL")
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL (schema.graphql)")
     export.add_argument("path", nargs="?", default="schema.graphql")
@@ -177,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("database is at the latest schema", file=sys.stderr)
     elif args.command == "users":
         asyncio.run(_users(settings, args))
+    elif args.command == "payments":
+        _sign(settings, args)
     elif args.command == "export-schema":
         # The CLI is the composition root: it may reach the GraphQL adapter, by name.
         export = importlib.import_module("schema.export")

@@ -86,6 +86,14 @@ class Principal:
         return f"user:{self.user_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderSignature:
+    """A request that speaks for the payment provider: its `Ticketing-Signature` header (None
+    when the request carries none), checked against the payment and outcome it reports."""
+
+    header: str | None
+
+
 def sees_drafts(viewer: Principal | None) -> bool:
     """Draft events exist for managers only; to everyone else they do not exist."""
     return viewer is not None and viewer.is_manager

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,19 @@ class CartPolicy:
     payment_timeout_seconds: int = 900
     max_seats_per_cart: int = 10
     anonymous_checkout: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPolicy:
+    """Who may finish a payment: with a secret, the provider's signed callbacks only."""
+
+    secret: str | None = None
+    signature_tolerance_seconds: int = 300
+
+    @property
+    def mode(self) -> Literal["test", "signed"]:
+        """`signed`, or `test`: anyone may report a payment's outcome (demos and tests)."""
+        return "test" if self.secret is None else "signed"
 
 
 class Settings(BaseSettings):
@@ -61,6 +75,10 @@ class Settings(BaseSettings):
     # argon2id cost (RFC 9106's low-memory profile by default); tests may lower it.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
+    # The secret shared with the payment provider: its callbacks are signed with it
+    # (ticketing.signatures). Unset: test payments, anyone may complete a payment.
+    payment_secret: SecretStr | None = None
+    payment_signature_tolerance_seconds: int = Field(default=300, gt=0)
     # When false, booking a cart needs a signed-in customer (401 AUTH_REQUIRED otherwise).
     anonymous_checkout: bool = True
     sql_echo: bool = False
@@ -75,6 +93,14 @@ class Settings(BaseSettings):
             payment_timeout_seconds=self.payment_timeout_seconds,
             max_seats_per_cart=self.max_seats_per_cart,
             anonymous_checkout=self.anonymous_checkout,
+        )
+
+    @property
+    def payment_policy(self) -> PaymentPolicy:
+        secret = self.payment_secret.get_secret_value() if self.payment_secret else None
+        return PaymentPolicy(
+            secret=secret or None,
+            signature_tolerance_seconds=self.payment_signature_tolerance_seconds,
         )
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from rest.deps import SessionDep
 from rest.problems import problem_responses
@@ -18,6 +18,6 @@ router = APIRouter(tags=["health"])
     summary="The service and its database answer",
     responses=problem_responses(ErrorCode.INTERNAL_ERROR),
 )
-async def health(session: SessionDep) -> HealthOut:
+async def health(session: SessionDep, request: Request) -> HealthOut:
     await system.database_answers(session)
-    return HealthOut(status="ok")
+    return HealthOut(status="ok", payments=request.app.state.settings.payment_policy.mode)

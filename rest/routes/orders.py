@@ -19,6 +19,8 @@ from rest.deps import (
 )
 from rest.problems import problem_responses
 from rest.schemas import AddGeneralAdmissionIn, AddSeatIn, BookingOut, CartOut, PaymentOut
+from ticketing import signatures
+from ticketing.domain import Principal, ProviderSignature
 from ticketing.errors import ErrorCode
 from ticketing.services import carts, payments
 
@@ -155,21 +157,44 @@ async def get_payment(
 
 
 FINISH_PROBLEMS = problem_responses(
-    ErrorCode.NOT_FOUND, ErrorCode.PAYMENT_FINALIZED, ErrorCode.PAYMENT_EXPIRED
+    ErrorCode.NOT_FOUND,
+    ErrorCode.PAYMENT_FINALIZED,
+    ErrorCode.PAYMENT_EXPIRED,
+    ErrorCode.INVALID_SIGNATURE,
+    ErrorCode.FORBIDDEN,
 )
+FINISH_DESCRIPTION = (
+    "The payment provider's callback. With `TICKETING_PAYMENT_SECRET` set, it is signed: "
+    '`Ticketing-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<payment id>.<outcome>">` '
+    "(outcome `complete` or `failed`, within 300 s); a repeated call returns the same answer "
+    "and changes nothing more. Without a secret (test payments) anyone may call it."
+)
+
+
+def _provider_signature(request: Request, viewer: Principal | None) -> ProviderSignature | None:
+    """These routes are the provider's callbacks: a request without a bearer token speaks for
+    the provider (and is checked for its signature); with one, for that customer."""
+    header = request.headers.get(signatures.HEADER)
+    return ProviderSignature(header) if header is not None or viewer is None else None
 
 
 @router.post(
     "/payments/{payment_id}/complete",
     tags=["payments"],
     summary="The payment succeeded: seats sold, tickets issued (idempotent)",
+    description=FINISH_DESCRIPTION,
     responses=FINISH_PROBLEMS,
     openapi_extra=SIGNED_IN,
 )
 async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
     async with service_call(request) as call:
         payment = await payments.complete_payment(
-            call.session, payment_id=payment_id, now=call.now, caller=call.viewer
+            call.session,
+            payment_id=payment_id,
+            now=call.now,
+            policy=call.payments,
+            signature=_provider_signature(request, call.viewer),
+            caller=call.viewer,
         )
     return PaymentOut.of(payment)
 
@@ -178,12 +203,19 @@ async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOu
     "/payments/{payment_id}/failed",
     tags=["payments"],
     summary="The payment failed: seats back on sale (idempotent)",
+    description=FINISH_DESCRIPTION
+    + " A signed-in customer may also abandon his own pending payment here (bearer token).",
     responses=FINISH_PROBLEMS,
     openapi_extra=SIGNED_IN,
 )
 async def fail_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
     async with service_call(request) as call:
         payment = await payments.fail_payment(
-            call.session, payment_id=payment_id, now=call.now, caller=call.viewer
+            call.session,
+            payment_id=payment_id,
+            now=call.now,
+            policy=call.payments,
+            signature=_provider_signature(request, call.viewer),
+            caller=call.viewer,
         )
     return PaymentOut.of(payment)

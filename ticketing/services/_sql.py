@@ -87,67 +87,35 @@ _LOCK_CART = tuple(
     direct.Direct(statement, waits=True)  # see `lock_visible_cart_later`
     for statement in _lock_cart_statements(sa.bindparam("cart_id", type_=cart_t.c.id.type))
 )
+# Whoever owns it: the command reads next whether the caller may see it (and rolls back if not).
 _LOCK_CART_OF_PAYMENT = direct.Direct(
-    _lock_cart_statements(
-        sa.select(payment_t.c.cart_id)
+    sa.select(cart_t.c.id, cart_t.c.status)
+    .where(
+        cart_t.c.id
+        == sa.select(payment_t.c.cart_id)
         .where(payment_t.c.id == sa.bindparam("payment_id", type_=payment_t.c.id.type))
         .scalar_subquery()
-    )[0],
+    )
+    .with_for_update(),
     waits=True,
 )
-_CART_EXISTS = direct.Direct(
-    sa.select(sa.exists().where(cart_t.c.id == sa.bindparam("cart_id", type_=cart_t.c.id.type)))
-)
-
-
-async def lock_visible_cart(
-    session: AsyncSession,
-    *,
-    cart_id: uuid.UUID | None = None,
-    payment_id: uuid.UUID | None = None,
-    caller: Principal | None,
-) -> tuple[uuid.UUID, CartStatus] | None:
-    """Lock the cart (given, or the payment's) if the caller may see it, in one statement; a
-    signed-in caller binds an unbound cart, never through its payment. None when there is no
-    such cart for this caller."""
-    params = {"cart_id": cart_id, "payment_id": payment_id, "me": me(caller)}
-    row = await direct.one_or_none(session, _lock_statement(cart_id, payment_id, caller), params)
-    return None if row is None else (row[0], CartStatus(row[1]))
 
 
 async def lock_visible_cart_later(
-    session: AsyncSession,
-    *,
-    cart_id: uuid.UUID | None = None,
-    payment_id: uuid.UUID | None = None,
-    caller: Principal | None,
+    session: AsyncSession, *, cart_id: uuid.UUID, caller: Principal | None
 ) -> None:
-    """`lock_visible_cart` whose answer the command reads in its next statement (with what the
-    lock protects): on PostgreSQL the lock goes with that statement's round trip."""
-    params = {"cart_id": cart_id, "payment_id": payment_id, "me": me(caller)}
-    await direct.later(session, _lock_statement(cart_id, payment_id, caller), params)
-
-
-def _lock_statement(
-    cart_id: uuid.UUID | None, payment_id: uuid.UUID | None, caller: Principal | None
-) -> direct.Direct:
-    if payment_id is not None:
-        # A payment names its cart, so it must not make a customer the owner of a cart he did
-        # not use himself: whoever learned a payment id would take the anonymous buyer's cart.
-        return _LOCK_CART_OF_PAYMENT
+    """Lock the cart if the caller may see it; a signed-in caller binds an unbound cart. The
+    command reads the answer in its next statement (with what the lock protects): on PostgreSQL
+    the lock goes with that statement's round trip."""
     plain, binding = _LOCK_CART
-    return plain if caller is None else binding
+    statement = plain if caller is None else binding
+    await direct.later(session, statement, {"cart_id": cart_id, "me": me(caller)})
 
 
-async def lock_cart_for(
-    session: AsyncSession, cart_id: uuid.UUID, *, caller: Principal | None
-) -> CartStatus | None:
-    """`lock_cart` for a caller: a cart bound to another customer is NOT_FOUND, and an unbound
-    one becomes the caller's (if signed in). None when the cart was never used."""
-    locked = await lock_visible_cart(session, cart_id=cart_id, caller=caller)
-    if locked is None and await direct.scalar(session, _CART_EXISTS, {"cart_id": cart_id}):
-        raise not_found("Cart", cart_id, field="cart_id")
-    return None if locked is None else locked[1]
+async def lock_cart_of_payment_later(session: AsyncSession, *, payment_id: uuid.UUID) -> None:
+    """Lock the payment's cart (read in the command's next statement, as above). It never binds
+    the cart: whoever learned a payment id would take the anonymous buyer's cart."""
+    await direct.later(session, _LOCK_CART_OF_PAYMENT, {"payment_id": payment_id})
 
 
 def _upsert_cart(insert: Any) -> Any:

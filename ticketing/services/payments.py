@@ -15,13 +15,14 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing import direct
+from ticketing import direct, signatures
 from ticketing.db import command, query, short_command, short_query
 from ticketing.domain import (
     CartStatus,
     PaymentStatus,
     PaymentView,
     Principal,
+    ProviderSignature,
     SeatStatus,
     TicketView,
     check_payment_outcome,
@@ -44,11 +45,12 @@ from ticketing.services._sql import (
     audit_seat,
     cart_visible,
     lock_cart,
-    lock_visible_cart_later,
+    lock_cart_of_payment_later,
     me,
     note_seat_changes,
     record_audit,
 )
+from ticketing.settings import PaymentPolicy
 
 # Prebuilt (see ticketing.services._sql): the statements of booking and paying.
 _TICKETS = (
@@ -161,6 +163,7 @@ _PAYMENT_AND_ITEMS = direct.Direct(
     sa.select(
         *(payment_t.c[name] for name in PAYMENT_ROW_COLUMNS),
         cart_visible().label("visible"),
+        cart_t.c.owner_id,
         item_t.c.event_id,
         item_t.c.seat_id,
         item_t.c.price_level_id,
@@ -328,21 +331,74 @@ class _LockedPayment(NamedTuple):
     items: list[Any]  # its active cart items: event_id, seat_id, price_level_id, amount
 
 
+class _Finisher(NamedTuple):
+    """Who reports a payment's outcome, as `_authorize` found."""
+
+    caller: Principal | None
+    actor: str  # for the audit log
+    provider: bool  # the provider's signed callback: it may finish any payment
+    owner_only: bool  # a customer abandoning his payment: his own cart's only
+
+
+def _authorize(
+    policy: PaymentPolicy,
+    *,
+    payment_id: uuid.UUID,
+    outcome: PaymentStatus,
+    signature: ProviderSignature | None,
+    caller: Principal | None,
+    now: datetime,
+) -> _Finisher:
+    """With a secret, only the provider's signed callback finishes a payment; a signed-in
+    customer may still abandon (fail) his own. Without one (test payments), anyone may."""
+    if policy.secret is None:
+        return _Finisher(caller, actor_of(caller), provider=False, owner_only=False)
+    if signature is not None:
+        signatures.verify(
+            policy.secret,
+            signature.header,
+            payment_id=payment_id,
+            outcome=_CALLBACK_OUTCOME[outcome],
+            now=now,
+            tolerance_seconds=policy.signature_tolerance_seconds,
+        )
+        return _Finisher(None, "provider", provider=True, owner_only=False)
+    if outcome is PaymentStatus.FAILED and caller is not None:
+        return _Finisher(caller, actor_of(caller), provider=False, owner_only=True)
+    raise TicketingError(
+        ErrorCode.FORBIDDEN,
+        "Payments are finished by the payment provider's signed callback; a signed-in customer "
+        "may abandon (fail) his own pending payment.",
+        context={"payment_id": str(payment_id)},
+    )
+
+
+_CALLBACK_OUTCOME = {PaymentStatus.COMPLETED: "complete", PaymentStatus.FAILED: "failed"}
+
+
 async def _lock_payment(
-    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, caller: Principal | None
+    session: AsyncSession, *, payment_id: uuid.UUID, now: datetime, finisher: _Finisher
 ) -> _LockedPayment:
     """Lock the payment's cart, then the payment (the global lock order), and read it with its
     items: one round trip on PostgreSQL (the locks wait for the read).
 
-    Another customer's payment is NOT_FOUND; an unbound cart stays unbound."""
+    Another customer's payment is NOT_FOUND (but to the provider); an unbound cart stays
+    unbound."""
     # The cart is found through the payment (a payment's cart never changes).
-    await lock_visible_cart_later(session, payment_id=payment_id, caller=caller)
+    await lock_cart_of_payment_later(session, payment_id=payment_id)
     await direct.later(session, _LOCK_PAYMENT, {"payment_id": payment_id})
     rows = await direct.rows(
-        session, _PAYMENT_AND_ITEMS, {"payment_id": payment_id, "me": me(caller)}
+        session, _PAYMENT_AND_ITEMS, {"payment_id": payment_id, "me": me(finisher.caller)}
     )
-    if not rows or not rows[0].visible:
+    if not rows or not (rows[0].visible or finisher.provider):
         raise not_found("Payment", payment_id, field="payment_id")
+    if finisher.owner_only and rows[0].owner_id is None:
+        raise TicketingError(
+            ErrorCode.FORBIDDEN,
+            f"Payment {payment_id} was not booked by a signed-in customer: only the payment "
+            "provider finishes it.",
+            context={"payment_id": str(payment_id)},
+        )
     row = PaymentRow(*rows[0][: len(PAYMENT_ROW_COLUMNS)])
     return _LockedPayment(
         row,
@@ -377,10 +433,20 @@ async def complete_payment(
     *,
     payment_id: uuid.UUID,
     now: datetime,
+    policy: PaymentPolicy,
+    signature: ProviderSignature | None = None,
     caller: Principal | None = None,
 ) -> PaymentView:
     """The payment went through: its seats are sold and a ticket is issued for each."""
-    locked = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
+    finisher = _authorize(
+        policy,
+        payment_id=payment_id,
+        outcome=PaymentStatus.COMPLETED,
+        signature=signature,
+        caller=caller,
+        now=now,
+    )
+    locked = await _lock_payment(session, payment_id=payment_id, now=now, finisher=finisher)
     cart_id, status, items = locked.row.cart_id, locked.status, locked.items
     check_payment_outcome(current=status, requested=PaymentStatus.COMPLETED, payment_id=payment_id)
     if status is PaymentStatus.COMPLETED:
@@ -432,7 +498,7 @@ async def complete_payment(
         ]
         + [_payment_audit(payment_id, cart_id, PaymentStatus.COMPLETED)],
         at=now,
-        actor=actor_of(caller),
+        actor=finisher.actor,
     )
     # the payment as it is now, and the tickets as issued above (with what they print)
     completed = locked.row._replace(status=PaymentStatus.COMPLETED.value, finalized_at=now)
@@ -495,10 +561,21 @@ async def fail_payment(
     *,
     payment_id: uuid.UUID,
     now: datetime,
+    policy: PaymentPolicy,
+    signature: ProviderSignature | None = None,
     caller: Principal | None = None,
 ) -> PaymentView:
-    """The payment did not go through: its seats are on sale again and the cart is closed."""
-    locked = await _lock_payment(session, payment_id=payment_id, now=now, caller=caller)
+    """The payment did not go through (or its customer abandoned it): its seats are on sale
+    again and the cart is closed."""
+    finisher = _authorize(
+        policy,
+        payment_id=payment_id,
+        outcome=PaymentStatus.FAILED,
+        signature=signature,
+        caller=caller,
+        now=now,
+    )
+    locked = await _lock_payment(session, payment_id=payment_id, now=now, finisher=finisher)
     status, row = locked.status, locked.row
     check_payment_outcome(current=status, requested=PaymentStatus.FAILED, payment_id=payment_id)
     if status is PaymentStatus.PENDING:
@@ -508,7 +585,7 @@ async def fail_payment(
             cart_id=row.cart_id,
             outcome=PaymentStatus.FAILED,
             now=now,
-            actor=actor_of(caller),
+            actor=finisher.actor,
         )
         row = row._replace(status=PaymentStatus.FAILED.value, finalized_at=now)
     return payment_view(row, now, ())  # a failed or expired payment has no tickets

@@ -1,0 +1,73 @@
+"""The payment provider's signed callbacks: `Ticketing-Signature: t=<unix seconds>,v1=<hex>`.
+
+v1 is the hex HMAC-SHA256, keyed with the shared secret, of `"<t>.<payment id>.<outcome>"`
+(outcome `complete` or `failed`), on the model of Stripe's webhook signatures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+from datetime import datetime
+
+from ticketing.errors import ErrorCode, TicketingError
+
+HEADER = "Ticketing-Signature"
+SCHEME = "v1"
+OUTCOMES = ("complete", "failed")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def signed_payload(*, timestamp: int, payment_id: uuid.UUID, outcome: str) -> bytes:
+    return f"{timestamp}.{payment_id}.{outcome}".encode()
+
+
+def sign(secret: str, *, payment_id: uuid.UUID, outcome: str, timestamp: int) -> str:
+    """The header value a provider sends to report `outcome` for this payment."""
+    payload = signed_payload(timestamp=timestamp, payment_id=payment_id, outcome=outcome)
+    digest = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},{SCHEME}={digest}"
+
+
+def verify(
+    secret: str,
+    header: str | None,
+    *,
+    payment_id: uuid.UUID,
+    outcome: str,
+    now: datetime,
+    tolerance_seconds: int,
+) -> None:
+    """Accept the header only if one of its v1 signatures is this payment's and outcome's,
+    made within `tolerance_seconds` of `now` (either way: clocks drift); INVALID_SIGNATURE else.
+
+    Several v1 values may be sent while a provider rotates its secret.
+    """
+    if not header:
+        raise _invalid(f"This route takes the payment provider's {HEADER} header.")
+    timestamps: list[str] = []
+    digests: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            timestamps.append(value)
+        elif key == SCHEME:
+            digests.append(value.lower())
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]) or not digests:
+        raise _invalid(f"{HEADER} must read t=<unix seconds>,{SCHEME}=<hex HMAC-SHA256>.")
+    timestamp = int(timestamps[0])
+    if abs(now.timestamp() - timestamp) > tolerance_seconds:
+        raise _invalid(f"{HEADER} was made more than {tolerance_seconds} s away from now.")
+    expected = sign(secret, payment_id=payment_id, outcome=outcome, timestamp=timestamp)
+    expected_digest = expected.rpartition("=")[2]
+    # compare_digest against every candidate: the time taken tells nothing about the secret
+    matches = [hmac.compare_digest(expected_digest, d) for d in digests if _HEX_DIGEST.fullmatch(d)]
+    if not any(matches):
+        raise _invalid(f"{HEADER} does not match this payment and outcome.")
+
+
+def _invalid(message: str) -> TicketingError:
+    return TicketingError(ErrorCode.INVALID_SIGNATURE, message)
