@@ -23,7 +23,7 @@ BOOKING = {"payment_id", "cart_id", "status", "total_amount", "currency", "expir
 PAYMENT = BOOKING | {"created_at", "finalized_at", "tickets"}
 
 ROUTES: dict[tuple[str, str], tuple[bool, set[str]]] = {
-    ("get", "/health"): (False, {"status"}),
+    ("get", "/health"): (False, {"status", "payments"}),
     ("get", "/venues"): (True, VENUE),
     ("get", "/venues/{venue_id}"): (False, VENUE),
     ("get", "/venues/{venue_id}/sections"): (True, SECTION),
