@@ -284,7 +284,7 @@ async def test_health(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "payments": "test"}
 
 
 async def test_bearer_sign_in_is_declared_for_the_authorize_button(spec: dict[str, Any]) -> None:
