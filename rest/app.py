@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from rest.body_limit import BodyLimit
 from rest.problems import install_problem_handlers, install_problem_openapi
 from rest.routes import auth, catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     install_problem_openapi(app)
     docs = list(app.router.routes)  # /openapi.json, /docs, /redoc and their assets

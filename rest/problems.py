@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.PAYMENT_EXPIRED: 409,
     ErrorCode.SERVICE_BUSY: 503,
     ErrorCode.RESULT_TOO_LARGE: 422,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.AUTH_REQUIRED: 401,
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
@@ -104,6 +105,20 @@ _EXTRA_MEMBERS = {
 }
 
 
+def problem_document(
+    *, code: ErrorCode, detail: str, instance: str, status: int | None = None
+) -> dict[str, Any]:
+    status = status or STATUS_BY_CODE[code]
+    return {
+        "type": f"urn:ticketing:problem:{code.value.lower().replace('_', '-')}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code.value,
+    }
+
+
 def problem_response(
     request: Request,
     *,
@@ -113,15 +128,7 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    status = status or STATUS_BY_CODE[code]
-    body: dict[str, Any] = {
-        "type": f"urn:ticketing:problem:{code.value.lower().replace('_', '-')}",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code.value,
-    }
+    body = problem_document(code=code, detail=detail, instance=request.url.path, status=status)
     if errors:
         body["errors"] = errors
     for key, value in (extra or {}).items():
@@ -136,7 +143,9 @@ def problem_response(
         headers["WWW-Authenticate"] = "Bearer"
     elif code is ErrorCode.INVALID_SIGNATURE:
         headers["WWW-Authenticate"] = "Ticketing-Signature"
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
+    return JSONResponse(
+        body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers or None
+    )
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -112,6 +112,34 @@ class TicketingSchema(strawberry.Schema):
         super().process_errors(ours, execution_context)
 
 
+# Parsed documents take about a hundred times their text in memory: only short operations (an
+# app's own, not a stranger's largest) are kept, so that the caches stay small whatever is sent.
+CACHED_OPERATION_CHARS = 2048
+CACHED_OPERATIONS = 128
+
+
+class SmallOperationParserCache(ParserCache):
+    def __init__(self) -> None:
+        super().__init__(maxsize=CACHED_OPERATIONS)
+
+    def on_parse(self) -> Iterator[None]:
+        if len(self.execution_context.query or "") > CACHED_OPERATION_CHARS:
+            yield  # parsed by the schema, and not kept
+        else:
+            yield from super().on_parse()
+
+
+class SmallOperationValidationCache(ValidationCache):
+    def __init__(self) -> None:
+        super().__init__(maxsize=CACHED_OPERATIONS)
+
+    def on_validate(self) -> Iterator[None]:
+        if len(self.execution_context.query or "") > CACHED_OPERATION_CHARS:
+            yield  # validated by the schema, and not kept
+        else:
+            yield from super().on_validate()
+
+
 # The limits' validation rules are made once: ValidationCache keys on the rule classes, and a
 # limiter extension made per operation would make new classes (and miss the cache) every time.
 _LIMIT_RULES: list[type[ASTValidationRule]] = [
@@ -126,8 +154,8 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(AddValidationRules, _LIMIT_RULES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         MaskUnexpectedErrors,
-        partial(ParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
+        SmallOperationParserCache,
+        SmallOperationValidationCache,
         SeatMapResultCache,
     ]
     if settings is not None and not settings.graphql_introspection:

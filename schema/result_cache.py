@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import cast
 
 import orjson
-from graphql import ExecutionResult
+from graphql import ExecutionResult, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from rest.seatmaps import GZIP_LEVEL, GZIP_OFF_LOOP_BYTES, accepts_gzip
@@ -37,38 +39,41 @@ MAX_CACHED_BYTES = 32 * 1024 * 1024
 """Encoded results kept per worker, least recently used first out."""
 
 
+# What an entry costs besides its bytes (the objects around them, a dependency's key and stamp):
+# an estimate, so that many small entries cannot hold much more than the budget.
+_ENTRY_OVERHEAD = 256
+_DEPENDENCY_OVERHEAD = 128
+
+
 @dataclass(slots=True)
 class _Entry:
     data: bytes
     depends_on: dict[tuple[int, int], str]
     gzipped_body: bytes | None = None
 
-    async def gzip_body(self) -> bytes:
-        """The whole HTTP response body, gzipped once (cached answers are the big ones); a
-        large one on a worker thread (zlib lets go of the GIL), so that the loop serves others
-        meanwhile (a whole stadium's map: ~1.9 MB, ~40 ms)."""
-        if self.gzipped_body is None:
-            body = b'{"data":' + self.data + b"}"
-            if len(body) >= GZIP_OFF_LOOP_BYTES:
-                zipped = await asyncio.to_thread(
-                    gzip.compress, body, compresslevel=GZIP_LEVEL, mtime=0
-                )
-            else:
-                zipped = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-            if self.gzipped_body is None:
-                self.gzipped_body = zipped
-        return self.gzipped_body
+    @property
+    def size(self) -> int:
+        zipped = len(self.gzipped_body) if self.gzipped_body is not None else 0
+        return (
+            _ENTRY_OVERHEAD + len(self.data) + zipped + _DEPENDENCY_OVERHEAD * len(self.depends_on)
+        )
 
 
 class ResultCache:
-    """One per application (worker process): operation text + variables -> encoded data."""
+    """One per application (worker process): a hash of the operation -> encoded data, within a
+    budget of bytes that counts everything an entry keeps."""
 
     def __init__(self, max_bytes: int = MAX_CACHED_BYTES) -> None:
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
-        self._bytes = 0
-        self._max_bytes = max_bytes
+        self._sizes: dict[bytes, int] = {}
+        self.bytes = 0
+        """What the entries keep, as counted against `max_bytes`."""
+        self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: bytes) -> _Entry | None:
         entry = self._entries.get(key)
@@ -77,21 +82,65 @@ class ResultCache:
         return entry
 
     def put(self, key: bytes, entry: _Entry) -> None:
-        if len(entry.data) > self._max_bytes // 4:
+        if entry.size > self.max_bytes // 4:
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= len(old.data)
+        self.discard(key)
         self._entries[key] = entry
-        self._bytes += len(entry.data)
-        while self._bytes > self._max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= len(evicted.data)
+        self._account(key, entry)
 
     def discard(self, key: bytes) -> None:
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= len(old.data)
+        if self._entries.pop(key, None) is not None:
+            self.bytes -= self._sizes.pop(key)
+
+    async def gzip_body(self, key: bytes, entry: _Entry) -> bytes:
+        """The whole HTTP response body, gzipped once (cached answers are the big ones); a
+        large one on a worker thread (zlib lets go of the GIL), so that the loop serves others
+        meanwhile."""
+        if entry.gzipped_body is None:
+            body = b'{"data":' + entry.data + b"}"
+            if len(body) >= GZIP_OFF_LOOP_BYTES:
+                zipped = await asyncio.to_thread(
+                    gzip.compress, body, compresslevel=GZIP_LEVEL, mtime=0
+                )
+            else:
+                zipped = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            if entry.gzipped_body is None:
+                entry.gzipped_body = zipped
+                if self._entries.get(key) is entry:
+                    self._account(key, entry)
+        return entry.gzipped_body
+
+    def _account(self, key: bytes, entry: _Entry) -> None:
+        self.bytes += entry.size - self._sizes.get(key, 0)
+        self._sizes[key] = entry.size
+        while self.bytes > self.max_bytes:
+            evicted, _ = self._entries.popitem(last=False)
+            self.bytes -= self._sizes.pop(evicted)
+
+
+def cache_key(execution: ExecutionContext, *, drafts: bool) -> bytes:
+    """A hash of what decides the answer: the document, the operation, the values of the
+    variables the operation declares (a client's undeclared ones change nothing), and whether
+    drafts are seen. Only the hash is kept."""
+    declared = _declared_variables(execution)
+    values = execution.variables or {}
+    used = {name: values[name] for name in declared if name in values}
+    text = orjson.dumps(
+        (execution.query, execution.operation_name, used, drafts), option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(text).digest()
+
+
+def _declared_variables(execution: ExecutionContext) -> list[str]:
+    document = execution.graphql_document
+    if document is None:
+        return []
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    for operation in operations:
+        named = operation.name.value if operation.name else None
+        if named == execution.operation_name or len(operations) == 1:
+            return [v.variable.name.value for v in operation.variable_definitions or ()]
+    return []
 
 
 class SeatMapResultCache(SchemaExtension):
@@ -111,10 +160,7 @@ class SeatMapResultCache(SchemaExtension):
             yield
             return
         # Managers see drafts: their answers are kept apart from everyone else's.
-        key = orjson.dumps(
-            (execution.query, execution.operation_name, execution.variables, sees_drafts(viewer)),
-            option=orjson.OPT_SORT_KEYS,
-        )
+        key = cache_key(execution, drafts=sees_drafts(viewer))
         entry = cache.get(key)
         if entry is not None:
             if await context.still_current(entry.depends_on):
@@ -122,7 +168,7 @@ class SeatMapResultCache(SchemaExtension):
                 # orjson (our router's encoder) embeds the stored bytes as they are
                 if accepts_gzip(context.request.headers.get("accept-encoding")):
                     # picked up by the router's create_response (see schema.graphql)
-                    context.response.ticketing_gzip_body = await entry.gzip_body()
+                    context.response.ticketing_gzip_body = await cache.gzip_body(key, entry)
                 execution.result = ExecutionResult(
                     data=cast(dict[str, object], orjson.Fragment(entry.data))
                 )

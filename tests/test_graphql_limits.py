@@ -175,7 +175,7 @@ async def test_large_document_under_the_token_limit_is_answered(
     [
         pytest.param(many_operations(MAX_TOKENS // 8 + 10), id="operations"),
         pytest.param("{ venues { " + " ".join(["id"] * MAX_TOKENS) + " } }", id="fields"),
-        pytest.param("{ " + "__typename " * (MAX_TOKENS * 5) + "}", id="huge"),
+        pytest.param("{ " + "__typename " * (MAX_TOKENS + 1000) + "}", id="huge"),
     ],
 )
 async def test_too_many_tokens_are_refused(client: httpx.AsyncClient, document: str) -> None:

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     payment_signature_tolerance_seconds: int = Field(default=300, gt=0)
     # When false, booking a cart needs a signed-in customer (401 AUTH_REQUIRED otherwise).
     anonymous_checkout: bool = True
+    # Larger request bodies (JSON, GraphQL, the sign-in form) are refused with 413 unread.
+    max_body_bytes: int = Field(default=65536, gt=0)
     sql_echo: bool = False
     # Production may switch off the schema's introspection and the in-browser IDE.
     graphql_introspection: bool = True
