@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
-from ticketing.db import query
-from ticketing.models import audit_t, cart_t, event_seat_t
+from ticketing.db import command, query
+from ticketing.models import audit_t, cart_t, event_seat_t, price_t
+from ticketing.services import carts
 
 
 @pytest.fixture
@@ -663,3 +666,49 @@ async def test_holds_releases_and_bookings_are_audited(
     )
     assert len(await audit_rows(session, cart_id=cart_id)) == count
     await assert_invariants(session)
+
+
+@command
+async def _set_price(
+    session: AsyncSession, *, event: EventFixture, seat_id: int, level: str, amount: str
+) -> None:
+    await session.execute(
+        sa.update(price_t)
+        .where(
+            price_t.c.event_id == event.event_id,
+            price_t.c.seat_id == seat_id,
+            price_t.c.price_level_id == event.price_ids[level],
+        )
+        .values(amount=Decimal(amount))
+    )
+
+
+@pytest.mark.parametrize("already_held", [False, True], ids=["new hold", "re-priced hold"])
+async def test_a_hold_charges_the_price_its_claiming_statement_sees(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    event: EventFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    already_held: bool,
+) -> None:
+    """A manager's price change that commits after the hold read the offer, and before it takes
+    the seat, is the price the hold records, the cart shows and the booking charges."""
+    cart, seat = new_cart(), event.seat_ids[0]
+    if already_held:
+        await hold(client, cart, event, seat, "Adult")
+    reads_offer = carts._hold_offered_seat
+    changed = []
+
+    async def manager_changes_the_price_meanwhile(session: AsyncSession, **kwargs: Any) -> Any:
+        async with app.state.sessionmaker() as other:
+            await _set_price(other, event=event, seat_id=seat, level="Child", amount="27.50")
+        changed.append(True)
+        return await reads_offer(session, **kwargs)
+
+    monkeypatch.setattr(carts, "_hold_offered_seat", manager_changes_the_price_meanwhile)
+    held = await hold(client, cart, event, seat, "Child")
+    assert changed == [True]
+    assert [item["amount"] for item in held["items"]] == ["27.50"]
+    assert (await get_cart(client, cart))["total_amount"] == "27.50"
+    booked = await book(client, cart)
+    assert booked.json()["total_amount"] == "27.50"

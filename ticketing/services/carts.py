@@ -398,7 +398,9 @@ def _offer_params(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Offer:
-    amount: Decimal
+    """What a read found offered; the amount a hold records comes from its claiming statement,
+    so that a price changed since this read is the one charged."""
+
     currency: str
     price_name: str
 
@@ -437,7 +439,7 @@ async def _peek(
     on_sale = event_status == EventStatus.PUBLISHED.value
     if not (on_sale and cart_open and known_seat is not None and amount is not None):
         return False
-    return True if taken else _Offer(amount=amount, currency=currency, price_name=price_name)
+    return True if taken else _Offer(currency=currency, price_name=price_name)
 
 
 async def add_seat_to_cart(
@@ -510,7 +512,6 @@ async def _hold_seat(
     policy: CartPolicy,
     caller: Principal | None,
 ) -> CartView:
-    seat_ref = {"event_id": event_id, "seat_id": seat_id}
     offer = await direct.one_or_none(
         session,
         _OFFER,
@@ -535,12 +536,7 @@ async def _hold_seat(
     if known_seat is None:
         raise not_found(f"Seat {seat_id} of event", event_id, field="seat_id")
     if amount is None:
-        raise TicketingError(
-            ErrorCode.PRICE_NOT_OFFERED,
-            f"Price {price_id} is not offered for seat {seat_id} of event {event_id}.",
-            field=("price_id",),
-            context={**seat_ref, "price_id": price_id},
-        )
+        raise _price_not_offered(event_id=event_id, seat_id=seat_id, price_id=price_id)
     if taken:
         raise _seat_not_available(event_id, seat_id)
     return await _claim_for_cart(
@@ -549,7 +545,7 @@ async def _hold_seat(
         event_id=event_id,
         seat_id=seat_id,
         price_id=price_id,
-        offer=_Offer(amount=amount, currency=currency, price_name=price_name),
+        offer=_Offer(currency=currency, price_name=price_name),
         now=now,
         policy=policy,
         caller=caller,
@@ -596,20 +592,27 @@ async def _claim_for_cart(
     caller: Principal | None,
 ) -> CartView:
     """Lock (or create) the cart and take the seat for it, if the cart has room."""
-    amount, currency = offer.amount, offer.currency
+    currency = offer.currency
     held = await _lock_open_cart_items(session, cart_id=cart_id, now=now, caller=caller)
     live = {(item.event_id, item.seat_id): item.currency for item in held}
     if (event_id, seat_id) in live:
         # Already ours: choosing another price level changes the price, not the hold's deadline.
-        await session.execute(
+        repriced = await session.scalar(
             sa.update(item_t)
             .where(
                 _live_items(cart_id, now),
                 item_t.c.event_id == event_id,
                 item_t.c.seat_id == seat_id,
+                _offered_to(item_t.c.event_id, item_t.c.seat_id, price_id),
             )
-            .values(price_level_id=price_id, amount=amount)
+            .values(
+                price_level_id=price_id,
+                amount=_price_of(item_t.c.event_id, item_t.c.seat_id, price_id),
+            )
+            .returning(item_t.c.id)
         )
+        if repriced is None:  # the offer was withdrawn since it was read
+            raise _price_not_offered(event_id=event_id, seat_id=seat_id, price_id=price_id)
         return await load_cart(session, cart_id=cart_id, now=now, open_cart=True)
     _check_room(
         live, cart_id=cart_id, event_id=event_id, currency=currency, adding=1, policy=policy
@@ -636,7 +639,7 @@ async def _claim_for_cart(
         event_id=event_id,
         claimed=claimed,
         price_id=price_id,
-        amounts={seat_id: amount},
+        amounts={seat.seat_id: seat.amount for seat in claimed},
         hold_expires_at=hold_expires_at,
         now=now,
         actor=actor_of(caller),
@@ -650,7 +653,7 @@ async def _claim_for_cart(
         row_id=seat.row_id,
         price_id=price_id,
         price_name=offer.price_name,
-        amount=amount,
+        amount=seat.amount,
         currency=currency,
         hold_expires_at=hold_expires_at,
     )
@@ -661,10 +664,36 @@ async def _claim_for_cart(
 
 def _offered(price_id: int | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
     """The seat offers this price level (checked in the claiming statement itself)."""
+    return _offered_to(event_seat_t.c.event_id, event_seat_t.c.seat_id, price_id)
+
+
+def _offered_to(
+    event_id: sa.ColumnElement[int],
+    seat_id: sa.ColumnElement[int],
+    price_id: int | sa.BindParameter[Any],
+) -> sa.ColumnElement[bool]:
     return sa.exists().where(
-        price_t.c.event_id == event_seat_t.c.event_id,
-        price_t.c.seat_id == event_seat_t.c.seat_id,
+        price_t.c.event_id == event_id,
+        price_t.c.seat_id == seat_id,
         price_t.c.price_level_id == price_id,
+    )
+
+
+def _price_of(
+    event_id: sa.ColumnElement[int] | sa.BindParameter[Any],
+    seat_id: sa.ColumnElement[int] | sa.BindParameter[Any],
+    price_id: int | sa.BindParameter[Any],
+) -> sa.ScalarSelect[Any]:
+    """The seat's price at this level, read by the statement that takes the seat: a price a
+    manager changed a moment before is the one recorded."""
+    return (
+        sa.select(price_t.c.amount)
+        .where(
+            price_t.c.event_id == event_id,
+            price_t.c.seat_id == seat_id,
+            price_t.c.price_level_id == price_id,
+        )
+        .scalar_subquery()
     )
 
 
@@ -684,7 +713,13 @@ _CLAIM_SEAT = direct.Direct(
         cart_id=_B("holder", type_=event_seat_t.c.cart_id.type),
         expires_at=_B("until", type_=event_seat_t.c.expires_at.type),
     )
-    .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id, event_seat_t.c.row_id)
+    .returning(
+        event_seat_t.c.seat_id,
+        event_seat_t.c.section_id,
+        event_seat_t.c.row_id,
+        # the price as this statement sees it, not as a read before it did
+        _price_of(_B("the_event"), _B("the_seat"), _B("price_id")).label("amount"),
+    )
 )
 
 
@@ -698,6 +733,15 @@ def _check_on_sale(status: EventStatus, *, event_id: int, caller: Principal | No
             field=("event_id",),
             context={"event_id": event_id},
         )
+
+
+def _price_not_offered(*, event_id: int, seat_id: int, price_id: int) -> TicketingError:
+    return TicketingError(
+        ErrorCode.PRICE_NOT_OFFERED,
+        f"Price {price_id} is not offered for seat {seat_id} of event {event_id}.",
+        field=("price_id",),
+        context={"event_id": event_id, "seat_id": seat_id, "price_id": price_id},
+    )
 
 
 def _seat_not_available(event_id: int, seat_id: int) -> TicketingError:
@@ -960,6 +1004,8 @@ async def add_general_admission_to_cart(
             field=("quantity",),
             context={"event_id": event_id},
         )
+    # Read in the claim's transaction, after it: never a price older than the claim (SQLite's
+    # RETURNING cannot take a subquery that refers to the claimed rows, as SQLAlchemy renders it).
     amounts = dict(
         (
             await session.execute(
