@@ -22,6 +22,7 @@ from ticketing.db import create_engine, create_sessionmaker
 from ticketing.services.payments import release_lapsed
 from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import Settings
+from ticketing.throttle import open_throttle
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             timeout_s=settings.lock_timeout_ms / 1000,
         )
         app.state.graphql_results = ResultCache()
+        app.state.throttle = open_throttle(redis_url=settings.redis_url)
         # What exists now (modules, classes, the app) lives as long as the process: out of the
         # cyclic collector's full passes (~20-40 ms each for the ~90,000 objects of a started
         # app, measured; the loop serves nobody meanwhile). Handed back at shutdown.
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             await app.state.seat_maps.aclose()
+            await app.state.throttle.aclose()
             await engine.dispose()
             gc.unfreeze()
 
