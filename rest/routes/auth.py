@@ -41,7 +41,7 @@ async def register(
     "button of these docs works. Answered 429 TOO_MANY_ATTEMPTS with `Retry-After`: beyond the "
     "client address's rate (shared with registrations); while this address waits after repeated "
     "wrong passwords for this email (the wait doubles with each further one); or beyond the "
-    "email's hourly ceiling from addresses that have not signed in to it recently. An unknown "
+    "email's ceiling from addresses that have not signed in to it recently. An unknown "
     "email is answered like a wrong password.",
     responses=problem_responses(ErrorCode.INVALID_CREDENTIALS, ErrorCode.TOO_MANY_ATTEMPTS),
 )

@@ -156,7 +156,7 @@ class AccountsMutation:
         description="A bearer token for email and password. TOO_MANY_ATTEMPTS (the message says "
         "when to try again): beyond the client address's rate (shared with register); while this "
         "address waits after repeated wrong passwords for this email (the wait doubles with each "
-        "further one); or beyond the email's hourly ceiling from addresses that have not signed "
+        "further one); or beyond the email's ceiling from addresses that have not signed "
         "in to it recently. An unknown email is answered like a wrong password. One signIn or "
         "register per operation.",
     )
