@@ -23,6 +23,7 @@ from ticketing.db import create_engine, create_sessionmaker
 from ticketing.services.payments import release_lapsed
 from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import Settings
+from ticketing.throttle import open_throttle
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             timeout_s=settings.lock_timeout_ms / 1000,
         )
         app.state.graphql_results = ResultCache()
+        app.state.throttle = open_throttle(redis_url=settings.redis_url)
         if settings.payment_policy.mode == "test":
             log.warning(
                 "payments run in TEST mode: anyone may complete a payment. Set "
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             await app.state.seat_maps.aclose()
+            await app.state.throttle.aclose()
             await engine.dispose()
             gc.unfreeze()
 

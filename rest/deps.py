@@ -53,6 +53,12 @@ async def get_auth_policy(request: Request) -> AuthPolicy:
     return policy
 
 
+async def get_client(request: Request) -> accounts.Client:
+    """The caller's address and the app's throttle, for the sign-in and registration limits."""
+    address = request.client.host if request.client else None
+    return accounts.Client(address=address, throttle=request.app.state.throttle)
+
+
 def bearer_token(request: Request) -> str | None:
     return parse_bearer(request.headers.get("authorization"))
 
@@ -134,6 +140,7 @@ NowDep = Annotated[datetime, Depends(get_now)]
 PolicyDep = Annotated[CartPolicy, Depends(get_policy)]
 SeatMapsDep = Annotated[SeatMaps, Depends(get_seat_maps)]
 AuthPolicyDep = Annotated[AuthPolicy, Depends(get_auth_policy)]
+ClientDep = Annotated[accounts.Client, Depends(get_client)]
 ViewerDep = Annotated[Principal | None, Depends(get_viewer)]
 CustomerDep = Annotated[Principal, Depends(get_customer)]
 

@@ -52,8 +52,11 @@ class Context(BaseContext):
         now: datetime,
         result_cache: ResultCache | None = None,
         authorization: str | None = None,
+        client: accounts.Client,
     ) -> None:
         super().__init__()
+        self.client = client
+        """The caller's address and the app's throttle, for signIn and register."""
         self.authorization = authorization
         """The request's Authorization header (a bearer token), checked when first needed."""
         self._viewer: asyncio.Future[Principal | None] | None = None
@@ -319,4 +322,8 @@ async def get_context(request: Request) -> Context:
         now=app.state.clock(),
         result_cache=app.state.graphql_results,
         authorization=request.headers.get("authorization"),
+        client=accounts.Client(
+            address=request.client.host if request.client else None,
+            throttle=app.state.throttle,
+        ),
     )

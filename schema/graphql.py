@@ -15,7 +15,17 @@ import strawberry
 from cross_web import HTTPException
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
-from graphql import ASTValidationRule, GraphQLError
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValidationRule,
+)
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -48,6 +58,8 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 4000
+AUTHENTICATION_MUTATIONS = frozenset({"signIn", "register"})
+"""Root mutations that hash or verify a password: one per operation."""
 GRAPHIQL_ASSETS = "graphiql"
 
 
@@ -140,11 +152,48 @@ class SmallOperationValidationCache(ValidationCache):
             yield from super().on_validate()
 
 
+class OneAuthenticationMutation(ValidationRule):
+    """At most one signIn or register per operation, however written (aliases, fragments):
+    each costs a password hash, and one request must not buy many of them."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_args: object) -> None:
+        if node.operation is not OperationType.MUTATION:
+            return
+        count = self._count(node.selection_set, visited=set())
+        if count > 1:
+            self.report_error(
+                GraphQLError(
+                    f"An operation may run at most one signIn or register mutation; this one "
+                    f"has {count}. Send them as separate requests.",
+                    node,
+                    extensions={"code": ErrorCode.VALIDATION_ERROR.value},
+                )
+            )
+
+    def _count(self, selection_set: SelectionSetNode, *, visited: set[str]) -> int:
+        """Root fields named like an authentication mutation, through fragments (each counted
+        once: a fragment cycle is another rule's error)."""
+        count = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                count += selection.name.value in AUTHENTICATION_MUTATIONS
+            elif isinstance(selection, InlineFragmentNode):
+                count += self._count(selection.selection_set, visited=visited)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.context.get_fragment(name)
+                if fragment is not None and name not in visited:
+                    visited.add(name)
+                    count += self._count(fragment.selection_set, visited=visited)
+        return count
+
+
 # The limits' validation rules are made once: ValidationCache keys on the rule classes, and a
 # limiter extension made per operation would make new classes (and miss the cache) every time.
 _LIMIT_RULES: list[type[ASTValidationRule]] = [
     create_depth_validator(MAX_DEPTH, should_ignore=None),
     create_alias_validator(MAX_ALIASES),
+    OneAuthenticationMutation,
 ]
 
 

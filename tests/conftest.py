@@ -157,6 +157,10 @@ def settings(database_url: str) -> Settings:
         # the cheapest argon2id: tests register many accounts, and hashing cost is not tested
         argon2_time_cost=1,
         argon2_memory_kib=256,
+        # tests register and sign in many accounts from one address; tests/test_sign_in_abuse.py
+        # tightens these to test the limits themselves
+        auth_rate_limit="100000/minute",
+        sign_in_account_limit="100000/hour",
     )
 
 

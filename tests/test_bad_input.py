@@ -236,9 +236,24 @@ async def test_a_lone_surrogate_is_refused_before_anything_runs(
     )
     assert response.status_code == 400, response.text
     assert (await client.get("/venues")).json() == []
-    registered = await client.post(
-        "/auth/register",
-        content=b'{"email": "fan\\ud800@example.com", "password": "long enough 1"}',
+    for field in ("email", "password"):
+        credentials = {"email": "fan@example.com", "password": "long enough 1"}
+        credentials[field] = "fan\ud800@example.com"
+        registered = await client.post(
+            "/auth/register",
+            content=json.dumps(credentials, ensure_ascii=True).encode(),
+            headers={"content-type": "application/json"},
+        )
+        assert problem(registered, 422, "VALIDATION_ERROR")["errors"][0]["field"].endswith(field)
+    signed_in_with_half_a_pair = await client.post(
+        "/auth/token",
+        content=b"username=fan%40example.com&password=%ED%A0%80xxxxxxxx",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert signed_in_with_half_a_pair.status_code in (401, 422), signed_in_with_half_a_pair.text
+    token = await client.post(
+        "/auth/token",
+        content=json.dumps({"username": "fan@example.com", "password": "x\ud800yyyyyy"}).encode(),
         headers={"content-type": "application/json"},
     )
-    problem(registered, 422, "VALIDATION_ERROR")
+    assert token.status_code < 500, token.text

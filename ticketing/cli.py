@@ -93,6 +93,7 @@ async def _users(settings: Settings, args: argparse.Namespace) -> None:
                     now=datetime.now(UTC),
                     policy=settings.auth_policy,
                     role=Role.MANAGER if args.manager else Role.CUSTOMER,
+                    client=None,  # an operator at the console, not a network client
                 )
             else:
                 user = await accounts.promote(session, email=args.email)

@@ -5,19 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from limits import parse
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 @dataclass(frozen=True, slots=True)
 class AuthPolicy:
-    """How accounts sign in: token lifetime, throttling, and the password hash's cost."""
+    """How accounts sign in: token lifetime, the password hash's cost, and the limits against
+    abuse (rates in `limits`' notation, e.g. "30/minute")."""
 
     token_ttl_seconds: int = 86400
-    max_sign_in_attempts: int = 5
-    sign_in_window_seconds: int = 900
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    client_rate_limit: str = "30/minute"
+    free_failures: int = 3
+    max_delay_seconds: int = 900
+    account_rate_limit: str = "20/hour"
+    known_address_seconds: int = 30 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +73,21 @@ class Settings(BaseSettings):
     pool_timeout_ms: int = Field(default=30000, gt=0)
     # How often each worker writes down lapsed holds and overdue payments; 0 turns it off.
     sweep_interval_seconds: float = Field(default=30, ge=0)
-    # Accounts: bearer tokens expire; an account allows this many sign-in attempts per window.
+    # Accounts: bearer tokens expire.
     token_ttl_seconds: int = Field(default=86400, gt=0)
-    max_sign_in_attempts: int = Field(default=5, gt=0)
-    sign_in_window_seconds: int = Field(default=900, gt=0)
+    # Where the abuse counters live: each worker's memory by default; a Redis URL
+    # (redis://host:6379/0) makes every worker process share them.
+    redis_url: str | None = None
+    # Sign-ins and registrations together, per client address (both API doors).
+    auth_rate_limit: str = "30/minute"
+    # Wrong passwords one address may try for one email before each further one doubles the
+    # wait (from one second up to the maximum) before that address may try that email again.
+    sign_in_free_failures: int = Field(default=3, ge=0)
+    sign_in_max_delay_seconds: int = Field(default=900, gt=0)
+    # Sign-in attempts for one email from addresses that have not signed in to it within
+    # `sign_in_known_address_seconds`: slows a guesser with many addresses, not the owner.
+    sign_in_account_limit: str = "20/hour"
+    sign_in_known_address_seconds: int = Field(default=30 * 86400, gt=0)
     # argon2id cost (RFC 9106's low-memory profile by default); tests may lower it.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
@@ -87,6 +103,12 @@ class Settings(BaseSettings):
     # Production may switch off the schema's introspection and the in-browser IDE.
     graphql_introspection: bool = True
     graphiql: bool = True
+
+    @field_validator("auth_rate_limit", "sign_in_account_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse(value)  # a ValueError names the notation problem at start-up, not at a sign-in
+        return value
 
     @property
     def cart_policy(self) -> CartPolicy:
@@ -109,10 +131,13 @@ class Settings(BaseSettings):
     def auth_policy(self) -> AuthPolicy:
         return AuthPolicy(
             token_ttl_seconds=self.token_ttl_seconds,
-            max_sign_in_attempts=self.max_sign_in_attempts,
-            sign_in_window_seconds=self.sign_in_window_seconds,
             argon2_time_cost=self.argon2_time_cost,
             argon2_memory_kib=self.argon2_memory_kib,
+            client_rate_limit=self.auth_rate_limit,
+            free_failures=self.sign_in_free_failures,
+            max_delay_seconds=self.sign_in_max_delay_seconds,
+            account_rate_limit=self.sign_in_account_limit,
+            known_address_seconds=self.sign_in_known_address_seconds,
         )
 
     @property

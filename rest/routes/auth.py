@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from rest.deps import AuthPolicyDep, CustomerDep, NowDep, SessionDep, bearer_token
+from rest.deps import AuthPolicyDep, ClientDep, CustomerDep, NowDep, SessionDep, bearer_token
 from rest.problems import problem_responses
 from rest.schemas import CartOut, OrdersOut, PaymentOut, RegisterIn, TokenOut, UserOut
 from ticketing.errors import ErrorCode
@@ -21,13 +21,15 @@ SIGNED_IN = problem_responses(ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_TOKEN)
     "/auth/register",
     status_code=201,
     summary="Create a customer account",
-    responses=problem_responses(ErrorCode.EMAIL_TAKEN),
+    description="Registrations and sign-ins from one client address share a rate limit (429 "
+    "TOO_MANY_ATTEMPTS with `Retry-After`).",
+    responses=problem_responses(ErrorCode.EMAIL_TAKEN, ErrorCode.TOO_MANY_ATTEMPTS),
 )
 async def register(
-    body: RegisterIn, session: SessionDep, now: NowDep, policy: AuthPolicyDep
+    body: RegisterIn, session: SessionDep, now: NowDep, policy: AuthPolicyDep, client: ClientDep
 ) -> UserOut:
     user = await accounts.register(
-        session, email=body.email, password=body.password, now=now, policy=policy
+        session, email=body.email, password=body.password, now=now, policy=policy, client=client
     )
     return UserOut.of(user)
 
@@ -36,7 +38,11 @@ async def register(
     "/auth/token",
     summary="Sign in: a bearer token for email (as `username`) and password",
     description="OAuth 2 password flow (form fields `username`, `password`), so the Authorize "
-    "button of these docs works. Repeated failures for one account are throttled (429).",
+    "button of these docs works. Answered 429 TOO_MANY_ATTEMPTS with `Retry-After`: beyond the "
+    "client address's rate (shared with registrations); while this address waits after repeated "
+    "wrong passwords for this email (the wait doubles with each further one); or beyond the "
+    "email's ceiling from addresses that have not signed in to it recently. An unknown "
+    "email is answered like a wrong password.",
     responses=problem_responses(ErrorCode.INVALID_CREDENTIALS, ErrorCode.TOO_MANY_ATTEMPTS),
 )
 async def sign_in(
@@ -44,9 +50,15 @@ async def sign_in(
     session: SessionDep,
     now: NowDep,
     policy: AuthPolicyDep,
+    client: ClientDep,
 ) -> TokenOut:
     token = await accounts.sign_in(
-        session, email=form.username, password=form.password, now=now, policy=policy
+        session,
+        email=form.username,
+        password=form.password,
+        now=now,
+        policy=policy,
+        client=client,
     )
     return TokenOut.of(token, now=now)
 

@@ -98,6 +98,7 @@ async def register(
             password=input.password,
             now=context.now,
             policy=context.settings.auth_policy,
+            client=context.client,
         )
     )
     return RegisterPayload(user=None if user is None else User.of(user), user_errors=errors)
@@ -115,6 +116,7 @@ async def sign_in(
             password=input.password,
             now=context.now,
             policy=context.settings.auth_policy,
+            client=context.client,
         )
     )
     if token is None:
@@ -144,11 +146,19 @@ async def sign_out(info: Info) -> SignOutPayload:
 
 @strawberry.type
 class AccountsMutation:
-    register = strawberry.mutation(resolver=register, description="Create a customer account.")
+    register = strawberry.mutation(
+        resolver=register,
+        description="Create a customer account. Registrations and sign-ins from one client "
+        "address share a rate limit (TOO_MANY_ATTEMPTS; the message says when to try again).",
+    )
     sign_in = strawberry.mutation(
         resolver=sign_in,
-        description="A bearer token for email and password; repeated failures for one account "
-        "are throttled (TOO_MANY_ATTEMPTS).",
+        description="A bearer token for email and password. TOO_MANY_ATTEMPTS (the message says "
+        "when to try again): beyond the client address's rate (shared with register); while this "
+        "address waits after repeated wrong passwords for this email (the wait doubles with each "
+        "further one); or beyond the email's ceiling from addresses that have not signed "
+        "in to it recently. An unknown email is answered like a wrong password. One signIn or "
+        "register per operation.",
     )
     sign_out = strawberry.mutation(
         resolver=sign_out, description="Revoke the bearer token this request carries."

@@ -1,8 +1,8 @@
 """Accounts: registration, sign-in with throttling, bearer tokens, roles.
 
-Passwords are hashed with argon2id off the event loop (a hash costs ~100 ms of CPU) and never
-inside a transaction: a sign-in is a short command that counts the attempt, the password check,
-then a short command that issues the token. Tokens are random; only their SHA-256 is stored.
+Passwords are hashed with argon2id off the event loop and never inside a transaction: a sign-in
+asks the throttle, reads the account, checks the password, then a short command issues the
+token. Tokens are random; only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,7 @@ from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inputs import clean_text
 from ticketing.models import token_t, user_t
 from ticketing.settings import AuthPolicy
+from ticketing.throttle import Throttle
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -61,8 +63,11 @@ async def _password_matches(password: str, password_hash: str | None, policy: Au
         )
         password_hash = decoy
         password = "\0" + password  # never matches the decoy by chance
+    # JSON can carry half a UTF-16 pair, which no register() accepted: encoded as it came, it
+    # just does not match (and costs the same check)
+    secret = password.encode("utf-8", "surrogatepass")
     try:
-        return await asyncio.to_thread(hasher.verify, password_hash, password)
+        return await asyncio.to_thread(hasher.verify, password_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -87,6 +92,19 @@ def _check_password(password: str) -> None:
             f"password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters.",
             field=("password",),
         )
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in password):  # not text: cannot be hashed
+        raise TicketingError(
+            ErrorCode.VALIDATION_ERROR, "password must be valid Unicode text.", field=("password",)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is asking over the network: their address (None when the server cannot tell) and the
+    app's throttle that counts their attempts."""
+
+    address: str | None
+    throttle: Throttle
 
 
 def _user(row: Any) -> UserView:
@@ -104,8 +122,13 @@ async def register(
     now: datetime,
     policy: AuthPolicy,
     role: Role = Role.CUSTOMER,
+    client: Client | None,
 ) -> UserView:
-    """A new account; EMAIL_TAKEN when the email has one already (the unique index decides)."""
+    """A new account; EMAIL_TAKEN when the email has one already (the unique index decides).
+
+    A network client's registrations count towards its address's rate (TOO_MANY_ATTEMPTS)."""
+    if client is not None:
+        await client.throttle.count_request(address=client.address, policy=policy)
     email = normalize_email(email)
     _check_password(password)
     password_hash = await hash_password(password, policy)
@@ -142,72 +165,54 @@ def _invalid_credentials() -> TicketingError:
 
 
 async def sign_in(
-    session: AsyncSession, *, email: str, password: str, now: datetime, policy: AuthPolicy
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    policy: AuthPolicy,
+    client: Client,
 ) -> TokenView:
-    """A new bearer token for the account, if the password is right and the account is not
-    throttled (more than `max_sign_in_attempts` attempts in a window: TOO_MANY_ATTEMPTS)."""
+    """A new bearer token for the account, if the password is right.
+
+    TOO_MANY_ATTEMPTS beyond the client address's rate, while the (address, email) pair waits
+    after repeated wrong passwords, or past the email's ceiling from an address that has not
+    signed in to it recently (`ticketing.throttle`). An unknown email is counted, checked (one
+    argon2 verification) and answered exactly like a wrong password.
+    """
+    await client.throttle.count_request(address=client.address, policy=policy)
     try:
         email = normalize_email(email)
     except TicketingError:
         raise _invalid_credentials() from None
-    attempt = await _count_attempt(session, email=email, now=now, policy=policy)
-    if attempt is None:
-        await _password_matches(password, None, policy)  # same time as a wrong password
-        raise _invalid_credentials()
-    user_id, password_hash, attempts, since = attempt
-    if attempts > policy.max_sign_in_attempts:
-        retry_after = since + timedelta(seconds=policy.sign_in_window_seconds) - now
-        raise TicketingError(
-            ErrorCode.TOO_MANY_ATTEMPTS,
-            "Too many sign-in attempts for this account; try again later.",
-            context={"retry_after": max(1, int(retry_after.total_seconds()) + 1)},
-        )
-    if not await _password_matches(password, password_hash, policy):
-        raise _invalid_credentials()
-    return await _issue_token(session, user_id=user_id, now=now, policy=policy)
+    async with client.throttle.sign_in_attempt(
+        address=client.address, email=email, now=now, policy=policy
+    ) as attempt:
+        account = await _find_account(session, email=email)
+        matches = await _password_matches(password, None if account is None else account[1], policy)
+        if account is None or not matches:
+            await attempt.failed()
+            raise _invalid_credentials()
+        await attempt.succeeded()
+    return await _issue_token(session, user_id=account[0], now=now, policy=policy)
 
 
-@command
-async def _count_attempt(
-    session: AsyncSession, *, email: str, now: datetime, policy: AuthPolicy
-) -> tuple[int, str, int, datetime] | None:
-    """Count this attempt in the account's window (one conditional UPDATE: concurrent attempts
-    are all counted), and return what checking the password needs."""
-    new_window = sa.or_(
-        user_t.c.attempts_since.is_(None),
-        user_t.c.attempts_since <= now - timedelta(seconds=policy.sign_in_window_seconds),
-    )
+@query
+async def _find_account(session: AsyncSession, *, email: str) -> tuple[int, str] | None:
+    """The account's id and password hash (None: no account has the email)."""
     row = (
         await session.execute(
-            sa.update(user_t)
-            .where(user_t.c.email == email)
-            .values(
-                sign_in_attempts=sa.case((new_window, 1), else_=user_t.c.sign_in_attempts + 1),
-                attempts_since=sa.case((new_window, now), else_=user_t.c.attempts_since),
-            )
-            .returning(
-                user_t.c.id,
-                user_t.c.password_hash,
-                user_t.c.sign_in_attempts,
-                user_t.c.attempts_since,
-            )
+            sa.select(user_t.c.id, user_t.c.password_hash).where(user_t.c.email == email)
         )
     ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1])
 
 
 @command
 async def _issue_token(
     session: AsyncSession, *, user_id: int, now: datetime, policy: AuthPolicy
 ) -> TokenView:
-    row = (
-        await session.execute(
-            sa.update(user_t)
-            .where(user_t.c.id == user_id)
-            .values(sign_in_attempts=0, attempts_since=None)
-            .returning(*_USER_COLUMNS)
-        )
-    ).one()
+    row = (await session.execute(sa.select(*_USER_COLUMNS).where(user_t.c.id == user_id))).one()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=policy.token_ttl_seconds)
     await session.execute(
