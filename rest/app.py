@@ -20,6 +20,7 @@ from rest.routes import auth, catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
 from schema.result_cache import ResultCache
 from ticketing.db import create_engine, create_sessionmaker
+from ticketing.idempotency import forget_old_keys
 from ticketing.services.payments import release_lapsed
 from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import Settings
@@ -35,12 +36,14 @@ def utc_now() -> datetime:
 
 
 async def _sweep_forever(app: FastAPI, interval: float) -> None:
-    """Periodically write down lapsed holds and overdue payments (correctness never waits on it)."""
+    """Periodically write down lapsed holds and overdue payments (correctness never waits on it)
+    and forget idempotency keys older than a day."""
     while True:
         await asyncio.sleep(interval)
         try:
             async with app.state.sessionmaker() as session:
                 await release_lapsed(session, now=app.state.clock())
+                await forget_old_keys(session, now=app.state.clock())
         except Exception:  # a failed sweep is retried next interval; it must not kill the app
             log.exception("sweep of lapsed holds and payments failed")
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing import inputs
+from ticketing import idempotency, inputs
 from ticketing.db import session_of
 from ticketing.domain import Principal
 from ticketing.errors import ErrorCode, TicketingError
@@ -118,23 +118,51 @@ class Call:
     policy: CartPolicy
     payments: PaymentPolicy
     viewer: Principal | None
+    idempotency_key: str | None
 
 
 @asynccontextmanager
 async def service_call(request: Request) -> AsyncIterator[Call]:
     """The hot cart and payment routes take this instead of four injected dependencies: FastAPI
     solves each injected dependency per request (~10% of such a request's CPU, profiled).
-    Routes using it declare the bearer scheme with `SIGNED_IN`."""
+    Routes using it declare what it reads with `SERVICE_CALL`."""
     state = request.app.state
     viewer = await viewer_of(request)
     async with session_of(state.sessionmaker) as session:
         settings = state.settings
-        yield Call(session, state.clock(), settings.cart_policy, settings.payment_policy, viewer)
+        yield Call(
+            session,
+            state.clock(),
+            settings.cart_policy,
+            settings.payment_policy,
+            viewer,
+            request.headers.get(idempotency.KEY_HEADER),
+        )
 
 
-SIGNED_IN: dict[str, object] = {"security": [{bearer.scheme_name: []}]}
-"""`openapi_extra` of a route that reads the bearer token itself (as `ViewerDep` declares it)."""
+_IDEMPOTENCY_KEY_DOC = (
+    "Optional: a retry with the same key and request gets the first answer and acts once (kept "
+    "24 h); the same key with another request is 422 IDEMPOTENCY_KEY_REUSED."
+)
+SERVICE_CALL: dict[str, object] = {
+    "security": [{bearer.scheme_name: []}],
+    "parameters": [
+        {
+            "name": idempotency.KEY_HEADER,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+            "description": _IDEMPOTENCY_KEY_DOC,
+        }
+    ],
+}
+"""`openapi_extra` of a route on `service_call`: the bearer token and the Idempotency-Key
+header it reads itself (as `ViewerDep` and `IdempotencyKeyDep` declare them)."""
 
+IdempotencyKeyDep = Annotated[
+    str | None,
+    Header(alias=idempotency.KEY_HEADER, description=_IDEMPOTENCY_KEY_DOC),
+]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 PolicyDep = Annotated[CartPolicy, Depends(get_policy)]

@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.SERVICE_BUSY: 503,
     ErrorCode.RESULT_TOO_LARGE: 422,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.AUTH_REQUIRED: 401,
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from rest.deps import parse_bearer
+from ticketing import idempotency
 from ticketing.db import session_of
 from ticketing.domain import (
     EventSectionView,
@@ -52,6 +53,7 @@ class Context(BaseContext):
         now: datetime,
         result_cache: ResultCache | None = None,
         authorization: str | None = None,
+        idempotency_key: str | None = None,
         client: accounts.Client,
     ) -> None:
         super().__init__()
@@ -59,6 +61,8 @@ class Context(BaseContext):
         """The caller's address and the app's throttle, for signIn and register."""
         self.authorization = authorization
         """The request's Authorization header (a bearer token), checked when first needed."""
+        self.idempotency_key = idempotency_key
+        """The request's Idempotency-Key header, for the mutation it carries."""
         self._viewer: asyncio.Future[Principal | None] | None = None
         self.sessionmaker = sessionmaker
         self.seat_maps = seat_maps
@@ -322,6 +326,7 @@ async def get_context(request: Request) -> Context:
         now=app.state.clock(),
         result_cache=app.state.graphql_results,
         authorization=request.headers.get("authorization"),
+        idempotency_key=request.headers.get(idempotency.KEY_HEADER),
         client=accounts.Client(
             address=request.client.host if request.client else None,
             throttle=app.state.throttle,

@@ -268,9 +268,6 @@ class UserAccount(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(default="customer", max_length=10)
     created_at: datetime = Field(sa_type=UTCDateTime)
-    # Sign-in throttling: attempts counted in a window that starts at the first one.
-    sign_in_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    attempts_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuthToken(SQLModel, table=True):
@@ -397,6 +394,20 @@ class AuditEntry(SQLModel, table=True):
     amount: Decimal | None = Field(default=None, sa_type=Money)
 
 
+class IdempotencyKey(SQLModel, table=True):
+    """A client's Idempotency-Key and the answer its command gave (kept for a day)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("scope", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=40, description="Whose key: anonymous, or user:<id>.")
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64, description="SHA-256 of the command and arguments.")
+    answer: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__dict__["__table__"]
     assert isinstance(table, sa.Table)
@@ -421,3 +432,4 @@ ticket_t = _table(Ticket)
 audit_t = _table(AuditEntry)
 user_t = _table(UserAccount)
 token_t = _table(AuthToken)
+idempotency_t = _table(IdempotencyKey)

@@ -7,9 +7,10 @@ import uuid
 from fastapi import APIRouter, Request
 
 from rest.deps import (
-    SIGNED_IN,
+    SERVICE_CALL,
     CartId,
     EventId,
+    IdempotencyKeyDep,
     NowDep,
     PolicyDep,
     SeatId,
@@ -42,6 +43,7 @@ async def get_cart(cart_id: CartId, session: SessionDep, now: NowDep, viewer: Vi
     tags=["carts"],
     summary="Hold a seat in this cart",
     responses=problem_responses(
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
         ErrorCode.NOT_FOUND,
         ErrorCode.SEAT_NOT_AVAILABLE,
         ErrorCode.PRICE_NOT_OFFERED,
@@ -49,7 +51,7 @@ async def get_cart(cart_id: CartId, session: SessionDep, now: NowDep, viewer: Vi
         ErrorCode.CART_LIMIT,
         ErrorCode.CURRENCY_MISMATCH,
     ),
-    openapi_extra=SIGNED_IN,
+    openapi_extra=SERVICE_CALL,
 )
 async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOut:
     # The on-sale routes (hold, book, pay) take no injected dependencies (see `service_call`).
@@ -63,6 +65,7 @@ async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOu
             now=call.now,
             policy=call.policy,
             caller=call.viewer,
+            idempotency_key=call.idempotency_key,
         )
     return CartOut.of(cart)
 
@@ -72,6 +75,7 @@ async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOu
     tags=["carts"],
     summary="Hold places in a general-admission section (all or none)",
     responses=problem_responses(
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
         ErrorCode.NOT_FOUND,
         ErrorCode.SEAT_NOT_AVAILABLE,
         ErrorCode.PRICE_NOT_OFFERED,
@@ -87,6 +91,7 @@ async def add_general_admission(
     now: NowDep,
     policy: PolicyDep,
     viewer: ViewerDep,
+    key: IdempotencyKeyDep = None,
 ) -> CartOut:
     cart = await carts.add_general_admission_to_cart(
         session,
@@ -98,6 +103,7 @@ async def add_general_admission(
         now=now,
         policy=policy,
         caller=viewer,
+        idempotency_key=key,
     )
     return CartOut.of(cart)
 
@@ -106,7 +112,9 @@ async def add_general_admission(
     "/orders/carts/{cart_id}/events/{event_id}/seats/{seat_id}",
     tags=["carts"],
     summary="Release a seat held by this cart",
-    responses=problem_responses(ErrorCode.NOT_FOUND, ErrorCode.CART_NOT_OPEN),
+    responses=problem_responses(
+        ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.NOT_FOUND, ErrorCode.CART_NOT_OPEN
+    ),
 )
 async def remove_seat(
     cart_id: CartId,
@@ -115,9 +123,16 @@ async def remove_seat(
     session: SessionDep,
     now: NowDep,
     viewer: ViewerDep,
+    key: IdempotencyKeyDep = None,
 ) -> CartOut:
     cart = await carts.remove_seat_from_cart(
-        session, cart_id=cart_id, event_id=event_id, seat_id=seat_id, now=now, caller=viewer
+        session,
+        cart_id=cart_id,
+        event_id=event_id,
+        seat_id=seat_id,
+        now=now,
+        caller=viewer,
+        idempotency_key=key,
     )
     return CartOut.of(cart)
 
@@ -127,17 +142,23 @@ async def remove_seat(
     tags=["carts"],
     summary="Book the cart: its seats become booked under a new payment (idempotent)",
     responses=problem_responses(
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
         ErrorCode.CART_EMPTY,
         ErrorCode.NOT_FOUND,
         ErrorCode.AUTH_REQUIRED,
         ErrorCode.EVENT_NOT_ON_SALE,
     ),
-    openapi_extra=SIGNED_IN,
+    openapi_extra=SERVICE_CALL,
 )
 async def book_cart(cart_id: CartId, request: Request) -> BookingOut:
     async with service_call(request) as call:
         payment = await carts.book_cart(
-            call.session, cart_id=cart_id, now=call.now, policy=call.policy, caller=call.viewer
+            call.session,
+            cart_id=cart_id,
+            now=call.now,
+            policy=call.policy,
+            caller=call.viewer,
+            idempotency_key=call.idempotency_key,
         )
     return BookingOut.of(payment)
 
@@ -157,6 +178,7 @@ async def get_payment(
 
 
 FINISH_PROBLEMS = problem_responses(
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
     ErrorCode.NOT_FOUND,
     ErrorCode.PAYMENT_FINALIZED,
     ErrorCode.PAYMENT_EXPIRED,
@@ -184,7 +206,7 @@ def _provider_signature(request: Request, viewer: Principal | None) -> ProviderS
     summary="The payment succeeded: seats sold, tickets issued (idempotent)",
     description=FINISH_DESCRIPTION,
     responses=FINISH_PROBLEMS,
-    openapi_extra=SIGNED_IN,
+    openapi_extra=SERVICE_CALL,
 )
 async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
     async with service_call(request) as call:
@@ -195,6 +217,7 @@ async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOu
             policy=call.payments,
             signature=_provider_signature(request, call.viewer),
             caller=call.viewer,
+            idempotency_key=call.idempotency_key,
         )
     return PaymentOut.of(payment)
 
@@ -206,7 +229,7 @@ async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOu
     description=FINISH_DESCRIPTION
     + " A signed-in customer may also abandon his own pending payment here (bearer token).",
     responses=FINISH_PROBLEMS,
-    openapi_extra=SIGNED_IN,
+    openapi_extra=SERVICE_CALL,
 )
 async def fail_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
     async with service_call(request) as call:
@@ -217,5 +240,6 @@ async def fail_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
             policy=call.payments,
             signature=_provider_signature(request, call.viewer),
             caller=call.viewer,
+            idempotency_key=call.idempotency_key,
         )
     return PaymentOut.of(payment)

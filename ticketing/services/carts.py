@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing import direct
+from ticketing import direct, idempotency
 from ticketing.db import command, query, sections_changed, short_command, short_query
 from ticketing.domain import (
     CartItemView,
@@ -59,10 +60,18 @@ from ticketing.services._sql import (
     upsert_and_lock_cart,
     upsert_cart_later,
 )
-from ticketing.services.payments import SET_CART_STATUS, PaymentRow, load_payment, payment_view
+from ticketing.services.payments import (
+    PAYMENT_VIEW,
+    SET_CART_STATUS,
+    PaymentRow,
+    load_payment,
+    payment_view,
+)
 from ticketing.settings import CartPolicy
 
 _B = sa.bindparam
+CART_VIEW = TypeAdapter(CartView)
+"""A cart as an idempotency key keeps it."""
 
 
 def _live_items(
@@ -452,6 +461,7 @@ async def add_seat_to_cart(
     now: datetime,
     policy: CartPolicy,
     caller: Principal | None = None,
+    idempotency_key: str | None = None,
 ) -> CartView:
     """Hold one seat for this cart at the chosen price level, until the hold expires.
 
@@ -462,9 +472,39 @@ async def add_seat_to_cart(
     When that read found everything in order, the write transaction takes the seat with the
     conditional UPDATE, whose WHERE clause checks again what matters (the seat is free, the
     event on sale, the price offered) and the cart's row lock the rest. Otherwise the hold
-    reads it all again under its locks and says what is wrong.
+    reads it all again under its locks and says what is wrong. With an idempotency key, the
+    hold goes straight to the write transaction (which takes the key first).
     """
     check_cart_id(cart_id)
+    once = idempotency.once(
+        idempotency_key,
+        caller=caller,
+        command="add_seat_to_cart",
+        arguments={
+            "cart_id": cart_id,
+            "event_id": event_id,
+            "seat_id": seat_id,
+            "price_id": price_id,
+        },
+    )
+    if once is not None:
+        return await idempotency.run_once(
+            session,
+            once,
+            CART_VIEW,
+            lambda: _hold_seat(
+                session,
+                cart_id=cart_id,
+                event_id=event_id,
+                seat_id=seat_id,
+                price_id=price_id,
+                now=now,
+                policy=policy,
+                caller=caller,
+                once=once,
+            ),
+            now=now,
+        )
     peeked = await _peek(
         session,
         cart_id=cart_id,
@@ -511,7 +551,9 @@ async def _hold_seat(
     now: datetime,
     policy: CartPolicy,
     caller: Principal | None,
+    once: idempotency.Once | None = None,
 ) -> CartView:
+    await idempotency.claim(session, once, now=now)
     offer = await direct.one_or_none(
         session,
         _OFFER,
@@ -539,7 +581,7 @@ async def _hold_seat(
         raise _price_not_offered(event_id=event_id, seat_id=seat_id, price_id=price_id)
     if taken:
         raise _seat_not_available(event_id, seat_id)
-    return await _claim_for_cart(
+    cart = await _claim_for_cart(
         session,
         cart_id=cart_id,
         event_id=event_id,
@@ -550,6 +592,7 @@ async def _hold_seat(
         policy=policy,
         caller=caller,
     )
+    return await idempotency.keep(session, once, cart, CART_VIEW)
 
 
 @short_command
@@ -895,7 +938,6 @@ async def _record_holds(
     )
 
 
-@command
 async def add_general_admission_to_cart(
     session: AsyncSession,
     *,
@@ -907,6 +949,7 @@ async def add_general_admission_to_cart(
     now: datetime,
     policy: CartPolicy,
     caller: Principal | None = None,
+    idempotency_key: str | None = None,
 ) -> CartView:
     """Hold `quantity` places of a general-admission section at once: all of them or none."""
     check_cart_id(cart_id)
@@ -916,6 +959,53 @@ async def add_general_admission_to_cart(
         )
     if quantity > policy.max_seats_per_cart:
         raise _cart_limit(policy)
+    once = idempotency.once(
+        idempotency_key,
+        caller=caller,
+        command="add_general_admission_to_cart",
+        arguments={
+            "cart_id": cart_id,
+            "event_id": event_id,
+            "section_id": section_id,
+            "price_id": price_id,
+            "quantity": quantity,
+        },
+    )
+    return await idempotency.run_once(
+        session,
+        once,
+        CART_VIEW,
+        lambda: _hold_places(
+            session,
+            cart_id=cart_id,
+            event_id=event_id,
+            section_id=section_id,
+            price_id=price_id,
+            quantity=quantity,
+            now=now,
+            policy=policy,
+            caller=caller,
+            once=once,
+        ),
+        now=now,
+    )
+
+
+@command
+async def _hold_places(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    section_id: int,
+    price_id: int,
+    quantity: int,
+    now: datetime,
+    policy: CartPolicy,
+    caller: Principal | None,
+    once: idempotency.Once | None,
+) -> CartView:
+    await idempotency.claim(session, once, now=now)
     await _open_cart_for_change(session, cart_id=cart_id, now=now, create=True, caller=caller)
     found = (
         await session.execute(
@@ -1035,10 +1125,10 @@ async def add_general_admission_to_cart(
         now=now,
         actor=actor_of(caller),
     )
-    return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
+    cart = await load_cart(session, cart_id=cart_id, now=now, caller=caller)
+    return await idempotency.keep(session, once, cart, CART_VIEW)
 
 
-@short_command
 async def remove_seat_from_cart(
     session: AsyncSession,
     *,
@@ -1047,9 +1137,45 @@ async def remove_seat_from_cart(
     seat_id: int,
     now: datetime,
     caller: Principal | None = None,
+    idempotency_key: str | None = None,
 ) -> CartView:
     """Release one held seat of this cart back to sale."""
     check_cart_id(cart_id)
+    once = idempotency.once(
+        idempotency_key,
+        caller=caller,
+        command="remove_seat_from_cart",
+        arguments={"cart_id": cart_id, "event_id": event_id, "seat_id": seat_id},
+    )
+    return await idempotency.run_once(
+        session,
+        once,
+        CART_VIEW,
+        lambda: _release_seat(
+            session,
+            cart_id=cart_id,
+            event_id=event_id,
+            seat_id=seat_id,
+            now=now,
+            caller=caller,
+            once=once,
+        ),
+        now=now,
+    )
+
+
+@short_command
+async def _release_seat(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    event_id: int,
+    seat_id: int,
+    now: datetime,
+    caller: Principal | None,
+    once: idempotency.Once | None,
+) -> CartView:
+    await idempotency.claim(session, once, now=now)
     await _open_cart_for_change(session, cart_id=cart_id, now=now, create=False, caller=caller)
     released = (
         await session.execute(
@@ -1095,7 +1221,8 @@ async def remove_seat_from_cart(
         at=now,
         actor=actor_of(caller),
     )
-    return await load_cart(session, cart_id=cart_id, now=now, caller=caller)
+    cart = await load_cart(session, cart_id=cart_id, now=now, caller=caller)
+    return await idempotency.keep(session, once, cart, CART_VIEW)
 
 
 _UNBOOKED_ITEMS = direct.Direct(
@@ -1175,7 +1302,6 @@ _PAYMENT_OF_CART = direct.Direct(
 )
 
 
-@short_command
 async def book_cart(
     session: AsyncSession,
     *,
@@ -1183,6 +1309,7 @@ async def book_cart(
     now: datetime,
     policy: CartPolicy,
     caller: Principal | None = None,
+    idempotency_key: str | None = None,
 ) -> PaymentView:
     """Turn every held seat of the cart into a booked seat under one new pending payment.
 
@@ -1194,6 +1321,29 @@ async def book_cart(
         raise TicketingError(
             ErrorCode.AUTH_REQUIRED, "Sign in to book: this service sells to customers only."
         )
+    once = idempotency.once(
+        idempotency_key, caller=caller, command="book_cart", arguments={"cart_id": cart_id}
+    )
+    return await idempotency.run_once(
+        session,
+        once,
+        PAYMENT_VIEW,
+        lambda: _book(session, cart_id=cart_id, now=now, policy=policy, caller=caller, once=once),
+        now=now,
+    )
+
+
+@short_command
+async def _book(
+    session: AsyncSession,
+    *,
+    cart_id: uuid.UUID,
+    now: datetime,
+    policy: CartPolicy,
+    caller: Principal | None,
+    once: idempotency.Once | None,
+) -> PaymentView:
+    await idempotency.claim(session, once, now=now)
     # The lock goes with the read of what it protects (one round trip on PostgreSQL).
     await lock_visible_cart_later(session, cart_id=cart_id, caller=caller)
     rows = await direct.rows(
@@ -1205,7 +1355,8 @@ async def book_cart(
     if status is not None and status is not CartStatus.OPEN:
         payment_id = await direct.scalar(session, _PAYMENT_OF_CART, {"cart_id": cart_id})
         assert payment_id is not None, "a cart leaves `open` only by being booked"
-        return await load_payment(session, payment_id=payment_id, now=now, caller=caller)
+        earlier = await load_payment(session, payment_id=payment_id, now=now, caller=caller)
+        return await idempotency.keep(session, once, earlier, PAYMENT_VIEW)
 
     # Every active item not yet booked: the live ones are booked, the lapsed ones leave.
     active = [row for row in rows if row.id is not None]
@@ -1301,7 +1452,7 @@ async def book_cart(
         actor=actor_of(caller),
     )
     # the payment as inserted above (no need to read it back)
-    return payment_view(
+    payment = payment_view(
         PaymentRow(
             id=payment_id,
             cart_id=cart_id,
@@ -1315,3 +1466,4 @@ async def book_cart(
         now,
         (),
     )
+    return await idempotency.keep(session, once, payment, PAYMENT_VIEW)

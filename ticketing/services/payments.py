@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing import direct, signatures
+from ticketing import direct, idempotency, signatures
 from ticketing.db import command, query, short_command, short_query
 from ticketing.domain import (
     CartStatus,
@@ -132,6 +133,8 @@ def _ticket_views(rows: Iterable[Any]) -> dict[uuid.UUID, tuple[TicketView, ...]
 
 
 _B = sa.bindparam
+PAYMENT_VIEW = TypeAdapter(PaymentView)
+"""A payment as an idempotency key keeps it."""
 # (see ticketing.services._sql on prebuilt statements)
 _PAYMENT = direct.Direct(
     sa.select(payment_t)
@@ -427,7 +430,6 @@ async def _finish(
     )
 
 
-@short_command
 async def complete_payment(
     session: AsyncSession,
     *,
@@ -436,6 +438,7 @@ async def complete_payment(
     policy: PaymentPolicy,
     signature: ProviderSignature | None = None,
     caller: Principal | None = None,
+    idempotency_key: str | None = None,
 ) -> PaymentView:
     """The payment went through: its seats are sold and a ticket is issued for each."""
     finisher = _authorize(
@@ -446,11 +449,37 @@ async def complete_payment(
         caller=caller,
         now=now,
     )
+    once = idempotency.once(
+        idempotency_key,
+        caller=finisher.caller,
+        command="complete_payment",
+        arguments={"payment_id": payment_id},
+    )
+    return await idempotency.run_once(
+        session,
+        once,
+        PAYMENT_VIEW,
+        lambda: _complete(session, payment_id=payment_id, now=now, finisher=finisher, once=once),
+        now=now,
+    )
+
+
+@short_command
+async def _complete(
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    now: datetime,
+    finisher: _Finisher,
+    once: idempotency.Once | None,
+) -> PaymentView:
+    await idempotency.claim(session, once, now=now)
     locked = await _lock_payment(session, payment_id=payment_id, now=now, finisher=finisher)
     cart_id, status, items = locked.row.cart_id, locked.status, locked.items
     check_payment_outcome(current=status, requested=PaymentStatus.COMPLETED, payment_id=payment_id)
     if status is PaymentStatus.COMPLETED:
-        return payment_view(locked.row, now, await _tickets(session, payment_id))
+        completed = payment_view(locked.row, now, await _tickets(session, payment_id))
+        return await idempotency.keep(session, once, completed, PAYMENT_VIEW)
 
     sold = await direct.rows(session, _SELL_SEATS, {"holder": cart_id, "now": now})
     note_seat_changes(session, sold)
@@ -501,8 +530,9 @@ async def complete_payment(
         actor=finisher.actor,
     )
     # the payment as it is now, and the tickets as issued above (with what they print)
-    completed = locked.row._replace(status=PaymentStatus.COMPLETED.value, finalized_at=now)
-    return payment_view(completed, now, await _tickets(session, payment_id))
+    row = locked.row._replace(status=PaymentStatus.COMPLETED.value, finalized_at=now)
+    completed = payment_view(row, now, await _tickets(session, payment_id))
+    return await idempotency.keep(session, once, completed, PAYMENT_VIEW)
 
 
 def _payment_audit(
@@ -555,7 +585,6 @@ async def _release_payment_seats(
     )
 
 
-@short_command
 async def fail_payment(
     session: AsyncSession,
     *,
@@ -564,6 +593,7 @@ async def fail_payment(
     policy: PaymentPolicy,
     signature: ProviderSignature | None = None,
     caller: Principal | None = None,
+    idempotency_key: str | None = None,
 ) -> PaymentView:
     """The payment did not go through (or its customer abandoned it): its seats are on sale
     again and the cart is closed."""
@@ -575,6 +605,31 @@ async def fail_payment(
         caller=caller,
         now=now,
     )
+    once = idempotency.once(
+        idempotency_key,
+        caller=finisher.caller,
+        command="fail_payment",
+        arguments={"payment_id": payment_id},
+    )
+    return await idempotency.run_once(
+        session,
+        once,
+        PAYMENT_VIEW,
+        lambda: _fail(session, payment_id=payment_id, now=now, finisher=finisher, once=once),
+        now=now,
+    )
+
+
+@short_command
+async def _fail(
+    session: AsyncSession,
+    *,
+    payment_id: uuid.UUID,
+    now: datetime,
+    finisher: _Finisher,
+    once: idempotency.Once | None,
+) -> PaymentView:
+    await idempotency.claim(session, once, now=now)
     locked = await _lock_payment(session, payment_id=payment_id, now=now, finisher=finisher)
     status, row = locked.status, locked.row
     check_payment_outcome(current=status, requested=PaymentStatus.FAILED, payment_id=payment_id)
@@ -588,7 +643,8 @@ async def fail_payment(
             actor=finisher.actor,
         )
         row = row._replace(status=PaymentStatus.FAILED.value, finalized_at=now)
-    return payment_view(row, now, ())  # a failed or expired payment has no tickets
+    failed = payment_view(row, now, ())  # a failed or expired payment has no tickets
+    return await idempotency.keep(session, once, failed, PAYMENT_VIEW)
 
 
 @command

@@ -51,6 +51,7 @@ async def add_general_admission_to_cart(
             now=context.now,
             policy=context.policy,
             caller=await context.viewer(),
+            idempotency_key=context.idempotency_key,
         )
         return Cart.of(view)
 

@@ -45,6 +45,7 @@ async def add_seat_to_cart(
             now=context.now,
             policy=context.policy,
             caller=await context.viewer(),
+            idempotency_key=context.idempotency_key,
         )
         return Cart.of(view)
 

@@ -43,6 +43,7 @@ async def book_cart(
             now=context.now,
             policy=context.policy,
             caller=await context.viewer(),
+            idempotency_key=context.idempotency_key,
         )
         cart = await context.call(
             carts.get_cart, cart_id=input.cart_id, now=context.now, caller=await context.viewer()

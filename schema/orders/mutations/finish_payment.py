@@ -53,6 +53,7 @@ async def _finish(
             now=context.now,
             policy=context.settings.payment_policy,
             caller=await context.viewer(),
+            idempotency_key=context.idempotency_key,
         )
         cart = await context.call(
             carts.get_cart, cart_id=view.cart_id, now=context.now, caller=await context.viewer()

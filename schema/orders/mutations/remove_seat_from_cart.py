@@ -42,6 +42,7 @@ async def remove_seat_from_cart(
             seat_id=parse_id(input.seat_id, field="seat_id"),
             now=context.now,
             caller=await context.viewer(),
+            idempotency_key=context.idempotency_key,
         )
         return Cart.of(view)
 
