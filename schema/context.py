@@ -17,6 +17,7 @@ from rest.deps import parse_bearer
 from ticketing.db import session_of
 from ticketing.domain import (
     EventSectionView,
+    EventSize,
     PriceLevelView,
     Principal,
     RowView,
@@ -32,9 +33,6 @@ from ticketing.settings import CartPolicy, Settings
 
 if TYPE_CHECKING:
     from schema.result_cache import ResultCache
-
-MAX_SEAT_OBJECTS = 5000
-"""Seats one GraphQL operation may resolve as objects; `seatMap` has no such bound."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -66,8 +64,6 @@ class Context(BaseContext):
         self.depends_on: dict[tuple[int, int], str] = {}
         """(event id, section id) -> the stamp of the section state this operation read;
         (event id, 0) -> the event's revision, for what a manager may change (name, prices)."""
-        self.seat_objects = 0
-        """Seats resolved as objects so far in this operation (bounded by MAX_SEAT_OBJECTS)."""
         self.settings = settings
         self.now = now
         self.venues = self._loader(self._venues)
@@ -163,6 +159,23 @@ class Context(BaseContext):
         self.depends_on[(event_id, 0)] = f"r{versions.revision}"
         return await self.read_immutable(service, *args, **kwargs)
 
+    async def event_size(self, event_id: int, *, apart: bool = False) -> EventSize | None:
+        """The event's section capacities and price levels (no seat loaded); None when there is
+        no such event or it is a draft the viewer may not see (it resolves to null).
+
+        `apart`: read the versions without keeping them for the operation, as before a mutation,
+        whose payload must see what the mutation changed."""
+        try:
+            if apart:
+                versions = await self.seat_maps.versions(event_id, viewer=await self.viewer())
+            else:
+                versions = await self.seat_versions(event_id)
+        except TicketingError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            return None
+        return await self.seat_maps.size(event_id=event_id, versions=versions)
+
     async def seat_map(self, event_id: int, *, since: str | None = None) -> EventSeatMap | None:
         """The event's whole seat map (or what changed `since` a version); None when there is
         no such event."""
@@ -246,17 +259,6 @@ class Context(BaseContext):
     async def depend_on_event(self, event_id: int) -> None:
         """What this operation read changes only with the event's revision."""
         self.depends_on[(event_id, 0)] = f"r{(await self.seat_versions(event_id)).revision}"
-
-    def count_seat_objects(self, count: int) -> None:
-        """Refuse to build more than MAX_SEAT_OBJECTS seat objects in one operation: per-seat
-        objects cost graphql-core work per field, and a stadium that way would stall the server."""
-        if self.seat_objects + count > MAX_SEAT_OBJECTS:
-            raise TicketingError(
-                ErrorCode.RESULT_TOO_LARGE,
-                f"This operation asks for more than {MAX_SEAT_OBJECTS} seats as objects. Query "
-                "`seatMap` (compact, any size) or one section at a time.",
-            )
-        self.seat_objects += count
 
     async def _event_sections(self, ids: list[int]) -> dict[int, list[EventSectionView]]:
         found: dict[int, list[EventSectionView]] = {}

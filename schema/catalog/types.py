@@ -139,9 +139,7 @@ class EventRow:
     async def seats(self, info: Info) -> list[EventSeat]:
         views = await info.context.section_seats.load((self.event_id, self.section_id))
         row_id = int(self.id)
-        seats = [v for v in views if v.row_id == row_id]
-        info.context.count_seat_objects(len(seats))
-        return [EventSeat.of(v, self.currency) for v in seats]
+        return [EventSeat.of(v, self.currency) for v in views if v.row_id == row_id]
 
 
 @strawberry.type(description="A section of one event, with live availability.")
@@ -199,9 +197,9 @@ class EventSection:
         ] = None,
     ) -> list[EventSeat]:
         views = await info.context.section_seats.load((self.event_id, int(self.id)))
-        seats = [v for v in views if status is None or v.status == status]
-        info.context.count_seat_objects(len(seats))
-        return [EventSeat.of(v, self.currency) for v in seats]
+        return [
+            EventSeat.of(v, self.currency) for v in views if status is None or v.status == status
+        ]
 
 
 @strawberry.type(description="An event at a venue, with its own copy of the venue's seat map.")
