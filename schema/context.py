@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
@@ -34,8 +35,12 @@ from ticketing.settings import CartPolicy, Settings
 if TYPE_CHECKING:
     from schema.result_cache import ResultCache
 
+SEAT_TURN_SECONDS = 0.005
+"""How long an operation completes seat objects before it lets the event loop serve others."""
+
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -66,12 +71,39 @@ class Context(BaseContext):
         (event id, 0) -> the event's revision, for what a manager may change (name, prices)."""
         self.settings = settings
         self.now = now
+        self._turn = 0
+        self._turn_started = 0.0
         self.venues = self._loader(self._venues)
         self.venue_sections = self._loader(self._venue_sections)
         self.event_sections = self._loader(self._event_sections)
         self.price_levels = self._loader(self._price_levels)
         self.section_rows = self._loader(self._section_rows)
         self.section_seats = self._loader(self._section_seats)
+
+    async def in_turns(self, items: Iterable[T]) -> AsyncIterator[T]:
+        """`items` for graphql-core to complete one at a time, in turns of SEAT_TURN_SECONDS
+        shared by the operation's lists: a list, once complete, would hold the loop for all of
+        its items, and a row's list is one of many that complete side by side."""
+        iterator = iter(items)  # an item is made only once its turn has come
+        while True:
+            if time.perf_counter() - self._turn_started > SEAT_TURN_SECONDS:
+                await self._next_turn()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            yield item
+
+    async def _next_turn(self) -> None:
+        while True:
+            turn = self._turn
+            await asyncio.sleep(0)
+            if self._turn == turn:  # the first list back begins the next turn
+                self._turn += 1
+                self._turn_started = time.perf_counter()
+                return
+            if time.perf_counter() - self._turn_started <= SEAT_TURN_SECONDS:
+                return  # another list began a turn that is not over: go on in it
 
     @property
     def policy(self) -> CartPolicy:

@@ -4,6 +4,7 @@ errors. Refusals are GraphQL or HTTP 4xx, never 5xx."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -23,7 +24,9 @@ from graphql import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import schema.context as context_module
 from rest.app import create_app
+from schema.catalog.types import EventSeat
 from schema.cost import MAX_OPERATION_COST, SeatLists
 from schema.graphql import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, create_schema, graphiql_assets
 from tests.accounts import signed_in
@@ -32,6 +35,7 @@ from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import GRAPHQL_PATH, error_messages, gql, gql_json, gql_raw
 from ticketing.demo import seed_stadium
+from ticketing.domain import SeatView
 from ticketing.services import carts, catalog
 from ticketing.services.manifest import RowSpec, SectionSpec, create_venue
 from ticketing.services.seatmaps import SeatMaps
@@ -510,6 +514,43 @@ async def test_a_mutation_payload_shows_what_the_mutation_changed(
     assert adult((await gql(client, read, variables))["event"]["section"]["seats"]) == {"40.00"}
     data = data_of(await post(client, set_prices, variables, manager))
     assert adult(data["setPrices"]["event"]["section"]["seats"]) == {"45.00"}
+
+
+async def test_seat_lists_let_the_server_serve_others_while_they_complete(
+    client: httpx.AsyncClient, hall: EventFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An allowed operation may still complete many seats: it does so in turns, the event loop
+    serving others between them (here turns of one seat), through a section's list as through
+    its rows' lists, which complete side by side."""
+    monkeypatch.setattr(context_module, "SEAT_TURN_SECONDS", 0.0)
+    happened: list[str] = []
+    make_seat = EventSeat.of
+
+    def seat_made(view: SeatView, currency: str) -> EventSeat:
+        happened.append("seat")
+        return make_seat(view, currency)
+
+    monkeypatch.setattr(EventSeat, "of", seat_made)
+
+    async def others() -> None:
+        while True:
+            await asyncio.sleep(0)
+            happened.append("other")
+
+    variables = {"id": str(hall.event_id), "section": str(hall.section_ids["Main"])}
+    await gql(client, in_event(f"warm: {SECTION % 'id'}"), variables)  # seats into memory
+    # a new operation (not one the result cache answers): the section's seats, and again by row
+    both = in_event(f"a: {SECTION % 'id'} b: section(id: $section) {{ rows {{ seats {{ id }} }} }}")
+    happened.clear()
+    ticker = asyncio.create_task(others())
+    try:
+        data = (await gql(client, both, variables))["event"]
+    finally:
+        ticker.cancel()
+    assert len(data["a"]["seats"]) + sum(len(row["seats"]) for row in data["b"]["rows"]) == 500
+    assert happened.count("seat") == 500
+    in_a_row = "".join("s" if event == "seat" else " " for event in happened).split()
+    assert max(len(run) for run in in_a_row) <= 2
 
 
 def test_every_path_to_seat_objects_is_estimated() -> None:
