@@ -206,6 +206,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stadium = seed(url, "--seats", str(args.seats), "--name", "Stadium")
         if args.only_limits:
             settle(url)
+            results["workers"] = 1
             results["limits"] = _limits(url, stadium["event_id"], seconds)
             return results
         rush_event = seed(url, "--seats", "2000", "--section-size", "2000", "--name", "Rush Hall")
