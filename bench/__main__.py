@@ -1,6 +1,6 @@
 """Benchmark the service the way users meet it, against floors measured in the same run.
 
-    python -m bench --db sqlite|postgres --workers N [--seats 50000] [--seconds 10]
+    python -m bench --db sqlite|postgres --workers N [--seats 50000] [--seconds 10] [--only-limits]
 
 It seeds a stadium with `ticketing seed`, starts `ticketing serve`, loads it over loopback with
 wrk (and a multi-process client for the rush), prints a table and writes JSON to bench/results/.
@@ -40,6 +40,16 @@ from bench.rush import run_orders, run_rush
 
 SECTION_GRAPHQL = """query Section($event: ID!, $section: ID!) {
   event(id: $event) { section(id: $section) {
+    seats { id number status priceOptions { id name price { amount currency } } } } } }"""
+
+# The whole stadium as objects: refused before execution (RESULT_TOO_LARGE).
+STADIUM_GRAPHQL = """query Stadium($event: ID!) {
+  event(id: $event) { sections { rows { seats { id status } } } } }"""
+
+# The largest operation the budget of seats as objects is sized for; `VARY` becomes a new
+# alias on every request, so that the result cache never answers it.
+LARGEST_ALLOWED_GRAPHQL = """query Section($event: ID!, $section: ID!) {
+  event(id: $event) { VARY: section(id: $section) {
     seats { id number status priceOptions { id name price { amount currency } } } } } }"""
 
 SEAT_MAP_GRAPHQL = """query Map($event: ID!) {
@@ -128,6 +138,58 @@ def _stall(base: str, event_id: int, seconds: float, *, map_connections: int = 2
     return result
 
 
+def _beside_health(
+    base: str, body: str, seconds: float, *, vary: str | None = None
+) -> dict[str, Any]:
+    """/health latency while one client loops on one GraphQL operation."""
+    result: dict[str, Any] = {}
+
+    def loop() -> None:
+        result["graphql"] = wrk(
+            f"{base}/graphql", connections=1, seconds=seconds, method="POST", body=body, vary=vary
+        )
+
+    client = threading.Thread(target=loop)
+    client.start()
+    time.sleep(0.5)
+    result["health"] = wrk(f"{base}/health", connections=1, threads=1, seconds=seconds - 1)
+    client.join()
+    return result
+
+
+def _limits(database_url: str, event_id: int, seconds: float) -> dict[str, Any]:
+    """Seats as objects on one worker: /health while a client loops on the stadium as objects
+    (refused before execution), then while one loops on the largest allowed operation."""
+    with service(database_url, workers=1) as (base, _):
+        sections = _fetch(base, f"/events/{event_id}/sections")
+        stadium = json.dumps({"query": STADIUM_GRAPHQL, "variables": {"event": str(event_id)}})
+        refused = httpx.post(
+            f"{base}/graphql", content=stadium, headers={"content-type": "application/json"}
+        ).json()
+        assert refused["errors"][0]["extensions"]["code"] == "RESULT_TOO_LARGE", refused
+        largest = json.dumps(
+            {
+                "query": LARGEST_ALLOWED_GRAPHQL,
+                "variables": {"event": str(event_id), "section": str(sections[0]["id"])},
+            }
+        )
+        answered = httpx.post(  # and the section's seats into memory
+            f"{base}/graphql",
+            content=largest.replace("VARY", "warm"),
+            headers={"content-type": "application/json"},
+            timeout=60,
+        ).json()
+        assert "errors" not in answered, answered
+        return {
+            # what a refusal costs, with nothing else asked of the worker
+            "refused_alone": wrk(
+                f"{base}/graphql", connections=1, seconds=seconds / 2, method="POST", body=stadium
+            ),
+            "refused": _beside_health(base, stadium, seconds),
+            "allowed": _beside_health(base, largest, seconds, vary="VARY"),
+        }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "db": args.db,
@@ -142,6 +204,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with database(args.db) as url:
         print(f"seeding a {args.seats}-seat event on {args.db}", file=sys.stderr)
         stadium = seed(url, "--seats", str(args.seats), "--name", "Stadium")
+        if args.only_limits:
+            settle(url)
+            results["workers"] = 1
+            results["limits"] = _limits(url, stadium["event_id"], seconds)
+            return results
         rush_event = seed(url, "--seats", "2000", "--section-size", "2000", "--name", "Rush Hall")
         order_events = [  # one per orders run: each run takes every seat of its event
             seed(url, "--seats", "2000", "--section-size", "2000", "--name", f"Order Hall {n}")
@@ -150,6 +217,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         floor_hall = seed(url, "--seats", "4000", "--section-size", "2000", "--name", "Floor Hall")
         big = seed(url, "--seats", "100000", "--name", "Mega Dome") if args.rss else None
         settle(url)
+        # on a service of its own, before the others: one worker, nothing else loaded
+        results["limits"] = _limits(url, stadium["event_id"], seconds)
 
         with floor_app(workers=args.workers) as floor_base:
             results["floor_framework"] = wrk_median(
@@ -385,8 +454,39 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def limits_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    limits = results.get("limits")
+    if limits is None:
+        return []
+    alone = limits["refused_alone"]
+    rows = [
+        (
+            "limits, 1 worker: the stadium as objects, refused (alone)",
+            f"{alone['rps']:,.0f} req/s, p50 {_ms(alone['p50_ms'])}, p99 {_ms(alone['p99_ms'])}",
+            "",
+            "a few ms",
+        )
+    ]
+    for key, what in (
+        ("refused", "stadium as objects, refused"),
+        ("allowed", "largest allowed (1,000 seats, price options, varied)"),
+    ):
+        health, graphql = limits[key]["health"], limits[key]["graphql"]
+        rows.append(
+            (
+                f"limits, 1 worker: /health beside a loop on the {what}",
+                f"/health p50 {health['p50_ms']:.1f} ms, p99 {health['p99_ms']:.1f} ms; "
+                f"GraphQL {graphql['rps']:,.0f} req/s, p50 {_ms(graphql['p50_ms'])}",
+                "",
+                "p99 < 50 ms",
+            )
+        )
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
-    rows = [("scenario", "figures", "ratio", "target"), *ratios(results)]
+    core = ratios(results) if "floor_framework" in results else []
+    rows = [("scenario", "figures", "ratio", "target"), *core, *limits_rows(results)]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "-|-".join("-" * w for w in widths))
@@ -408,6 +508,11 @@ def main() -> None:
     parser.add_argument("--no-rss", dest="rss", action="store_false", help="skip the 100k event")
     parser.add_argument("--no-rush", dest="rush", action="store_false", help="skip the rush")
     parser.add_argument(
+        "--only-limits",
+        action="store_true",
+        help="only the stadium and the seats-as-objects limits scenario (one worker)",
+    )
+    parser.add_argument(
         "--pretix",
         type=Path,
         help="JSON of `run_peer.sh bench` (../shared/peers/pretix), for the side-by-side rows",
@@ -416,7 +521,8 @@ def main() -> None:
     results = run(args)
     if args.pretix is not None:
         results["pretix"] = json.loads(args.pretix.read_text())
-    output = HERE / "results" / f"{args.db}-{args.workers}w.json"
+    name = f"{args.db}-limits" if args.only_limits else f"{args.db}-{args.workers}w"
+    output = HERE / "results" / f"{name}.json"
     output.parent.mkdir(exist_ok=True)
     output.write_text(json.dumps(results, indent=2))
     print(table(results))

@@ -221,11 +221,13 @@ def wrk(
     threads: int = 2,
     method: str | None = None,
     body: str | None = None,
+    vary: str | None = None,
     accept_encoding: str = ACCEPT_ENCODING,
 ) -> dict[str, Any]:
     """Run wrk and return its summary: requests/s and latency percentiles in milliseconds.
 
-    Requests say `Accept-Encoding: gzip` as browsers and HTTP client libraries do."""
+    Requests say `Accept-Encoding: gzip` as browsers and HTTP client libraries do. `vary`: a
+    word of the body that every request numbers anew (one thread, so numbers never repeat)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
     env = dict(os.environ)
@@ -233,6 +235,9 @@ def wrk(
         env["BENCH_METHOD"] = method
     if body:
         env["BENCH_BODY"] = body
+    if vary:
+        env["BENCH_VARY"] = vary
+        threads = 1
     env["BENCH_ACCEPT_ENCODING"] = accept_encoding
     result = subprocess.run(
         [

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
@@ -18,6 +19,7 @@ from ticketing import idempotency
 from ticketing.db import session_of
 from ticketing.domain import (
     EventSectionView,
+    EventSize,
     PriceLevelView,
     Principal,
     RowView,
@@ -34,11 +36,12 @@ from ticketing.settings import CartPolicy, Settings
 if TYPE_CHECKING:
     from schema.result_cache import ResultCache
 
-MAX_SEAT_OBJECTS = 5000
-"""Seats one GraphQL operation may resolve as objects; `seatMap` has no such bound."""
+SEAT_TURN_SECONDS = 0.005
+"""How long an operation completes seat objects before it lets the event loop serve others."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -73,16 +76,41 @@ class Context(BaseContext):
         self.depends_on: dict[tuple[int, int], str] = {}
         """(event id, section id) -> the stamp of the section state this operation read;
         (event id, 0) -> the event's revision, for what a manager may change (name, prices)."""
-        self.seat_objects = 0
-        """Seats resolved as objects so far in this operation (bounded by MAX_SEAT_OBJECTS)."""
         self.settings = settings
         self.now = now
+        self._turn = 0
+        self._turn_started = 0.0
         self.venues = self._loader(self._venues)
         self.venue_sections = self._loader(self._venue_sections)
         self.event_sections = self._loader(self._event_sections)
         self.price_levels = self._loader(self._price_levels)
         self.section_rows = self._loader(self._section_rows)
         self.section_seats = self._loader(self._section_seats)
+
+    async def in_turns(self, items: Iterable[T]) -> AsyncIterator[T]:
+        """`items` for graphql-core to complete one at a time, in turns of SEAT_TURN_SECONDS
+        shared by the operation's lists: a list, once complete, would hold the loop for all of
+        its items, and a row's list is one of many that complete side by side."""
+        iterator = iter(items)  # an item is made only once its turn has come
+        while True:
+            if time.perf_counter() - self._turn_started > SEAT_TURN_SECONDS:
+                await self._next_turn()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            yield item
+
+    async def _next_turn(self) -> None:
+        while True:
+            turn = self._turn
+            await asyncio.sleep(0)
+            if self._turn == turn:  # the first list back begins the next turn
+                self._turn += 1
+                self._turn_started = time.perf_counter()
+                return
+            if time.perf_counter() - self._turn_started <= SEAT_TURN_SECONDS:
+                return  # another list began a turn that is not over: go on in it
 
     @property
     def policy(self) -> CartPolicy:
@@ -170,6 +198,23 @@ class Context(BaseContext):
         self.depends_on[(event_id, 0)] = f"r{versions.revision}"
         return await self.read_immutable(service, *args, **kwargs)
 
+    async def event_size(self, event_id: int, *, apart: bool = False) -> EventSize | None:
+        """The event's section capacities and price levels (no seat loaded); None when there is
+        no such event or it is a draft the viewer may not see (it resolves to null).
+
+        `apart`: read the versions without keeping them for the operation, as before a mutation,
+        whose payload must see what the mutation changed."""
+        try:
+            if apart:
+                versions = await self.seat_maps.versions(event_id, viewer=await self.viewer())
+            else:
+                versions = await self.seat_versions(event_id)
+        except TicketingError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            return None
+        return await self.seat_maps.size(event_id=event_id, versions=versions)
+
     async def seat_map(self, event_id: int, *, since: str | None = None) -> EventSeatMap | None:
         """The event's whole seat map (or what changed `since` a version); None when there is
         no such event."""
@@ -253,17 +298,6 @@ class Context(BaseContext):
     async def depend_on_event(self, event_id: int) -> None:
         """What this operation read changes only with the event's revision."""
         self.depends_on[(event_id, 0)] = f"r{(await self.seat_versions(event_id)).revision}"
-
-    def count_seat_objects(self, count: int) -> None:
-        """Refuse to build more than MAX_SEAT_OBJECTS seat objects in one operation: per-seat
-        objects cost graphql-core work per field, and a stadium that way would stall the server."""
-        if self.seat_objects + count > MAX_SEAT_OBJECTS:
-            raise TicketingError(
-                ErrorCode.RESULT_TOO_LARGE,
-                f"This operation asks for more than {MAX_SEAT_OBJECTS} seats as objects. Query "
-                "`seatMap` (compact, any size) or one section at a time.",
-            )
-        self.seat_objects += count
 
     async def _event_sections(self, ids: list[int]) -> dict[int, list[EventSectionView]]:
         found: dict[int, list[EventSectionView]] = {}

@@ -46,6 +46,7 @@ from schema.catalog.queries import CatalogQuery
 from schema.catalog.seatmap import SEAT_MAP_LAYOUT_SCALAR, SeatMapLayoutJSON, SeatMapQuery
 from schema.common import UUID
 from schema.context import Context, get_context
+from schema.cost import SeatObjectLimit
 from schema.manage.mutations import ManageMutation
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
@@ -198,6 +199,7 @@ _LIMIT_RULES: list[type[ASTValidationRule]] = [
 
 
 def create_schema(settings: Settings | None = None) -> strawberry.Schema:
+    seat_objects = SeatObjectLimit()
     # Factories: each operation gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(AddValidationRules, _LIMIT_RULES),
@@ -206,15 +208,19 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         SmallOperationParserCache,
         SmallOperationValidationCache,
         SeatMapResultCache,
+        # after the cache: a cached answer is not executed, and needs no estimate
+        seat_objects.extension,
     ]
     if settings is not None and not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
-    return TicketingSchema(
+    schema = TicketingSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         scalar_overrides={uuid.UUID: UUID, SeatMapLayoutJSON: SEAT_MAP_LAYOUT_SCALAR},
     )
+    seat_objects.bind(schema)
+    return schema
 
 
 def graphiql_assets() -> Path:

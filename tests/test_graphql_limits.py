@@ -1,8 +1,10 @@
-"""The GraphQL endpoint's defences: depth, alias and token limits, no batching, introspection and
-GraphiQL switches, and masked unexpected errors. Refusals are GraphQL or HTTP 4xx, never 5xx."""
+"""The GraphQL endpoint's defences: depth, alias and token limits, the budget of seats as objects
+(before execution), no batching, introspection and GraphiQL switches, and masked unexpected
+errors. Refusals are GraphQL or HTTP 4xx, never 5xx."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -12,15 +14,31 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from graphql import (
+    GraphQLObjectType,
+    build_schema,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import schema.context as context_module
 from rest.app import create_app
-from schema.graphql import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, graphiql_assets
+from schema.catalog.types import EventSeat
+from schema.cost import MAX_OPERATION_COST, SeatLists
+from schema.graphql import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, create_schema, graphiql_assets
+from tests.accounts import signed_in
 from tests.api import new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import GRAPHQL_PATH, error_messages, gql, gql_json, gql_raw
+from ticketing.demo import seed_stadium
+from ticketing.domain import SeatView
 from ticketing.services import carts, catalog
+from ticketing.services.manifest import RowSpec, SectionSpec, create_venue
+from ticketing.services.seatmaps import SeatMaps
 from ticketing.settings import Settings
 
 UNUSED_CART = "00000000-0000-4000-8000-000000000001"
@@ -149,6 +167,441 @@ async def test_bulk_holding_through_aliases_is_refused_whole(
     sections = (await client.get(f"/events/{event.event_id}/sections")).json()
     assert {s["name"]: s["available_count"] for s in sections}["Main"] == 40
     assert (await client.get(f"/orders/carts/{cart_id}")).json()["items"] == []
+
+
+# --- seats as objects: the cost of an operation, before it runs ---------------------------------
+
+STADIUM = "query($id: ID!) { event(id: $id) { sections { rows { seats { id status } } } } }"
+ID_AND_STATUS = "id status"
+
+
+def seat_cost(price_levels: int) -> int:
+    """What one seat with `id status` costs in an event with this many price levels."""
+    return SeatLists(count=1, fixed=2).seat_cost(price_levels)
+
+
+@pytest.fixture
+def seat_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call that loads seats (layouts, statuses) or reads an event for a resolver."""
+    calls: list[str] = []
+    for name in ("section", "sections", "event_map"):
+        original = getattr(SeatMaps, name)
+
+        async def spy(
+            self: SeatMaps, *args: Any, _name: str = name, _original: Any = original, **kwargs: Any
+        ) -> Any:
+            calls.append(_name)
+            return await _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(SeatMaps, name, spy)
+    get_event = catalog.get_event
+
+    async def get_event_spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append("get_event")
+        return await get_event(*args, **kwargs)
+
+    monkeypatch.setattr(catalog, "get_event", get_event_spy)
+    return calls
+
+
+async def post(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return await client.post(
+        GRAPHQL_PATH, json={"query": query, "variables": variables}, headers=headers
+    )
+
+
+def data_of(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def too_large(response: httpx.Response) -> str:
+    """A refusal for size: no data, one RESULT_TOO_LARGE error; its message."""
+    refused(response)
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "RESULT_TOO_LARGE"}, error
+    message: str = error["message"]
+    assert "seatMap" in message
+    assert f"{MAX_OPERATION_COST:,}" in message
+    return message
+
+
+CREATE_EVENT = (
+    'mutation($venue: ID!) { createEvent(input: {venueId: $venue, name: "Secret", '
+    'startsAt: "2027-05-01T18:00:00Z", currency: "EUR", priceLevels: ["Adult"], '
+    "prices: []}) { event { %s } userErrors { code } } }"
+)
+
+
+async def big_draft(
+    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, manager: dict[str, str]
+) -> tuple[str, str]:
+    """(venue, draft event) by a manager: the event's seats with `id status` are over the
+    budget."""
+    seats = MAX_OPERATION_COST // seat_cost(1) + 100
+    venue_id = await create_venue(
+        session,
+        name="Bowl",
+        sections=[
+            SectionSpec(
+                name="Bowl", rows=[RowSpec.numbered(f"R{r}", 100) for r in range(seats // 100)]
+            )
+        ],
+        now=clock.now,
+    )
+    created = data_of(await post(client, CREATE_EVENT % "id", {"venue": str(venue_id)}, manager))
+    assert created["createEvent"]["userErrors"] == []
+    return str(venue_id), created["createEvent"]["event"]["id"]
+
+
+async def test_stadium_as_objects_is_refused_before_anything_is_loaded(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    clock: FakeClock,
+    seat_loads: list[str],
+) -> None:
+    """Its seat count is known from the sections' capacities: the operation is refused with
+    the estimate and the limit, no resolver runs and no seat is loaded."""
+    stadium = await seed_stadium(
+        session, seats=10_000, general_admission=0, name="Stadium", now=clock.now
+    )
+    message = too_large(await gql_raw(client, STADIUM, {"id": str(stadium.event_id)}))
+    assert "10,000 seats" in message
+    assert f"{10_000 * seat_cost(3):,} fields" in message
+    assert seat_loads == []
+    assert app.state.seat_maps.layouts_loaded() == 0
+    # the compact map has no such bound
+    seat_map = await gql(
+        client,
+        "query($id: ID!) { seatMap(eventId: $id) { sections { statuses } } }",
+        {"id": str(stadium.event_id)},
+    )
+    assert sum(len(s["statuses"]) for s in seat_map["seatMap"]["sections"]) == 10_000
+
+
+@pytest.fixture
+async def hall(session: AsyncSession, clock: FakeClock) -> EventFixture:
+    """An event whose "Main" section has 250 seats."""
+    return await make_event(session, now=clock.now, rows=10, seats_per_row=25)
+
+
+PER_SECTION = 250 * seat_cost(3)
+FITS = MAX_OPERATION_COST // PER_SECTION
+"""Aliases of "Main" with `seats { id status }` that one operation may ask for."""
+SECTION = "section(id: $section) { seats { %s } }"
+
+
+def aliased(count: int, *, start: int = 0) -> str:
+    return " ".join(f"s{i}: {SECTION % ID_AND_STATUS}" for i in range(start, start + count))
+
+
+def extra(directive: str) -> str:
+    return f" extra: section(id: $section) {directive} {{ seats {{ {ID_AND_STATUS} }} }}"
+
+
+def in_event(selection: str, *, variables: str = "", fragments: str = "") -> str:
+    return (
+        f"query($id: ID!, $section: ID!{variables}) {{ event(id: $id) {{ {selection} }} }}"
+        f" {fragments}"
+    )
+
+
+# (document, extra variables, answered: how many aliases come back; None: refused)
+COUNTED: dict[str, tuple[str, dict[str, Any], int | None]] = {
+    "at the limit": (in_event(aliased(FITS)), {}, FITS),
+    "one alias more": (in_event(aliased(FITS + 1)), {}, None),
+    "one more skipped": (
+        in_event(aliased(FITS) + extra("@skip(if: true)")),
+        {},
+        FITS,
+    ),
+    "one more not skipped": (
+        in_event(
+            aliased(FITS) + extra("@skip(if: $skip)"),
+            variables=", $skip: Boolean!",
+        ),
+        {"skip": False},
+        None,
+    ),
+    "one more not included": (
+        in_event(
+            aliased(FITS) + extra("@include(if: $more)"),
+            variables=", $more: Boolean!",
+        ),
+        {"more": False},
+        FITS,
+    ),
+    "one more included": (
+        in_event(
+            aliased(FITS) + extra("@include(if: $more)"),
+            variables=", $more: Boolean! = true",
+        ),
+        {},
+        None,
+    ),
+    "a repeated key merges": (
+        in_event(f"s0: {SECTION % 'id'} s0: {SECTION % 'status'} " + aliased(FITS - 1, start=1)),
+        {},
+        FITS,
+    ),
+    "a fragment spread twice merges": (
+        in_event(
+            aliased(FITS - 1) + " ...Last ...Last",
+            fragments=f"fragment Last on Event {{ last: {SECTION % '...Seat'} }} "
+            "fragment Seat on EventSeat { id status }",
+        ),
+        {},
+        FITS,
+    ),
+    "one more in a fragment": (
+        in_event(
+            aliased(FITS) + " ...Last",
+            fragments=f"fragment Last on Event {{ last: {SECTION % ID_AND_STATUS} }}",
+        ),
+        {},
+        None,
+    ),
+    "one more in an inline fragment": (
+        in_event(aliased(FITS) + f" ... on Event {{ last: {SECTION % ID_AND_STATUS} }}"),
+        {},
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COUNTED))
+async def test_seat_lists_are_counted_as_execution_collects_them(
+    client: httpx.AsyncClient, hall: EventFixture, seat_loads: list[str], case: str
+) -> None:
+    """Each response key counts once: aliases add, a repeated key merges, fragments count
+    where they are spread, `@skip`/`@include` follow the operation's variables."""
+    assert 1 < FITS < MAX_ALIASES
+    document, extra, answered = COUNTED[case]
+    variables = {"id": str(hall.event_id), "section": str(hall.section_ids["Main"]), **extra}
+    if answered is None:
+        too_large(await gql_raw(client, document, variables))
+        assert seat_loads == []
+        return
+    sections = (await gql(client, document, variables))["event"]
+    assert len(sections) == answered
+    assert all(len(s["seats"]) == 250 for s in sections.values())
+
+
+async def test_a_status_filter_and_general_admission_rows_are_not_counted_on(
+    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, hall: EventFixture
+) -> None:
+    """`seats(status:)` may keep every seat, so it counts them all; a general-admission
+    section has no rows, so its seats through rows count nothing."""
+    variables = {"id": str(hall.event_id), "section": str(hall.section_ids["Main"])}
+    filtered = in_event(
+        " ".join(
+            f"s{i}: section(id: $section) {{ seats(status: AVAILABLE) {{ {ID_AND_STATUS} }} }}"
+            for i in range(FITS + 1)
+        )
+    )
+    too_large(await gql_raw(client, filtered, variables))
+    places = MAX_OPERATION_COST // seat_cost(3) + 1
+    arena = await make_event(session, now=clock.now, name="Arena", ga_capacity=places)
+    floor = {"id": str(arena.event_id), "section": str(arena.section_ids["Floor"])}
+    through_rows = in_event("section(id: $section) { rows { seats { id status } } }")
+    assert await gql(client, through_rows, floor) == {"event": {"section": {"rows": []}}}
+    too_large(await gql_raw(client, in_event(SECTION % ID_AND_STATUS), floor))
+
+
+PAGE = "query($first: Int!) { events(first: $first) { %s } }"
+PAGE_SEATS = "nodes { sections { seats { id status } } }"
+
+
+async def test_event_pages_are_bounded_by_the_largest_events(
+    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, seat_loads: list[str]
+) -> None:
+    """`events(first: n)` may hold the n largest events the viewer may see: it is refused
+    when they would cost too much together, whatever the page turns out to be."""
+    rows = (MAX_OPERATION_COST // seat_cost(3) - 7) // 25
+    await make_event(session, now=clock.now, name="Big", rows=rows, seats_per_row=25)
+    await make_event(session, now=clock.now, name="Small")  # as soon, made later: second
+    one = await gql(client, PAGE % PAGE_SEATS, {"first": 1})
+    (node,) = one["events"]["nodes"]
+    assert sum(len(s["seats"]) for s in node["sections"]) == rows * 25 + 5 + 2
+    seat_loads.clear()
+    too_large(await gql_raw(client, PAGE % PAGE_SEATS, {"first": 2}))
+    # each event of the page is resolved under `nodes` and again under `edges { node }`
+    both = PAGE % (PAGE_SEATS + " edges { node { sections { seats { id status } } } }")
+    too_large(await gql_raw(client, both, {"first": 1}))
+    assert seat_loads == []
+    # without seats, any page
+    names = await gql(client, PAGE % "nodes { name sections { availableCount } }", {"first": 2})
+    assert [e["name"] for e in names["events"]["nodes"]] == ["Big Night", "Small Night"]
+
+
+async def test_missing_and_hidden_events_count_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+) -> None:
+    """A missing event and a draft that the viewer may not see resolve to null: they cost
+    nothing. A manager, who sees the draft, is refused it."""
+    manager = await signed_in(client, session, manager=True)
+    _, draft = await big_draft(client, session, clock, manager)
+    one = "query($id: ID!) { event(id: $id) { sections { seats { id status } } } }"
+    assert await gql(client, one, {"id": draft}) == {"event": None}
+    many_missing = (
+        "query($id: ID!) { "
+        + " ".join(f"e{i}: event(id: $id) {{ sections {{ seats {{ id }} }} }}" for i in range(20))
+        + " }"
+    )
+    assert set((await gql(client, many_missing, {"id": "999999"})).values()) == {None}
+    assert (await gql(client, PAGE % PAGE_SEATS, {"first": 5}))["events"]["nodes"] == []
+    too_large(await post(client, one, {"id": draft}, manager))
+    too_large(await post(client, PAGE % PAGE_SEATS, {"first": 5}, manager))
+
+
+async def test_mutation_asking_too_many_seats_is_refused_before_it_runs(
+    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+) -> None:
+    """A payload's event counts like any other (with as many price levels as an event may
+    have: a mutation may add some): refused, the mutation changes nothing."""
+    manager = await signed_in(client, session, manager=True)
+    venue, draft = await big_draft(client, session, clock, manager)
+    publish = (
+        "mutation($id: ID!) { publishEvent(input: {eventId: $id}) {"
+        " event { status sections { seats { id status } } } userErrors { code } } }"
+    )
+    too_large(await post(client, publish, {"id": draft}, manager))
+    status = "query($id: ID!) { event(id: $id) { status } }"
+    assert data_of(await post(client, status, {"id": draft}, manager)) == {
+        "event": {"status": "DRAFT"}
+    }
+    # a new event copies the venue's sections: they are counted before it is made
+    create = CREATE_EVENT % "sections { seats { id status } }"
+    too_large(await post(client, create, {"venue": venue}, manager))
+    events = "{ events(first: 10) { nodes { id } } }"
+    assert data_of(await post(client, events, {}, manager)) == {
+        "events": {"nodes": [{"id": draft}]}
+    }
+
+
+async def test_a_mutation_payload_shows_what_the_mutation_changed(
+    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+) -> None:
+    """The estimate reads the event before the mutation runs; the payload reads it after."""
+    manager = await signed_in(client, session, manager=True)
+    set_prices = (
+        "mutation($id: ID!, $main: ID!) { setPrices(input: {eventId: $id, prices: "
+        '[{sectionId: $main, priceLevel: "Adult", amount: "45.00"}]}) {'
+        " event { section(id: $main) { seats { priceOptions { name price { amount } } } } }"
+        " userErrors { code } } }"
+    )
+    variables = {"id": str(event.event_id), "main": str(event.section_ids["Main"])}
+
+    def adult(seats: list[dict[str, Any]]) -> set[str]:
+        assert len(seats) == 20
+        return {
+            o["price"]["amount"] for s in seats for o in s["priceOptions"] if o["name"] == "Adult"
+        }
+
+    read = (
+        "query($id: ID!, $main: ID!) { event(id: $id) { section(id: $main) { seats {"
+        " priceOptions { name price { amount } } } } } }"
+    )
+    assert adult((await gql(client, read, variables))["event"]["section"]["seats"]) == {"40.00"}
+    data = data_of(await post(client, set_prices, variables, manager))
+    assert adult(data["setPrices"]["event"]["section"]["seats"]) == {"45.00"}
+
+
+async def test_seat_lists_let_the_server_serve_others_while_they_complete(
+    client: httpx.AsyncClient, hall: EventFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An allowed operation may still complete many seats: it does so in turns, the event loop
+    serving others between them (here turns of one seat), through a section's list as through
+    its rows' lists, which complete side by side."""
+    monkeypatch.setattr(context_module, "SEAT_TURN_SECONDS", 0.0)
+    happened: list[str] = []
+    make_seat = EventSeat.of
+
+    def seat_made(view: SeatView, currency: str) -> EventSeat:
+        happened.append("seat")
+        return make_seat(view, currency)
+
+    monkeypatch.setattr(EventSeat, "of", seat_made)
+
+    async def others() -> None:
+        while True:
+            await asyncio.sleep(0)
+            happened.append("other")
+
+    variables = {"id": str(hall.event_id), "section": str(hall.section_ids["Main"])}
+    await gql(client, in_event(f"warm: {SECTION % 'id'}"), variables)  # seats into memory
+    # a new operation (not one the result cache answers): the section's seats, and again by row
+    both = in_event(f"a: {SECTION % 'id'} b: section(id: $section) {{ rows {{ seats {{ id }} }} }}")
+    happened.clear()
+    ticker = asyncio.create_task(others())
+    try:
+        data = (await gql(client, both, variables))["event"]
+    finally:
+        ticker.cancel()
+    assert len(data["a"]["seats"]) + sum(len(row["seats"]) for row in data["b"]["rows"]) == 500
+    assert happened.count("seat") == 500
+    in_a_row = "".join("s" if event == "seat" else " " for event in happened).split()
+    assert max(len(run) for run in in_a_row) <= 2
+
+
+def test_every_path_to_seat_objects_is_estimated() -> None:
+    """Seats are reached only along fields the estimate follows; a new path would let an
+    operation build seats nobody counted before it ran."""
+    types = build_schema(create_schema().as_str())
+    seat_types = {
+        "Event",
+        "EventConnection",
+        "EventEdge",
+        "EventPayload",
+        "EventSection",
+        "EventRow",
+        "EventSeat",
+    }
+    paths = {
+        f"{name}.{field_name}"
+        for name, named in types.type_map.items()
+        if isinstance(named, GraphQLObjectType) and not name.startswith("__")
+        for field_name, definition in named.fields.items()
+        if get_named_type(definition.type).name in seat_types
+    }
+    assert paths == {
+        "Query.event",
+        "Query.events",
+        "EventConnection.nodes",
+        "EventConnection.edges",
+        "EventEdge.node",
+        "Event.sections",
+        "Event.section",
+        "EventSection.rows",
+        "EventSection.seats",
+        "EventRow.seats",
+        "EventPayload.event",
+        "Mutation.createEvent",
+        "Mutation.updateEvent",
+        "Mutation.setPrices",
+        "Mutation.publishEvent",
+        "Mutation.cancelEvent",
+    }
+    # below a seat, the only list is its price options, one per price level at most
+    seat = types.get_type("EventSeat")
+    assert isinstance(seat, GraphQLObjectType)
+    lists = {
+        f"{owner.name}.{field_name}"
+        for owner in (seat, types.get_type("PriceOption"), types.get_type("Money"))
+        if isinstance(owner, GraphQLObjectType)
+        for field_name, definition in owner.fields.items()
+        if is_list_type(get_nullable_type(definition.type))
+    }
+    assert lists == {"EventSeat.priceOptions"}
 
 
 # --- tokens -----------------------------------------------------------------------------------

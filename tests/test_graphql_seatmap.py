@@ -1,4 +1,4 @@
-"""GraphQL's compact seat map (`seatMap`), its refresh (`seatChanges`), and the bound on seats
+"""GraphQL's compact seat map (`seatMap`), its refresh (`seatChanges`), and the budget of seats
 resolved as objects in one operation."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rest.app import create_app
-from schema.context import MAX_SEAT_OBJECTS
+from schema.cost import MAX_OPERATION_COST, SeatLists
 from tests.api import add_seat, book, new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
@@ -142,16 +142,17 @@ async def test_unknown_event_is_null_and_bad_version_is_an_error(
 async def test_seats_as_objects_are_bounded(
     client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
 ) -> None:
-    """A stadium as per-seat objects would stall the server: past the bound the operation is
+    """A stadium as per-seat objects would stall the server: past the budget the operation is
     refused with a clear error that points to the compact map; within it, it works."""
     per_row = 100
-    rows = MAX_SEAT_OBJECTS // per_row + 1
+    id_and_status = SeatLists(count=1, fixed=2).seat_cost(3)  # the event's three price levels
+    rows = MAX_OPERATION_COST // (id_and_status * per_row) + 1
     big = await make_event(session, now=clock.now, rows=rows, seats_per_row=per_row)
     query = """
     query($id: ID!) { event(id: $id) { sections { name seats { id status } } } }
     """
     body = await gql_json(client, query, {"id": big.event_id})
-    assert body["data"]["event"] is None or body["data"]["event"]["sections"] is None
+    assert body["data"] is None
     (error,) = body["errors"]
     assert error["extensions"]["code"] == "RESULT_TOO_LARGE"
     assert "seatMap" in error["message"]
@@ -162,7 +163,7 @@ async def test_seats_as_objects_are_bounded(
     data = await gql(client, one_section, {"id": big.event_id, "section": big.section_ids["Floor"]})
     assert len(data["event"]["section"]["seats"]) > 0
     whole = (await gql(client, SEAT_MAP, {"id": big.event_id}))["seatMap"]
-    assert sum(len(s["statuses"]) for s in whole["sections"]) > MAX_SEAT_OBJECTS
+    assert sum(len(s["statuses"]) for s in whole["sections"]) == rows * per_row + 5 + 2
 
 
 SECTION_OBJECTS = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -242,6 +242,26 @@ class SeatView:
     type: SeatType
     status: SeatStatus
     price_options: tuple[PriceOptionView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventSize:
+    """What bounds the seats an event can show, known without loading any: each section's kind
+    and capacity (its number of seats, fixed when the event is created) and the number of price
+    levels, each of which a seat offers at most once."""
+
+    sections: Mapping[int, tuple[SectionKind, int]]
+    """Section id -> (kind, capacity)."""
+    price_levels: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventsBound:
+    """What any page of a given number of events can show at most: the seats of that many of
+    the largest events together, and the most price levels of any event it could hold."""
+
+    seats: int
+    price_levels: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,17 @@ if body then
   wrk.headers["Content-Type"] = "application/json"
 end
 
+-- BENCH_VARY names a word of the body made new for every request (one thread: its counter
+-- is the thread's own), so that no two requests are the same operation.
+local vary = os.getenv("BENCH_VARY")
+if body and vary and vary ~= "" then
+  local counter = 0
+  request = function()
+    counter = counter + 1
+    return wrk.format(nil, nil, nil, (string.gsub(body, vary, vary .. counter)))
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

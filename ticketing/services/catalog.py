@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.db import query
 from ticketing.domain import (
+    EventsBound,
     EventSectionView,
     EventStatus,
     EventView,
@@ -185,6 +186,34 @@ async def list_events(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [_event(row) for row in await session.execute(stmt)]
+
+
+@query
+async def largest_events(
+    session: AsyncSession, *, count: int, viewer: Principal | None = None
+) -> EventsBound:
+    """A bound on any page of `count` events the viewer may see, whatever its filters: the
+    capacity of the `count` largest together, and the most price levels of any such event."""
+    per_event = (
+        sa.select(sa.func.sum(event_section_t.c.capacity).label("seats"))
+        .join(event_t, event_t.c.id == event_section_t.c.event_id)
+        .where(visible_events(viewer))
+        .group_by(event_section_t.c.event_id)
+        .order_by(sa.desc("seats"))
+        .limit(count)
+        .subquery()
+    )
+    levels = (
+        sa.select(sa.func.count().label("levels"))
+        .select_from(price_level_t)
+        .join(event_t, event_t.c.id == price_level_t.c.event_id)
+        .where(visible_events(viewer))
+        .group_by(price_level_t.c.event_id)
+        .subquery()
+    )
+    seats = await session.scalar(sa.select(sa.func.coalesce(sa.func.sum(per_event.c.seats), 0)))
+    most_levels = await session.scalar(sa.select(sa.func.coalesce(sa.func.max(levels.c.levels), 0)))
+    return EventsBound(seats=int(seats or 0), price_levels=int(most_levels or 0))
 
 
 async def _require_event(

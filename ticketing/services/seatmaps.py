@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.db import busy_error, query
 from ticketing.domain import (
+    EventSize,
     EventStatus,
     EventView,
     PriceLevelView,
@@ -589,6 +590,15 @@ class SeatMaps:
             )
 
     # --- public ---------------------------------------------------------------------------------
+
+    async def size(self, *, event_id: int, versions: SectionVersions) -> EventSize:
+        """The event's sections (kinds, capacities) and price levels as of `versions`, from
+        what is read once per revision: no seat is loaded."""
+        head = (await self._entry(event_id, versions)).head
+        return EventSize(
+            sections={s[0]: (s[2], s[3]) for s in head.sections},
+            price_levels=len(head.price_levels),
+        )
 
     async def section(
         self,
