@@ -206,6 +206,9 @@ def _cart_id(value: object) -> object:
 
 CartId = Annotated[
     uuid.UUID,
-    Path(description="The cart's id: a random uuid (version 4 or 7) the client made."),
+    Path(
+        description="The cart's id: a random uuid (version 4 or 7) the client made.",
+        json_schema_extra={"pattern": f"^{inputs.CART_ID_PATTERN}$"},
+    ),
     BeforeValidator(_cart_id),
 ]
