@@ -212,3 +212,13 @@ CartId = Annotated[
     ),
     BeforeValidator(_cart_id),
 ]
+
+
+def _instant_text(value: object) -> object:
+    if isinstance(value, str) and not inputs.is_instant_text(value):
+        raise ValueError("must be a date and time, ISO 8601 with offset (2027-01-01T20:00:00Z)")
+    return value
+
+
+InstantText = BeforeValidator(_instant_text)
+"""A query instant is written as one: pydantic would also read a number as seconds since 1970."""

@@ -116,6 +116,17 @@ async def test_an_instant_out_of_range_is_a_validation_error(client: httpx.Async
     problem(response, 422, "VALIDATION_ERROR")
 
 
+@pytest.mark.parametrize("text", ["0.5", "1700000000", "-1", "2027"])
+async def test_a_number_is_no_instant(
+    client: httpx.AsyncClient, event: EventFixture, text: str
+) -> None:
+    """The document says date-time: seconds since 1970 are refused, not read as an instant (the
+    event, in 2026 or later, would otherwise be listed as starting after it)."""
+    response = await client.get("/events", params={"starts_after": text})
+    body = problem(response, 422, "VALIDATION_ERROR")
+    assert body["errors"][0]["field"] == "query.starts_after", body
+
+
 async def test_every_graphql_error_a_client_causes_has_a_code(
     client: httpx.AsyncClient, event: EventFixture
 ) -> None:

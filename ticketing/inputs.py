@@ -23,6 +23,9 @@ CART_ID_PATTERN = (
 """A cart id as text: a random uuid (version 4 or 7 of RFC 9562's variant), canonical form."""
 _CART_ID = re.compile(CART_ID_PATTERN)
 _REFUSED_CATEGORIES = {"Cc", "Cs"}  # control characters, and lone surrogates no database stores
+# An instant as text starts with a date and a time of day (ISO 8601); without this, a number of
+# seconds since 1970 would pass for one too.
+_INSTANT_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
 
 
 def invalid(message: str, field: str) -> TicketingError:
@@ -61,6 +64,11 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = True
     if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in value):
         raise invalid(f"{field} must not contain control characters.", field)
     return value
+
+
+def is_instant_text(text: str) -> bool:
+    """Whether text is written as an instant (date and time), whatever else it needs."""
+    return _INSTANT_TEXT.match(text) is not None
 
 
 def check_instant(value: datetime, *, field: str) -> datetime:

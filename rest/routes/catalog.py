@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from rest.deps import (
     AsciiId,
     EventId,
+    InstantText,
     NowDep,
     SectionId,
     SessionDep,
@@ -67,6 +68,7 @@ async def list_events(
     starts_after: Annotated[
         AwareDatetime | None,
         Query(description="Only events starting at or after this instant (ISO 8601 with offset)."),
+        InstantText,
     ] = None,
 ) -> list[EventOut]:
     events = await catalog.list_events(
