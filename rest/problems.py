@@ -191,6 +191,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, a form without its
+            # boundary): the body's problem, as for a body that is not JSON, at VALIDATION_ERROR's
+            # one status
+            detail = exc.detail if isinstance(exc.detail, str) else "The body cannot be read."
+            return problem_response(
+                request,
+                code=ErrorCode.VALIDATION_ERROR,
+                detail=detail,
+                errors=[{"field": "body", "message": detail}],
+            )
         code = {
             404: ErrorCode.NOT_FOUND,
             405: ErrorCode.METHOD_NOT_ALLOWED,

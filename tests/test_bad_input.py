@@ -127,6 +127,27 @@ async def test_a_number_is_no_instant(
     assert body["errors"][0]["field"] == "query.starts_after", body
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/orders/carts/{cart}", b"\xff", "application/json"),  # not UTF-8
+        ("/auth/register", b'{"email": "\xff"}', "application/json"),
+        ("/auth/token", b"username=a", "multipart/form-data"),  # no boundary
+    ],
+)
+async def test_a_body_that_cannot_be_read_is_a_validation_error(
+    client: httpx.AsyncClient, path: str, body: bytes, content_type: str
+) -> None:
+    """As for a body that is not JSON: 422 VALIDATION_ERROR on `body`, the one status of the
+    code, not a 400 the document does not list."""
+    response = await client.post(
+        path.format(cart=new_cart()), content=body, headers={"content-type": content_type}
+    )
+    assert problem(response, 422, "VALIDATION_ERROR")["errors"] == [
+        {"field": "body", "message": response.json()["detail"]}
+    ]
+
+
 async def test_every_graphql_error_a_client_causes_has_a_code(
     client: httpx.AsyncClient, event: EventFixture
 ) -> None:
