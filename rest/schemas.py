@@ -27,6 +27,7 @@ from ticketing.domain import (
     VenueView,
 )
 from ticketing.inputs import MAX_ID
+from ticketing.services import accounts
 
 Amount = Annotated[
     Decimal,
@@ -127,6 +128,7 @@ class AddGeneralAdmissionIn(BaseModel):
     quantity: int = Field(
         strict=True,
         description="Places to hold, all or none (at least 1, at most the seats a cart may hold).",
+        json_schema_extra={"minimum": 1},  # the service's rule, stated
     )
 
 
@@ -292,8 +294,17 @@ class SeatMapOut(BaseModel):
 
 
 class RegisterIn(BaseModel):
-    email: str = Field(max_length=254, examples=["fan@example.com"])
-    password: str = Field(max_length=1024, description="At least 8 characters.")
+    # The rules are the service's; the document states them for clients (and fuzzers).
+    email: str = Field(
+        max_length=254,
+        examples=["fan@example.com"],
+        json_schema_extra={"pattern": f"^{accounts.EMAIL_PATTERN}$"},
+    )
+    password: str = Field(
+        max_length=accounts.MAX_PASSWORD,
+        description=f"At least {accounts.MIN_PASSWORD} characters.",
+        json_schema_extra={"minLength": accounts.MIN_PASSWORD},
+    )
 
 
 class UserOut(Out):

@@ -300,3 +300,48 @@ async def test_bearer_sign_in_is_declared_for_the_authorize_button(spec: dict[st
     # routes that act for the caller declare the scheme
     assert operation(spec, "get", "/me").get("security")
     assert operation(spec, "put", "/orders/carts/{cart_id}/book").get("security")
+
+
+# --- The document states the service's rules (what a schema-valid request gets) -----------
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("fan@example.com", "long enough"),
+        ("Fan.Club+1@example.co.uk", "x" * 1024),
+        ("fan", "long enough"),
+        ("fan@localhost", "long enough"),
+        ("fan @example.com", "long enough"),
+        ("fan\u0085@example.com", "long enough"),
+        ("fan@@example.com", "long enough"),
+        ("fan@example.com", "short"),
+    ],
+)
+async def test_register_documents_the_rules_it_applies(
+    client: httpx.AsyncClient, spec: dict[str, Any], email: str, password: str
+) -> None:
+    """The document's pattern and lengths accept what registering accepts, and only that."""
+    body = operation(spec, "post", "/auth/register")["requestBody"]
+    fields = resolve(spec, body["content"]["application/json"]["schema"])["properties"]
+    documented = bool(re.search(fields["email"]["pattern"], email)) and (
+        fields["password"]["minLength"] <= len(password) <= fields["password"]["maxLength"]
+    )
+    registered = await client.post("/auth/register", json={"email": email, "password": password})
+    assert registered.status_code == (201 if documented else 422), registered.text
+
+
+async def test_sign_in_form_documents_that_empty_fields_are_missing(
+    client: httpx.AsyncClient, spec: dict[str, Any]
+) -> None:
+    form = operation(spec, "post", "/auth/token")["requestBody"]["content"]
+    fields = resolve(spec, form["application/x-www-form-urlencoded"]["schema"])["properties"]
+    assert fields["username"]["minLength"] == fields["password"]["minLength"] == 1
+    response = await client.post("/auth/token", data={"username": "", "password": ""})
+    assert response.status_code == 422, response.text
+
+
+async def test_general_admission_quantity_documents_its_minimum(spec: dict[str, Any]) -> None:
+    body = operation(spec, "post", "/orders/carts/{cart_id}/general-admission")["requestBody"]
+    fields = resolve(spec, body["content"]["application/json"]["schema"])["properties"]
+    assert fields["quantity"]["minimum"] == 1  # 0 and less: VALIDATION_ERROR (test_bad_input)
