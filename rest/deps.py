@@ -140,6 +140,11 @@ async def service_call(request: Request) -> AsyncIterator[Call]:
         )
 
 
+_IDEMPOTENCY_KEY_SCHEMA = {
+    "pattern": f"^{idempotency.KEY_PATTERN}$",
+    "minLength": 1,
+    "maxLength": idempotency.MAX_KEY_LENGTH,
+}
 _IDEMPOTENCY_KEY_DOC = (
     "Optional: a retry with the same key and request gets the first answer and acts once (kept "
     "24 h); the same key with another request is 422 IDEMPOTENCY_KEY_REUSED."
@@ -151,7 +156,7 @@ SERVICE_CALL: dict[str, object] = {
             "name": idempotency.KEY_HEADER,
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+            "schema": {"type": "string", **_IDEMPOTENCY_KEY_SCHEMA},
             "description": _IDEMPOTENCY_KEY_DOC,
         }
     ],
@@ -161,7 +166,11 @@ header it reads itself (as `ViewerDep` and `IdempotencyKeyDep` declare them)."""
 
 IdempotencyKeyDep = Annotated[
     str | None,
-    Header(alias=idempotency.KEY_HEADER, description=_IDEMPOTENCY_KEY_DOC),
+    Header(
+        alias=idempotency.KEY_HEADER,
+        description=_IDEMPOTENCY_KEY_DOC,
+        json_schema_extra=_IDEMPOTENCY_KEY_SCHEMA,
+    ),
 ]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
