@@ -331,12 +331,19 @@ async def test_register_documents_the_rules_it_applies(
     assert registered.status_code == (201 if documented else 422), registered.text
 
 
-async def test_sign_in_form_documents_that_empty_fields_are_missing(
+async def test_sign_in_form_documents_its_fields_as_a_form_sends_them(
     client: httpx.AsyncClient, spec: dict[str, Any]
 ) -> None:
     form = operation(spec, "post", "/auth/token")["requestBody"]["content"]
     fields = resolve(spec, form["application/x-www-form-urlencoded"]["schema"])["properties"]
     assert fields["username"]["minLength"] == fields["password"]["minLength"] == 1
+    # a form field is text or absent, never null
+    assert fields["grant_type"] == {
+        "type": "string",
+        "pattern": "^password$",
+        "default": "password",
+        "title": "Grant Type",
+    }
     response = await client.post("/auth/token", data={"username": "", "password": ""})
     assert response.status_code == 422, response.text
 

@@ -53,7 +53,7 @@ async def sign_in(
     now: NowDep,
     policy: AuthPolicyDep,
     client: ClientDep,
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    grant_type: Annotated[str, Form(pattern="^password$")] = "password",  # a form has no null
 ) -> TokenOut:
     token = await accounts.sign_in(
         session,
