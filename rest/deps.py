@@ -149,8 +149,11 @@ _IDEMPOTENCY_KEY_DOC = (
     "Optional: a retry with the same key and request gets the first answer and acts once (kept "
     "24 h); the same key with another request is 422 IDEMPOTENCY_KEY_REUSED."
 )
+SIGN_IN_OPTIONAL: dict[str, object] = {"security": [{bearer.scheme_name: []}, {}]}
+"""`openapi_extra` of a route that serves anonymous callers too (`{}`: no token is fine); a
+bearer token, when sent, is checked (401 INVALID_TOKEN). FastAPI would declare it required."""
 SERVICE_CALL: dict[str, object] = {
-    "security": [{bearer.scheme_name: []}],
+    **SIGN_IN_OPTIONAL,
     "parameters": [
         {
             "name": idempotency.KEY_HEADER,
@@ -161,8 +164,8 @@ SERVICE_CALL: dict[str, object] = {
         }
     ],
 }
-"""`openapi_extra` of a route on `service_call`: the bearer token and the Idempotency-Key
-header it reads itself (as `ViewerDep` and `IdempotencyKeyDep` declare them)."""
+"""`openapi_extra` of a route on `service_call`: the optional bearer token and the
+Idempotency-Key header it reads itself (as `ViewerDep` and `IdempotencyKeyDep` declare them)."""
 
 IdempotencyKeyDep = Annotated[
     str | None,

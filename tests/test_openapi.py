@@ -352,3 +352,59 @@ async def test_general_admission_quantity_documents_its_minimum(spec: dict[str, 
     body = operation(spec, "post", "/orders/carts/{cart_id}/general-admission")["requestBody"]
     fields = resolve(spec, body["content"]["application/json"]["schema"])["properties"]
     assert fields["quantity"]["minimum"] == 1  # 0 and less: VALIDATION_ERROR (test_bad_input)
+
+
+def _with_security(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, op in operations.items()
+        if op.get("security")
+    ]
+
+
+async def test_every_route_reading_a_token_documents_invalid_token(spec: dict[str, Any]) -> None:
+    """A client whose token expired gets 401 INVALID_TOKEN from any route it sends it to."""
+    routes = _with_security(spec)
+    assert len(routes) == 16, routes
+    for method, path in routes:
+        unauthorized = operation(spec, method, path)["responses"]["401"]
+        assert "INVALID_TOKEN" in unauthorized["description"], (method, path)
+        assert unauthorized["content"][PROBLEM_JSON]["schema"] == {"$ref": PROBLEM_REF}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/events", "/events/1", "/events/1/sections", "/events/1/seats", "/events/1/sections/1/seats"],
+)
+async def test_an_expired_token_on_a_catalog_route_is_invalid_token(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers={"Authorization": "Bearer tkt_expired"})
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "INVALID_TOKEN"
+
+
+async def test_sign_in_is_optional_where_anonymous_callers_are_served(
+    spec: dict[str, Any],
+) -> None:
+    """`{}` among the requirements: no token is fine; only the account routes need one."""
+    required = {
+        (method, path)
+        for method, path in _with_security(spec)
+        if {} not in operation(spec, method, path)["security"]
+    }
+    assert required == {("post", "/auth/logout"), ("get", "/me"), ("get", "/me/orders")}
+
+
+async def test_every_route_with_a_body_documents_payload_too_large(spec: dict[str, Any]) -> None:
+    with_body = [
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, op in operations.items()
+        if "requestBody" in op
+    ]
+    assert len(with_body) == 4, with_body
+    for method, path in with_body:
+        too_large = operation(spec, method, path)["responses"]["413"]
+        assert "PAYLOAD_TOO_LARGE" in too_large["description"], (method, path)
