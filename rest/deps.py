@@ -140,28 +140,40 @@ async def service_call(request: Request) -> AsyncIterator[Call]:
         )
 
 
+_IDEMPOTENCY_KEY_SCHEMA = {
+    "pattern": f"^{idempotency.KEY_PATTERN}$",
+    "minLength": 1,
+    "maxLength": idempotency.MAX_KEY_LENGTH,
+}
 _IDEMPOTENCY_KEY_DOC = (
     "Optional: a retry with the same key and request gets the first answer and acts once (kept "
     "24 h); the same key with another request is 422 IDEMPOTENCY_KEY_REUSED."
 )
+SIGN_IN_OPTIONAL: dict[str, object] = {"security": [{bearer.scheme_name: []}, {}]}
+"""`openapi_extra` of a route that serves anonymous callers too (`{}`: no token is fine); a
+bearer token, when sent, is checked (401 INVALID_TOKEN). FastAPI would declare it required."""
 SERVICE_CALL: dict[str, object] = {
-    "security": [{bearer.scheme_name: []}],
+    **SIGN_IN_OPTIONAL,
     "parameters": [
         {
             "name": idempotency.KEY_HEADER,
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+            "schema": {"type": "string", **_IDEMPOTENCY_KEY_SCHEMA},
             "description": _IDEMPOTENCY_KEY_DOC,
         }
     ],
 }
-"""`openapi_extra` of a route on `service_call`: the bearer token and the Idempotency-Key
-header it reads itself (as `ViewerDep` and `IdempotencyKeyDep` declare them)."""
+"""`openapi_extra` of a route on `service_call`: the optional bearer token and the
+Idempotency-Key header it reads itself (as `ViewerDep` and `IdempotencyKeyDep` declare them)."""
 
 IdempotencyKeyDep = Annotated[
     str | None,
-    Header(alias=idempotency.KEY_HEADER, description=_IDEMPOTENCY_KEY_DOC),
+    Header(
+        alias=idempotency.KEY_HEADER,
+        description=_IDEMPOTENCY_KEY_DOC,
+        json_schema_extra=_IDEMPOTENCY_KEY_SCHEMA,
+    ),
 ]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
@@ -206,6 +218,19 @@ def _cart_id(value: object) -> object:
 
 CartId = Annotated[
     uuid.UUID,
-    Path(description="The cart's id: a random uuid (version 4 or 7) the client made."),
+    Path(
+        description="The cart's id: a random uuid (version 4 or 7) the client made.",
+        json_schema_extra={"pattern": f"^{inputs.CART_ID_PATTERN}$"},
+    ),
     BeforeValidator(_cart_id),
 ]
+
+
+def _instant_text(value: object) -> object:
+    if isinstance(value, str) and not inputs.is_instant_text(value):
+        raise ValueError("must be a date and time, ISO 8601 with offset (2027-01-01T20:00:00Z)")
+    return value
+
+
+InstantText = BeforeValidator(_instant_text)
+"""A query instant is written as one: pydantic would also read a number as seconds since 1970."""

@@ -191,6 +191,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, a form without its
+            # boundary): the body's problem, as for a body that is not JSON, at VALIDATION_ERROR's
+            # one status
+            detail = exc.detail if isinstance(exc.detail, str) else "The body cannot be read."
+            return problem_response(
+                request,
+                code=ErrorCode.VALIDATION_ERROR,
+                detail=detail,
+                errors=[{"field": "body", "message": detail}],
+            )
         code = {
             404: ErrorCode.NOT_FOUND,
             405: ErrorCode.METHOD_NOT_ALLOWED,
@@ -229,6 +240,7 @@ def install_problem_openapi(app: FastAPI) -> None:
         document = default_openapi()
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
+                _document_shared_problems(operation)
                 for status, response in operation.get("responses", {}).items():
                     if status.isdigit() and int(status) >= 400:
                         response["content"] = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
@@ -241,3 +253,26 @@ def install_problem_openapi(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_shared_problems(operation: dict[str, Any]) -> None:
+    """Problems every route of a kind can answer, whatever it declares itself."""
+    security = operation.get("security", [])
+    # FastAPI's own requirement and a route's SIGN_IN_OPTIONAL may both name the scheme
+    operation["security"] = [r for i, r in enumerate(security) if r not in security[:i]]
+    if not operation["security"]:
+        del operation["security"]
+    else:  # rest.deps.viewer_of checks any token sent
+        _document_problem(operation, ErrorCode.INVALID_TOKEN)
+    if "requestBody" in operation:  # rest.body_limit refuses larger bodies unread
+        _document_problem(operation, ErrorCode.PAYLOAD_TOO_LARGE)
+
+
+def _document_problem(operation: dict[str, Any], code: ErrorCode) -> None:
+    status = STATUS_BY_CODE[code]
+    responses = operation.setdefault("responses", {})
+    documented = responses.get(str(status))
+    if documented is None:
+        responses[str(status)] = {"description": f"{HTTPStatus(status).phrase}: code {code.value}"}
+    elif code.value not in documented["description"]:
+        documented["description"] += f" | {code.value}"

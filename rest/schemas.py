@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from rest.seatmaps import SEAT_COLUMNS
 from ticketing.domain import (
@@ -27,14 +27,25 @@ from ticketing.domain import (
     VenueView,
 )
 from ticketing.inputs import MAX_ID
+from ticketing.services import accounts
 
 Amount = Annotated[
     Decimal,
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
     Field(description='Exact decimal amount as a string, e.g. "49.50".', examples=["49.50"]),
 ]
-# strict: `true` or "1" is not an id (JSON ids are integers).
-BodyId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+
+def _whole_number(value: object) -> object:
+    """1.0 is an integer to JSON Schema (and how some JSON encoders write one); 1.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+# strict: `true` or "1" is not an id (JSON ids are numbers).
+BodyId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID), WholeNumber]
 
 
 class Out(BaseModel):
@@ -124,9 +135,10 @@ class AddGeneralAdmissionIn(BaseModel):
     event_id: BodyId
     section_id: BodyId = Field(description="A general-admission section of the event.")
     price_id: BodyId
-    quantity: int = Field(
+    quantity: Annotated[int, WholeNumber] = Field(
         strict=True,
         description="Places to hold, all or none (at least 1, at most the seats a cart may hold).",
+        json_schema_extra={"minimum": 1},  # the service's rule, stated
     )
 
 
@@ -292,8 +304,17 @@ class SeatMapOut(BaseModel):
 
 
 class RegisterIn(BaseModel):
-    email: str = Field(max_length=254, examples=["fan@example.com"])
-    password: str = Field(max_length=1024, description="At least 8 characters.")
+    # The rules are the service's; the document states them for clients (and fuzzers).
+    email: str = Field(
+        max_length=254,
+        examples=["fan@example.com"],
+        json_schema_extra={"pattern": f"^{accounts.EMAIL_PATTERN}$"},
+    )
+    password: str = Field(
+        max_length=accounts.MAX_PASSWORD,
+        description=f"At least {accounts.MIN_PASSWORD} characters.",
+        json_schema_extra={"minLength": accounts.MIN_PASSWORD},
+    )
 
 
 class UserOut(Out):

@@ -7,6 +7,7 @@ with the reason, except under CI=true, where they fail: CI must run them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -32,6 +33,16 @@ POSTGRES_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 DATABASES = ["sqlite", "postgres"]
+FUZZ_CASES = pytest.StashKey[list[str]]()
+"""Lines tests/test_fuzz.py reports: how many cases each fuzzing run generated."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = terminalreporter.config.stash.get(FUZZ_CASES, [])
+    if lines:
+        terminalreporter.section("fuzzing: generated cases")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def _admin_url(database: str | None = None) -> str:
@@ -108,11 +119,12 @@ def db_kind(request: pytest.FixtureRequest) -> str:
     return kind
 
 
-@pytest.fixture
-async def database_url(db_kind: str, templates: Templates, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh database with the schema at head and no rows; dropped after the test."""
-    if db_kind == "sqlite":
-        target = tmp_path / "ticketing.db"
+@contextlib.asynccontextmanager
+async def fresh_database(kind: str, templates: Templates, directory: Path) -> AsyncIterator[str]:
+    """A database with the schema at head and no rows (a SQLite file in `directory`); dropped
+    afterwards."""
+    if kind == "sqlite":
+        target = directory / "ticketing.db"
         shutil.copyfile(templates.sqlite_file, target)
         yield f"sqlite+aiosqlite:///{target}"
         return
@@ -123,6 +135,13 @@ async def database_url(db_kind: str, templates: Templates, tmp_path: Path) -> As
         yield _admin_url(name)
     finally:
         await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database_url(db_kind: str, templates: Templates, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database for this test."""
+    async with fresh_database(db_kind, templates, tmp_path) as url:
+        yield url
 
 
 class FakeClock:

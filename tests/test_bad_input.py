@@ -116,6 +116,38 @@ async def test_an_instant_out_of_range_is_a_validation_error(client: httpx.Async
     problem(response, 422, "VALIDATION_ERROR")
 
 
+@pytest.mark.parametrize("text", ["0.5", "1700000000", "-1", "2027"])
+async def test_a_number_is_no_instant(
+    client: httpx.AsyncClient, event: EventFixture, text: str
+) -> None:
+    """The document says date-time: seconds since 1970 are refused, not read as an instant (the
+    event, in 2026 or later, would otherwise be listed as starting after it)."""
+    response = await client.get("/events", params={"starts_after": text})
+    body = problem(response, 422, "VALIDATION_ERROR")
+    assert body["errors"][0]["field"] == "query.starts_after", body
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/orders/carts/{cart}", b"\xff", "application/json"),  # not UTF-8
+        ("/auth/register", b'{"email": "\xff"}', "application/json"),
+        ("/auth/token", b"username=a", "multipart/form-data"),  # no boundary
+    ],
+)
+async def test_a_body_that_cannot_be_read_is_a_validation_error(
+    client: httpx.AsyncClient, path: str, body: bytes, content_type: str
+) -> None:
+    """As for a body that is not JSON: 422 VALIDATION_ERROR on `body`, the one status of the
+    code, not a 400 the document does not list."""
+    response = await client.post(
+        path.format(cart=new_cart()), content=body, headers={"content-type": content_type}
+    )
+    assert problem(response, 422, "VALIDATION_ERROR")["errors"] == [
+        {"field": "body", "message": response.json()["detail"]}
+    ]
+
+
 async def test_every_graphql_error_a_client_causes_has_a_code(
     client: httpx.AsyncClient, event: EventFixture
 ) -> None:

@@ -3,6 +3,8 @@ payment operation never binds a cart to a customer."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -135,3 +137,20 @@ async def test_a_payment_operation_never_binds_the_cart(
     assert (await client.get(f"/orders/carts/{cart}")).json()["status"] == "failed"
     mine = (await client.get("/me/orders", headers=stranger)).json()
     assert mine == {"carts": [], "payments": []}
+
+
+async def test_the_openapi_document_states_the_cart_id_rule(client: httpx.AsyncClient) -> None:
+    """A client (or a fuzzer) that follows the document makes ids the API takes, and only those:
+    the path's pattern matches every strong form and no weak one."""
+    spec = (await client.get("/openapi.json")).json()
+    patterns = {
+        path: re.compile(parameter["schema"]["pattern"])
+        for path, operations in spec["paths"].items()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "cart_id"
+    }
+    assert len(patterns) == 4, sorted(patterns)  # a cart, its seats, its places, its booking
+    for path, pattern in patterns.items():
+        assert all(pattern.search(cart) for cart in STRONG.values()), path
+        assert not any(pattern.search(cart) for cart in WEAK.values()), path

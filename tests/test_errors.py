@@ -342,6 +342,19 @@ async def test_ids_are_json_integers_not_booleans_or_strings(
     await assert_untouched(client, event, cart)
 
 
+@pytest.mark.parametrize("field", ["event_id", "seat_id", "price_id"])
+async def test_a_whole_number_with_a_point_is_an_integer(
+    client: httpx.AsyncClient, event: EventFixture, field: str
+) -> None:
+    """JSON Schema's integer includes 1.0, and some encoders write integers so: the seat is held."""
+    body = body_for(event)
+    body[field] = float(body[field])
+    response = await client.post(f"/orders/carts/{new_cart()}", json=body)
+    assert response.status_code == 200, response.text
+    (item,) = response.json()["items"]
+    assert item[field] == body[field]
+
+
 async def test_several_bad_fields_are_all_reported(
     client: httpx.AsyncClient, event: EventFixture
 ) -> None:

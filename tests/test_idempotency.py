@@ -5,6 +5,7 @@ requests with one key have one effect."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import Counter
 from typing import Any
@@ -155,6 +156,29 @@ async def test_a_malformed_key_is_a_validation_error(
         f"/orders/carts/{new_cart()}", json=_seat(event), headers=[(KEY, key.encode())]
     )
     problem(response, 422, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "key", ["a", "a b", "~" * 255, "", "x" * 256, "clé", "tab\there", " edge", "edge "]
+)
+async def test_the_document_states_which_keys_are_taken(
+    client: httpx.AsyncClient, event: EventFixture, key: str
+) -> None:
+    """Every route taking the header documents one pattern, and it matches exactly the keys the
+    service takes (HTTP strips spaces at either end of a header: such a key is not the one sent)."""
+    spec = (await client.get("/openapi.json")).json()
+    patterns = {
+        parameter["schema"]["pattern"]
+        for operations in spec["paths"].values()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == KEY
+    }
+    (pattern,) = patterns
+    response = await client.post(
+        f"/orders/carts/{new_cart()}", json=_seat(event), headers=[(KEY, key.encode())]
+    )
+    assert response.status_code == (200 if re.search(pattern, key) else 422), response.text
 
 
 async def _graphql(

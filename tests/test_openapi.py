@@ -300,3 +300,111 @@ async def test_bearer_sign_in_is_declared_for_the_authorize_button(spec: dict[st
     # routes that act for the caller declare the scheme
     assert operation(spec, "get", "/me").get("security")
     assert operation(spec, "put", "/orders/carts/{cart_id}/book").get("security")
+
+
+# --- The document states the service's rules (what a schema-valid request gets) -----------
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("fan@example.com", "long enough"),
+        ("Fan.Club+1@example.co.uk", "x" * 1024),
+        ("fan", "long enough"),
+        ("fan@localhost", "long enough"),
+        ("fan @example.com", "long enough"),
+        ("fan\u0085@example.com", "long enough"),
+        ("fan@@example.com", "long enough"),
+        ("fan@example.com", "short"),
+    ],
+)
+async def test_register_documents_the_rules_it_applies(
+    client: httpx.AsyncClient, spec: dict[str, Any], email: str, password: str
+) -> None:
+    """The document's pattern and lengths accept what registering accepts, and only that."""
+    body = operation(spec, "post", "/auth/register")["requestBody"]
+    fields = resolve(spec, body["content"]["application/json"]["schema"])["properties"]
+    documented = bool(re.search(fields["email"]["pattern"], email)) and (
+        fields["password"]["minLength"] <= len(password) <= fields["password"]["maxLength"]
+    )
+    registered = await client.post("/auth/register", json={"email": email, "password": password})
+    assert registered.status_code == (201 if documented else 422), registered.text
+
+
+async def test_sign_in_form_documents_its_fields_as_a_form_sends_them(
+    client: httpx.AsyncClient, spec: dict[str, Any]
+) -> None:
+    form = operation(spec, "post", "/auth/token")["requestBody"]["content"]
+    fields = resolve(spec, form["application/x-www-form-urlencoded"]["schema"])["properties"]
+    assert fields["username"]["minLength"] == fields["password"]["minLength"] == 1
+    # a form field is text or absent, never null
+    assert fields["grant_type"] == {
+        "type": "string",
+        "pattern": "^password$",
+        "default": "password",
+        "title": "Grant Type",
+    }
+    response = await client.post("/auth/token", data={"username": "", "password": ""})
+    assert response.status_code == 422, response.text
+
+
+async def test_general_admission_quantity_documents_its_minimum(spec: dict[str, Any]) -> None:
+    body = operation(spec, "post", "/orders/carts/{cart_id}/general-admission")["requestBody"]
+    fields = resolve(spec, body["content"]["application/json"]["schema"])["properties"]
+    assert fields["quantity"]["minimum"] == 1  # 0 and less: VALIDATION_ERROR (test_bad_input)
+
+
+def _with_security(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, op in operations.items()
+        if op.get("security")
+    ]
+
+
+async def test_every_route_reading_a_token_documents_invalid_token(spec: dict[str, Any]) -> None:
+    """A client whose token expired gets 401 INVALID_TOKEN from any route it sends it to."""
+    routes = _with_security(spec)
+    assert len(routes) == 16, routes
+    for method, path in routes:
+        unauthorized = operation(spec, method, path)["responses"]["401"]
+        assert "INVALID_TOKEN" in unauthorized["description"], (method, path)
+        assert unauthorized["content"][PROBLEM_JSON]["schema"] == {"$ref": PROBLEM_REF}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/events", "/events/1", "/events/1/sections", "/events/1/seats", "/events/1/sections/1/seats"],
+)
+async def test_an_expired_token_on_a_catalog_route_is_invalid_token(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers={"Authorization": "Bearer tkt_expired"})
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "INVALID_TOKEN"
+
+
+async def test_sign_in_is_optional_where_anonymous_callers_are_served(
+    spec: dict[str, Any],
+) -> None:
+    """`{}` among the requirements: no token is fine; only the account routes need one."""
+    required = {
+        (method, path)
+        for method, path in _with_security(spec)
+        if {} not in operation(spec, method, path)["security"]
+    }
+    assert required == {("post", "/auth/logout"), ("get", "/me"), ("get", "/me/orders")}
+
+
+async def test_every_route_with_a_body_documents_payload_too_large(spec: dict[str, Any]) -> None:
+    with_body = [
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, op in operations.items()
+        if "requestBody" in op
+    ]
+    assert len(with_body) == 4, with_body
+    for method, path in with_body:
+        too_large = operation(spec, method, path)["responses"]["413"]
+        assert "PAYLOAD_TOO_LARGE" in too_large["description"], (method, path)

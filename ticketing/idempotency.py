@@ -4,6 +4,7 @@ and acts once; the same key with other arguments is IDEMPOTENCY_KEY_REUSED."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,9 @@ T = TypeVar("T")
 KEY_HEADER = "Idempotency-Key"
 KEPT_FOR = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = rf"[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?"
+"""A key: 1 to 255 printable ASCII characters, no space at either end (HTTP strips those)."""
+_KEY = re.compile(KEY_PATTERN)
 # Refusals that say nothing about the request itself are not kept: a retry may well succeed.
 _NOT_KEPT = {ErrorCode.SERVICE_BUSY, ErrorCode.INTERNAL_ERROR}
 
@@ -42,11 +46,11 @@ class Once:
 def once(
     key: str | None, *, caller: Principal | None, command: str, arguments: Mapping[str, Any]
 ) -> Once | None:
-    """The command's key, or None without one; VALIDATION_ERROR for a key that is not 1 to 255
-    printable ASCII characters."""
+    """The command's key, or None without one; VALIDATION_ERROR for a key KEY_PATTERN does not
+    match."""
     if key is None:
         return None
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
+    if not _KEY.fullmatch(key):
         raise TicketingError(
             ErrorCode.VALIDATION_ERROR,
             f"The {KEY_HEADER} header is 1 to {MAX_KEY_LENGTH} printable ASCII characters.",

@@ -17,7 +17,15 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 # The canonical text form of RFC 9562 (either case); Python's uuid also takes braces, urn: and
 # bare hex, so the same id could be written many ways.
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+CART_ID_PATTERN = (
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+)
+"""A cart id as text: a random uuid (version 4 or 7 of RFC 9562's variant), canonical form."""
+_CART_ID = re.compile(CART_ID_PATTERN)
 _REFUSED_CATEGORIES = {"Cc", "Cs"}  # control characters, and lone surrogates no database stores
+# An instant as text starts with a date and a time of day (ISO 8601); without this, a number of
+# seconds since 1970 would pass for one too.
+_INSTANT_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
 
 
 def invalid(message: str, field: str) -> TicketingError:
@@ -58,6 +66,11 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = True
     return value
 
 
+def is_instant_text(text: str) -> bool:
+    """Whether text is written as an instant (date and time), whatever else it needs."""
+    return _INSTANT_TEXT.match(text) is not None
+
+
 def check_instant(value: datetime, *, field: str) -> datetime:
     """An instant with a UTC offset that UTC can represent (no naive or out-of-range times)."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -85,14 +98,14 @@ def parse_uuid(text: str, *, field: str) -> uuid.UUID:
 
 def parse_cart_id(text: str, *, field: str = "cart_id") -> uuid.UUID:
     """A cart id as a client sends it: a random uuid (version 4 or 7) in canonical form."""
-    if not _UUID.fullmatch(text):
+    if not _CART_ID.fullmatch(text):
         raise _weak_cart_id(field)
-    return check_cart_id(uuid.UUID(text), field=field)
+    return uuid.UUID(text)
 
 
 def check_cart_id(value: uuid.UUID, *, field: str = "cart_id") -> uuid.UUID:
     """Whoever knows an unbound cart's id may use the cart: the nil uuid and versions that are
-    not random (1, 3, 5, 6, 8) could be guessed."""
+    not random (1, 3, 5, 6, 8) could be guessed. (CART_ID_PATTERN is this rule for text.)"""
     if value.variant != uuid.RFC_4122 or value.version not in (4, 7):
         raise _weak_cart_id(field)
     return value

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from rest.deps import (
+    SIGN_IN_OPTIONAL,
     AsciiId,
     EventId,
+    InstantText,
     NowDep,
     SectionId,
     SessionDep,
@@ -57,7 +59,12 @@ async def list_venue_sections(venue_id: VenueId, session: SessionDep) -> list[Se
     return [SectionOut.of(s) for s in sections]
 
 
-@router.get("/events", summary="List events, soonest first", responses=problem_responses())
+@router.get(
+    "/events",
+    summary="List events, soonest first",
+    responses=problem_responses(),
+    openapi_extra=SIGN_IN_OPTIONAL,
+)
 async def list_events(
     session: SessionDep,
     viewer: ViewerDep,
@@ -67,6 +74,7 @@ async def list_events(
     starts_after: Annotated[
         AwareDatetime | None,
         Query(description="Only events starting at or after this instant (ISO 8601 with offset)."),
+        InstantText,
     ] = None,
 ) -> list[EventOut]:
     events = await catalog.list_events(
@@ -75,7 +83,12 @@ async def list_events(
     return [EventOut.of(e) for e in events]
 
 
-@router.get("/events/{event_id}", summary="One event", responses=NOT_FOUND)
+@router.get(
+    "/events/{event_id}",
+    summary="One event",
+    responses=NOT_FOUND,
+    openapi_extra=SIGN_IN_OPTIONAL,
+)
 async def get_event(event_id: EventId, session: SessionDep, viewer: ViewerDep) -> EventOut:
     return EventOut.of(await catalog.get_event(session, event_id=event_id, viewer=viewer))
 
@@ -84,6 +97,7 @@ async def get_event(event_id: EventId, session: SessionDep, viewer: ViewerDep) -
     "/events/{event_id}/sections",
     summary="An event's sections with live availability",
     responses=NOT_FOUND,
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def list_event_sections(
     event_id: EventId, session: SessionDep, now: NowDep, viewer: ViewerDep
@@ -99,6 +113,7 @@ async def list_event_sections(
     "get `304 Not Modified` while nothing changed.",
     response_model=SeatMapOut,
     responses={**NOT_FOUND, **NOT_MODIFIED},
+    openapi_extra=SIGN_IN_OPTIONAL,  # managers see drafts' maps
 )
 async def event_seat_map(event_id: EventId, request: Request) -> Response:
     # No injected dependencies on the hot seat routes: each costs FastAPI work per request.
@@ -121,6 +136,7 @@ async def event_seat_map(event_id: EventId, request: Request) -> Response:
     "get `304 Not Modified` while nothing changed.",
     response_model=list[SeatOut],
     responses={**NOT_FOUND, **NOT_MODIFIED},
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def list_section_seats(
     event_id: EventId, section_id: SectionId, request: Request

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from rest.deps import (
     SERVICE_CALL,
+    SIGN_IN_OPTIONAL,
     CartId,
     EventId,
     IdempotencyKeyDep,
@@ -33,6 +34,7 @@ router = APIRouter()
     tags=["carts"],
     summary="A cart (an unused id is empty)",
     responses=problem_responses(),
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def get_cart(cart_id: CartId, session: SessionDep, now: NowDep, viewer: ViewerDep) -> CartOut:
     return CartOut.of(await carts.get_cart(session, cart_id=cart_id, now=now, caller=viewer))
@@ -83,6 +85,7 @@ async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOu
         ErrorCode.CART_LIMIT,
         ErrorCode.CURRENCY_MISMATCH,
     ),
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def add_general_admission(
     cart_id: CartId,
@@ -115,6 +118,7 @@ async def add_general_admission(
     responses=problem_responses(
         ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.NOT_FOUND, ErrorCode.CART_NOT_OPEN
     ),
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def remove_seat(
     cart_id: CartId,
@@ -168,6 +172,7 @@ async def book_cart(cart_id: CartId, request: Request) -> BookingOut:
     tags=["payments"],
     summary="A payment, with its tickets once completed",
     responses=problem_responses(ErrorCode.NOT_FOUND),
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def get_payment(
     payment_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
