@@ -19,12 +19,12 @@ from rest.problems import install_problem_handlers, install_problem_openapi
 from rest.routes import auth, catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
 from schema.result_cache import ResultCache
-from ticketing.db import create_engine, create_sessionmaker
+from ticketing.accounts.throttle import open_throttle
+from ticketing.catalog.seatmaps import SeatMaps
+from ticketing.db import Database
 from ticketing.idempotency import forget_old_keys
-from ticketing.services.payments import release_lapsed
-from ticketing.services.seatmaps import SeatMaps
+from ticketing.payments.sweep import release_lapsed
 from ticketing.settings import Settings
-from ticketing.throttle import open_throttle
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,8 @@ async def _sweep_forever(app: FastAPI, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            async with app.state.sessionmaker() as session:
-                await release_lapsed(session, now=app.state.clock())
-                await forget_old_keys(session, now=app.state.clock())
+            await release_lapsed(app.state.db, now=app.state.clock())
+            await forget_old_keys(app.state.db, now=app.state.clock())
         except Exception:  # a failed sweep is retried next interval; it must not kill the app
             log.exception("sweep of lapsed holds and payments failed")
 
@@ -53,14 +52,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.seat_maps = SeatMaps(
-            app.state.sessionmaker,
-            database_url=settings.database_url,
-            timeout_s=settings.lock_timeout_ms / 1000,
-        )
+        db = app.state.db = Database.of(settings)
+        app.state.seat_maps = SeatMaps(db)
         app.state.graphql_results = ResultCache()
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
         if settings.payment_policy.mode == "test":
@@ -82,9 +75,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
-            await app.state.seat_maps.aclose()
             await app.state.throttle.aclose()
-            await engine.dispose()
+            await db.dispose()
             gc.unfreeze()
 
     app = FastAPIOffline(

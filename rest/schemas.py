@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from rest.seatmaps import SEAT_COLUMNS
+from ticketing.accounts import accounts
 from ticketing.domain import (
     CartStatus,
     CartView,
@@ -27,7 +28,6 @@ from ticketing.domain import (
     VenueView,
 )
 from ticketing.inputs import MAX_ID
-from ticketing.services import accounts
 
 Amount = Annotated[
     Decimal,

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
+from ticketing.catalog.seatmaps import EventSeatMap, SectionLayout, SectionState
 from ticketing.domain import SeatStatus
-from ticketing.services.seatmaps import EventSeatMap, SectionLayout, SectionState
 
 _STATUS_OBJECT = {
     48 + int(status): orjson.dumps({"id": int(status), "name": status.label})

@@ -1,4 +1,4 @@
-"""Per-request GraphQL context: one `now`, the session factory, DataLoaders made per request."""
+"""Per-request GraphQL context: one `now`, the app's database, DataLoaders made per request."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import strawberry
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from rest.deps import parse_bearer
 from ticketing import idempotency
-from ticketing.db import session_of
+from ticketing.accounts import accounts
+from ticketing.catalog import queries as catalog
+from ticketing.catalog.queries import SectionKey
+from ticketing.catalog.seatmaps import EventSeatMap, Freshness, SeatMaps, SectionState
+from ticketing.db import Database
 from ticketing.domain import (
     EventSectionView,
     EventSize,
@@ -28,9 +30,6 @@ from ticketing.domain import (
     VenueView,
 )
 from ticketing.errors import ErrorCode, TicketingError
-from ticketing.services import accounts, catalog
-from ticketing.services.catalog import SectionKey
-from ticketing.services.seatmaps import EventSeatMap, SeatMaps, SectionState, SectionVersions
 from ticketing.settings import CartPolicy, Settings
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ class Context(BaseContext):
     def __init__(
         self,
         *,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        db: Database,
         seat_maps: SeatMaps,
         settings: Settings,
         now: datetime,
@@ -67,12 +66,12 @@ class Context(BaseContext):
         self.idempotency_key = idempotency_key
         """The request's Idempotency-Key header, for the mutation it carries."""
         self._viewer: asyncio.Future[Principal | None] | None = None
-        self.sessionmaker = sessionmaker
+        self.db = db
         self.seat_maps = seat_maps
         self.result_cache = result_cache
         self.cacheable = True
         """False once the operation read anything a seat-map version does not cover."""
-        self._versions: dict[int, asyncio.Future[SectionVersions]] = {}
+        self._checks: dict[int, asyncio.Future[Freshness]] = {}
         self.depends_on: dict[tuple[int, int], str] = {}
         """(event id, section id) -> the stamp of the section state this operation read;
         (event id, 0) -> the event's revision, for what a manager may change (name, prices)."""
@@ -127,60 +126,56 @@ class Context(BaseContext):
 
     def bearer(self) -> str | None:
         """The bearer token of the request (None without one)."""
-        return parse_bearer(self.authorization)
+        return accounts.bearer_token(self.authorization)
 
     async def _authenticate(self, authorization: str) -> Principal | None:
-        token = parse_bearer(authorization)
+        token = accounts.bearer_token(authorization)
         if token is None:
             return None
-        async with session_of(self.sessionmaker) as session:
-            return await accounts.authenticate(session, token=token, now=self.now)
+        return await accounts.authenticate(self.db, token=token, now=self.now)
 
     async def call(
         self,
-        service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        service: Callable[Concatenate[Database, P], Awaitable[R]],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
-        """Run one service call (one transaction) on a session of its own.
-
-        Resolvers run concurrently, and a session must never be shared between them. What it
-        reads is not covered by seat-map versions: the operation's result is not cached.
-        """
+        """Run one service call (one transaction of its own: resolvers run concurrently).
+        What it reads is not covered by seat-map freshness: the operation's result is not
+        cached."""
         self.cacheable = False
         return await self.read_immutable(service, *args, **kwargs)
 
     async def read_immutable(
         self,
-        service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        service: Callable[Concatenate[Database, P], Awaitable[R]],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
         """A service call reading what never changes once it exists (an event's rows): an
         operation that reads only such data and seat maps can be cached."""
-        async with session_of(self.sessionmaker) as session:
-            return await service(session, *args, **kwargs)
+        return await service(self.db, *args, **kwargs)
 
     def _depend(self, state: SectionState) -> None:
         self.depends_on[(state.layout.event_id, state.layout.id)] = state.stamp
 
-    async def seat_versions(self, event_id: int) -> SectionVersions:
-        """The event's section versions, read once per operation: every field of it sees one
+    async def freshness(self, event_id: int) -> Freshness:
+        """The event's seat maps checked once per operation: every field of it sees one
         state of the seat map. NOT_FOUND for a draft the viewer may not see."""
-        future = self._versions.get(event_id)
+        future = self._checks.get(event_id)
         if future is None:
             viewer = await self.viewer()
-            future = self._versions.get(event_id)
+            future = self._checks.get(event_id)
             if future is None:
-                future = self._versions[event_id] = asyncio.ensure_future(
-                    self.seat_maps.versions(event_id, viewer=viewer)
+                future = self._checks[event_id] = asyncio.ensure_future(
+                    self.seat_maps.check(event_id, viewer=viewer)
                 )
         return await asyncio.shield(future)
 
     async def read_event(
         self,
         event_id: int,
-        service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        service: Callable[Concatenate[Database, P], Awaitable[R]],
         /,
         *args: P.args,
         **kwargs: P.kwargs,
@@ -189,49 +184,49 @@ class Context(BaseContext):
         event, its price levels): the operation stays cacheable, depending on the event's
         revision. None when there is no such event (or it is a draft the viewer may not see)."""
         try:
-            versions = await self.seat_versions(event_id)
+            freshness = await self.freshness(event_id)
         except TicketingError as exc:
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise
             self.cacheable = False
             return None
-        self.depends_on[(event_id, 0)] = f"r{versions.revision}"
+        self.depends_on[(event_id, 0)] = f"r{freshness.revision}"
         return await self.read_immutable(service, *args, **kwargs)
 
     async def event_size(self, event_id: int, *, apart: bool = False) -> EventSize | None:
         """The event's section capacities and price levels (no seat loaded); None when there is
         no such event or it is a draft the viewer may not see (it resolves to null).
 
-        `apart`: read the versions without keeping them for the operation, as before a mutation,
+        `apart`: check the event without keeping it for the operation, as before a mutation,
         whose payload must see what the mutation changed."""
         try:
             if apart:
-                versions = await self.seat_maps.versions(event_id, viewer=await self.viewer())
+                freshness = await self.seat_maps.check(event_id, viewer=await self.viewer())
             else:
-                versions = await self.seat_versions(event_id)
+                freshness = await self.freshness(event_id)
         except TicketingError as exc:
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise
             return None
-        return await self.seat_maps.size(event_id=event_id, versions=versions)
+        return await self.seat_maps.size(event_id=event_id, freshness=freshness)
 
     async def seat_map(self, event_id: int, *, since: str | None = None) -> EventSeatMap | None:
         """The event's whole seat map (or what changed `since` a version); None when there is
         no such event."""
         try:
-            versions = await self.seat_versions(event_id)
+            freshness = await self.freshness(event_id)
         except TicketingError as exc:
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise
             self.cacheable = False
             return None
-        whole = await self.seat_maps.event_map(event_id=event_id, now=self.now, versions=versions)
+        whole = await self.seat_maps.event_map(event_id=event_id, now=self.now, freshness=freshness)
         for state in whole.sections:
             self._depend(state)
         if since is None:
             return whole
         return await self.seat_maps.changes(
-            event_id=event_id, since=since, now=self.now, versions=versions
+            event_id=event_id, since=since, now=self.now, freshness=freshness
         )
 
     async def event_section(self, event_id: int, section_id: int) -> SectionState | None:
@@ -241,7 +236,7 @@ class Context(BaseContext):
                 event_id=event_id,
                 section_id=section_id,
                 now=self.now,
-                versions=await self.seat_versions(event_id),
+                freshness=await self.freshness(event_id),
             )
         except TicketingError as exc:
             if exc.code is not ErrorCode.NOT_FOUND:
@@ -253,19 +248,19 @@ class Context(BaseContext):
 
     async def still_current(self, depends_on: dict[tuple[int, int], str]) -> bool:
         """True when every section state a cached result was made from is still the current one
-        (checked against the database's versions, read after this request arrived)."""
+        (checked against the database after this request arrived)."""
         by_event: dict[int, list[int]] = {}
         for event_id, section_id in depends_on:
             by_event.setdefault(event_id, []).append(section_id)
         for event_id, section_ids in by_event.items():
             try:
-                versions = await self.seat_versions(event_id)
+                freshness = await self.freshness(event_id)
                 if 0 in section_ids:
                     section_ids.remove(0)
-                    if depends_on[(event_id, 0)] != f"r{versions.revision}":
+                    if depends_on[(event_id, 0)] != f"r{freshness.revision}":
                         return False
                 states = await self.seat_maps.sections(
-                    event_id=event_id, section_ids=section_ids, now=self.now, versions=versions
+                    event_id=event_id, section_ids=section_ids, now=self.now, freshness=freshness
                 )
             except TicketingError as exc:
                 if exc.code is not ErrorCode.NOT_FOUND:
@@ -297,7 +292,7 @@ class Context(BaseContext):
 
     async def depend_on_event(self, event_id: int) -> None:
         """What this operation read changes only with the event's revision."""
-        self.depends_on[(event_id, 0)] = f"r{(await self.seat_versions(event_id)).revision}"
+        self.depends_on[(event_id, 0)] = f"r{(await self.freshness(event_id)).revision}"
 
     async def _event_sections(self, ids: list[int]) -> dict[int, list[EventSectionView]]:
         found: dict[int, list[EventSectionView]] = {}
@@ -339,7 +334,7 @@ class Context(BaseContext):
                 event_id=event_id,
                 section_ids=section_ids,
                 now=self.now,
-                versions=await self.seat_versions(event_id),
+                freshness=await self.freshness(event_id),
             )
             for state in states:
                 self._depend(state)
@@ -354,7 +349,7 @@ async def get_context(request: Request) -> Context:
     """Built once per request; `now` is taken here, once, for every field of the operation."""
     app = request.app
     return Context(
-        sessionmaker=app.state.sessionmaker,
+        db=app.state.db,
         seat_maps=app.state.seat_maps,
         settings=app.state.settings,
         now=app.state.clock(),

@@ -40,10 +40,10 @@ from strawberry.extensions import SchemaExtension
 from schema.catalog.queries import MAX_PAGE
 from schema.common import lookup_id
 from schema.context import Context
+from ticketing.catalog import queries as catalog
 from ticketing.domain import EventSize, SectionKind
 from ticketing.errors import ErrorCode, TicketingError
-from ticketing.services import catalog
-from ticketing.services.management import MAX_PRICE_LEVELS
+from ticketing.management.commands import MAX_PRICE_LEVELS
 
 MAX_OPERATION_COST = 30_000
 """What one operation may ask of seats as objects, in fields (see `SeatLists.seat_cost`): a

@@ -4,7 +4,7 @@ Seats as GraphQL objects cost graphql-core work per field: a 1,000-seat section 
 options is ~20,000 fields. Many fans ask the same question at once (the same section of the same
 event), so the answer is kept, encoded, with the stamps of the section states it was made from.
 Before a cached answer is used, those stamps are compared with the current ones, which come from
-the database's section versions read after the request arrived (see `ticketing.services.seatmaps`):
+the database's section versions read after the request arrived (see `ticketing.catalog.seatmaps`):
 a cached answer is served only when executing the operation again would give the same bytes.
 
 An operation is cached only when everything it read is a seat-map section state, data only a

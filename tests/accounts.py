@@ -5,16 +5,16 @@ from __future__ import annotations
 import itertools
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.services import accounts
+from ticketing.accounts import accounts
+from ticketing.db import Database
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
 
 
 async def signed_in(
-    client: httpx.AsyncClient, session: AsyncSession | None = None, *, manager: bool = False
+    client: httpx.AsyncClient, db: Database | None = None, *, manager: bool = False
 ) -> dict[str, str]:
     """Register a new account (promoted to manager through the service, as the CLI does), sign
     in through POST /auth/token, and return the Authorization header to send."""
@@ -22,8 +22,8 @@ async def signed_in(
     registered = await client.post("/auth/register", json={"email": email, "password": PASSWORD})
     assert registered.status_code == 201, registered.text
     if manager:
-        assert session is not None
-        await accounts.promote(session, email=email)
+        assert db is not None
+        await accounts.promote(db, email=email)
     token = await client.post("/auth/token", data={"username": email, "password": PASSWORD})
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}

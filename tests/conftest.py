@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from rest.app import create_app
-from ticketing.db import create_engine, create_sessionmaker
+from ticketing.db import Database, create_engine
 from ticketing.migrate import upgrade
 from ticketing.settings import Settings
 
@@ -198,18 +198,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    """A session on the app's own engine, for arranging data and checking invariants."""
-    async with app.state.sessionmaker() as db_session:
-        yield db_session
+def db(app: FastAPI) -> Database:
+    """The app's own database, for arranging data and checking invariants."""
+    database: Database = app.state.db
+    return database
 
 
 @pytest.fixture
-async def engine_session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """A session on an engine of its own, for service tests without the HTTP app."""
-    engine = create_engine(settings)
+async def own_db(settings: Settings) -> AsyncIterator[Database]:
+    """A database of its own, for service tests without the HTTP app."""
+    database = Database.of(settings)
     try:
-        async with create_sessionmaker(engine)() as db_session:
-            yield db_session
+        yield database
     finally:
-        await engine.dispose()
+        await database.dispose()

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import query
+from ticketing.db import Database, query
 from ticketing.domain import SectionKind
+from ticketing.management.manifest import RowSpec, SectionSpec, create_event, create_venue
 from ticketing.models import event_seat_t, price_level_t
-from ticketing.services.manifest import RowSpec, SectionSpec, create_event, create_venue
 
 LEVELS = ("Adult", "Child", "VIP")
 
@@ -30,11 +30,11 @@ class EventFixture:
 
 @query
 async def _describe(
-    session: AsyncSession, *, event_id: int, section_id: int
+    conn: AsyncConnection, *, event_id: int, section_id: int
 ) -> tuple[dict[str, int], list[int], list[int]]:
     levels = dict(
         (
-            await session.execute(
+            await conn.execute(
                 sa.select(price_level_t.c.name, price_level_t.c.id).where(
                     price_level_t.c.event_id == event_id
                 )
@@ -42,7 +42,7 @@ async def _describe(
         ).all()
     )
     seats = (
-        await session.execute(
+        await conn.execute(
             sa.select(event_seat_t.c.seat_id, event_seat_t.c.type, event_seat_t.c.section_id)
             .where(event_seat_t.c.event_id == event_id)
             .order_by(event_seat_t.c.section_id, event_seat_t.c.position)
@@ -54,7 +54,7 @@ async def _describe(
 
 
 async def make_event(
-    session: AsyncSession,
+    db: Database,
     *,
     now: datetime,
     rows: int = 2,
@@ -66,11 +66,11 @@ async def make_event(
     """A venue with one seated section ("Main"), a GA floor ("Floor") and an unpriced "Closed"
     section, and an event at it with Adult 40.00 / Child 20.00 / VIP 99.50 on Main, Adult 30.00
     on the floor."""
-    from ticketing.services.catalog import list_venue_sections
+    from ticketing.catalog.queries import list_venue_sections
 
     row_names = [chr(ord("A") + i) for i in range(rows)]
     venue_id = await create_venue(
-        session,
+        db,
         name=name,
         sections=[
             SectionSpec(name="Main", rows=[RowSpec.numbered(r, seats_per_row) for r in row_names]),
@@ -80,7 +80,7 @@ async def make_event(
         now=now,
     )
     event_id = await create_event(
-        session,
+        db,
         venue_id=venue_id,
         name=f"{name} Night",
         starts_at=now + timedelta(days=10),
@@ -92,9 +92,9 @@ async def make_event(
         },
         now=now,
     )
-    sections = {s.name: s.id for s in await list_venue_sections(session, venue_id=venue_id)}
+    sections = {s.name: s.id for s in await list_venue_sections(db, venue_id=venue_id)}
     levels, designated, general = await _describe(
-        session, event_id=event_id, section_id=sections["Main"]
+        db, event_id=event_id, section_id=sections["Main"]
     )
     return EventFixture(
         venue_id=venue_id,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import query
+from ticketing.db import Database, query
 
 CHECKS = {
     "seat in two carts": """
@@ -34,15 +34,15 @@ CHECKS = {
 
 
 @query
-async def violations(session: AsyncSession) -> dict[str, list[tuple[object, ...]]]:
+async def violations(conn: AsyncConnection) -> dict[str, list[tuple[object, ...]]]:
     found: dict[str, list[tuple[object, ...]]] = {}
     for name, sql in CHECKS.items():
-        rows = [tuple(row) for row in await session.execute(sa.text(sql))]
+        rows = [tuple(row) for row in await conn.execute(sa.text(sql))]
         if rows:
             found[name] = rows
     return found
 
 
-async def assert_invariants(session: AsyncSession) -> None:
-    found = await violations(session)
+async def assert_invariants(db: Database) -> None:
+    found = await violations(db)
     assert found == {}, f"inventory invariants broken: {found}"

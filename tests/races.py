@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.sql import fetch
+from ticketing.db import Database
 from ticketing.models import event_seat_t, payment_t
 
 
@@ -58,18 +60,18 @@ async def race(
     return tally
 
 
-async def postgres_activity(session: AsyncSession) -> str:
+async def postgres_activity(db: Database) -> str:
     """Sessions of this database with what they wait for, and ungranted locks (PostgreSQL)."""
-    rows = await session.execute(
+    rows = await fetch(
+        db,
         sa.text(
             "SELECT a.pid, a.state, a.wait_event_type, a.wait_event, "
             "round(extract(epoch FROM now() - a.xact_start)::numeric, 2) AS xact_s, "
             "pg_blocking_pids(a.pid) AS blocked_by, left(a.query, 100) AS query "
             "FROM pg_stat_activity a WHERE a.datname = current_database() "
             "AND a.pid <> pg_backend_pid() ORDER BY a.xact_start NULLS LAST"
-        )
+        ),
     )
-    await session.rollback()
     return "\n".join(str(tuple(row)) for row in rows)
 
 

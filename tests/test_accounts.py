@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts import PASSWORD, signed_in
 from tests.conftest import FakeClock
+from tests.sql import fetch
+from ticketing.db import Database
 from ticketing.models import token_t, user_t
 from ticketing.settings import Settings
 
 
-async def test_register_sign_in_me_and_sign_out(
-    client: httpx.AsyncClient, session: AsyncSession
-) -> None:
+async def test_register_sign_in_me_and_sign_out(client: httpx.AsyncClient, db: Database) -> None:
     registered = await client.post(
         "/auth/register", json={"email": " Fan@Example.com ", "password": PASSWORD}
     )
     assert registered.status_code == 201
     assert registered.json()["email"] == "fan@example.com"
     assert registered.json()["role"] == "customer"
-    stored = (await session.execute(sa.select(user_t.c.password_hash))).scalar_one()
+    ((stored,),) = await fetch(db, sa.select(user_t.c.password_hash))
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
 
@@ -34,7 +33,7 @@ async def test_register_sign_in_me_and_sign_out(
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 86400
     # only a digest of the token is stored
-    digests = (await session.execute(sa.select(token_t.c.token_hash))).scalars().all()
+    digests = [row.token_hash for row in await fetch(db, sa.select(token_t.c.token_hash))]
     assert body["access_token"] not in digests
     headers = {"Authorization": f"Bearer {body['access_token']}"}
 

@@ -9,20 +9,20 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts import signed_in
 from tests.api import new_cart, problem
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import gql, gql_json, gql_raw
+from ticketing.db import Database
 
 OTHER_DIGITS = ["²", "٢", "\uff12", "1_0", " 7", "+7"]  # int() takes each (as 2, 10 or 7)
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def codes(body: dict[str, Any]) -> list[str | None]:
@@ -167,9 +167,9 @@ async def test_every_graphql_error_a_client_causes_has_a_code(
 
 @pytest.mark.parametrize("currency", ["ßab", "äöü", "EU", "EURO", "E1R", ""])
 async def test_currencies_are_three_ascii_letters(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture, currency: str
+    client: httpx.AsyncClient, db: Database, event: EventFixture, currency: str
 ) -> None:
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     response = await client.post(
         "/graphql",
         headers=manager,
@@ -188,9 +188,9 @@ async def test_currencies_are_three_ascii_letters(
 
 @pytest.mark.parametrize("name", ["Hall\u0000", "Hall\u0007", "Ha\u001bll", "Ha\u0085ll"])
 async def test_text_fields_refuse_control_characters(
-    client: httpx.AsyncClient, session: AsyncSession, name: str
+    client: httpx.AsyncClient, db: Database, name: str
 ) -> None:
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     operation = {
         "query": 'mutation($name: String!) { createVenue(input: {name: $name, city: "X",'
         ' timezone: "Europe/Paris"}) { venue { id } userErrors { code field } } }',
@@ -251,11 +251,11 @@ async def test_general_admission_quantity_is_one_rule_in_both_doors(
 
 
 async def test_a_lone_surrogate_is_refused_before_anything_runs(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, db: Database
 ) -> None:
     """JSON may escape half a UTF-16 pair, which no database stores: the GraphQL door refuses the
     body (orjson: not Unicode), the REST door refuses the value (it is no email)."""
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     operation = {
         "query": 'mutation($name: String!) { createVenue(input: {name: $name, city: "X",'
         ' timezone: "Europe/Paris"}) { venue { id } userErrors { code field } } }',

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from rest.app import create_app
 from tests.api import add_seat, new_cart, problem
@@ -56,8 +56,7 @@ async def test_lock_timeout_is_503_with_retry_after_and_changes_nothing(
     busy = settings.model_copy(update={"lock_timeout_ms": 300})
     app = create_app(busy, clock=clock)
     async with app.router.lifespan_context(app):
-        async with app.state.sessionmaker() as session:
-            event = await make_event(session, now=clock.now)
+        event = await make_event(app.state.db, now=clock.now)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             seat, price, cart = event.seat_ids[0], event.price_ids["Adult"], new_cart()
@@ -85,11 +84,10 @@ async def test_exhausted_connection_pool_is_503_not_500(
     )
     app = create_app(tiny, clock=clock)
     async with app.router.lifespan_context(app):
-        async with app.state.sessionmaker() as session:
-            event = await make_event(session, now=clock.now)
+        event = await make_event(app.state.db, now=clock.now)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            async with app.state.sessionmaker() as hog, hog.begin():
+            async with app.state.db.engine.connect() as hog:
                 await hog.execute(sa.text("SELECT 1"))  # holds the only connection
                 busy = await add_seat(
                     client,
@@ -119,15 +117,14 @@ async def test_units_beyond_a_workers_concurrency_wait_their_turn(
     release = asyncio.Event()
 
     @query
-    async def slow(session: AsyncSession, *, name: str) -> str:
+    async def slow(conn: AsyncConnection, *, name: str) -> str:
         started.append(name)
-        await session.execute(sa.select(sa.literal(1)))
+        await conn.execute(sa.select(sa.literal(1)))
         await release.wait()
         return name
 
     async def call(name: str) -> str:
-        async with app.state.sessionmaker() as session:
-            return await slow(session, name=name)
+        return await slow(app.state.db, name=name)
 
     async with app.router.lifespan_context(app):
         first = asyncio.create_task(call("first"))

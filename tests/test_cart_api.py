@@ -6,17 +6,17 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api import add_seat, new_cart, problem, seat_status
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
+from ticketing.db import Database
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 async def test_unused_cart_is_empty_and_open(client: httpx.AsyncClient) -> None:
@@ -35,7 +35,7 @@ async def test_unused_cart_is_empty_and_open(client: httpx.AsyncClient) -> None:
 
 
 async def test_hold_seat_returns_cart_with_total_and_marks_seat_held(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -64,11 +64,11 @@ async def test_hold_seat_returns_cart_with_total_and_marks_seat_held(
     assert status == "held"
     again = await client.get(f"/orders/carts/{cart_id}")
     assert again.json() == body
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_seat_held_by_another_cart_is_not_available(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     seat = event.seat_ids[3]
     adult = event.price_ids["Adult"]
@@ -83,4 +83,4 @@ async def test_seat_held_by_another_cart_is_not_available(
     assert body["event_id"] == event.event_id
     # The rejected request left nothing behind: the loser's cart is still unused.
     assert (await client.get(f"/orders/carts/{loser}")).json()["items"] == []
-    await assert_invariants(session)
+    await assert_invariants(db)

@@ -7,13 +7,13 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts import signed_in
 from tests.api import add_seat, book, new_cart, problem
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import gql_json
+from ticketing.db import Database
 
 RANDOM = "6b1f3c1e-8a43-4b7e-9a51-2f7c1d0e9a11"
 WEAK = {
@@ -36,8 +36,8 @@ STRONG = {
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def _seat(event: EventFixture) -> dict[str, int]:
@@ -123,7 +123,7 @@ async def test_random_cart_ids_are_taken_in_both_doors(
 
 
 async def test_a_payment_operation_never_binds_the_cart(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     """Someone who learned an anonymous buyer's payment id, signed in, finishes the payment: the
     cart stays the anonymous buyer's (readable by its id, not listed as his)."""

@@ -9,30 +9,30 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts import PASSWORD, signed_in
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
+from tests.sql import fetch
 from tests.test_graphql_statements import counting_statements
+from ticketing.db import Database
 from ticketing.models import cart_t, event_seat_t, payment_t
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
-async def _snapshot(session: AsyncSession) -> list[Any]:
+async def _snapshot(db: Database) -> list[Any]:
     rows: list[Any] = []
     for table in (cart_t, payment_t, event_seat_t):
-        rows += (await session.execute(sa.select(table).order_by(*table.primary_key))).all()
-    await session.rollback()
+        rows += await fetch(db, sa.select(table).order_by(*table.primary_key))
     return rows
 
 
 async def test_other_callers_get_not_found_everywhere_and_change_nothing(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     owner = await signed_in(client)
     cart = uuid.uuid4()
@@ -48,7 +48,7 @@ async def test_other_callers_get_not_found_everywhere_and_change_nothing(
     assert booked.status_code == 200, booked.text
     payment = booked.json()["payment_id"]
 
-    before = await _snapshot(session)
+    before = await _snapshot(db)
     intruder = await signed_in(client)
     for headers in (None, intruder):
         calls = [
@@ -101,7 +101,7 @@ async def test_other_callers_get_not_found_everywhere_and_change_nothing(
         query = '{ cart(id: "%s") { id } }' % cart
         body = (await client.post("/graphql", json={"query": query}, headers=headers)).json()
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    assert await _snapshot(session) == before
+    assert await _snapshot(db) == before
 
     # the owner still has it all, and sees it in their orders
     completed = await client.post(f"/payments/{payment}/complete", headers=owner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -10,21 +11,19 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
-from ticketing.db import command, query
+from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, price_t
-from ticketing.services import carts
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def ts(value: str) -> datetime:
@@ -62,9 +61,9 @@ async def available_counts(client: httpx.AsyncClient, event_id: int) -> dict[str
 
 
 @query
-async def seat_row(session: AsyncSession, *, event_id: int, seat_id: int) -> sa.Row[Any, Any, Any]:
+async def seat_row(conn: AsyncConnection, *, event_id: int, seat_id: int) -> sa.Row[Any, Any, Any]:
     return (
-        await session.execute(
+        await conn.execute(
             sa.select(
                 event_seat_t.c.status, event_seat_t.c.cart_id, event_seat_t.c.expires_at
             ).where(event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id == seat_id)
@@ -73,16 +72,16 @@ async def seat_row(session: AsyncSession, *, event_id: int, seat_id: int) -> sa.
 
 
 @query
-async def cart_exists(session: AsyncSession, *, cart_id: str) -> bool:
-    found = await session.scalar(sa.select(cart_t.c.id).where(cart_t.c.id == uuid.UUID(cart_id)))
+async def cart_exists(conn: AsyncConnection, *, cart_id: str) -> bool:
+    found = await conn.scalar(sa.select(cart_t.c.id).where(cart_t.c.id == uuid.UUID(cart_id)))
     return found is not None
 
 
 @query
-async def audit_rows(session: AsyncSession, *, cart_id: str) -> list[sa.Row[Any]]:
+async def audit_rows(conn: AsyncConnection, *, cart_id: str) -> list[sa.Row[Any]]:
     return list(
         (
-            await session.execute(
+            await conn.execute(
                 sa.select(audit_t)
                 .where(audit_t.c.cart_id == uuid.UUID(cart_id))
                 .order_by(audit_t.c.id)
@@ -95,7 +94,7 @@ async def audit_rows(session: AsyncSession, *, cart_id: str) -> list[sa.Row[Any]
 
 
 async def test_hold_two_seats_totals_them_and_marks_both_held(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     first, second = event.seat_ids[:2]
@@ -113,11 +112,11 @@ async def test_hold_two_seats_totals_them_and_marks_both_held(
     assert await main_status(client, event, second) == "held"
     counts = await available_counts(client, event.event_id)
     assert counts["Main"] == 20 - 2  # make_event's Main: 2 rows of 10
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_re_adding_a_seat_with_another_price_changes_price_not_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -137,15 +136,15 @@ async def test_re_adding_a_seat_with_another_price_changes_price_not_deadline(
     # Same price again is harmless, and the seat is still held once.
     again = await hold(client, cart_id, event, seat, "VIP")
     assert again == body
-    row = await seat_row(session, event_id=event.event_id, seat_id=seat)
+    row = await seat_row(db, event_id=event.event_id, seat_id=seat)
     assert row.status == 2
     assert row.cart_id == uuid.UUID(cart_id)
     assert row.expires_at == ts(deadline)
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_re_adding_own_seat_at_the_cart_limit_only_changes_its_price(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     for seat in event.seat_ids[:10]:
@@ -153,11 +152,11 @@ async def test_re_adding_own_seat_at_the_cart_limit_only_changes_its_price(
     body = await hold(client, cart_id, event, event.seat_ids[0], "Child")
     assert len(body["items"]) == 10
     assert body["total_amount"] == "380.00"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_general_admission_places_are_held_and_booked_like_seats(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     floor = event.section_ids["Floor"]
@@ -179,14 +178,14 @@ async def test_general_admission_places_are_held_and_booked_like_seats(
         status = await seat_status(client, event_id=event.event_id, section_id=floor, seat_id=place)
         assert status == "booked"
     assert (await available_counts(client, event.event_id))["Floor"] == len(event.ga_seat_ids) - 2
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 # --- Releasing -------------------------------------------------------------------------------
 
 
 async def test_release_returns_the_cart_and_frees_the_seat(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     kept, released = event.seat_ids[:2]
@@ -202,17 +201,17 @@ async def test_release_returns_the_cart_and_frees_the_seat(
     assert body["total_amount"] == "40.00"
     assert await get_cart(client, cart_id) == body
     assert await main_status(client, event, released) == "available"
-    row = await seat_row(session, event_id=event.event_id, seat_id=released)
+    row = await seat_row(db, event_id=event.event_id, seat_id=released)
     assert (row.status, row.cart_id, row.expires_at) == (1, None, None)
 
     # A freed seat goes to the next cart.
     other = await hold(client, new_cart(), event, released)
     assert [i["seat_id"] for i in other["items"]] == [released]
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_releasing_a_seat_twice_is_not_found(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -222,11 +221,11 @@ async def test_releasing_a_seat_twice_is_not_found(
     second = await remove_seat(client, cart_id, event_id=event.event_id, seat_id=seat)
     body = problem(second, 404, "NOT_FOUND")
     assert body["seat_id"] == seat
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_releasing_a_seat_not_in_the_cart_is_not_found(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
@@ -236,11 +235,11 @@ async def test_releasing_a_seat_not_in_the_cart_is_not_found(
     problem(response, 404, "NOT_FOUND")
     assert await get_cart(client, cart_id) == before
     assert await main_status(client, event, never_held) == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_releasing_a_seat_held_by_another_cart_is_not_found_and_the_owner_keeps_it(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     owner, intruder = new_cart(), new_cart()
     seat = event.seat_ids[0]
@@ -251,48 +250,48 @@ async def test_releasing_a_seat_held_by_another_cart_is_not_found_and_the_owner_
     problem(response, 404, "NOT_FOUND")
     assert await get_cart(client, owner) == owned
     assert await main_status(client, event, seat) == "held"
-    row = await seat_row(session, event_id=event.event_id, seat_id=seat)
+    row = await seat_row(db, event_id=event.event_id, seat_id=seat)
     assert row.cart_id == uuid.UUID(owner)
     # The owner can still book it.
     booking = await book(client, owner)
     assert booking.status_code == 200, booking.text
     assert booking.json()["total_amount"] == "40.00"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_releasing_from_an_unused_cart_is_not_found(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     seat = event.seat_ids[0]
     await hold(client, new_cart(), event, seat)
     unused = new_cart()
     response = await remove_seat(client, unused, event_id=event.event_id, seat_id=seat)
     problem(response, 404, "NOT_FOUND")
-    assert not await cart_exists(session, cart_id=unused)
+    assert not await cart_exists(db, cart_id=unused)
     assert await main_status(client, event, seat) == "held"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 # --- Refused holds ---------------------------------------------------------------------------
 
 
 async def assert_rejected_left_nothing(
-    client: httpx.AsyncClient, session: AsyncSession, cart_id: str, before: dict[str, Any] | None
+    client: httpx.AsyncClient, db: Database, cart_id: str, before: dict[str, Any] | None
 ) -> None:
     """A rejected add leaves the cart as it was (an unused cart stays unused)."""
     after = await get_cart(client, cart_id)
     if before is None:
         assert after["items"] == []
         assert after["status"] == "open"
-        assert not await cart_exists(session, cart_id=cart_id)
+        assert not await cart_exists(db, cart_id=cart_id)
     else:
         assert after == before
 
 
 async def test_price_of_another_event_is_not_offered(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
-    other = await make_event(session, now=clock.now, name="Other Hall")
+    other = await make_event(db, now=clock.now, name="Other Hall")
     cart_id = new_cart()
     seat = event.seat_ids[0]
     response = await add_seat(
@@ -302,13 +301,13 @@ async def test_price_of_another_event_is_not_offered(
     assert body["seat_id"] == seat
     assert body["event_id"] == event.event_id
     assert body["price_id"] == other.price_ids["Adult"]
-    await assert_rejected_left_nothing(client, session, cart_id, None)
+    await assert_rejected_left_nothing(client, db, cart_id, None)
     assert await main_status(client, event, seat) == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_price_level_not_offered_on_the_seat(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     before = await hold(client, cart_id, event, event.seat_ids[0])
@@ -318,16 +317,16 @@ async def test_price_level_not_offered_on_the_seat(
         client, cart_id, event_id=event.event_id, seat_id=place, price_id=event.price_ids["Child"]
     )
     problem(response, 422, "PRICE_NOT_OFFERED")
-    await assert_rejected_left_nothing(client, session, cart_id, before)
+    await assert_rejected_left_nothing(client, db, cart_id, before)
     status = await seat_status(
         client, event_id=event.event_id, section_id=event.section_ids["Floor"], seat_id=place
     )
     assert status == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_unpriced_seat_and_unknown_price_are_not_offered(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     seats = await client.get(
@@ -347,12 +346,12 @@ async def test_unpriced_seat_and_unknown_price_are_not_offered(
         client, cart_id, event_id=event.event_id, seat_id=event.seat_ids[0], price_id=999_999
     )
     problem(response, 422, "PRICE_NOT_OFFERED")
-    await assert_rejected_left_nothing(client, session, cart_id, None)
-    await assert_invariants(session)
+    await assert_rejected_left_nothing(client, db, cart_id, None)
+    await assert_invariants(db)
 
 
 async def test_unknown_event_is_not_found(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     response = await add_seat(
@@ -363,14 +362,14 @@ async def test_unknown_event_is_not_found(
         price_id=event.price_ids["Adult"],
     )
     problem(response, 404, "NOT_FOUND")
-    await assert_rejected_left_nothing(client, session, cart_id, None)
-    await assert_invariants(session)
+    await assert_rejected_left_nothing(client, db, cart_id, None)
+    await assert_invariants(db)
 
 
 async def test_unknown_seat_is_not_found(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
-    other = await make_event(session, now=clock.now, name="Other Hall")
+    other = await make_event(db, now=clock.now, name="Other Hall")
     cart_id = new_cart()
     before = await hold(client, cart_id, event, event.seat_ids[0])
     for seat in (999_999, other.seat_ids[0]):  # no such seat; a seat of another venue
@@ -382,8 +381,8 @@ async def test_unknown_seat_is_not_found(
             price_id=event.price_ids["Adult"],
         )
         problem(response, 404, "NOT_FOUND")
-    await assert_rejected_left_nothing(client, session, cart_id, before)
-    await assert_invariants(session)
+    await assert_rejected_left_nothing(client, db, cart_id, before)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize(
@@ -413,7 +412,7 @@ async def test_cart_id_must_be_a_uuid(client: httpx.AsyncClient) -> None:
 
 
 async def test_eleventh_seat_hits_the_cart_limit_and_changes_nothing(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     for seat in event.seat_ids[:10]:
@@ -431,7 +430,7 @@ async def test_eleventh_seat_hits_the_cart_limit_and_changes_nothing(
     )
     body = problem(response, 409, "CART_LIMIT")
     assert body["limit"] == 10
-    await assert_rejected_left_nothing(client, session, cart_id, before)
+    await assert_rejected_left_nothing(client, db, cart_id, before)
     assert await main_status(client, event, eleventh) == "available"
     assert await available_counts(client, event.event_id) == counts
     # Releasing one makes room again.
@@ -439,13 +438,13 @@ async def test_eleventh_seat_hits_the_cart_limit_and_changes_nothing(
     assert freed.status_code == 200
     after = await hold(client, cart_id, event, eleventh)
     assert len(after["items"]) == 10
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_mixing_currencies_is_refused(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
-    dollars = await make_event(session, now=clock.now, currency="USD", name="Dollar Hall")
+    dollars = await make_event(db, now=clock.now, currency="USD", name="Dollar Hall")
     cart_id = new_cart()
     before = await hold(client, cart_id, event, event.seat_ids[0])
     seat = dollars.seat_ids[0]
@@ -458,22 +457,22 @@ async def test_mixing_currencies_is_refused(
     )
     body = problem(response, 409, "CURRENCY_MISMATCH")
     assert body["event_id"] == dollars.event_id
-    await assert_rejected_left_nothing(client, session, cart_id, before)
+    await assert_rejected_left_nothing(client, db, cart_id, before)
     assert await main_status(client, dollars, seat) == "available"
 
     # A cart in dollars from the start is fine, and two EUR events mix.
     usd_cart = await hold(client, new_cart(), dollars, seat)
     assert usd_cart["currency"] == "USD"
-    euros = await make_event(session, now=clock.now, name="Euro Hall")
+    euros = await make_event(db, now=clock.now, name="Euro Hall")
     mixed = await hold(client, cart_id, euros, euros.seat_ids[0])
     assert {i["event_id"] for i in mixed["items"]} == {event.event_id, euros.event_id}
     assert mixed["currency"] == "EUR"
     assert mixed["total_amount"] == "80.00"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_seats_booked_or_sold_elsewhere_are_not_available(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     booked_seat, sold_seat = event.seat_ids[:2]
     booked_cart, sold_cart = new_cart(), new_cart()
@@ -489,15 +488,15 @@ async def test_seats_booked_or_sold_elsewhere_are_not_available(
             client, late, event_id=event.event_id, seat_id=seat, price_id=event.price_ids["Adult"]
         )
         problem(response, 409, "SEAT_NOT_AVAILABLE")
-    await assert_rejected_left_nothing(client, session, late, None)
-    await assert_invariants(session)
+    await assert_rejected_left_nothing(client, db, late, None)
+    await assert_invariants(db)
 
 
 # --- Booking ---------------------------------------------------------------------------------
 
 
 async def test_booking_moves_every_seat_to_booked_under_a_pending_payment(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seats = event.seat_ids[:3]
@@ -524,7 +523,7 @@ async def test_booking_moves_every_seat_to_booked_under_a_pending_payment(
     assert uuid.UUID(booking["payment_id"]).version == 4
     for seat in seats:
         assert await main_status(client, event, seat) == "booked"
-        row = await seat_row(session, event_id=event.event_id, seat_id=seat)
+        row = await seat_row(db, event_id=event.event_id, seat_id=seat)
         assert row.status == 3
         assert row.cart_id == uuid.UUID(cart_id)
         assert row.expires_at == ts(booking["expires_at"])
@@ -536,11 +535,11 @@ async def test_booking_moves_every_seat_to_booked_under_a_pending_payment(
     assert cart["total_amount"] == "159.50"
     assert cart["currency"] == "EUR"
     assert [i["seat_id"] for i in cart["items"]] == seats
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_booking_again_returns_the_same_payment(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
@@ -553,11 +552,11 @@ async def test_booking_again_returns_the_same_payment(
     payments = await client.get(f"/payments/{first.json()['payment_id']}")
     assert payments.status_code == 200
     assert payments.json()["status"] == "pending"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_booked_cart_refuses_adds_and_releases(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -583,21 +582,21 @@ async def test_booked_cart_refuses_adds_and_releases(
     assert await get_cart(client, cart_id) == before
     assert await main_status(client, event, seat) == "booked"
     assert await main_status(client, event, event.seat_ids[1]) == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_booking_an_unused_cart_is_cart_empty(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, db: Database
 ) -> None:
     cart_id = new_cart()
     body = problem(await book(client, cart_id), 409, "CART_EMPTY")
     assert body["cart_id"] == cart_id
-    assert not await cart_exists(session, cart_id=cart_id)
+    assert not await cart_exists(db, cart_id=cart_id)
     assert (await get_cart(client, cart_id))["status"] == "open"
 
 
 async def test_booking_a_cart_whose_seats_were_all_released_is_cart_empty(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     for seat in event.seat_ids[:2]:
@@ -613,14 +612,14 @@ async def test_booking_a_cart_whose_seats_were_all_released_is_cart_empty(
     # The cart is still open and usable.
     again = await hold(client, cart_id, event, event.seat_ids[0])
     assert len(again["items"]) == 1
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 # --- Audit -----------------------------------------------------------------------------------
 
 
 async def test_holds_releases_and_bookings_are_audited(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     kept, dropped = event.seat_ids[:2]
@@ -635,7 +634,7 @@ async def test_holds_releases_and_bookings_are_audited(
     booking = (await book(client, cart_id)).json()
     payment_id = uuid.UUID(booking["payment_id"])
 
-    rows = await audit_rows(session, cart_id=cart_id)
+    rows = await audit_rows(db, cart_id=cart_id)
     seat_rows = [(r.action, r.seat_id, r.from_status, r.to_status, r.at) for r in rows if r.seat_id]
     assert seat_rows == [
         ("seat_held", kept, "available", "held", held_at),
@@ -664,51 +663,41 @@ async def test_holds_releases_and_bookings_are_audited(
         409,
         "CART_NOT_OPEN",
     )
-    assert len(await audit_rows(session, cart_id=cart_id)) == count
-    await assert_invariants(session)
-
-
-@command
-async def _set_price(
-    session: AsyncSession, *, event: EventFixture, seat_id: int, level: str, amount: str
-) -> None:
-    await session.execute(
-        sa.update(price_t)
-        .where(
-            price_t.c.event_id == event.event_id,
-            price_t.c.seat_id == seat_id,
-            price_t.c.price_level_id == event.price_ids[level],
-        )
-        .values(amount=Decimal(amount))
-    )
+    assert len(await audit_rows(db, cart_id=cart_id)) == count
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize("already_held", [False, True], ids=["new hold", "re-priced hold"])
 async def test_a_hold_charges_the_price_its_claiming_statement_sees(
-    client: httpx.AsyncClient,
-    app: FastAPI,
-    event: EventFixture,
-    monkeypatch: pytest.MonkeyPatch,
-    already_held: bool,
+    client: httpx.AsyncClient, db: Database, event: EventFixture, already_held: bool
 ) -> None:
-    """A manager's price change that commits after the hold read the offer, and before it takes
-    the seat, is the price the hold records, the cart shows and the booking charges."""
+    """A manager's price change that commits while the hold waits for its cart is the price
+    the hold records, the cart shows and the booking charges: the claim reads it, not a read
+    made before the wait."""
     cart, seat = new_cart(), event.seat_ids[0]
-    if already_held:
-        await hold(client, cart, event, seat, "Adult")
-    reads_offer = carts._hold_offered_seat
-    changed = []
-
-    async def manager_changes_the_price_meanwhile(session: AsyncSession, **kwargs: Any) -> Any:
-        async with app.state.sessionmaker() as other:
-            await _set_price(other, event=event, seat_id=seat, level="Child", amount="27.50")
-        changed.append(True)
-        return await reads_offer(session, **kwargs)
-
-    monkeypatch.setattr(carts, "_hold_offered_seat", manager_changes_the_price_meanwhile)
-    held = await hold(client, cart, event, seat, "Child")
-    assert changed == [True]
-    assert [item["amount"] for item in held["items"]] == ["27.50"]
-    assert (await get_cart(client, cart))["total_amount"] == "27.50"
+    await hold(client, cart, event, seat if already_held else event.seat_ids[1], "Adult")
+    async with db.engine.connect() as manager:
+        await manager.execution_options(ticketing_write=True)  # SQLite: the write lock
+        await manager.begin()
+        await manager.execute(  # PostgreSQL: the cart's lock, which every hold takes first
+            sa.select(cart_t.c.id).where(cart_t.c.id == uuid.UUID(cart)).with_for_update()
+        )
+        await manager.execute(
+            sa.update(price_t)
+            .where(
+                price_t.c.event_id == event.event_id,
+                price_t.c.seat_id == seat,
+                price_t.c.price_level_id == event.price_ids["Child"],
+            )
+            .values(amount=Decimal("27.50"))
+        )
+        holding = asyncio.create_task(hold(client, cart, event, seat, "Child"))
+        await asyncio.sleep(0.3)  # the hold is under way, waiting
+        assert not holding.done()
+        await manager.commit()
+    held = await holding
+    (item,) = [i for i in held["items"] if i["seat_id"] == seat]
+    assert item["amount"] == "27.50"
     booked = await book(client, cart)
-    assert booked.json()["total_amount"] == "27.50"
+    total = "27.50" if already_held else "67.50"  # and the other seat's 40.00
+    assert booked.json()["total_amount"] == total

@@ -10,36 +10,36 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.api import add_seat, new_cart, problem, remove_seat
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
-from ticketing.db import query
+from ticketing.db import Database, query
 from ticketing.domain import SectionKind
+from ticketing.management.manifest import SectionSpec, create_event, create_venue
 from ticketing.models import event_seat_t, price_level_t, row_t
-from ticketing.services.manifest import SectionSpec, create_event, create_venue
 
 MISSING = 2_000_000_000
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 @query
-async def _row_ids(session: AsyncSession, *, section_id: int) -> dict[str, int]:
-    rows = await session.execute(
+async def _row_ids(conn: AsyncConnection, *, section_id: int) -> dict[str, int]:
+    rows = await conn.execute(
         sa.select(row_t.c.name, row_t.c.id).where(row_t.c.section_id == section_id)
     )
     return dict(rows.all())
 
 
 @query
-async def _seat_ids(session: AsyncSession, *, event_id: int, section_id: int) -> list[int]:
-    seats = await session.scalars(
+async def _seat_ids(conn: AsyncConnection, *, event_id: int, section_id: int) -> list[int]:
+    seats = await conn.scalars(
         sa.select(event_seat_t.c.seat_id)
         .where(event_seat_t.c.event_id == event_id, event_seat_t.c.section_id == section_id)
         .order_by(event_seat_t.c.position)
@@ -48,8 +48,8 @@ async def _seat_ids(session: AsyncSession, *, event_id: int, section_id: int) ->
 
 
 @query
-async def _level_ids(session: AsyncSession, *, event_id: int) -> dict[str, int]:
-    rows = await session.execute(
+async def _level_ids(conn: AsyncConnection, *, event_id: int) -> dict[str, int]:
+    rows = await conn.execute(
         sa.select(price_level_t.c.name, price_level_t.c.id).where(
             price_level_t.c.event_id == event_id
         )
@@ -90,10 +90,10 @@ async def test_no_venues_is_an_empty_list(client: httpx.AsyncClient) -> None:
 
 
 async def test_list_venues_in_id_order_with_all_fields(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
     first = await create_venue(
-        session,
+        db,
         name="Harbour Hall",
         city="Lisbon",
         timezone="Europe/Lisbon",
@@ -101,7 +101,7 @@ async def test_list_venues_in_id_order_with_all_fields(
         now=clock.now,
     )
     second = await create_venue(
-        session,
+        db,
         name="Arena",
         sections=[SectionSpec(name="Floor", kind=SectionKind.GENERAL_ADMISSION, capacity=3)],
         now=clock.now,
@@ -159,10 +159,10 @@ async def test_venue_sections_with_kind_and_capacity(
 
 
 async def test_venue_sections_are_only_that_venues(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
-    one = await make_event(session, now=clock.now, name="One")
-    two = await make_event(session, now=clock.now, name="Two", rows=1, ga_capacity=7)
+    one = await make_event(db, now=clock.now, name="One")
+    two = await make_event(db, now=clock.now, name="Two", rows=1, ga_capacity=7)
     response = await client.get(f"/venues/{two.venue_id}/sections")
     assert response.status_code == 200
     body = response.json()
@@ -203,9 +203,9 @@ async def test_get_event(client: httpx.AsyncClient, event: EventFixture, clock: 
 
 
 async def test_event_currency_is_upper_case(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
-    fixture = await make_event(session, now=clock.now, currency="usd")
+    fixture = await make_event(db, now=clock.now, currency="usd")
     response = await client.get(f"/events/{fixture.event_id}")
     assert response.status_code == 200
     assert response.json()["currency"] == "USD"
@@ -225,11 +225,11 @@ async def test_no_events_is_an_empty_list(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def schedule(
-    session: AsyncSession, clock: FakeClock
+    db: Database, clock: FakeClock
 ) -> tuple[EventFixture, EventFixture, dict[str, int], dict[str, datetime]]:
     """Two venues and five events, created out of start order; returns ids and start times."""
-    hall = await make_event(session, now=clock.now, name="Hall")  # "Hall Night" at +10 days
-    arena = await make_event(session, now=clock.now, name="Arena")  # "Arena Night" at +10 days
+    hall = await make_event(db, now=clock.now, name="Hall")  # "Hall Night" at +10 days
+    arena = await make_event(db, now=clock.now, name="Arena")  # "Arena Night" at +10 days
     starts = {
         "Hall Night": clock.now + timedelta(days=10),
         "Arena Night": clock.now + timedelta(days=10),
@@ -244,7 +244,7 @@ async def schedule(
         ("Arena Matinee", arena),
     ):
         ids[name] = await create_event(
-            session,
+            db,
             venue_id=fixture.venue_id,
             name=name,
             starts_at=starts[name],
@@ -437,7 +437,7 @@ async def test_event_sections_repeat_the_venue_sections(
 
 
 async def test_available_count_follows_holds_and_releases(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart = new_cart()
     seat = event.seat_ids[4]
@@ -468,7 +468,7 @@ async def test_available_count_follows_holds_and_releases(
     # Capacity never moves with availability.
     capacities = {n: s["capacity"] for n, s in (await _sections(client, event.event_id)).items()}
     assert capacities == {"Main": 20, "Floor": 5, "Closed": 2}
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_available_count_returns_when_the_hold_lapses(
@@ -500,10 +500,10 @@ async def test_unknown_event_sections_is_not_found(
 
 
 async def test_seated_section_seat_map_exact_shape(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     main = event.section_ids["Main"]
-    rows = await _row_ids(session, section_id=main)
+    rows = await _row_ids(db, section_id=main)
     assert set(rows) == {"A", "B"}
     options = [
         {"id": event.price_ids["Adult"], "name": "Adult", "amount": "40.00"},
@@ -549,11 +549,11 @@ async def test_general_admission_places_have_no_row_or_number(
 
 
 async def test_unpriced_section_seats_offer_no_price(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     closed = event.section_ids["Closed"]
-    rows = await _row_ids(session, section_id=closed)
-    seat_ids = await _seat_ids(session, event_id=event.event_id, section_id=closed)
+    rows = await _row_ids(db, section_id=closed)
+    seat_ids = await _seat_ids(db, event_id=event.event_id, section_id=closed)
     assert len(seat_ids) == 2
     seats = await _seats(client, event.event_id, closed)
     assert seats == [
@@ -592,10 +592,10 @@ async def test_seat_status_follows_hold_and_release(
 
 
 async def test_section_ids_are_valid_for_every_event_at_the_venue(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
     second = await create_event(
-        session,
+        db,
         venue_id=event.venue_id,
         name="Second Night",
         starts_at=clock.now + timedelta(days=20),
@@ -604,7 +604,7 @@ async def test_section_ids_are_valid_for_every_event_at_the_venue(
         prices={"Floor": {"Standard": Decimal("12.5"), "Premium": Decimal("25")}},
         now=clock.now,
     )
-    levels = await _level_ids(session, event_id=second)
+    levels = await _level_ids(db, event_id=second)
     assert set(levels.values()).isdisjoint(event.price_ids.values())  # levels are per event
 
     venue_sections = (await client.get(f"/venues/{event.venue_id}/sections")).json()
@@ -675,9 +675,9 @@ async def test_seats_of_unknown_event_are_not_found(
 
 
 async def test_section_of_another_venue_is_not_found_for_this_event(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
-    other = await make_event(session, now=clock.now, name="Elsewhere")
+    other = await make_event(db, now=clock.now, name="Elsewhere")
     for name in ("Main", "Floor", "Closed"):
         path = f"/events/{event.event_id}/sections/{other.section_ids[name]}/seats"
         body = problem(await client.get(path), 404, "NOT_FOUND")

@@ -10,35 +10,34 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.server import TICKETING, cli_env, run_cli, seed, serving
+from tests.sql import fetch
+from ticketing.catalog import queries as catalog
+from ticketing.db import Database
 from ticketing.demo import seed_demo
-from ticketing.services import catalog
 
 
 async def test_seed_creates_the_requested_seats_and_prints_ids(
-    database_url: str, engine_session: AsyncSession
+    database_url: str, db: Database
 ) -> None:
     seeded = await asyncio.to_thread(seed, database_url, seats=1234, general_admission=56)
     assert set(seeded) == {"venue_id", "event_id"}
-    sections = await catalog.list_venue_sections(engine_session, venue_id=seeded["venue_id"])
+    sections = await catalog.list_venue_sections(db, venue_id=seeded["venue_id"])
     seated = [s for s in sections if s.kind == "seated"]
     floor = [s for s in sections if s.kind == "general_admission"]
     assert len(seated) >= 2
     assert sum(s.capacity for s in seated) == 1234
     assert [s.capacity for s in floor] == [56]
     counts = dict(
-        (
-            await engine_session.execute(
-                sa.text("SELECT type, COUNT(*) FROM event_seat WHERE event_id = :e GROUP BY type"),
-                {"e": seeded["event_id"]},
-            )
-        ).all()
+        await fetch(
+            db,
+            sa.text("SELECT type, COUNT(*) FROM event_seat WHERE event_id = :e GROUP BY type"),
+            {"e": seeded["event_id"]},
+        )
     )
-    await engine_session.commit()
     assert counts == {"designated": 1234, "general_admission": 56}
-    levels = await catalog.list_price_levels(engine_session, event_id=seeded["event_id"])
+    levels = await catalog.list_price_levels(db, event_id=seeded["event_id"])
     assert [level.name for level in levels] == ["Adult", "Child", "VIP"]
 
 
@@ -55,16 +54,16 @@ async def test_seed_refuses_nonsense(database_url: str) -> None:
 
 
 async def test_demo_data_is_a_realistic_venue_with_two_upcoming_events(
-    engine_session: AsyncSession,
+    db: Database,
 ) -> None:
     now = datetime.now(UTC)
-    await seed_demo(engine_session, now=now)
-    (venue,) = await catalog.list_venues(engine_session)
+    await seed_demo(db, now=now)
+    (venue,) = await catalog.list_venues(db)
     assert venue.name
-    sections = await catalog.list_venue_sections(engine_session, venue_id=venue.id)
+    sections = await catalog.list_venue_sections(db, venue_id=venue.id)
     assert len([s for s in sections if s.kind == "seated"]) >= 3
     assert len([s for s in sections if s.kind == "general_admission"]) == 1
-    events = await catalog.list_events(engine_session)
+    events = await catalog.list_events(db)
     assert len(events) == 2
     assert all(event.starts_at > now for event in events)
     assert {event.currency for event in events} == {"EUR"}
@@ -72,7 +71,7 @@ async def test_demo_data_is_a_realistic_venue_with_two_upcoming_events(
     for event in events:
         stalls = next(s for s in sections if s.kind == "seated")
         seats = await catalog.list_section_seats(
-            engine_session, event_id=event.id, section_id=stalls.id, now=now
+            db, event_id=event.id, section_id=stalls.id, now=now
         )
         assert seats[0].row == "A"
         assert {s.row for s in seats} >= {"A", "B", "C"}
@@ -114,19 +113,17 @@ async def test_serve_migrates_seeds_demo_once_and_answers(database_url: str) -> 
     ]
 
 
-async def test_seed_section_size_makes_one_big_section(
-    database_url: str, engine_session: AsyncSession
-) -> None:
+async def test_seed_section_size_makes_one_big_section(database_url: str, db: Database) -> None:
     seeded = await asyncio.to_thread(
         run_cli, database_url, "seed", "--seats", "300", "--section-size", "300"
     )
     assert seeded.returncode == 0, seeded.stderr
     venue_id = json.loads(seeded.stdout)["venue_id"]
-    sections = await catalog.list_venue_sections(engine_session, venue_id=venue_id)
+    sections = await catalog.list_venue_sections(db, venue_id=venue_id)
     assert [(s.kind, s.capacity) for s in sections] == [("seated", 300)]
 
 
-async def test_users_create_and_promote(database_url: str, engine_session: AsyncSession) -> None:
+async def test_users_create_and_promote(database_url: str, db: Database) -> None:
     env = cli_env(database_url, TICKETING_USER_PASSWORD="a long secret")
     created = await asyncio.to_thread(
         subprocess.run,
@@ -161,9 +158,7 @@ async def test_users_create_and_promote(database_url: str, engine_session: Async
     assert json.loads(promoted.stdout)["role"] == "manager"
     missing = await asyncio.to_thread(run_cli, database_url, "users", "promote", "no@example.com")
     assert missing.returncode != 0
-    roles = dict(
-        (await engine_session.execute(sa.text("SELECT email, role FROM user_account"))).all()
-    )
+    roles = dict(await fetch(db, sa.text("SELECT email, role FROM user_account")))
     assert roles == {"boss@example.com": "manager", "fan@example.com": "manager"}
     # without the variable and without a terminal, it refuses instead of hanging
     no_password = await asyncio.to_thread(run_cli, database_url, "users", "create", "x@example.com")

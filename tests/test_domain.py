@@ -22,7 +22,7 @@ from ticketing.domain import (
     money,
 )
 from ticketing.errors import ErrorCode, TicketingError
-from ticketing.services.manifest import SectionSpec, row_name
+from ticketing.management.manifest import SectionSpec, row_name
 
 NOW = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
 PAST = NOW - timedelta(seconds=1)

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api import add_seat, new_cart, problem, seat_status
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
+from ticketing.db import Database
 from ticketing.errors import ErrorCode
 
 MAX_ID = 2_147_483_647
@@ -26,8 +26,8 @@ BAD_IDS = ["abc", "1.5", "0", "-1", str(MAX_ID + 1), "99999999999999999999"]
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def validation(response: httpx.Response) -> list[str]:
@@ -148,7 +148,7 @@ async def test_largest_id_is_valid_and_simply_not_found(
 @pytest.mark.parametrize("which", ["event_id", "seat_id"])
 @pytest.mark.parametrize("bad", BAD_IDS)
 async def test_bad_id_in_release_path_releases_nothing(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, which: str, bad: str
+    client: httpx.AsyncClient, event: EventFixture, db: Database, which: str, bad: str
 ) -> None:
     cart = new_cart()
     held = await add_seat(
@@ -173,7 +173,7 @@ async def test_bad_id_in_release_path_releases_nothing(
         seat_id=event.seat_ids[0],
     )
     assert status == "held"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 # --- Query parameters ----------------------------------------------------------------------
@@ -327,10 +327,10 @@ async def test_wrong_json_type_in_body(
 @pytest.mark.parametrize("field", ["event_id", "seat_id", "price_id"])
 @pytest.mark.parametrize("bad", [True, False, "1"])
 async def test_ids_are_json_integers_not_booleans_or_strings(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, field: str, bad: Any
+    client: httpx.AsyncClient, db: Database, clock: FakeClock, field: str, bad: Any
 ) -> None:
     """`true` is not the id 1 and `"1"` is not a number: a lax coercion could hold a seat."""
-    event = await make_event(session, now=clock.now)
+    event = await make_event(db, now=clock.now)
     # Aim every id at 1 so that a coercion of the bad value would hit a real event/seat/level.
     assert event.event_id == 1
     assert event.seat_ids[0] == 1
@@ -493,7 +493,7 @@ async def test_unexpected_exception_in_a_command_changes_nothing(
     async def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret SELECT * FROM x")
 
-    monkeypatch.setattr("rest.routes.orders.carts.add_seat_to_cart", boom)
+    monkeypatch.setattr("rest.routes.orders.holds.add_seat_to_cart", boom)
     cart = new_cart()
     assert_no_leak(await client.post(f"/orders/carts/{cart}", json=body_for(event)))
     await assert_untouched(client, event, cart)

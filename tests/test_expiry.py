@@ -9,23 +9,23 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
-from ticketing.db import query
+from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, item_t, payment_t, ticket_t
-from ticketing.services.payments import release_lapsed
+from ticketing.payments.sweep import release_lapsed
 
 HOLD = 900
 PAYMENT = 900
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def ts(value: str) -> datetime:
@@ -83,9 +83,9 @@ async def available(client: httpx.AsyncClient, event: EventFixture) -> dict[str,
 
 @query
 async def seat_rows(
-    session: AsyncSession, *, event_id: int, seat_ids: list[int]
+    conn: AsyncConnection, *, event_id: int, seat_ids: list[int]
 ) -> list[tuple[Any, ...]]:
-    rows = await session.execute(
+    rows = await conn.execute(
         sa.select(
             event_seat_t.c.seat_id,
             event_seat_t.c.status,
@@ -99,9 +99,9 @@ async def seat_rows(
 
 
 @query
-async def payment_and_cart(session: AsyncSession, *, payment_id: str) -> tuple[Any, ...]:
+async def payment_and_cart(conn: AsyncConnection, *, payment_id: str) -> tuple[Any, ...]:
     row = (
-        await session.execute(
+        await conn.execute(
             sa.select(payment_t.c.status, payment_t.c.finalized_at, cart_t.c.status)
             .join(cart_t, cart_t.c.id == payment_t.c.cart_id)
             .where(payment_t.c.id == uuid.UUID(payment_id))
@@ -111,13 +111,13 @@ async def payment_and_cart(session: AsyncSession, *, payment_id: str) -> tuple[A
 
 
 @query
-async def cart_row_status(session: AsyncSession, *, cart_id: str) -> str | None:
-    return await session.scalar(sa.select(cart_t.c.status).where(cart_t.c.id == uuid.UUID(cart_id)))
+async def cart_row_status(conn: AsyncConnection, *, cart_id: str) -> str | None:
+    return await conn.scalar(sa.select(cart_t.c.status).where(cart_t.c.id == uuid.UUID(cart_id)))
 
 
 @query
-async def active_items(session: AsyncSession, *, cart_id: str) -> list[int]:
-    rows = await session.scalars(
+async def active_items(conn: AsyncConnection, *, cart_id: str) -> list[int]:
+    rows = await conn.scalars(
         sa.select(item_t.c.seat_id)
         .where(item_t.c.cart_id == uuid.UUID(cart_id), item_t.c.active)
         .order_by(item_t.c.seat_id)
@@ -126,13 +126,13 @@ async def active_items(session: AsyncSession, *, cart_id: str) -> list[int]:
 
 
 @query
-async def ticket_count(session: AsyncSession) -> int:
-    return int(await session.scalar(sa.select(sa.func.count()).select_from(ticket_t)) or 0)
+async def ticket_count(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(ticket_t)) or 0)
 
 
 @query
-async def audit_actions(session: AsyncSession, *, actor: str) -> list[tuple[Any, ...]]:
-    rows = await session.execute(
+async def audit_actions(conn: AsyncConnection, *, actor: str) -> list[tuple[Any, ...]]:
+    rows = await conn.execute(
         sa.select(audit_t.c.action, audit_t.c.seat_id, audit_t.c.cart_id, audit_t.c.payment_id)
         .where(audit_t.c.actor == actor)
         .order_by(audit_t.c.id)
@@ -144,7 +144,7 @@ async def audit_actions(session: AsyncSession, *, actor: str) -> list[tuple[Any,
 
 
 async def test_hold_lasts_until_its_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -164,11 +164,11 @@ async def test_hold_lasts_until_its_deadline(
         409,
         "SEAT_NOT_AVAILABLE",
     )
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_at_the_deadline_every_reader_and_claimer_agrees_the_hold_is_over(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -182,11 +182,11 @@ async def test_at_the_deadline_every_reader_and_claimer_agrees_the_hold_is_over(
     )
     taker = await hold(client, new_cart(), event, seat)
     assert [i["seat_id"] for i in taker["items"]] == [seat]
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_lapsed_hold_reads_as_available(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat, place = event.seat_ids[0], event.ga_seat_ids[0]
@@ -211,7 +211,7 @@ async def test_lapsed_hold_reads_as_available(
         "expires_at": None,
         "payment_id": None,
     }
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize("taken_by_another", [True, False], ids=["taken", "untaken"])
@@ -219,7 +219,7 @@ async def test_first_cart_loses_a_lapsed_seat(
     client: httpx.AsyncClient,
     event: EventFixture,
     clock: FakeClock,
-    session: AsyncSession,
+    db: Database,
     taken_by_another: bool,
 ) -> None:
     first = new_cart()
@@ -240,19 +240,19 @@ async def test_first_cart_loses_a_lapsed_seat(
     if taken_by_another:
         assert await status_of(client, event, seat) == "held"
         assert [i["seat_id"] for i in (await get_cart(client, second))["items"]] == [seat]
-        (row,) = await seat_rows(session, event_id=event.event_id, seat_ids=[seat])
+        (row,) = await seat_rows(db, event_id=event.event_id, seat_ids=[seat])
         assert row[2] == uuid.UUID(second)
-        assert await active_items(session, cart_id=first) == []
+        assert await active_items(db, cart_id=first) == []
         booking = await book(client, second)
         assert booking.status_code == 200, booking.text
         assert booking.json()["total_amount"] == "99.50"
     else:
         assert await status_of(client, event, seat) == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_a_cart_can_hold_its_lapsed_seat_again_with_a_new_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -262,12 +262,12 @@ async def test_a_cart_can_hold_its_lapsed_seat_again_with_a_new_deadline(
     (item,) = body["items"]
     assert item["amount"] == "20.00"
     assert ts(item["hold_expires_at"]) == clock.now + timedelta(seconds=HOLD)
-    assert await active_items(session, cart_id=cart_id) == [seat]
-    await assert_invariants(session)
+    assert await active_items(db, cart_id=cart_id) == [seat]
+    await assert_invariants(db)
 
 
 async def test_lapsed_holds_do_not_count_towards_the_cart_limit(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     for seat in event.seat_ids[:10]:
@@ -275,11 +275,11 @@ async def test_lapsed_holds_do_not_count_towards_the_cart_limit(
     clock.advance(seconds=HOLD + 1)
     body = await hold(client, cart_id, event, event.seat_ids[10])
     assert [i["seat_id"] for i in body["items"]] == [event.seat_ids[10]]
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_cart_expires_at_is_the_earliest_live_hold(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     first, second = event.seat_ids[:2]
@@ -305,11 +305,11 @@ async def test_cart_expires_at_is_the_earliest_live_hold(
     await hold(client, other, event, event.seat_ids[2])
     removed = await remove_seat(client, other, event_id=event.event_id, seat_id=first)
     assert ts(removed.json()["expires_at"]) == clock.now + timedelta(seconds=HOLD)
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_partially_lapsed_cart_books_only_its_live_seats(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     lapsed, live = event.seat_ids[:2]
@@ -333,11 +333,11 @@ async def test_partially_lapsed_cart_books_only_its_live_seats(
     paid = await client.post(f"/payments/{booking['payment_id']}/complete")
     assert paid.status_code == 200, paid.text
     assert [t["seat_id"] for t in paid.json()["tickets"]] == [live]
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_partially_lapsed_cart_booking_leaves_consistent_rows(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     """The booking deactivates the lapsed item; the written rows must still satisfy the
     inventory invariants (no seat held for a cart without that cart's active item)."""
@@ -348,14 +348,14 @@ async def test_partially_lapsed_cart_booking_leaves_consistent_rows(
     await hold(client, cart_id, event, live)
     clock.advance(seconds=HOLD - 500 + 1)
     assert (await book(client, cart_id)).status_code == 200
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 # --- Expired payments ------------------------------------------------------------------------
 
 
 async def test_payment_can_complete_just_before_its_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     booking = await booked_cart(client, event, [event.seat_ids[0]])
     clock.advance(seconds=PAYMENT - 1)
@@ -367,11 +367,11 @@ async def test_payment_can_complete_just_before_its_deadline(
     clock.advance(seconds=3600)
     assert await status_of(client, event, event.seat_ids[0]) == "sold"
     assert (await get_cart(client, booking["cart_id"]))["status"] == "paid"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seats = event.seat_ids[:2]
     booking = await booked_cart(client, event, seats)
@@ -391,7 +391,7 @@ async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
         assert await status_of(client, event, seat) == "available"
     assert (await available(client, event))["Main"] == 20
     # The written rows still say pending/booked until the sweeper runs.
-    assert await payment_and_cart(session, payment_id=booking["payment_id"]) == (
+    assert await payment_and_cart(db, payment_id=booking["payment_id"]) == (
         "pending",
         None,
         "booked",
@@ -406,7 +406,7 @@ async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
     paid = await client.post(f"/payments/{rebooked.json()['payment_id']}/complete")
     assert paid.status_code == 200, paid.text
     assert len(paid.json()["tickets"]) == 2
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize("outcome", ["complete", "failed"])
@@ -415,7 +415,7 @@ async def test_finishing_an_expired_payment_is_refused_and_changes_nothing(
     client: httpx.AsyncClient,
     event: EventFixture,
     clock: FakeClock,
-    session: AsyncSession,
+    db: Database,
     outcome: str,
     swept: bool,
 ) -> None:
@@ -427,30 +427,30 @@ async def test_finishing_an_expired_payment_is_refused_and_changes_nothing(
     newcomer = new_cart()
     taken = await hold(client, newcomer, event, seats[0])
     if swept:
-        assert await release_lapsed(session, now=clock.now) == (0, 1)
-    rows_before = await seat_rows(session, event_id=event.event_id, seat_ids=seats)
-    state_before = await payment_and_cart(session, payment_id=payment_id)
+        assert await release_lapsed(db, now=clock.now) == (0, 1)
+    rows_before = await seat_rows(db, event_id=event.event_id, seat_ids=seats)
+    state_before = await payment_and_cart(db, payment_id=payment_id)
     payment_before = await get_payment(client, payment_id)
-    tickets_before = await ticket_count(session)
+    tickets_before = await ticket_count(db)
 
     response = await client.post(f"/payments/{payment_id}/{outcome}")
     body = problem(response, 409, "PAYMENT_EXPIRED")
     assert body["payment_id"] == payment_id
 
-    assert await seat_rows(session, event_id=event.event_id, seat_ids=seats) == rows_before
-    assert await payment_and_cart(session, payment_id=payment_id) == state_before
+    assert await seat_rows(db, event_id=event.event_id, seat_ids=seats) == rows_before
+    assert await payment_and_cart(db, payment_id=payment_id) == state_before
     assert await get_payment(client, payment_id) == payment_before
     assert payment_before["status"] == "expired"
     assert (await get_cart(client, booking["cart_id"]))["status"] == "expired"
-    assert await ticket_count(session) == tickets_before
+    assert await ticket_count(db) == tickets_before
     assert await get_cart(client, newcomer) == taken
     assert await status_of(client, event, seats[0]) == "held"
     assert await status_of(client, event, seats[1]) == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_expired_cart_is_closed(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seat = event.seat_ids[0]
     booking = await booked_cart(client, event, [seat])
@@ -478,14 +478,14 @@ async def test_expired_cart_is_closed(
     assert again.json()["status"] == "expired"
     assert await status_of(client, event, seat) == "available"
     assert await status_of(client, event, event.seat_ids[1]) == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 # --- The sweeper -----------------------------------------------------------------------------
 
 
 async def test_sweeper_writes_down_lapsed_holds_and_overdue_payments(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     s = event.seat_ids
     holder = new_cart()
@@ -497,25 +497,23 @@ async def test_sweeper_writes_down_lapsed_holds_and_overdue_payments(
     live_payment = await booked_cart(client, event, [s[4]])
     clock.advance(seconds=301)  # the first hold and the first payment are 901 s old
 
-    assert await release_lapsed(session, now=clock.now) == (1, 1)
+    assert await release_lapsed(db, now=clock.now) == (1, 1)
 
-    rows = await seat_rows(session, event_id=event.event_id, seat_ids=s[:5])
+    rows = await seat_rows(db, event_id=event.event_id, seat_ids=s[:5])
     assert rows[:3] == [(seat, 1, None, None) for seat in s[:3]]
     assert rows[3][:3] == (s[3], 2, uuid.UUID(live_holder))
     assert rows[4][:3] == (s[4], 3, uuid.UUID(live_payment["cart_id"]))
-    status, finalized_at, cart_status = await payment_and_cart(
-        session, payment_id=overdue["payment_id"]
-    )
+    status, finalized_at, cart_status = await payment_and_cart(db, payment_id=overdue["payment_id"])
     assert (status, cart_status) == ("expired", "expired")
     assert finalized_at == clock.now
-    assert await payment_and_cart(session, payment_id=live_payment["payment_id"]) == (
+    assert await payment_and_cart(db, payment_id=live_payment["payment_id"]) == (
         "pending",
         None,
         "booked",
     )
-    assert await cart_row_status(session, cart_id=holder) == "open"
-    assert await active_items(session, cart_id=overdue["cart_id"]) == []
-    assert await active_items(session, cart_id=live_holder) == [s[3]]
+    assert await cart_row_status(db, cart_id=holder) == "open"
+    assert await active_items(db, cart_id=overdue["cart_id"]) == []
+    assert await active_items(db, cart_id=live_holder) == [s[3]]
 
     # Readers see what they saw before the sweep.
     assert (await get_payment(client, overdue["payment_id"]))["status"] == "expired"
@@ -524,7 +522,7 @@ async def test_sweeper_writes_down_lapsed_holds_and_overdue_payments(
     for seat in s[:3]:
         assert await status_of(client, event, seat) == "available"
 
-    system = await audit_actions(session, actor="system")
+    system = await audit_actions(db, actor="system")
     assert sorted(a[0] for a in system) == [
         "hold_lapsed",
         "payment_expired",
@@ -532,14 +530,14 @@ async def test_sweeper_writes_down_lapsed_holds_and_overdue_payments(
         "seat_released",
     ]
 
-    assert await release_lapsed(session, now=clock.now) == (0, 0)
-    assert await seat_rows(session, event_id=event.event_id, seat_ids=s[:5]) == rows
-    assert len(await audit_actions(session, actor="system")) == len(system)
-    await assert_invariants(session)
+    assert await release_lapsed(db, now=clock.now) == (0, 0)
+    assert await seat_rows(db, event_id=event.event_id, seat_ids=s[:5]) == rows
+    assert len(await audit_actions(db, actor="system")) == len(system)
+    await assert_invariants(db)
 
 
 async def test_sweeper_closes_the_lapsed_cart_item_and_audits_its_cart(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     """A written-down hold must also leave its cart: the item inactive, the audit row naming
     the cart that lost the seat."""
@@ -547,32 +545,32 @@ async def test_sweeper_closes_the_lapsed_cart_item_and_audits_its_cart(
     seat = event.seat_ids[0]
     await hold(client, holder, event, seat)
     clock.advance(seconds=HOLD + 1)
-    assert await release_lapsed(session, now=clock.now) == (1, 0)
-    assert await audit_actions(session, actor="system") == [
+    assert await release_lapsed(db, now=clock.now) == (1, 0)
+    assert await audit_actions(db, actor="system") == [
         ("hold_lapsed", seat, uuid.UUID(holder), None)
     ]
-    assert await active_items(session, cart_id=holder) == []
+    assert await active_items(db, cart_id=holder) == []
 
 
 async def test_sweeper_before_any_deadline_changes_nothing(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     await hold(client, new_cart(), event, event.seat_ids[0])
     booking = await booked_cart(client, event, [event.seat_ids[1]])
-    rows = await seat_rows(session, event_id=event.event_id, seat_ids=event.seat_ids[:2])
+    rows = await seat_rows(db, event_id=event.event_id, seat_ids=event.seat_ids[:2])
     clock.advance(seconds=HOLD - 1)
-    assert await release_lapsed(session, now=clock.now) == (0, 0)
-    assert await seat_rows(session, event_id=event.event_id, seat_ids=event.seat_ids[:2]) == rows
-    assert await payment_and_cart(session, payment_id=booking["payment_id"]) == (
+    assert await release_lapsed(db, now=clock.now) == (0, 0)
+    assert await seat_rows(db, event_id=event.event_id, seat_ids=event.seat_ids[:2]) == rows
+    assert await payment_and_cart(db, payment_id=booking["payment_id"]) == (
         "pending",
         None,
         "booked",
     )
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_sweeper_leaves_a_seat_another_cart_took_after_expiry(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seat, other = event.seat_ids[:2]
     first_holder = new_cart()
@@ -583,29 +581,29 @@ async def test_sweeper_leaves_a_seat_another_cart_took_after_expiry(
     await hold(client, newcomer, event, seat)
     await hold(client, newcomer, event, other)
 
-    assert await release_lapsed(session, now=clock.now) == (0, 1)
-    rows = await seat_rows(session, event_id=event.event_id, seat_ids=[seat, other])
+    assert await release_lapsed(db, now=clock.now) == (0, 1)
+    rows = await seat_rows(db, event_id=event.event_id, seat_ids=[seat, other])
     assert [r[:3] for r in rows] == [
         (seat, 2, uuid.UUID(newcomer)),
         (other, 2, uuid.UUID(newcomer)),
     ]
-    assert await payment_and_cart(session, payment_id=booking["payment_id"]) == (
+    assert await payment_and_cart(db, payment_id=booking["payment_id"]) == (
         "expired",
         clock.now,
         "expired",
     )
-    assert await active_items(session, cart_id=newcomer) == sorted([seat, other])
-    assert await release_lapsed(session, now=clock.now) == (0, 0)
+    assert await active_items(db, cart_id=newcomer) == sorted([seat, other])
+    assert await release_lapsed(db, now=clock.now) == (0, 0)
 
     rebooked = await book(client, newcomer)
     assert rebooked.status_code == 200, rebooked.text
     paid = await client.post(f"/payments/{rebooked.json()['payment_id']}/complete")
     assert paid.status_code == 200, paid.text
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_booking_a_partially_lapsed_cart_frees_the_lapsed_seat_itself(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     lapsed, live = event.seat_ids[:2]
@@ -614,25 +612,25 @@ async def test_booking_a_partially_lapsed_cart_frees_the_lapsed_seat_itself(
     await hold(client, cart_id, event, live)
     clock.advance(seconds=HOLD - 500 + 1)
     booking = (await book(client, cart_id)).json()
-    rows = await seat_rows(session, event_id=event.event_id, seat_ids=[lapsed, live])
+    rows = await seat_rows(db, event_id=event.event_id, seat_ids=[lapsed, live])
     assert rows[0] == (lapsed, 1, None, None)
     assert rows[1][:3] == (live, 3, uuid.UUID(cart_id))
     assert (await get_payment(client, booking["payment_id"]))["status"] == "pending"
-    assert await release_lapsed(session, now=clock.now) == (0, 0)  # nothing left to write down
-    await assert_invariants(session)
+    assert await release_lapsed(db, now=clock.now) == (0, 0)  # nothing left to write down
+    await assert_invariants(db)
 
 
 async def test_sweeper_works_across_events(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
-    other = await make_event(session, now=clock.now, name="Other Hall")
+    other = await make_event(db, now=clock.now, name="Other Hall")
     await hold(client, new_cart(), event, event.seat_ids[0])
     await hold(client, new_cart(), other, other.seat_ids[0])
     a = await booked_cart(client, event, [event.seat_ids[1]])
     b = await booked_cart(client, other, [other.seat_ids[1]])
     clock.advance(seconds=max(HOLD, PAYMENT) + 1)
-    assert await release_lapsed(session, now=clock.now) == (2, 2)
+    assert await release_lapsed(db, now=clock.now) == (2, 2)
     for payment in (a, b):
-        assert (await payment_and_cart(session, payment_id=payment["payment_id"]))[2] == "expired"
-    assert await release_lapsed(session, now=clock.now) == (0, 0)
-    await assert_invariants(session)
+        assert (await payment_and_cart(db, payment_id=payment["payment_id"]))[2] == "expired"
+    assert await release_lapsed(db, now=clock.now) == (0, 0)
+    await assert_invariants(db)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api import book, new_cart, problem
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
 from tests.races import outcome, race
+from ticketing.db import Database
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now, ga_capacity=8)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now, ga_capacity=8)
 
 
 async def hold_places(
@@ -40,7 +40,7 @@ async def floor_available(client: httpx.AsyncClient, event: EventFixture) -> int
 
 
 async def test_holds_places_and_books_them(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart = new_cart()
     response = await hold_places(client, cart, event, 3)
@@ -53,7 +53,7 @@ async def test_holds_places_and_books_them(
     assert len({item["seat_id"] for item in body["items"]}) == 3
     assert await floor_available(client, event) == 5
     assert (await book(client, cart)).status_code == 200
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_more_than_available_holds_nothing(
@@ -104,7 +104,7 @@ async def test_seated_section_is_refused(client: httpx.AsyncClient, event: Event
 
 
 async def test_concurrent_carts_never_share_a_place(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     """20 carts ask for 2 places each of 8: exactly 4 get them, the rest hold nothing."""
 
@@ -114,4 +114,4 @@ async def test_concurrent_carts_never_share_a_place(
     tally = await race(20, attempt)
     assert tally == {"ok": 4, "SEAT_NOT_AVAILABLE": 16}
     assert await floor_available(client, event) == 0
-    await assert_invariants(session)
+    await assert_invariants(db)

@@ -22,7 +22,6 @@ from graphql import (
     get_nullable_type,
     is_list_type,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import schema.context as context_module
 from rest.app import create_app
@@ -34,19 +33,21 @@ from tests.api import new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import GRAPHQL_PATH, error_messages, gql, gql_json, gql_raw
+from ticketing.catalog import queries as catalog
+from ticketing.catalog.seatmaps import SeatMaps
+from ticketing.db import Database
 from ticketing.demo import seed_stadium
 from ticketing.domain import SeatView
-from ticketing.services import carts, catalog
-from ticketing.services.manifest import RowSpec, SectionSpec, create_venue
-from ticketing.services.seatmaps import SeatMaps
+from ticketing.management.manifest import RowSpec, SectionSpec, create_venue
+from ticketing.orders import holds
 from ticketing.settings import Settings
 
 UNUSED_CART = "00000000-0000-4000-8000-000000000001"
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 @contextlib.asynccontextmanager
@@ -149,10 +150,10 @@ async def test_too_many_aliases_are_refused(client: httpx.AsyncClient, count: in
 
 
 async def test_bulk_holding_through_aliases_is_refused_whole(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
     """31 aliased holds in one request: refused before any runs, so no seat is held."""
-    event = await make_event(session, now=clock.now, rows=4)
+    event = await make_event(db, now=clock.now, rows=4)
     cart_id = new_cart()
     seats = event.seat_ids[: MAX_ALIASES + 1]
     assert len(seats) == MAX_ALIASES + 1
@@ -242,13 +243,13 @@ CREATE_EVENT = (
 
 
 async def big_draft(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, manager: dict[str, str]
+    client: httpx.AsyncClient, db: Database, clock: FakeClock, manager: dict[str, str]
 ) -> tuple[str, str]:
     """(venue, draft event) by a manager: the event's seats with `id status` are over the
     budget."""
     seats = MAX_OPERATION_COST // seat_cost(1) + 100
     venue_id = await create_venue(
-        session,
+        db,
         name="Bowl",
         sections=[
             SectionSpec(
@@ -265,14 +266,14 @@ async def big_draft(
 async def test_stadium_as_objects_is_refused_before_anything_is_loaded(
     client: httpx.AsyncClient,
     app: FastAPI,
-    session: AsyncSession,
+    db: Database,
     clock: FakeClock,
     seat_loads: list[str],
 ) -> None:
     """Its seat count is known from the sections' capacities: the operation is refused with
     the estimate and the limit, no resolver runs and no seat is loaded."""
     stadium = await seed_stadium(
-        session, seats=10_000, general_admission=0, name="Stadium", now=clock.now
+        db, seats=10_000, general_admission=0, name="Stadium", now=clock.now
     )
     message = too_large(await gql_raw(client, STADIUM, {"id": str(stadium.event_id)}))
     assert "10,000 seats" in message
@@ -289,9 +290,9 @@ async def test_stadium_as_objects_is_refused_before_anything_is_loaded(
 
 
 @pytest.fixture
-async def hall(session: AsyncSession, clock: FakeClock) -> EventFixture:
+async def hall(db: Database, clock: FakeClock) -> EventFixture:
     """An event whose "Main" section has 250 seats."""
-    return await make_event(session, now=clock.now, rows=10, seats_per_row=25)
+    return await make_event(db, now=clock.now, rows=10, seats_per_row=25)
 
 
 PER_SECTION = 250 * seat_cost(3)
@@ -397,7 +398,7 @@ async def test_seat_lists_are_counted_as_execution_collects_them(
 
 
 async def test_a_status_filter_and_general_admission_rows_are_not_counted_on(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, hall: EventFixture
+    client: httpx.AsyncClient, db: Database, clock: FakeClock, hall: EventFixture
 ) -> None:
     """`seats(status:)` may keep every seat, so it counts them all; a general-admission
     section has no rows, so its seats through rows count nothing."""
@@ -410,7 +411,7 @@ async def test_a_status_filter_and_general_admission_rows_are_not_counted_on(
     )
     too_large(await gql_raw(client, filtered, variables))
     places = MAX_OPERATION_COST // seat_cost(3) + 1
-    arena = await make_event(session, now=clock.now, name="Arena", ga_capacity=places)
+    arena = await make_event(db, now=clock.now, name="Arena", ga_capacity=places)
     floor = {"id": str(arena.event_id), "section": str(arena.section_ids["Floor"])}
     through_rows = in_event("section(id: $section) { rows { seats { id status } } }")
     assert await gql(client, through_rows, floor) == {"event": {"section": {"rows": []}}}
@@ -422,13 +423,13 @@ PAGE_SEATS = "nodes { sections { seats { id status } } }"
 
 
 async def test_event_pages_are_bounded_by_the_largest_events(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, seat_loads: list[str]
+    client: httpx.AsyncClient, db: Database, clock: FakeClock, seat_loads: list[str]
 ) -> None:
     """`events(first: n)` may hold the n largest events the viewer may see: it is refused
     when they would cost too much together, whatever the page turns out to be."""
     rows = (MAX_OPERATION_COST // seat_cost(3) - 7) // 25
-    await make_event(session, now=clock.now, name="Big", rows=rows, seats_per_row=25)
-    await make_event(session, now=clock.now, name="Small")  # as soon, made later: second
+    await make_event(db, now=clock.now, name="Big", rows=rows, seats_per_row=25)
+    await make_event(db, now=clock.now, name="Small")  # as soon, made later: second
     one = await gql(client, PAGE % PAGE_SEATS, {"first": 1})
     (node,) = one["events"]["nodes"]
     assert sum(len(s["seats"]) for s in node["sections"]) == rows * 25 + 5 + 2
@@ -444,12 +445,12 @@ async def test_event_pages_are_bounded_by_the_largest_events(
 
 
 async def test_missing_and_hidden_events_count_nothing(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
     """A missing event and a draft that the viewer may not see resolve to null: they cost
     nothing. A manager, who sees the draft, is refused it."""
-    manager = await signed_in(client, session, manager=True)
-    _, draft = await big_draft(client, session, clock, manager)
+    manager = await signed_in(client, db, manager=True)
+    _, draft = await big_draft(client, db, clock, manager)
     one = "query($id: ID!) { event(id: $id) { sections { seats { id status } } } }"
     assert await gql(client, one, {"id": draft}) == {"event": None}
     many_missing = (
@@ -464,12 +465,12 @@ async def test_missing_and_hidden_events_count_nothing(
 
 
 async def test_mutation_asking_too_many_seats_is_refused_before_it_runs(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
     """A payload's event counts like any other (with as many price levels as an event may
     have: a mutation may add some): refused, the mutation changes nothing."""
-    manager = await signed_in(client, session, manager=True)
-    venue, draft = await big_draft(client, session, clock, manager)
+    manager = await signed_in(client, db, manager=True)
+    venue, draft = await big_draft(client, db, clock, manager)
     publish = (
         "mutation($id: ID!) { publishEvent(input: {eventId: $id}) {"
         " event { status sections { seats { id status } } } userErrors { code } } }"
@@ -489,10 +490,10 @@ async def test_mutation_asking_too_many_seats_is_refused_before_it_runs(
 
 
 async def test_a_mutation_payload_shows_what_the_mutation_changed(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     """The estimate reads the event before the mutation runs; the payload reads it after."""
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     set_prices = (
         "mutation($id: ID!, $main: ID!) { setPrices(input: {eventId: $id, prices: "
         '[{sectionId: $main, priceLevel: "Adult", amount: "45.00"}]}) {'
@@ -842,7 +843,7 @@ async def test_unexpected_error_spoils_only_its_own_field(
 async def test_unexpected_error_in_a_mutation_is_masked(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, event: EventFixture
 ) -> None:
-    monkeypatch.setattr(carts, "add_seat_to_cart", _explode)
+    monkeypatch.setattr(holds, "add_seat_to_cart", _explode)
     response = await gql_raw(
         client,
         "mutation($input: AddSeatToCartInput!) { addSeatToCart(input: $input) {"

@@ -12,20 +12,20 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import gql
 from tests.invariants import assert_invariants
-from ticketing.db import query
+from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, item_t, payment_t, ticket_t
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def ts(value: str) -> datetime:
@@ -274,9 +274,9 @@ def user_error(payload: dict[str, Any], code: str, field: list[str] | None) -> d
 
 
 @query
-async def db_state(session: AsyncSession) -> dict[str, Any]:
+async def db_state(conn: AsyncConnection) -> dict[str, Any]:
     async def rows(stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in await session.execute(stmt)]
+        return [tuple(row) for row in await conn.execute(stmt)]
 
     return {
         "carts": await rows(
@@ -307,7 +307,7 @@ async def db_state(session: AsyncSession) -> dict[str, Any]:
             )
         ),
         "tickets": await rows(sa.select(ticket_t.c.id).order_by(ticket_t.c.id)),
-        "audit": await session.scalar(sa.select(sa.func.count()).select_from(audit_t)),
+        "audit": await conn.scalar(sa.select(sa.func.count()).select_from(audit_t)),
     }
 
 
@@ -315,12 +315,12 @@ Refusal = Callable[[], Awaitable[dict[str, Any]]]
 
 
 async def assert_refused_unchanged(
-    session: AsyncSession, attempt: Refusal, code: str, field: list[str] | None
+    db: Database, attempt: Refusal, code: str, field: list[str] | None
 ) -> dict[str, Any]:
     """Run a mutation expected to fail: one user error, and no row of the inventory changed."""
-    before = await db_state(session)
+    before = await db_state(db)
     error = user_error(await attempt(), code, field)
-    assert await db_state(session) == before
+    assert await db_state(db) == before
     return error
 
 
@@ -328,7 +328,7 @@ async def assert_refused_unchanged(
 
 
 async def test_add_seat_returns_cart_with_item_price_and_total(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -358,7 +358,7 @@ async def test_add_seat_returns_cart_with_item_price_and_total(
     assert (await gql_statuses(client, event))[seat] == "HELD"
     assert await available_count(client, event) == 19
     assert await gql_cart(client, cart_id) == cart
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_add_seats_totals_and_earliest_deadline(
@@ -375,7 +375,7 @@ async def test_add_seats_totals_and_earliest_deadline(
 
 
 async def test_add_held_seat_again_changes_its_price_only(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -386,18 +386,18 @@ async def test_add_held_seat_again_changes_its_price_only(
     assert item["priceOption"]["name"] == "Child"
     assert again["total"]["amount"] == "20.00"
     assert item["holdExpiresAt"] == first["items"][0]["holdExpiresAt"]
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_seat_held_by_another_cart_is_not_available(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     seat = event.seat_ids[3]
     owner = new_cart()
     owned = await hold(client, owner, event, seat)
     loser = new_cart()
     error = await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_seat(
             client,
             loser,
@@ -413,7 +413,7 @@ async def test_seat_held_by_another_cart_is_not_available(
     assert loser_cart["items"] == []
     assert loser_cart["status"] == "OPEN"
     assert await gql_cart(client, owner) == owned
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize(
@@ -423,7 +423,7 @@ async def test_seat_held_by_another_cart_is_not_available(
 async def test_price_not_offered(
     client: httpx.AsyncClient,
     event: EventFixture,
-    session: AsyncSession,
+    db: Database,
     section: str,
     level: str,
 ) -> None:
@@ -437,7 +437,7 @@ async def test_price_not_offered(
     price_id = event.price_ids.get(level, 999_999)
     cart_id = new_cart()
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_seat(
             client, cart_id, event_id=event.event_id, seat_id=seat, price_id=price_id
         ),
@@ -447,12 +447,12 @@ async def test_price_not_offered(
 
 
 async def test_price_not_offered_leaves_an_open_cart_as_it_was(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     before = await hold(client, cart_id, event, event.seat_ids[0])
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_seat(
             client,
             cart_id,
@@ -473,12 +473,12 @@ async def test_price_not_offered_leaves_an_open_cart_as_it_was(
 async def test_unknown_event_or_seat_is_not_found(
     client: httpx.AsyncClient,
     event: EventFixture,
-    session: AsyncSession,
+    db: Database,
     clock: FakeClock,
     what: str,
     field: list[str],
 ) -> None:
-    other = await make_event(session, now=clock.now, name="Other")
+    other = await make_event(db, now=clock.now, name="Other")
     ids: dict[str, Any] = {
         "event_id": event.event_id,
         "seat_id": event.seat_ids[0],
@@ -491,14 +491,14 @@ async def test_unknown_event_or_seat_is_not_found(
         ids["seat_id"] = other.seat_ids[0]
     cart_id = new_cart()
     await assert_refused_unchanged(
-        session, lambda: gql_add_seat(client, cart_id, **ids), "NOT_FOUND", field
+        db, lambda: gql_add_seat(client, cart_id, **ids), "NOT_FOUND", field
     )
 
 
 @pytest.mark.parametrize("name", ["eventId", "seatId", "priceId"])
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5", "", "2147483648"])
 async def test_id_that_cannot_exist_is_a_validation_error(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, name: str, value: str
+    client: httpx.AsyncClient, event: EventFixture, db: Database, name: str, value: str
 ) -> None:
     ids: dict[str, Any] = {
         "event_id": event.event_id,
@@ -508,23 +508,21 @@ async def test_id_that_cannot_exist_is_a_validation_error(
     ids[{"eventId": "event_id", "seatId": "seat_id", "priceId": "price_id"}[name]] = value
     cart_id = new_cart()
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_seat(client, cart_id, **ids),
         "VALIDATION_ERROR",
         ["input", name],
     )
 
 
-async def test_cart_limit(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
-) -> None:
+async def test_cart_limit(client: httpx.AsyncClient, event: EventFixture, db: Database) -> None:
     cart_id = new_cart()
     for seat in event.seat_ids[:10]:  # settings: max_seats_per_cart=10
         full = await hold(client, cart_id, event, seat)
     assert len(full["items"]) == 10
     eleventh = event.seat_ids[10]
     error = await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_seat(
             client,
             cart_id,
@@ -544,17 +542,17 @@ async def test_cart_limit(
     )
     assert released["userErrors"] == []
     assert len((await hold(client, cart_id, event, eleventh))["items"]) == 10
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_booked_cart_is_not_open(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
     assert (await gql_book(client, cart_id))["userErrors"] == []
     error = await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_seat(
             client,
             cart_id,
@@ -567,7 +565,7 @@ async def test_booked_cart_is_not_open(
     )
     assert "booked" in error["message"]
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_remove_seat(
             client, cart_id, event_id=event.event_id, seat_id=event.seat_ids[0]
         ),
@@ -575,22 +573,22 @@ async def test_booked_cart_is_not_open(
         ["input", "cartId"],
     )
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_ga(client, cart_id, event, quantity=1),
         "CART_NOT_OPEN",
         ["input", "cartId"],
     )
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_currency_mismatch(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
-    dollars = await make_event(session, now=clock.now, name="Dollar Hall", currency="USD")
+    dollars = await make_event(db, now=clock.now, name="Dollar Hall", currency="USD")
     cart_id = new_cart()
     before = await hold(client, cart_id, event, event.seat_ids[0])
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_seat(
             client,
             cart_id,
@@ -608,9 +606,9 @@ async def test_currency_mismatch(
 
 
 async def test_mixed_event_cart_in_one_currency_totals_both(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
-    other = await make_event(session, now=clock.now, name="Other")
+    other = await make_event(db, now=clock.now, name="Other")
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0], "VIP")
     cart = await hold(client, cart_id, other, other.seat_ids[0], "Child")
@@ -622,7 +620,7 @@ async def test_mixed_event_cart_in_one_currency_totals_both(
 
 
 async def test_remove_seat_releases_it(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     kept, dropped = event.seat_ids[:2]
@@ -638,7 +636,7 @@ async def test_remove_seat_releases_it(
     assert statuses[kept] == "HELD"
     # Anyone can take the released seat now.
     await hold(client, new_cart(), event, dropped)
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_removing_the_last_seat_leaves_an_empty_open_cart(
@@ -657,7 +655,7 @@ async def test_removing_the_last_seat_leaves_an_empty_open_cart(
 
 
 async def test_remove_seat_not_in_the_cart_is_not_found(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     owner = new_cart()
     seat = event.seat_ids[0]
@@ -667,7 +665,7 @@ async def test_remove_seat_not_in_the_cart_is_not_found(
     # Someone else's seat, an available seat, an unknown seat: none is in the intruder's cart.
     for target in (seat, event.seat_ids[5], 999_999):
         error = await assert_refused_unchanged(
-            session,
+            db,
             functools.partial(
                 gql_remove_seat, client, intruder, event_id=event.event_id, seat_id=target
             ),
@@ -677,15 +675,15 @@ async def test_remove_seat_not_in_the_cart_is_not_found(
         assert str(target) in error["message"]
     assert await gql_cart(client, owner) == owned
     assert (await gql_statuses(client, event))[seat] == "HELD"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_remove_seat_from_an_unused_cart_is_not_found(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     await hold(client, new_cart(), event, event.seat_ids[0])
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_remove_seat(
             client, new_cart(), event_id=event.event_id, seat_id=event.seat_ids[0]
         ),
@@ -695,18 +693,18 @@ async def test_remove_seat_from_an_unused_cart_is_not_found(
 
 
 async def test_remove_seat_with_an_impossible_id_is_a_validation_error(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_remove_seat(client, cart_id, event_id=event.event_id, seat_id="seat-1"),
         "VALIDATION_ERROR",
         ["input", "seatId"],
     )
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_remove_seat(client, cart_id, event_id="0", seat_id=event.seat_ids[0]),
         "VALIDATION_ERROR",
         ["input", "eventId"],
@@ -730,7 +728,7 @@ async def test_removing_a_lapsed_hold_is_not_found(
 
 
 async def test_general_admission_holds_quantity_places(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
     cart_id = new_cart()
     payload = await gql_add_ga(client, cart_id, event, quantity=3)
@@ -761,15 +759,15 @@ async def test_general_admission_holds_quantity_places(
     assert len(more["cart"]["items"]) == 5
     assert more["cart"]["total"]["amount"] == "150.00"
     assert await available_count(client, event, "Floor") == 0
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_general_admission_is_all_or_nothing(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     # Five places: asking six holds none.
     error = await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_ga(client, new_cart(), event, quantity=6),
         "SEAT_NOT_AVAILABLE",
         ["input", "quantity"],
@@ -781,7 +779,7 @@ async def test_general_admission_is_all_or_nothing(
     assert first["userErrors"] == []
     cart_id = new_cart()
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_ga(client, cart_id, event, quantity=3),
         "SEAT_NOT_AVAILABLE",
         ["input", "quantity"],
@@ -791,15 +789,15 @@ async def test_general_admission_is_all_or_nothing(
     rest = await gql_add_ga(client, cart_id, event, quantity=2)
     assert rest["userErrors"] == []
     assert await available_count(client, event, "Floor") == 0
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize("quantity", [0, -1])
 async def test_general_admission_quantity_below_one_is_a_validation_error(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, quantity: int
+    client: httpx.AsyncClient, event: EventFixture, db: Database, quantity: int
 ) -> None:
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_ga(client, new_cart(), event, quantity=quantity),
         "VALIDATION_ERROR",
         ["input", "quantity"],
@@ -807,10 +805,10 @@ async def test_general_admission_quantity_below_one_is_a_validation_error(
 
 
 async def test_general_admission_of_a_seated_section_is_a_validation_error(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     error = await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_ga(client, new_cart(), event, quantity=1, section="Main"),
         "VALIDATION_ERROR",
         ["input", "sectionId"],
@@ -820,10 +818,10 @@ async def test_general_admission_of_a_seated_section_is_a_validation_error(
 
 
 async def test_general_admission_price_not_offered(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_ga(client, new_cart(), event, quantity=1, level="VIP"),
         "PRICE_NOT_OFFERED",
         ["input", "priceId"],
@@ -831,13 +829,13 @@ async def test_general_admission_price_not_offered(
 
 
 async def test_general_admission_over_the_cart_limit(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
-    big = await make_event(session, now=clock.now, ga_capacity=15)
+    big = await make_event(db, now=clock.now, ga_capacity=15)
     cart_id = new_cart()
     await hold(client, cart_id, big, big.seat_ids[0])
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_add_ga(client, cart_id, big, quantity=10),
         "CART_LIMIT",
         None,
@@ -846,7 +844,7 @@ async def test_general_admission_over_the_cart_limit(
 
 
 async def test_general_admission_unknown_section_or_event(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     def attempt(event_id: str, section_id: str) -> Refusal:
         return lambda: gql(
@@ -870,13 +868,13 @@ async def test_general_admission_unknown_section_or_event(
     floor = str(event.section_ids["Floor"])
     event_id = str(event.event_id)
     await assert_refused_unchanged(
-        session, lambda: payload(event_id, "999999"), "NOT_FOUND", ["input", "sectionId"]
+        db, lambda: payload(event_id, "999999"), "NOT_FOUND", ["input", "sectionId"]
     )
     await assert_refused_unchanged(
-        session, lambda: payload("999999", floor), "NOT_FOUND", ["input", "eventId"]
+        db, lambda: payload("999999", floor), "NOT_FOUND", ["input", "eventId"]
     )
     await assert_refused_unchanged(
-        session, lambda: payload(event_id, "x"), "VALIDATION_ERROR", ["input", "sectionId"]
+        db, lambda: payload(event_id, "x"), "VALIDATION_ERROR", ["input", "sectionId"]
     )
 
 
@@ -884,7 +882,7 @@ async def test_general_admission_unknown_section_or_event(
 
 
 async def test_book_cart_creates_a_pending_payment(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
     cart_id = new_cart()
     seats = event.seat_ids[:2]
@@ -913,31 +911,31 @@ async def test_book_cart_creates_a_pending_payment(
     assert [statuses[s] for s in seats] == ["BOOKED", "BOOKED"]
     assert await gql_cart(client, cart_id) == cart
     assert await gql_payment(client, payment["id"]) == payment
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_book_cart_again_returns_the_same_payment(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
     first = await gql_book(client, cart_id)
     clock.advance(seconds=10)
-    before = await db_state(session)
+    before = await db_state(db)
     again = await gql_book(client, cart_id)
     assert again["userErrors"] == []
     assert again["payment"]["id"] == first["payment"]["id"]
     assert again["payment"]["createdAt"] == first["payment"]["createdAt"]
     assert again["cart"]["status"] == "BOOKED"
-    assert await db_state(session) == before
+    assert await db_state(db) == before
 
 
 async def test_book_empty_cart(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
     # An unused cart, and a cart whose only hold lapsed.
     await assert_refused_unchanged(
-        session, lambda: gql_book(client, new_cart()), "CART_EMPTY", ["input", "cartId"]
+        db, lambda: gql_book(client, new_cart()), "CART_EMPTY", ["input", "cartId"]
     )
     lapsed = new_cart()
     await hold(client, lapsed, event, event.seat_ids[0])
@@ -950,7 +948,7 @@ async def test_book_empty_cart(
 
 
 async def test_complete_payment_issues_tickets_and_sells_seats(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
     seats = event.seat_ids[:2]
     payment = await booked(client, event, [(seats[0], "Adult"), (seats[1], "VIP")])
@@ -985,17 +983,17 @@ async def test_complete_payment_issues_tickets_and_sells_seats(
     assert await gql_payment(client, payment["id"]) == done
 
     # Repeating the outcome returns the same payment and tickets, and changes nothing.
-    before = await db_state(session)
+    before = await db_state(db)
     clock.advance(seconds=60)
     again = await gql_finish(client, payment["id"], "completePayment")
     assert again["userErrors"] == []
     assert again["payment"] == done
-    assert await db_state(session) == before
-    await assert_invariants(session)
+    assert await db_state(db) == before
+    await assert_invariants(db)
 
 
 async def test_fail_payment_releases_seats(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
     seats = event.seat_ids[:2]
     payment = await booked(client, event, [(s, "Adult") for s in seats])
@@ -1010,14 +1008,14 @@ async def test_fail_payment_releases_seats(
     assert [statuses[s] for s in seats] == ["AVAILABLE", "AVAILABLE"]
     assert await available_count(client, event) == 20
 
-    before = await db_state(session)
+    before = await db_state(db)
     again = await gql_finish(client, payment["id"], "failPayment")
     assert again["userErrors"] == []
     assert again["payment"] == failed
-    assert await db_state(session) == before
+    assert await db_state(db) == before
     # The released seats are on sale again.
     await hold(client, new_cart(), event, seats[0])
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize(
@@ -1030,7 +1028,7 @@ async def test_fail_payment_releases_seats(
 async def test_opposite_outcome_is_payment_finalized(
     client: httpx.AsyncClient,
     event: EventFixture,
-    session: AsyncSession,
+    db: Database,
     first: str,
     then: str,
     final_status: str,
@@ -1039,7 +1037,7 @@ async def test_opposite_outcome_is_payment_finalized(
     payment = await booked(client, event, [(seat, "Adult")])
     assert (await gql_finish(client, payment["id"], first))["userErrors"] == []
     error = await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_finish(client, payment["id"], then),
         "PAYMENT_FINALIZED",
         None,
@@ -1050,14 +1048,14 @@ async def test_opposite_outcome_is_payment_finalized(
     assert after["status"] == final_status
     expected_seat = "SOLD" if final_status == "COMPLETED" else "AVAILABLE"
     assert (await gql_statuses(client, event))[seat] == expected_seat
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize("mutation", ["completePayment", "failPayment"])
 async def test_expired_payment(
     client: httpx.AsyncClient,
     event: EventFixture,
-    session: AsyncSession,
+    db: Database,
     clock: FakeClock,
     mutation: str,
 ) -> None:
@@ -1065,7 +1063,7 @@ async def test_expired_payment(
     payment = await booked(client, event, [(seat, "Adult")])
     clock.advance(seconds=901)
     error = await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_finish(client, payment["id"], mutation),
         "PAYMENT_EXPIRED",
         None,
@@ -1081,15 +1079,15 @@ async def test_expired_payment(
     assert cart["expiresAt"] is None
     assert (await gql_statuses(client, event))[seat] == "AVAILABLE"
     await hold(client, new_cart(), event, seat)
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize("mutation", ["completePayment", "failPayment"])
 async def test_unknown_payment_is_not_found(
-    client: httpx.AsyncClient, session: AsyncSession, mutation: str
+    client: httpx.AsyncClient, db: Database, mutation: str
 ) -> None:
     await assert_refused_unchanged(
-        session,
+        db,
         lambda: gql_finish(client, str(uuid.uuid4()), mutation),
         "NOT_FOUND",
         ["input", "paymentId"],
@@ -1116,7 +1114,7 @@ async def test_malformed_uuid_input_is_a_graphql_error_not_a_crash(
 
 
 async def test_seat_held_through_graphql_is_held_through_rest(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[2]
@@ -1141,11 +1139,11 @@ async def test_seat_held_through_graphql_is_held_through_rest(
     booking = await book(client, cart_id)
     assert booking.status_code == 200, booking.text
     assert (await gql_cart(client, cart_id))["payment"]["id"] == booking.json()["payment_id"]
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_seat_held_through_rest_is_held_through_graphql(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     cart_id = new_cart()
     seat = event.seat_ids[0]
@@ -1173,7 +1171,7 @@ async def test_seat_held_through_rest_is_held_through_graphql(
     rest_payment = (await client.get(f"/payments/{payment_id}")).json()
     assert rest_payment["status"] == "completed"
     assert (await client.get(f"/orders/carts/{cart_id}")).json()["status"] == "paid"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_seat_removed_through_rest_is_gone_through_graphql(
@@ -1190,13 +1188,13 @@ async def test_seat_removed_through_rest_is_gone_through_graphql(
 
 
 Scenario = Callable[
-    [httpx.AsyncClient, EventFixture, AsyncSession, FakeClock],
+    [httpx.AsyncClient, EventFixture, Database, FakeClock],
     Awaitable[tuple[httpx.Response, dict[str, Any]]],
 ]
 
 
 async def _seat_taken(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     seat = event.seat_ids[0]
     await hold(client, new_cart(), event, seat)
@@ -1208,7 +1206,7 @@ async def _seat_taken(
 
 
 async def _price_not_offered(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     ids = {
         "event_id": event.event_id,
@@ -1222,7 +1220,7 @@ async def _price_not_offered(
 
 
 async def _unknown_seat(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     ids = {"event_id": event.event_id, "seat_id": 999_999, "price_id": event.price_ids["Adult"]}
     return (
@@ -1232,7 +1230,7 @@ async def _unknown_seat(
 
 
 async def _unknown_event(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     ids = {"event_id": 999_999, "seat_id": event.seat_ids[0], "price_id": event.price_ids["Adult"]}
     return (
@@ -1242,7 +1240,7 @@ async def _unknown_event(
 
 
 async def _cart_limit(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     cart_id = new_cart()
     for seat in event.seat_ids[:10]:
@@ -1256,7 +1254,7 @@ async def _cart_limit(
 
 
 async def _cart_not_open(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
@@ -1270,9 +1268,9 @@ async def _cart_not_open(
 
 
 async def _currency_mismatch(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
-    dollars = await make_event(session, now=clock.now, name="Dollar Hall", currency="USD")
+    dollars = await make_event(db, now=clock.now, name="Dollar Hall", currency="USD")
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
     ids = {
@@ -1284,7 +1282,7 @@ async def _currency_mismatch(
 
 
 async def _remove_not_in_cart(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     cart_id = new_cart()
     await hold(client, cart_id, event, event.seat_ids[0])
@@ -1296,14 +1294,14 @@ async def _remove_not_in_cart(
 
 
 async def _book_empty(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     cart_id = new_cart()
     return await book(client, cart_id), await gql_book(client, cart_id)
 
 
 async def _ga_too_many(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     body = {
         "event_id": event.event_id,
@@ -1316,7 +1314,7 @@ async def _ga_too_many(
 
 
 async def _ga_seated_section(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     body = {
         "event_id": event.event_id,
@@ -1329,7 +1327,7 @@ async def _ga_seated_section(
 
 
 async def _payment_finalized(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     payment = await booked(client, event, [(event.seat_ids[0], "Adult")])
     assert (await gql_finish(client, payment["id"], "completePayment"))["userErrors"] == []
@@ -1340,7 +1338,7 @@ async def _payment_finalized(
 
 
 async def _payment_expired(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     payment = await booked(client, event, [(event.seat_ids[0], "Adult")])
     clock.advance(seconds=901)
@@ -1351,7 +1349,7 @@ async def _payment_expired(
 
 
 async def _payment_unknown(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> tuple[httpx.Response, dict[str, Any]]:
     payment_id = str(uuid.uuid4())
     return (
@@ -1383,14 +1381,14 @@ async def _payment_unknown(
 async def test_error_codes_are_the_same_through_both_doors(
     client: httpx.AsyncClient,
     event: EventFixture,
-    session: AsyncSession,
+    db: Database,
     clock: FakeClock,
     scenario: Scenario,
     status: int,
     code: str,
 ) -> None:
-    rest, payload = await scenario(client, event, session, clock)
+    rest, payload = await scenario(client, event, db, clock)
     body = problem(rest, status, code)
     (error,) = payload["userErrors"]
     assert error["code"] == body["code"] == code
-    await assert_invariants(session)
+    await assert_invariants(db)

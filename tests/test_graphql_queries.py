@@ -10,26 +10,26 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api import add_seat, new_cart
 from tests.conftest import FakeClock
 from tests.factories import LEVELS, EventFixture, make_event
 from tests.graphql_client import error_messages, gql, gql_json
-from ticketing.services.manifest import create_event
+from ticketing.db import Database
+from ticketing.management.manifest import create_event
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 async def add_event(
-    session: AsyncSession, clock: FakeClock, *, venue_id: int, name: str, starts_in: timedelta
+    db: Database, clock: FakeClock, *, venue_id: int, name: str, starts_in: timedelta
 ) -> int:
     """Another event at a venue made by make_event, starting `starts_in` from now."""
     return await create_event(
-        session,
+        db,
         venue_id=venue_id,
         name=name,
         starts_at=clock.now + starts_in,
@@ -72,10 +72,10 @@ def node_ids(page: dict[str, Any]) -> list[str]:
 
 
 async def test_venues_lists_every_venue_with_its_sections(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
-    first = await make_event(session, now=clock.now, name="North Hall")
-    second = await make_event(session, now=clock.now, name="South Hall", ga_capacity=7)
+    first = await make_event(db, now=clock.now, name="North Hall")
+    second = await make_event(db, now=clock.now, name="South Hall", ga_capacity=7)
     data = await gql(
         client,
         "{ venues { id name city timezone sections { id name kind capacity position } } }",
@@ -138,18 +138,18 @@ async def test_venue_is_null_for_an_unknown_or_impossible_id(
 
 
 async def test_events_page_through_with_cursors_soonest_first(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, event: EventFixture
+    client: httpx.AsyncClient, db: Database, clock: FakeClock, event: EventFixture
 ) -> None:
     # make_event's event starts in 10 days; four more start in 1..4 days, and one in 10 days
     # at the same instant as make_event's, so the cursor must break the tie by id.
     ids = [
         await add_event(
-            session, clock, venue_id=event.venue_id, name=f"E{d}", starts_in=timedelta(days=d)
+            db, clock, venue_id=event.venue_id, name=f"E{d}", starts_in=timedelta(days=d)
         )
         for d in (3, 1, 4, 2)
     ]
     tie = await add_event(
-        session, clock, venue_id=event.venue_id, name="Tie", starts_in=timedelta(days=10)
+        db, clock, venue_id=event.venue_id, name="Tie", starts_in=timedelta(days=10)
     )
     expected = [str(i) for i in (ids[1], ids[3], ids[0], ids[2], event.event_id, tie)]
 
@@ -200,9 +200,9 @@ async def test_events_default_page_and_empty_list(client: httpx.AsyncClient) -> 
 
 
 async def test_events_page_of_exactly_the_rest_has_no_next_page(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock, event: EventFixture
+    client: httpx.AsyncClient, db: Database, clock: FakeClock, event: EventFixture
 ) -> None:
-    await add_event(session, clock, venue_id=event.venue_id, name="E", starts_in=timedelta(1))
+    await add_event(db, clock, venue_id=event.venue_id, name="E", starts_in=timedelta(1))
     page = await events_page(client, first=2)
     assert len(page["edges"]) == 2
     assert page["pageInfo"]["hasNextPage"] is False
@@ -250,13 +250,11 @@ async def test_events_invalid_cursor_is_a_graphql_error(
     assert message != "Unexpected error."
 
 
-async def test_events_by_venue(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
-) -> None:
-    north = await make_event(session, now=clock.now, name="North")
-    south = await make_event(session, now=clock.now, name="South")
+async def test_events_by_venue(client: httpx.AsyncClient, db: Database, clock: FakeClock) -> None:
+    north = await make_event(db, now=clock.now, name="North")
+    south = await make_event(db, now=clock.now, name="South")
     later = await add_event(
-        session, clock, venue_id=north.venue_id, name="Later", starts_in=timedelta(days=20)
+        db, clock, venue_id=north.venue_id, name="Later", starts_in=timedelta(days=20)
     )
     assert node_ids(await events_page(client, venueId=str(north.venue_id))) == [
         str(north.event_id),
@@ -270,12 +268,12 @@ async def test_events_by_venue(
 
 
 async def test_events_by_start_window(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
-    fixture = await make_event(session, now=clock.now)  # starts in 10 days
+    fixture = await make_event(db, now=clock.now)  # starts in 10 days
     day = {
         d: await add_event(
-            session, clock, venue_id=fixture.venue_id, name=f"D{d}", starts_in=timedelta(days=d)
+            db, clock, venue_id=fixture.venue_id, name=f"D{d}", starts_in=timedelta(days=d)
         )
         for d in (1, 2, 3)
     }
@@ -623,11 +621,11 @@ async def test_lapsed_hold_reads_as_available(
 
 
 async def test_several_events_in_one_operation(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
     """DataLoaders batch per request; each event still gets its own sections and seats."""
-    small = await make_event(session, now=clock.now, name="Small", rows=1, seats_per_row=3)
-    large = await make_event(session, now=clock.now, name="Large", rows=3, seats_per_row=4)
+    small = await make_event(db, now=clock.now, name="Small", rows=1, seats_per_row=3)
+    large = await make_event(db, now=clock.now, name="Large", rows=3, seats_per_row=4)
     data = await gql(
         client,
         "{ events(first: 10) { nodes { id venue { name } sections { name capacity"

@@ -9,12 +9,12 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants, violations
 from tests.races import naive_claim_seat, postgres_activity, race
+from ticketing.db import Database
 from ticketing.settings import Settings
 
 CLIENTS = 50
@@ -40,15 +40,15 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now, rows=2, seats_per_row=10)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now, rows=2, seats_per_row=10)
 
 
 async def test_fifty_graphql_clients_one_seat_exactly_one_wins(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    snapshot = functools.partial(postgres_activity, session) if postgres else None
+    postgres = db.dialect == "postgresql"
+    snapshot = functools.partial(postgres_activity, db) if postgres else None
     for round_number in range(ROUNDS):
         seat = event.seat_ids[round_number]
 
@@ -78,17 +78,17 @@ async def test_fifty_graphql_clients_one_seat_exactly_one_wins(
 
         tally = await race(CLIENTS, attempt, snapshot=snapshot)
         assert tally == {"ok": 1, "SEAT_NOT_AVAILABLE": CLIENTS - 1}, (round_number, tally)
-        await assert_invariants(session)
+        await assert_invariants(db)
 
 
 async def test_control_naive_claim_double_sells_under_the_same_race(
-    app: FastAPI, event: EventFixture, clock: FakeClock, session: AsyncSession
+    app: FastAPI, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seat = event.seat_ids[-1]
 
     async def attempt(_: int) -> str:
         return await naive_claim_seat(
-            app.state.engine,
+            app.state.db.engine,
             event_id=event.event_id,
             seat_id=seat,
             cart_id=uuid.uuid4(),
@@ -97,4 +97,4 @@ async def test_control_naive_claim_double_sells_under_the_same_race(
 
     tally = await race(CLIENTS, attempt)
     assert tally["ok"] > 1, tally
-    assert await violations(session) != {}
+    assert await violations(db) != {}

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from rest.app import create_app
 from schema.cost import MAX_OPERATION_COST, SeatLists
@@ -15,6 +14,7 @@ from tests.api import add_seat, book, new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import gql, gql_json
+from ticketing.db import Database
 from ticketing.settings import Settings
 
 SEAT_MAP = """
@@ -32,8 +32,8 @@ query($id: ID!, $since: String!) {
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now, rows=2, seats_per_row=3, ga_capacity=2)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now, rows=2, seats_per_row=3, ga_capacity=2)
 
 
 def _statuses(seat_map: dict[str, Any], section_id: int) -> dict[int, str]:
@@ -140,14 +140,14 @@ async def test_unknown_event_is_null_and_bad_version_is_an_error(
 
 
 async def test_seats_as_objects_are_bounded(
-    client: httpx.AsyncClient, session: AsyncSession, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
     """A stadium as per-seat objects would stall the server: past the budget the operation is
     refused with a clear error that points to the compact map; within it, it works."""
     per_row = 100
     id_and_status = SeatLists(count=1, fixed=2).seat_cost(3)  # the event's three price levels
     rows = MAX_OPERATION_COST // (id_and_status * per_row) + 1
-    big = await make_event(session, now=clock.now, rows=rows, seats_per_row=per_row)
+    big = await make_event(db, now=clock.now, rows=rows, seats_per_row=per_row)
     query = """
     query($id: ID!) { event(id: $id) { sections { name seats { id status } } } }
     """

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.accounts import signed_in
 from tests.api import new_cart, problem
@@ -23,15 +23,15 @@ from tests.graphql_client import GRAPHQL_PATH
 from tests.invariants import assert_invariants
 from tests.races import outcome, race
 from tests.server import seed, serving
-from ticketing.db import query
+from ticketing.db import Database, query
 from ticketing.models import event_seat_t
 
 KEY = "Idempotency-Key"
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now, ga_capacity=20)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now, ga_capacity=20)
 
 
 def _places(event: EventFixture, quantity: int = 2) -> dict[str, int]:
@@ -52,9 +52,9 @@ def _seat(event: EventFixture, index: int = 0) -> dict[str, int]:
 
 
 @query
-async def _taken(session: AsyncSession, *, event_id: int) -> int:
+async def _taken(conn: AsyncConnection, *, event_id: int) -> int:
     """Seats and places of the event that are not available."""
-    taken = await session.scalar(
+    taken = await conn.scalar(
         sa.select(sa.func.count()).where(
             event_seat_t.c.event_id == event_id, event_seat_t.c.status != 1
         )
@@ -63,7 +63,7 @@ async def _taken(session: AsyncSession, *, event_id: int) -> int:
 
 
 async def test_each_command_retried_with_its_key_answers_the_same_and_acts_once(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
     cart = new_cart()
     steps: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -77,11 +77,11 @@ async def test_each_command_retried_with_its_key_answers_the_same_and_acts_once(
         key = {KEY: str(uuid.uuid4())}
         first = await client.request(method, url, json=body, headers=key)
         assert first.status_code == 200, first.text
-        taken = await _taken(session, event_id=event.event_id)
+        taken = await _taken(db, event_id=event.event_id)
         clock.advance(seconds=30)  # a retry a while later: a fresh answer would differ
         again = await client.request(method, url, json=body, headers=key)
         assert (again.status_code, again.content) == (first.status_code, first.content), url
-        assert await _taken(session, event_id=event.event_id) == taken
+        assert await _taken(db, event_id=event.event_id) == taken
     payment = first.json()["payment_id"]
     key = {KEY: "complete-" + payment}
     completed = await client.post(f"/payments/{payment}/complete", headers=key)
@@ -89,11 +89,11 @@ async def test_each_command_retried_with_its_key_answers_the_same_and_acts_once(
     assert len(completed.json()["tickets"]) == 3  # two places and one seat
     again = await client.post(f"/payments/{payment}/complete", headers=key)
     assert again.content == completed.content
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_a_refusal_is_replayed_too(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     """The first answer stands even when the world changed: a retry of a refused hold is
     refused the same way after the seat came free (a new key asks anew)."""
@@ -113,7 +113,7 @@ async def test_a_refusal_is_replayed_too(
 
 
 async def test_the_same_key_for_another_request_is_refused(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     cart, key = new_cart(), {KEY: "places"}
     url = f"/orders/carts/{cart}/general-admission"
@@ -125,11 +125,11 @@ async def test_the_same_key_for_another_request_is_refused(
     ]:
         response = await client.request(method, other_url, json=body, headers=key)
         problem(response, 422, "IDEMPOTENCY_KEY_REUSED")
-    assert await _taken(session, event_id=event.event_id) == 2
+    assert await _taken(db, event_id=event.event_id) == 2
 
 
 async def test_keys_belong_to_their_caller_and_last_a_day(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture, clock: FakeClock
+    client: httpx.AsyncClient, db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
     alice, bob = await signed_in(client), await signed_in(client)
     for who in (alice, bob):  # one key, two customers: two requests
@@ -137,7 +137,7 @@ async def test_keys_belong_to_their_caller_and_last_a_day(
         url = f"/orders/carts/{cart}/general-admission"
         response = await client.post(url, json=_places(event), headers={**who, KEY: "k1"})
         assert response.status_code == 200, response.text
-    assert await _taken(session, event_id=event.event_id) == 4
+    assert await _taken(db, event_id=event.event_id) == 4
 
     cart = new_cart()
     url = f"/orders/carts/{cart}/general-admission"
@@ -201,7 +201,7 @@ PLACES = (
 
 
 async def test_graphql_mutations_take_the_key_like_rest(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     """The key names the command, not the door: a GraphQL retry of a REST request (same key,
     same arguments) is given the cart the first made, and holds nothing more."""
@@ -227,7 +227,7 @@ async def test_graphql_mutations_take_the_key_like_rest(
     assert other["data"]["addGeneralAdmissionToCart"]["userErrors"] == [
         {"code": "IDEMPOTENCY_KEY_REUSED"}
     ]
-    assert await _taken(session, event_id=event.event_id) == 2
+    assert await _taken(db, event_id=event.event_id) == 2
 
 
 CLIENTS = 20
@@ -252,23 +252,23 @@ async def _race_places(
 
 
 async def test_concurrent_requests_with_one_key_have_one_effect(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     tally = await _race_places(client, event, key="one-key")
     assert tally == Counter({"ok 60.00": CLIENTS}), tally  # every answer the first's
-    assert await _taken(session, event_id=event.event_id) == 2
-    await assert_invariants(session)
+    assert await _taken(db, event_id=event.event_id) == 2
+    await assert_invariants(db)
 
 
 async def test_control_concurrent_requests_without_a_key_each_act(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     """The same race without a key: the cart fills up to its limit, so the test above would
     see a second effect."""
     tally = await _race_places(client, event, key=None)
     assert tally["CART_LIMIT"] > 0
-    assert await _taken(session, event_id=event.event_id) == 10
-    await assert_invariants(session)
+    assert await _taken(db, event_id=event.event_id) == 10
+    await assert_invariants(db)
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import ticketing.db
+import ticketing.db.engine
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 
@@ -43,13 +43,12 @@ async def test_idle_connections_killed_by_the_server_are_replaced(
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("SQLite connections are files: nothing closes them")
-    async with app.state.sessionmaker() as session:
-        event: EventFixture = await make_event(session, now=clock.now)
+    event: EventFixture = await make_event(app.state.db, now=clock.now)
     url = f"/events/{event.event_id}/sections"
     assert (await client.get(url)).status_code == 200  # the pool holds a connection now
     assert await _terminate_app_connections(database_url) >= 1
 
-    monkeypatch.setattr(ticketing.db, "_IDLE_BEFORE_PING_S", 0.0)  # every checkout pings
+    monkeypatch.setattr(ticketing.db.engine, "_IDLE_BEFORE_PING_S", 0.0)  # every checkout pings
     for _ in range(3):
         response = await client.get(url)
         assert response.status_code == 200, response.text
@@ -67,11 +66,10 @@ async def test_control_without_the_ping_a_killed_connection_fails(
     connection the server closed."""
     if db_kind != "postgres":
         pytest.skip("SQLite connections are files: nothing closes them")
-    async with app.state.sessionmaker() as session:
-        event: EventFixture = await make_event(session, now=clock.now)
+    event: EventFixture = await make_event(app.state.db, now=clock.now)
     url = f"/events/{event.event_id}/sections"
     assert (await client.get(url)).status_code == 200
     assert await _terminate_app_connections(database_url) >= 1
-    monkeypatch.setattr(ticketing.db, "_IDLE_BEFORE_PING_S", 1e9)  # never ping
+    monkeypatch.setattr(ticketing.db.engine, "_IDLE_BEFORE_PING_S", 1e9)  # never ping
     statuses = [(await client.get(url)).status_code for _ in range(3)]
     assert 500 in statuses or 503 in statuses, statuses

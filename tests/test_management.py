@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts import signed_in
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
+from tests.sql import fetch
+from ticketing.db import Database
 from ticketing.models import event_t, price_t, section_t, venue_t
 
 # Every manager mutation, with an input that a manager may run on the fixture's data.
@@ -47,8 +48,8 @@ MUTATIONS: dict[str, str] = {
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 async def _gql(
@@ -62,22 +63,17 @@ async def _gql(
     return data
 
 
-async def _state(session: AsyncSession) -> list[object]:
+async def _state(db: Database) -> list[object]:
     """Everything a manager mutation could change, to prove that nothing did."""
     rows: list[object] = []
     for table in (venue_t, section_t, event_t, price_t):
-        rows += (await session.execute(sa.select(table).order_by(*table.primary_key))).all()
-    rows += (
-        await session.execute(sa.text("SELECT seat_id, status FROM event_seat ORDER BY seat_id"))
-    ).all()
-    await session.rollback()  # end the snapshot: the next call sees what was committed since
+        rows += await fetch(db, sa.select(table).order_by(*table.primary_key))
+    rows += await fetch(db, sa.text("SELECT seat_id, status FROM event_seat ORDER BY seat_id"))
     return rows
 
 
-async def _ids(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
-) -> dict[str, str]:
-    manager = await signed_in(client, session, manager=True)
+async def _ids(client: httpx.AsyncClient, db: Database, event: EventFixture) -> dict[str, str]:
+    manager = await signed_in(client, db, manager=True)
     draft = await _gql(
         client,
         "mutation { %s }"
@@ -114,29 +110,29 @@ async def _ids(
 @pytest.mark.parametrize("role", ["anonymous", "customer", "manager"])
 async def test_permission_matrix(
     client: httpx.AsyncClient,
-    session: AsyncSession,
+    db: Database,
     event: EventFixture,
     mutation: str,
     role: str,
 ) -> None:
-    ids = await _ids(client, session, event)
+    ids = await _ids(client, db, event)
     headers = None
     if role != "anonymous":
-        headers = await signed_in(client, session, manager=role == "manager")
-    before = await _state(session)
+        headers = await signed_in(client, db, manager=role == "manager")
+    before = await _state(db)
     data = await _gql(client, "mutation { %s }" % (MUTATIONS[mutation] % ids), headers)
     payload = data[mutation]
     if role == "manager":
         assert payload["userErrors"] == []
-        assert await _state(session) != before
+        assert await _state(db) != before
     else:
         assert payload["userErrors"] == [{"code": "FORBIDDEN"}]
         assert [v for k, v in payload.items() if k != "userErrors"] in ([None], [[]])
-        assert await _state(session) == before
+        assert await _state(db) == before
 
 
 async def test_report_counts_seats_by_status_and_level_and_is_for_managers_only(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     query = (
         '{ event(id: "%s") { report { lines { sectionName priceLevelName available held booked sold revenue { amount } } blocked { blocked } } } }'
@@ -146,7 +142,7 @@ async def test_report_counts_seats_by_status_and_level_and_is_for_managers_only(
         response = await client.post("/graphql", json={"query": query}, headers=headers)
         assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         assert response.json()["data"] == {"event": None}
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     seats = event.seat_ids
     adult, child = event.price_ids["Adult"], event.price_ids["Child"]
 
@@ -192,9 +188,9 @@ async def test_report_counts_seats_by_status_and_level_and_is_for_managers_only(
 
 
 async def test_manifest_copy_keeps_template_ids_and_ignores_later_venue_changes(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, db: Database
 ) -> None:
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     venue = (
         await _gql(
             client, 'mutation { createVenue(input: {name: "Bowl"}) { venue { id } } }', manager
@@ -226,22 +222,20 @@ async def test_manifest_copy_keeps_template_ids_and_ignores_later_venue_changes(
     assert event["currency"] == "EUR"
 
     template = (await client.get(f"/venues/{venue}/sections")).json()
-    seat_rows = (
-        await session.execute(
-            sa.text(
-                "SELECT s.id, s.section_id, s.row_id, s.number FROM seat s JOIN section c ON c.id = s.section_id WHERE c.venue_id = :v ORDER BY s.id"
-            ),
-            {"v": int(venue)},
-        )
-    ).all()
-    event_rows = (
-        await session.execute(
-            sa.text(
-                "SELECT seat_id, section_id, row_id, number FROM event_seat WHERE event_id = :e ORDER BY seat_id"
-            ),
-            {"e": int(event["id"])},
-        )
-    ).all()
+    seat_rows = await fetch(
+        db,
+        sa.text(
+            "SELECT s.id, s.section_id, s.row_id, s.number FROM seat s JOIN section c ON c.id = s.section_id WHERE c.venue_id = :v ORDER BY s.id"
+        ),
+        {"v": int(venue)},
+    )
+    event_rows = await fetch(
+        db,
+        sa.text(
+            "SELECT seat_id, section_id, row_id, number FROM event_seat WHERE event_id = :e ORDER BY seat_id"
+        ),
+        {"e": int(event["id"])},
+    )
     assert [tuple(r) for r in event_rows] == [tuple(r) for r in seat_rows]
     assert len(event_rows) == 30 + 7 + 2
     # Drafts are invisible to customers, in both doors.
@@ -278,9 +272,9 @@ async def test_manifest_copy_keeps_template_ids_and_ignores_later_venue_changes(
 
 
 async def test_prices_blocked_seats_and_cancel_reach_the_cached_maps(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     main = event.section_ids["Main"]
     url = f"/events/{event.event_id}/sections/{main}/seats"
     before = (await client.get(url)).json()  # cached now
@@ -338,13 +332,13 @@ async def test_prices_blocked_seats_and_cancel_reach_the_cached_maps(
 
 
 async def test_concurrent_price_changes_of_one_event_run_one_after_the_other(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     """Each edit locks the event first: concurrent setPrices adding the same new level never
     collide on the database's unique keys (they used to be a 500 on PostgreSQL)."""
     import asyncio
 
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     main = event.section_ids["Main"]
 
     async def set_price(amount: int) -> Any:
@@ -408,20 +402,20 @@ async def test_concurrent_price_changes_of_one_event_run_one_after_the_other(
 )
 async def test_bad_manager_input_is_a_validation_error_and_changes_nothing(
     client: httpx.AsyncClient,
-    session: AsyncSession,
+    db: Database,
     event: EventFixture,
     document: str,
     field: str,
 ) -> None:
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     ids = {
         "venue": event.venue_id,
         "event": event.event_id,
         "main": event.section_ids["Main"],
         "long": "x" * 201,
     }
-    before = await _state(session)
+    before = await _state(db)
     data = await _gql(client, "mutation { %s }" % (document % ids), manager)
     (payload,) = data.values()
     assert payload["userErrors"] == [{"code": "VALIDATION_ERROR", "field": ["input", field]}]
-    assert await _state(session) == before
+    assert await _state(db) == before

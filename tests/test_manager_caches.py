@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from rest.app import create_app
 from tests.accounts import PASSWORD, signed_in
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
+from ticketing.db import Database
 from ticketing.settings import Settings
 
 EVENT_QUERY = """
@@ -30,8 +30,8 @@ query($id: ID!) {
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 async def _post(
@@ -57,10 +57,10 @@ async def test_manager_edits_reach_cached_answers_in_another_worker(
     clock: FakeClock,
     client: httpx.AsyncClient,
     app: FastAPI,
-    session: AsyncSession,
+    db: Database,
     event: EventFixture,
 ) -> None:
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     variables = {"id": str(event.event_id)}
     other_app: FastAPI = create_app(settings, clock=clock)
     async with other_app.router.lifespan_context(other_app):
@@ -131,9 +131,9 @@ async def test_manager_edits_reach_cached_answers_in_another_worker(
 
 
 async def test_a_managers_cached_draft_never_reaches_others(
-    client: httpx.AsyncClient, session: AsyncSession, event: EventFixture
+    client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
-    manager = await signed_in(client, session, manager=True)
+    manager = await signed_in(client, db, manager=True)
     created = await _post(
         client,
         'mutation { createEvent(input: {venueId: "%s", name: "Secret", startsAt: '

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.invariants import violations
 from tests.races import naive_claim_seat, outcome, race
 from tests.server import seed, serving
-from ticketing.db import create_engine, create_sessionmaker
+from ticketing.db import Database, create_engine
 from ticketing.settings import Settings
 
 CLIENTS = 50
@@ -29,12 +29,11 @@ async def _price_and_seats(http: httpx.AsyncClient, event_id: int) -> tuple[int,
 
 
 async def _check_invariants(database_url: str) -> dict[str, list[tuple[object, ...]]]:
-    engine = create_engine(Settings(database_url=database_url))
+    db = Database.of(Settings(database_url=database_url))
     try:
-        async with create_sessionmaker(engine)() as session:
-            return await violations(session)
+        return await violations(db)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 async def _worker_processes_seen(database_url: str) -> set[str]:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rest.app import create_app
 from tests.accounts import signed_in
@@ -22,9 +22,10 @@ from tests.factories import EventFixture, make_event
 from tests.graphql_client import GRAPHQL_PATH
 from tests.invariants import assert_invariants
 from tests.server import serving
-from ticketing import cli, signatures
-from ticketing.db import query
+from ticketing import cli
+from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, payment_t, ticket_t
+from ticketing.payments import signatures
 from ticketing.settings import Settings
 
 SECRET = "whsec_test_3f9a"
@@ -45,8 +46,8 @@ async def signed_client(settings: Settings, clock: FakeClock) -> AsyncIterator[h
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 async def _booked(
@@ -79,11 +80,11 @@ async def _finish_in_graphql(
 
 
 @query
-async def _state(session: AsyncSession) -> dict[str, Any]:
+async def _state(conn: AsyncConnection) -> dict[str, Any]:
     """Every row finishing a payment would change, as the database holds it."""
 
     async def rows(table: sa.Table, *order: Any) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in await session.execute(sa.select(table).order_by(*order))]
+        return [tuple(row) for row in await conn.execute(sa.select(table).order_by(*order))]
 
     return {
         "payments": await rows(payment_t, payment_t.c.id),
@@ -109,12 +110,12 @@ async def test_health_tells_the_payments_mode(
 
 
 async def test_nobody_but_the_provider_completes_a_payment(
-    signed_client: httpx.AsyncClient, session: AsyncSession, event: EventFixture, clock: FakeClock
+    signed_client: httpx.AsyncClient, db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
     client = signed_client
     customer = await signed_in(client)
     payment = await _booked(client, event, event.seat_ids[0], customer)
-    before = await _state(session)
+    before = await _state(db)
     now = int(clock.now.timestamp())
     complete = f"/payments/{payment}/complete"
 
@@ -146,11 +147,11 @@ async def test_nobody_but_the_provider_completes_a_payment(
     for headers in (customer, {}):
         payload = await _finish_in_graphql(client, "completePayment", payment, headers)
         assert payload == {"payment": None, "cart": None, "userErrors": [{"code": "FORBIDDEN"}]}
-    assert await _state(session) == before
+    assert await _state(db) == before
 
 
 async def test_the_providers_signed_call_completes_once(
-    signed_client: httpx.AsyncClient, session: AsyncSession, event: EventFixture, clock: FakeClock
+    signed_client: httpx.AsyncClient, db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
     client = signed_client
     customer = await signed_in(client)
@@ -161,13 +162,13 @@ async def test_the_providers_signed_call_completes_once(
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "completed"
     assert len(first.json()["tickets"]) == 1
-    after = await _state(session)
+    after = await _state(db)
 
     clock.advance(seconds=120)  # the provider retries its callback, within the tolerance
     replay = await client.post(f"/payments/{payment}/complete", headers=headers)
     assert replay.status_code == 200
     assert replay.json() == first.json()
-    assert await _state(session) == after  # no second ticket, no second audit row
+    assert await _state(db) == after  # no second ticket, no second audit row
 
     clock.advance(seconds=200)  # the same call, now too old: refused, still nothing changes
     problem(
@@ -181,31 +182,31 @@ async def test_the_providers_signed_call_completes_once(
         409,
         "PAYMENT_FINALIZED",
     )
-    assert await _state(session) == after
-    await assert_invariants(session)
+    assert await _state(db) == after
+    await assert_invariants(db)
 
 
 async def test_the_provider_fails_a_payment_with_its_signature(
-    signed_client: httpx.AsyncClient, session: AsyncSession, event: EventFixture, clock: FakeClock
+    signed_client: httpx.AsyncClient, db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
     payment = await _booked(signed_client, event, event.seat_ids[0])
     headers = _signature(payment, "failed", int(clock.now.timestamp()))
     failed = await signed_client.post(f"/payments/{payment}/failed", headers=headers)
     assert failed.status_code == 200, failed.text
     assert failed.json()["status"] == "failed"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize("door", ["rest", "graphql"])
 async def test_a_customer_abandons_his_own_pending_payment(
-    signed_client: httpx.AsyncClient, session: AsyncSession, event: EventFixture, door: str
+    signed_client: httpx.AsyncClient, db: Database, event: EventFixture, door: str
 ) -> None:
     client = signed_client
     customer = await signed_in(client)
     stranger = await signed_in(client)
     payment = await _booked(client, event, event.seat_ids[0], customer)
     anonymous_payment = await _booked(client, event, event.seat_ids[1])
-    before = await _state(session)
+    before = await _state(db)
 
     if door == "rest":
         problem(
@@ -225,7 +226,7 @@ async def test_a_customer_abandons_his_own_pending_payment(
         ]:
             payload = await _finish_in_graphql(client, "failPayment", target, caller)
             assert payload["userErrors"] == [{"code": code}]
-    assert await _state(session) == before
+    assert await _state(db) == before
 
     if door == "rest":
         response = await client.post(f"/payments/{payment}/failed", headers=customer)
@@ -241,7 +242,7 @@ async def test_a_customer_abandons_his_own_pending_payment(
     seats = await client.get(f"/events/{event.event_id}/sections/{event.section_ids['Main']}/seats")
     (seat,) = [s for s in seats.json() if s["seat_id"] == event.seat_ids[0]]
     assert seat["status"]["name"] == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_the_cli_signs_a_callback_the_service_accepts(

@@ -9,19 +9,19 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
-from ticketing.db import query
+from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, payment_t, ticket_t
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def ts(value: str) -> datetime:
@@ -79,16 +79,16 @@ async def status_of(
 
 
 @query
-async def db_state(session: AsyncSession, *, payment_id: str) -> dict[str, Any]:
+async def db_state(conn: AsyncConnection, *, payment_id: str) -> dict[str, Any]:
     """What the tables say about a payment: its row, its cart's row, its seats and tickets."""
     pid = uuid.UUID(payment_id)
-    payment = (await session.execute(sa.select(payment_t).where(payment_t.c.id == pid))).one()
-    cart_status = await session.scalar(
+    payment = (await conn.execute(sa.select(payment_t).where(payment_t.c.id == pid))).one()
+    cart_status = await conn.scalar(
         sa.select(cart_t.c.status).where(cart_t.c.id == payment.cart_id)
     )
     seats = sorted(
         tuple(row)
-        for row in await session.execute(
+        for row in await conn.execute(
             sa.select(
                 event_seat_t.c.seat_id,
                 event_seat_t.c.status,
@@ -99,9 +99,9 @@ async def db_state(session: AsyncSession, *, payment_id: str) -> dict[str, Any]:
     )
     tickets = sorted(
         str(t)
-        for t in await session.scalars(sa.select(ticket_t.c.id).where(ticket_t.c.payment_id == pid))
+        for t in await conn.scalars(sa.select(ticket_t.c.id).where(ticket_t.c.payment_id == pid))
     )
-    audit = await session.scalar(
+    audit = await conn.scalar(
         sa.select(sa.func.count()).select_from(audit_t).where(audit_t.c.payment_id == pid)
     )
     return {
@@ -130,7 +130,7 @@ async def test_payment_id_must_be_a_uuid(client: httpx.AsyncClient) -> None:
 
 
 async def test_pending_payment_reads_as_booked(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     booking = await booked_cart(client, event, [(event.seat_ids[0], "VIP")])
     payment_id = booking["payment_id"]
@@ -146,7 +146,7 @@ async def test_pending_payment_reads_as_booked(
     assert ts(payment["expires_at"]) == clock.now + timedelta(seconds=900)
     assert payment["status"] == "pending"
     assert payment["total_amount"] == "99.50"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_payment_ids_are_random_uuid4(client: httpx.AsyncClient, event: EventFixture) -> None:
@@ -165,7 +165,7 @@ async def test_payment_ids_are_random_uuid4(client: httpx.AsyncClient, event: Ev
 
 
 async def test_complete_sells_the_seats_and_issues_a_ticket_per_seat(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seat, other, place = event.seat_ids[0], event.seat_ids[11], event.ga_seat_ids[0]
     booking = await booked_cart(client, event, [(other, "Child"), (seat, "VIP"), (place, "Adult")])
@@ -213,33 +213,33 @@ async def test_complete_sells_the_seats_and_issues_a_ticket_per_seat(
     assert cart["expires_at"] is None
     assert await get_payment(client, booking["payment_id"]) == payment
 
-    state = await db_state(session, payment_id=booking["payment_id"])
+    state = await db_state(db, payment_id=booking["payment_id"])
     assert state["payment"][0] == "completed"
     assert state["cart"] == "paid"
     assert [(s[1], s[3]) for s in state["seats"]] == [(4, None)] * 3
     assert state["tickets"] == sorted(t["ticket_id"] for t in tickets)
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_completing_again_returns_the_same_payment_and_tickets(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     booking = await booked_cart(client, event, [(event.seat_ids[0], "Adult")])
     first = await finish(client, booking["payment_id"], "complete")
     assert first.status_code == 200
-    state = await db_state(session, payment_id=booking["payment_id"])
+    state = await db_state(db, payment_id=booking["payment_id"])
     clock.advance(seconds=3600)  # long after the deadline: a completed payment never expires
     second = await finish(client, booking["payment_id"], "complete")
     assert second.status_code == 200, second.text
     assert second.json() == first.json()
-    assert await db_state(session, payment_id=booking["payment_id"]) == state
+    assert await db_state(db, payment_id=booking["payment_id"]) == state
     assert await get_payment(client, booking["payment_id"]) == first.json()
     assert await status_of(client, event, event.seat_ids[0]) == "sold"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_completing_then_rebooking_the_cart_returns_the_completed_payment(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     booking = await booked_cart(client, event, [(event.seat_ids[0], "Adult")])
     assert (await finish(client, booking["payment_id"], "complete")).status_code == 200
@@ -247,14 +247,14 @@ async def test_completing_then_rebooking_the_cart_returns_the_completed_payment(
     assert again.status_code == 200, again.text
     assert again.json()["payment_id"] == booking["payment_id"]
     assert again.json()["status"] == "completed"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 # --- Failing ---------------------------------------------------------------------------------
 
 
 async def test_failed_payment_frees_the_seats_for_a_new_cart(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seats = event.seat_ids[:2]
     booking = await booked_cart(client, event, [(s, "Adult") for s in seats])
@@ -281,7 +281,7 @@ async def test_failed_payment_frees_the_seats_for_a_new_cart(
     assert cart["payment_id"] == booking["payment_id"]
     assert cart["expires_at"] is None
 
-    state = await db_state(session, payment_id=booking["payment_id"])
+    state = await db_state(db, payment_id=booking["payment_id"])
     assert state["payment"][0] == "failed"
     assert state["cart"] == "failed"
     assert state["seats"] == []  # no seat belongs to the failed cart any more
@@ -298,16 +298,16 @@ async def test_failed_payment_frees_the_seats_for_a_new_cart(
         assert await status_of(client, event, seat) == "sold"
     # The old payment is untouched by the new one's success.
     assert (await get_payment(client, booking["payment_id"]))["status"] == "failed"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_failing_again_returns_the_same_payment(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     booking = await booked_cart(client, event, [(event.seat_ids[0], "Adult")])
     first = await finish(client, booking["payment_id"], "failed")
     assert first.status_code == 200
-    state = await db_state(session, payment_id=booking["payment_id"])
+    state = await db_state(db, payment_id=booking["payment_id"])
     # Someone else takes the freed seat; repeating the failure must not disturb them.
     other = new_cart()
     await hold(client, other, event, event.seat_ids[0])
@@ -315,10 +315,10 @@ async def test_failing_again_returns_the_same_payment(
     second = await finish(client, booking["payment_id"], "failed")
     assert second.status_code == 200, second.text
     assert second.json() == first.json()
-    assert await db_state(session, payment_id=booking["payment_id"]) == state
+    assert await db_state(db, payment_id=booking["payment_id"]) == state
     assert await status_of(client, event, event.seat_ids[0]) == "held"
     assert len((await get_cart(client, other))["items"]) == 1
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 @pytest.mark.parametrize(("first", "second"), [("complete", "failed"), ("failed", "complete")])
@@ -326,7 +326,7 @@ async def test_the_opposite_outcome_on_a_finished_payment_is_refused(
     client: httpx.AsyncClient,
     event: EventFixture,
     clock: FakeClock,
-    session: AsyncSession,
+    db: Database,
     first: str,
     second: str,
 ) -> None:
@@ -335,22 +335,22 @@ async def test_the_opposite_outcome_on_a_finished_payment_is_refused(
     payment_id = booking["payment_id"]
     done = await finish(client, payment_id, first)
     assert done.status_code == 200
-    state = await db_state(session, payment_id=payment_id)
+    state = await db_state(db, payment_id=payment_id)
     seat_before = await status_of(client, event, seat)
     clock.advance(seconds=10)
 
     body = problem(await finish(client, payment_id, second), 409, "PAYMENT_FINALIZED")
     assert body["payment_id"] == payment_id
     assert await get_payment(client, payment_id) == done.json()
-    assert await db_state(session, payment_id=payment_id) == state
+    assert await db_state(db, payment_id=payment_id) == state
     assert await status_of(client, event, seat) == seat_before
     # The first outcome can still be repeated.
     assert (await finish(client, payment_id, first)).json() == done.json()
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_failed_cart_is_not_open_for_changes(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     seat = event.seat_ids[0]
     booking = await booked_cart(client, event, [(seat, "Adult")])
@@ -381,11 +381,11 @@ async def test_failed_cart_is_not_open_for_changes(
     assert await get_cart(client, cart_id) == before
     assert await status_of(client, event, seat) == "available"
     assert await status_of(client, event, event.seat_ids[1]) == "available"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_paid_cart_is_not_open_for_changes(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     seat = event.seat_ids[0]
     booking = await booked_cart(client, event, [(seat, "Adult")])
@@ -406,11 +406,11 @@ async def test_paid_cart_is_not_open_for_changes(
     )
     assert (await get_cart(client, cart_id))["status"] == "paid"
     assert await status_of(client, event, seat) == "sold"
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_payment_outcomes_are_audited(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     sold = await booked_cart(client, event, [(event.seat_ids[0], "Adult")])
     failed = await booked_cart(client, event, [(event.seat_ids[1], "Adult")])
@@ -418,21 +418,21 @@ async def test_payment_outcomes_are_audited(
     await finish(client, failed["payment_id"], "failed")
 
     @query
-    async def actions(session: AsyncSession, *, payment_id: str) -> list[tuple[Any, ...]]:
-        rows = await session.execute(
+    async def actions(conn: AsyncConnection, *, payment_id: str) -> list[tuple[Any, ...]]:
+        rows = await conn.execute(
             sa.select(audit_t.c.action, audit_t.c.from_status, audit_t.c.to_status)
             .where(audit_t.c.payment_id == uuid.UUID(payment_id))
             .order_by(audit_t.c.id)
         )
         return [tuple(r) for r in rows]
 
-    assert await actions(session, payment_id=sold["payment_id"]) == [
+    assert await actions(db, payment_id=sold["payment_id"]) == [
         ("seat_booked", "held", "booked"),
         ("payment_created", None, "pending"),
         ("seat_sold", "booked", "sold"),
         ("payment_completed", "pending", "completed"),
     ]
-    assert await actions(session, payment_id=failed["payment_id"]) == [
+    assert await actions(db, payment_id=failed["payment_id"]) == [
         ("seat_booked", "held", "booked"),
         ("payment_created", None, "pending"),
         ("seat_released", "booked", "available"),

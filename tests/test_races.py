@@ -10,7 +10,6 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.api import add_seat, book, new_cart
 from tests.conftest import FakeClock
@@ -23,6 +22,7 @@ from tests.races import (
     postgres_activity,
     race,
 )
+from ticketing.db import Database
 from ticketing.settings import Settings
 
 CLIENTS = 50
@@ -39,16 +39,16 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now, rows=4, seats_per_row=10)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now, rows=4, seats_per_row=10)
 
 
 async def test_fifty_carts_one_seat_exactly_one_wins(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     adult = event.price_ids["Adult"]
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    snapshot = functools.partial(postgres_activity, session) if postgres else None
+    postgres = db.dialect == "postgresql"
+    snapshot = functools.partial(postgres_activity, db) if postgres else None
     for round_number in range(ROUNDS):
         seat = event.seat_ids[round_number]
         carts = [new_cart() for _ in range(CLIENTS)]
@@ -65,17 +65,17 @@ async def test_fifty_carts_one_seat_exactly_one_wins(
             cart for cart in carts if (await client.get(f"/orders/carts/{cart}")).json()["items"]
         ]
         assert len(holders) == 1
-        await assert_invariants(session)
+        await assert_invariants(db)
 
 
 async def test_control_naive_claim_sells_one_seat_many_times(
-    app: FastAPI, event: EventFixture, clock: FakeClock, session: AsyncSession
+    app: FastAPI, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seat = event.seat_ids[-1]
 
     async def attempt(_: int) -> str:
         return await naive_claim_seat(
-            app.state.engine,
+            app.state.db.engine,
             event_id=event.event_id,
             seat_id=seat,
             cart_id=uuid.uuid4(),
@@ -85,7 +85,7 @@ async def test_control_naive_claim_sells_one_seat_many_times(
     tally = await race(CLIENTS, attempt)
     assert tally["ok"] > 1, f"the naive claim should have double-sold, got {tally}"
     # And the invariant query notices the damage too.
-    assert "taken seat without an active item of its cart" in await violations(session)
+    assert "taken seat without an active item of its cart" in await violations(db)
 
 
 async def _booked_payment(client: httpx.AsyncClient, event: EventFixture, seat: int) -> str:
@@ -101,7 +101,7 @@ async def _booked_payment(client: httpx.AsyncClient, event: EventFixture, seat: 
 
 
 async def test_complete_and_fail_fired_together_exactly_one_wins(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     seen_winners = set()
     for round_number in range(ROUNDS):
@@ -125,7 +125,7 @@ async def test_complete_and_fail_fired_together_exactly_one_wins(
         )
         (seat,) = [s for s in seat_state.json() if s["seat_id"] == event.seat_ids[round_number]]
         assert seat["status"]["name"] == ("sold" if winner == "complete" else "available")
-        await assert_invariants(session)
+        await assert_invariants(db)
 
 
 async def test_control_naive_payment_finish_lets_both_outcomes_win(
@@ -136,7 +136,7 @@ async def test_control_naive_payment_finish_lets_both_outcomes_win(
 
     async def attempt(index: int) -> str:
         return await naive_finish_payment(
-            app.state.engine, payment_id=payment_id, outcome=calls[index]
+            app.state.db.engine, payment_id=payment_id, outcome=calls[index]
         )
 
     tally = await race(len(calls), attempt)
@@ -146,7 +146,7 @@ async def test_control_naive_payment_finish_lets_both_outcomes_win(
 
 
 async def test_thirty_adds_to_one_cart_stop_at_its_limit(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient, event: EventFixture, db: Database, settings: Settings
 ) -> None:
     """One cart, thirty different seats added at once: the cart's lock orders them, and each
     add counts the holds committed before it, so exactly the limit gets in."""
@@ -163,11 +163,11 @@ async def test_thirty_adds_to_one_cart_stop_at_its_limit(
     assert tally == {"ok": limit, "CART_LIMIT": clients - limit}, tally
     items = (await client.get(f"/orders/carts/{cart}")).json()["items"]
     assert len(items) == limit
-    await assert_invariants(session)
+    await assert_invariants(db)
 
 
 async def test_adds_racing_a_booking_of_the_same_cart_are_booked_or_refused(
-    client: httpx.AsyncClient, event: EventFixture, session: AsyncSession
+    client: httpx.AsyncClient, event: EventFixture, db: Database
 ) -> None:
     """A booking and eight adds to the same cart at once: an add that got in before the booking
     is booked with it, one after it is refused (CART_NOT_OPEN); no seat is left held."""
@@ -200,4 +200,4 @@ async def test_adds_racing_a_booking_of_the_same_cart_are_booked_or_refused(
         if seat["status"]["id"] == 2
     ]
     assert held == []  # booked with the cart, or never taken
-    await assert_invariants(session)
+    await assert_invariants(db)

@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from rest.app import create_app
 from tests.api import new_cart, problem
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.graphql_client import GRAPHQL_PATH
+from ticketing.db import Database
 from ticketing.settings import Settings
 
 LIMIT = 4096
@@ -37,8 +37,8 @@ async def small(small_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def event(session: AsyncSession, clock: FakeClock) -> EventFixture:
-    return await make_event(session, now=clock.now)
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    return await make_event(db, now=clock.now)
 
 
 def _chunks(body: bytes, size: int = 1000) -> AsyncIterator[bytes]:

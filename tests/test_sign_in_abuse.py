@@ -18,12 +18,13 @@ import redis.asyncio
 import sqlalchemy as sa
 from argon2 import Parameters, PasswordHasher, Type, extract_parameters
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from rest.app import create_app
 from tests.accounts import PASSWORD
 from tests.conftest import IN_CI, FakeClock
 from tests.graphql_client import gql, gql_raw
+from tests.sql import fetch
+from ticketing.db import Database
 from ticketing.models import user_t
 from ticketing.settings import Settings
 
@@ -109,7 +110,7 @@ TWO_AUTHENTICATIONS = {
 
 @pytest.mark.parametrize("document", TWO_AUTHENTICATIONS.values(), ids=TWO_AUTHENTICATIONS.keys())
 async def test_two_authentication_mutations_in_one_operation_are_refused_unrun(
-    client: httpx.AsyncClient, session: AsyncSession, hashing: Hashing, document: str
+    client: httpx.AsyncClient, db: Database, hashing: Hashing, document: str
 ) -> None:
     registered = await client.post(
         "/auth/register", json={"email": "twice@x.io", "password": PASSWORD}
@@ -127,7 +128,7 @@ async def test_two_authentication_mutations_in_one_operation_are_refused_unrun(
     # nothing ran: no password was hashed or checked, no account was made
     assert hashing.hashed == 0
     assert hashing.verified == []
-    emails = (await session.execute(sa.select(user_t.c.email))).scalars().all()
+    emails = [row.email for row in await fetch(db, sa.select(user_t.c.email))]
     assert emails == ["twice@x.io"]
 
 

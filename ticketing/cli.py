@@ -14,28 +14,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ticketing import signatures
-from ticketing.db import create_engine, create_sessionmaker
+from ticketing.accounts import accounts
+from ticketing.db import Database
 from ticketing.demo import is_empty, seed_demo, seed_stadium
 from ticketing.domain import Role
 from ticketing.errors import TicketingError
 from ticketing.migrate import upgrade
+from ticketing.payments import signatures
 from ticketing.serve import reuse_port_supported, serve_workers
-from ticketing.services import accounts
 from ticketing.settings import Settings
 
 
 async def _migrate(settings: Settings, *, demo: bool = False) -> None:
-    engine = create_engine(settings)
+    db = Database.of(settings)
     try:
-        await upgrade(engine)
-        if demo:
-            async with create_sessionmaker(engine)() as session:
-                if await is_empty(session):
-                    await seed_demo(session, now=datetime.now(UTC))
-                    print("seeded the demo venue and two events", file=sys.stderr)
+        await upgrade(db.engine)
+        if demo and await is_empty(db):
+            await seed_demo(db, now=datetime.now(UTC))
+            print("seeded the demo venue and two events", file=sys.stderr)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 async def _seed(
@@ -46,21 +44,20 @@ async def _seed(
     name: str,
     section_size: int | None,
 ) -> None:
-    engine = create_engine(settings)
+    db = Database.of(settings)
     try:
-        await upgrade(engine)
-        async with create_sessionmaker(engine)() as session:
-            seeded = await seed_stadium(
-                session,
-                seats=seats,
-                general_admission=general_admission,
-                name=name,
-                now=datetime.now(UTC),
-                section_size=section_size,
-            )
+        await upgrade(db.engine)
+        seeded = await seed_stadium(
+            db,
+            seats=seats,
+            general_admission=general_admission,
+            name=name,
+            now=datetime.now(UTC),
+            section_size=section_size,
+        )
         print(json.dumps({"venue_id": seeded.venue_id, "event_id": seeded.event_id}))
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 PASSWORD_VARIABLE = "TICKETING_USER_PASSWORD"  # noqa: S105 (a variable name)
@@ -81,27 +78,26 @@ def _password() -> str:
 
 
 async def _users(settings: Settings, args: argparse.Namespace) -> None:
-    engine = create_engine(settings)
+    db = Database.of(settings)
     try:
-        await upgrade(engine)
-        async with create_sessionmaker(engine)() as session:
-            if args.users_command == "create":
-                user = await accounts.register(
-                    session,
-                    email=args.email,
-                    password=_password(),
-                    now=datetime.now(UTC),
-                    policy=settings.auth_policy,
-                    role=Role.MANAGER if args.manager else Role.CUSTOMER,
-                    client=None,  # an operator at the console, not a network client
-                )
-            else:
-                user = await accounts.promote(session, email=args.email)
+        await upgrade(db.engine)
+        if args.users_command == "create":
+            user = await accounts.register(
+                db,
+                email=args.email,
+                password=_password(),
+                now=datetime.now(UTC),
+                policy=settings.auth_policy,
+                role=Role.MANAGER if args.manager else Role.CUSTOMER,
+                client=None,  # an operator at the console, not a network client
+            )
+        else:
+            user = await accounts.promote(db, email=args.email)
         print(json.dumps({"id": user.id, "email": user.email, "role": user.role.value}))
     except TicketingError as exc:
         raise SystemExit(f"users {args.users_command}: {exc.message}") from None
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ticketing.db import command, query
 from ticketing.domain import SectionKind
+from ticketing.management.manifest import RowSpec, SectionSpec, insert_event, insert_venue, row_name
 from ticketing.models import venue_t
-from ticketing.services.manifest import RowSpec, SectionSpec, insert_event, insert_venue, row_name
 
 DEMO_VENUE = "Harbour Point Concert Hall"
 PRICE_LEVELS = ("Adult", "Child", "VIP")
@@ -47,15 +47,15 @@ def _prices(table: dict[str, tuple[str, str, str]]) -> dict[str, dict[str, Decim
 
 
 @query
-async def is_empty(session: AsyncSession) -> bool:
-    return await session.scalar(sa.select(sa.func.count()).select_from(venue_t)) == 0
+async def is_empty(conn: AsyncConnection) -> bool:
+    return await conn.scalar(sa.select(sa.func.count()).select_from(venue_t)) == 0
 
 
 @command
-async def seed_demo(session: AsyncSession, *, now: datetime) -> list[SeededEvent]:
+async def seed_demo(conn: AsyncConnection, *, now: datetime) -> list[SeededEvent]:
     """A named hall with three seated sections of lettered rows, a standing floor, two concerts."""
     venue_id = await insert_venue(
-        session,
+        conn,
         name=DEMO_VENUE,
         city="Lisbon",
         timezone="Europe/Lisbon",
@@ -68,7 +68,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> list[SeededEvent
         now=now,
     )
     concert = await insert_event(
-        session,
+        conn,
         venue_id=venue_id,
         name="The Midnight Owls: Live in Concert",
         starts_at=_evening(now, days=21, hour=20),
@@ -85,7 +85,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> list[SeededEvent
         now=now,
     )
     orchestra = await insert_event(
-        session,
+        conn,
         venue_id=venue_id,
         name="Lisbon Chamber Orchestra: Winter Nights",
         starts_at=_evening(now, days=45, hour=19, minute=30),
@@ -136,7 +136,7 @@ def stadium_sections(
 
 @command
 async def seed_stadium(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     seats: int,
     general_admission: int,
@@ -146,10 +146,10 @@ async def seed_stadium(
 ) -> SeededEvent:
     sections = stadium_sections(seats, general_admission, section_size=section_size)
     venue_id = await insert_venue(
-        session, name=name, city="", timezone="UTC", sections=sections, now=now
+        conn, name=name, city="", timezone="UTC", sections=sections, now=now
     )
     event_id = await insert_event(
-        session,
+        conn,
         venue_id=venue_id,
         name=f"{name}: Opening Night",
         starts_at=_evening(now, days=30, hour=20),

@@ -14,9 +14,9 @@ import orjson
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import command, dialect_name, short_command, short_query
+from ticketing.db import KeptRefusal, command
 from ticketing.domain import Principal
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.models import idempotency_t
@@ -63,10 +63,6 @@ def once(
     )
 
 
-class _TakenError(Exception):
-    """The key was claimed by a request that committed first: its answer is the one to give."""
-
-
 def _alive(now: datetime) -> sa.ColumnElement[bool]:
     return idempotency_t.c.created_at > now - KEPT_FOR
 
@@ -75,16 +71,50 @@ def _upsert(dialect: str) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-async def claim(session: AsyncSession, once: Once | None, *, now: datetime) -> None:
-    """Inside the command's transaction, before anything else it locks: take the key, or raise
-    `_TakenError` when another request holds it. A concurrent request with the same key waits here
-    (the key's unique index) until the first commits, and then gives the first's answer."""
+async def within(
+    conn: AsyncConnection,
+    once: Once | None,
+    codec: TypeAdapter[T],
+    body: Callable[[], Awaitable[T]],
+    *,
+    now: datetime,
+) -> T:
+    """Run the command's `body` in its transaction, unless its key has an answer already.
+
+    The key is taken first, before anything the command locks: a concurrent request with the
+    same key waits for it (the key's unique index), then gives the first request's answer. The
+    answer is kept in the same transaction; a refusal too: its changes are rolled back to a
+    savepoint, the refusal is written, and the transaction commits (`KeptRefusal`).
+    """
     if once is None:
-        return
-    insert = _upsert(await dialect_name(session))(idempotency_t).values(
+        return await body()
+    kept = await _take(conn, once, now=now)
+    if kept is not None:
+        return _replay(kept, once=once, codec=codec)
+    try:
+        async with conn.begin_nested():
+            answer = await body()
+    except TicketingError as refusal:
+        if refusal.code in _NOT_KEPT:
+            raise
+        await _keep(conn, once, {"refusal": _refusal_record(refusal)})
+        raise KeptRefusal(refusal) from refusal
+    await _keep(conn, once, {"answer": codec.dump_python(answer, mode="json")})
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    fingerprint: str
+    answer: dict[str, Any] | None
+
+
+async def _take(conn: AsyncConnection, once: Once, *, now: datetime) -> _Kept | None:
+    """Take the key (None), or the answer kept under it."""
+    insert = _upsert(conn.dialect.name)(idempotency_t).values(
         scope=once.scope, key=once.key, fingerprint=once.fingerprint, created_at=now
     )
-    taken = await session.scalar(
+    taken = await conn.scalar(
         insert.on_conflict_do_update(
             index_elements=["scope", "key"],
             # a key older than a day is forgotten: it may be used again
@@ -92,100 +122,10 @@ async def claim(session: AsyncSession, once: Once | None, *, now: datetime) -> N
             where=sa.not_(_alive(now)),
         ).returning(idempotency_t.c.id)
     )
-    if taken is None:
-        raise _TakenError
-
-
-async def keep(session: AsyncSession, once: Once | None, answer: T, codec: TypeAdapter[T]) -> T:
-    """At the end of the command's transaction: the answer a retry with the key will get."""
-    if once is not None:
-        await session.execute(
-            sa.update(idempotency_t)
-            .where(idempotency_t.c.scope == once.scope, idempotency_t.c.key == once.key)
-            .values(answer=_encode({"answer": codec.dump_python(answer, mode="json")}))
-        )
-    return answer
-
-
-async def run_once(
-    session: AsyncSession,
-    once: Once | None,
-    codec: TypeAdapter[T],
-    attempt: Callable[[], Awaitable[T]],
-    *,
-    now: datetime,
-) -> T:
-    """Run the command (`attempt`, which calls `claim` and `keep` in its transaction), or give
-    the answer kept for its key. A refusal is kept too, in a transaction of its own (the
-    command's rolled back), unless a concurrent request with the key got an answer first."""
-    if once is None:
-        return await attempt()
-    kept = await _kept_answer(session, once=once, now=now)
-    if kept is None:
-        try:
-            return await attempt()
-        except _TakenError:
-            kept = await _kept_answer(session, once=once, now=now)
-        except TicketingError as refusal:
-            if refusal.code in _NOT_KEPT:
-                raise
-            kept = await _keep_refusal(session, once=once, refusal=refusal, now=now)
-    if kept is None:  # pragma: no cover - taken by a commit, so kept; forgotten within a day
-        raise TicketingError(ErrorCode.SERVICE_BUSY, "Retry in a moment.")
-    return _replay(kept, once=once, codec=codec)
-
-
-@dataclass(frozen=True, slots=True)
-class _Kept:
-    fingerprint: str
-    answer: dict[str, Any] | None  # None while the first request is still running
-
-
-@short_query
-async def _kept_answer(session: AsyncSession, *, once: Once, now: datetime) -> _Kept | None:
-    row = (
-        await session.execute(
-            sa.select(idempotency_t.c.fingerprint, idempotency_t.c.answer).where(
-                idempotency_t.c.scope == once.scope,
-                idempotency_t.c.key == once.key,
-                _alive(now),
-            )
-        )
-    ).one_or_none()
-    if row is None:
+    if taken is not None:
         return None
-    return _Kept(row.fingerprint, None if row.answer is None else orjson.loads(row.answer))
-
-
-@short_command
-async def _keep_refusal(
-    session: AsyncSession, *, once: Once, refusal: TicketingError, now: datetime
-) -> _Kept | None:
-    answer = {
-        "refusal": {
-            "code": refusal.code.value,
-            "message": refusal.message,
-            "field": list(refusal.field) if refusal.field else None,
-            "context": refusal.context,
-        }
-    }
-    insert = _upsert(await dialect_name(session))(idempotency_t).values(
-        scope=once.scope,
-        key=once.key,
-        fingerprint=once.fingerprint,
-        created_at=now,
-        answer=_encode(answer),
-    )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["scope", "key"],
-            set_={"fingerprint": once.fingerprint, "created_at": now, "answer": _encode(answer)},
-            where=sa.not_(_alive(now)),
-        )
-    )
-    # ours, or the answer of a request with the same key that committed first
     row = (
-        await session.execute(
+        await conn.execute(
             sa.select(idempotency_t.c.fingerprint, idempotency_t.c.answer).where(
                 idempotency_t.c.scope == once.scope, idempotency_t.c.key == once.key
             )
@@ -194,13 +134,30 @@ async def _keep_refusal(
     return _Kept(row.fingerprint, None if row.answer is None else orjson.loads(row.answer))
 
 
+async def _keep(conn: AsyncConnection, once: Once, answer: dict[str, Any]) -> None:
+    await conn.execute(
+        sa.update(idempotency_t)
+        .where(idempotency_t.c.scope == once.scope, idempotency_t.c.key == once.key)
+        .values(answer=orjson.dumps(answer, default=str).decode())
+    )
+
+
+def _refusal_record(refusal: TicketingError) -> dict[str, Any]:
+    return {
+        "code": refusal.code.value,
+        "message": refusal.message,
+        "field": list(refusal.field) if refusal.field else None,
+        "context": refusal.context,
+    }
+
+
 def _replay(kept: _Kept, *, once: Once, codec: TypeAdapter[T]) -> T:
     if kept.fingerprint != once.fingerprint:
         raise TicketingError(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
             f"This {KEY_HEADER} was used for another request; use a new key for a new request.",
         )
-    if kept.answer is None:  # pragma: no cover - answers are kept in the claiming transaction
+    if kept.answer is None:  # pragma: no cover - a key is taken and answered in one transaction
         raise TicketingError(ErrorCode.SERVICE_BUSY, "Retry in a moment.")
     refusal = kept.answer.get("refusal")
     if refusal is not None:
@@ -213,14 +170,10 @@ def _replay(kept: _Kept, *, once: Once, codec: TypeAdapter[T]) -> T:
     return codec.validate_python(kept.answer["answer"])
 
 
-def _encode(answer: dict[str, Any]) -> str:
-    return orjson.dumps(answer, default=str).decode()
-
-
 @command
-async def forget_old_keys(session: AsyncSession, *, now: datetime) -> int:
+async def forget_old_keys(conn: AsyncConnection, *, now: datetime) -> int:
     """Delete keys kept for longer than a day (the sweep)."""
-    deleted = await session.execute(
+    deleted = await conn.execute(
         sa.delete(idempotency_t).where(sa.not_(_alive(now))).returning(idempotency_t.c.id)
     )
     return len(deleted.all())

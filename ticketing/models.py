@@ -178,13 +178,6 @@ class EventSection(SQLModel, table=True):
     kind: str = Field(max_length=20)
     capacity: int = 0
     position: int = 0
-    version: int = Field(
-        default=0,
-        sa_type=sa.BigInteger(),
-        sa_column_kwargs={"server_default": "0"},
-        description="Bumped by every transaction that changes a seat status in this section, "
-        "as its last statement: cached seat maps compare it to stay fresh in every worker.",
-    )
 
 
 class EventRow(SQLModel, table=True):
@@ -224,6 +217,7 @@ class EventSeat(SQLModel, table=True):
             ["event_id", "section_id"], ["event_section.event_id", "event_section.section_id"]
         ),
         sa.Index("ix_event_seat_event_section", "event_id", "section_id"),
+        sa.Index("ix_event_seat_event_changed_in", "event_id", "changed_in"),
         sa.CheckConstraint("(status IN (1, 5)) = (cart_id IS NULL)", name="cart_iff_taken"),
         sa.CheckConstraint("(status IN (2, 3)) = (expires_at IS NOT NULL)", name="deadline"),
     )
@@ -239,6 +233,13 @@ class EventSeat(SQLModel, table=True):
     status: int = Field(default=1, foreign_key="seat_status.id")
     cart_id: uuid.UUID | None = Field(default=None, index=True)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    changed_in: int = Field(
+        default=0,
+        sa_type=sa.BigInteger(),
+        sa_column_kwargs={"server_default": "0"},
+        description="Stamp of the transaction that last changed the status "
+        "(ticketing.inventory.stamps): seat-map caches find what changed since they read.",
+    )
 
 
 class EventSeatPrice(SQLModel, table=True):

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     # The secret shared with the payment provider: its callbacks are signed with it
-    # (ticketing.signatures). Unset: test payments, anyone may complete a payment.
+    # (ticketing.payments.signatures). Unset: test payments, anyone may complete a payment.
     payment_secret: SecretStr | None = None
     payment_signature_tolerance_seconds: int = Field(default=300, gt=0)
     # When false, booking a cart needs a signed-in customer (401 AUTH_REQUIRED otherwise).

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from rest.deps import AuthPolicyDep, ClientDep, CustomerDep, NowDep, SessionDep, bearer_token
+from rest.deps import AuthPolicyDep, ClientDep, CustomerDep, DbDep, NowDep, bearer_token
 from rest.problems import problem_responses
 from rest.schemas import CartOut, OrdersOut, PaymentOut, RegisterIn, TokenOut, UserOut
+from ticketing.accounts import accounts
 from ticketing.errors import ErrorCode
-from ticketing.services import accounts, carts, payments
+from ticketing.orders import carts
+from ticketing.payments import payments
 
 router = APIRouter(tags=["accounts"])
 SIGNED_IN = problem_responses(ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_TOKEN)
@@ -25,10 +27,10 @@ SIGNED_IN = problem_responses(ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_TOKEN)
     responses=problem_responses(ErrorCode.EMAIL_TAKEN, ErrorCode.TOO_MANY_ATTEMPTS),
 )
 async def register(
-    body: RegisterIn, session: SessionDep, now: NowDep, policy: AuthPolicyDep, client: ClientDep
+    body: RegisterIn, db: DbDep, now: NowDep, policy: AuthPolicyDep, client: ClientDep
 ) -> UserOut:
     user = await accounts.register(
-        session, email=body.email, password=body.password, now=now, policy=policy, client=client
+        db, email=body.email, password=body.password, now=now, policy=policy, client=client
     )
     return UserOut.of(user)
 
@@ -49,14 +51,14 @@ async def sign_in(
     # an empty field counts as a missing one.
     username: Annotated[str, Form(min_length=1, description="The account's email.")],
     password: Annotated[str, Form(min_length=1, json_schema_extra={"format": "password"})],
-    session: SessionDep,
+    db: DbDep,
     now: NowDep,
     policy: AuthPolicyDep,
     client: ClientDep,
     grant_type: Annotated[str, Form(pattern="^password$")] = "password",  # a form has no null
 ) -> TokenOut:
     token = await accounts.sign_in(
-        session,
+        db,
         email=username,
         password=password,
         now=now,
@@ -72,18 +74,16 @@ async def sign_in(
     summary="Sign out: revoke the bearer token of this request",
     responses=SIGNED_IN,
 )
-async def sign_out(
-    request: Request, _customer: CustomerDep, session: SessionDep, now: NowDep
-) -> Response:
+async def sign_out(request: Request, _customer: CustomerDep, db: DbDep, now: NowDep) -> Response:
     token = bearer_token(request)
     assert token is not None  # CustomerDep authenticated it
-    await accounts.sign_out(session, token=token, now=now)
+    await accounts.sign_out(db, token=token, now=now)
     return Response(status_code=204)
 
 
 @router.get("/me", summary="The signed-in account", responses=SIGNED_IN)
-async def me(customer: CustomerDep, session: SessionDep) -> UserOut:
-    return UserOut.of(await accounts.get_user(session, user_id=customer.user_id))
+async def me(customer: CustomerDep, db: DbDep) -> UserOut:
+    return UserOut.of(await accounts.get_user(db, user_id=customer.user_id))
 
 
 @router.get(
@@ -91,9 +91,9 @@ async def me(customer: CustomerDep, session: SessionDep) -> UserOut:
     summary="The signed-in customer's carts and payments (with tickets)",
     responses=SIGNED_IN,
 )
-async def my_orders(customer: CustomerDep, session: SessionDep, now: NowDep) -> OrdersOut:
-    found_carts = await carts.list_carts(session, owner=customer, now=now)
-    found_payments = await payments.list_payments(session, owner=customer, now=now)
+async def my_orders(customer: CustomerDep, db: DbDep, now: NowDep) -> OrdersOut:
+    found_carts = await carts.list_carts(db, owner=customer, now=now)
+    found_payments = await payments.list_payments(db, owner=customer, now=now)
     return OrdersOut(
         carts=[CartOut.of(c) for c in found_carts],
         payments=[PaymentOut.of(p) for p in found_payments],

@@ -10,11 +10,11 @@ from pydantic import AwareDatetime
 from rest.deps import (
     SIGN_IN_OPTIONAL,
     AsciiId,
+    DbDep,
     EventId,
     InstantText,
     NowDep,
     SectionId,
-    SessionDep,
     VenueId,
     ViewerDep,
     viewer_of,
@@ -30,9 +30,9 @@ from rest.seatmaps import (
     section_etag,
     section_seats_json,
 )
+from ticketing.catalog import queries as catalog
 from ticketing.errors import ErrorCode
 from ticketing.inputs import MAX_ID
-from ticketing.services import catalog
 
 router = APIRouter(tags=["catalog"])
 seat_maps = APIRouter(tags=["catalog"])
@@ -44,18 +44,18 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/venues", summary="List venues")
-async def list_venues(session: SessionDep) -> list[VenueOut]:
-    return [VenueOut.of(v) for v in await catalog.list_venues(session)]
+async def list_venues(db: DbDep) -> list[VenueOut]:
+    return [VenueOut.of(v) for v in await catalog.list_venues(db)]
 
 
 @router.get("/venues/{venue_id}", summary="One venue", responses=NOT_FOUND)
-async def get_venue(venue_id: VenueId, session: SessionDep) -> VenueOut:
-    return VenueOut.of(await catalog.get_venue(session, venue_id=venue_id))
+async def get_venue(venue_id: VenueId, db: DbDep) -> VenueOut:
+    return VenueOut.of(await catalog.get_venue(db, venue_id=venue_id))
 
 
 @router.get("/venues/{venue_id}/sections", summary="A venue's sections", responses=NOT_FOUND)
-async def list_venue_sections(venue_id: VenueId, session: SessionDep) -> list[SectionOut]:
-    sections = await catalog.list_venue_sections(session, venue_id=venue_id)
+async def list_venue_sections(venue_id: VenueId, db: DbDep) -> list[SectionOut]:
+    sections = await catalog.list_venue_sections(db, venue_id=venue_id)
     return [SectionOut.of(s) for s in sections]
 
 
@@ -66,7 +66,7 @@ async def list_venue_sections(venue_id: VenueId, session: SessionDep) -> list[Se
     openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def list_events(
-    session: SessionDep,
+    db: DbDep,
     viewer: ViewerDep,
     venue_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only events at this venue."), AsciiId
@@ -78,7 +78,7 @@ async def list_events(
     ] = None,
 ) -> list[EventOut]:
     events = await catalog.list_events(
-        session, venue_id=venue_id, starts_after=starts_after, viewer=viewer
+        db, venue_id=venue_id, starts_after=starts_after, viewer=viewer
     )
     return [EventOut.of(e) for e in events]
 
@@ -89,8 +89,8 @@ async def list_events(
     responses=NOT_FOUND,
     openapi_extra=SIGN_IN_OPTIONAL,
 )
-async def get_event(event_id: EventId, session: SessionDep, viewer: ViewerDep) -> EventOut:
-    return EventOut.of(await catalog.get_event(session, event_id=event_id, viewer=viewer))
+async def get_event(event_id: EventId, db: DbDep, viewer: ViewerDep) -> EventOut:
+    return EventOut.of(await catalog.get_event(db, event_id=event_id, viewer=viewer))
 
 
 @router.get(
@@ -100,9 +100,9 @@ async def get_event(event_id: EventId, session: SessionDep, viewer: ViewerDep) -
     openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def list_event_sections(
-    event_id: EventId, session: SessionDep, now: NowDep, viewer: ViewerDep
+    event_id: EventId, db: DbDep, now: NowDep, viewer: ViewerDep
 ) -> list[EventSectionOut]:
-    sections = await catalog.list_event_sections(session, event_id=event_id, now=now, viewer=viewer)
+    sections = await catalog.list_event_sections(db, event_id=event_id, now=now, viewer=viewer)
     return [EventSectionOut.of_event(s) for s in sections]
 
 
@@ -118,8 +118,9 @@ async def list_event_sections(
 async def event_seat_map(event_id: EventId, request: Request) -> Response:
     # No injected dependencies on the hot seat routes: each costs FastAPI work per request.
     state = request.app.state
+    freshness = await state.seat_maps.check(event_id, viewer=await viewer_of(request))
     seat_map = await state.seat_maps.event_map(
-        event_id=event_id, now=state.clock(), viewer=await viewer_of(request)
+        event_id=event_id, now=state.clock(), freshness=freshness
     )
     memo = event_map_memo(seat_map)
     encoded: bytes | None = memo.get("json")
@@ -142,11 +143,9 @@ async def list_section_seats(
     event_id: EventId, section_id: SectionId, request: Request
 ) -> Response:
     app_state = request.app.state
+    freshness = await app_state.seat_maps.check(event_id, viewer=await viewer_of(request))
     state = await app_state.seat_maps.section(
-        event_id=event_id,
-        section_id=section_id,
-        now=app_state.clock(),
-        viewer=await viewer_of(request),
+        event_id=event_id, section_id=section_id, now=app_state.clock(), freshness=freshness
     )
     memo = state.memo.setdefault("rest_list_http", {})
     return cached_json(request, section_etag(state), memo, lambda: section_seats_json(state))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from rest.deps import SessionDep
+from rest.deps import DbDep
 from rest.problems import problem_responses
 from rest.schemas import HealthOut
+from ticketing.db import health as system
 from ticketing.errors import ErrorCode
-from ticketing.services import system
 
 router = APIRouter(tags=["health"])
 
@@ -18,6 +18,6 @@ router = APIRouter(tags=["health"])
     summary="The service and its database answer",
     responses=problem_responses(ErrorCode.INTERNAL_ERROR),
 )
-async def health(session: SessionDep, request: Request) -> HealthOut:
-    await system.database_answers(session)
+async def health(db: DbDep, request: Request) -> HealthOut:
+    await system.database_answers(db)
     return HealthOut(status="ok", payments=request.app.state.settings.payment_policy.mode)

@@ -10,21 +10,21 @@ from rest.deps import (
     SERVICE_CALL,
     SIGN_IN_OPTIONAL,
     CartId,
+    DbDep,
     EventId,
     IdempotencyKeyDep,
     NowDep,
     PolicyDep,
     SeatId,
-    SessionDep,
     ViewerDep,
     service_call,
 )
 from rest.problems import problem_responses
 from rest.schemas import AddGeneralAdmissionIn, AddSeatIn, BookingOut, CartOut, PaymentOut
-from ticketing import signatures
 from ticketing.domain import Principal, ProviderSignature
 from ticketing.errors import ErrorCode
-from ticketing.services import carts, payments
+from ticketing.orders import booking, carts, holds
+from ticketing.payments import payments, signatures
 
 router = APIRouter()
 
@@ -36,8 +36,8 @@ router = APIRouter()
     responses=problem_responses(),
     openapi_extra=SIGN_IN_OPTIONAL,
 )
-async def get_cart(cart_id: CartId, session: SessionDep, now: NowDep, viewer: ViewerDep) -> CartOut:
-    return CartOut.of(await carts.get_cart(session, cart_id=cart_id, now=now, caller=viewer))
+async def get_cart(cart_id: CartId, db: DbDep, now: NowDep, viewer: ViewerDep) -> CartOut:
+    return CartOut.of(await carts.get_cart(db, cart_id=cart_id, now=now, caller=viewer))
 
 
 @router.post(
@@ -57,18 +57,18 @@ async def get_cart(cart_id: CartId, session: SessionDep, now: NowDep, viewer: Vi
 )
 async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOut:
     # The on-sale routes (hold, book, pay) take no injected dependencies (see `service_call`).
-    async with service_call(request) as call:
-        cart = await carts.add_seat_to_cart(
-            call.session,
-            cart_id=cart_id,
-            event_id=body.event_id,
-            seat_id=body.seat_id,
-            price_id=body.price_id,
-            now=call.now,
-            policy=call.policy,
-            caller=call.viewer,
-            idempotency_key=call.idempotency_key,
-        )
+    call = await service_call(request)
+    cart = await holds.add_seat_to_cart(
+        call.db,
+        cart_id=cart_id,
+        event_id=body.event_id,
+        seat_id=body.seat_id,
+        price_id=body.price_id,
+        now=call.now,
+        policy=call.policy,
+        caller=call.viewer,
+        idempotency_key=call.idempotency_key,
+    )
     return CartOut.of(cart)
 
 
@@ -90,14 +90,14 @@ async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOu
 async def add_general_admission(
     cart_id: CartId,
     body: AddGeneralAdmissionIn,
-    session: SessionDep,
+    db: DbDep,
     now: NowDep,
     policy: PolicyDep,
     viewer: ViewerDep,
     key: IdempotencyKeyDep = None,
 ) -> CartOut:
-    cart = await carts.add_general_admission_to_cart(
-        session,
+    cart = await holds.add_general_admission_to_cart(
+        db,
         cart_id=cart_id,
         event_id=body.event_id,
         section_id=body.section_id,
@@ -124,13 +124,13 @@ async def remove_seat(
     cart_id: CartId,
     event_id: EventId,
     seat_id: SeatId,
-    session: SessionDep,
+    db: DbDep,
     now: NowDep,
     viewer: ViewerDep,
     key: IdempotencyKeyDep = None,
 ) -> CartOut:
-    cart = await carts.remove_seat_from_cart(
-        session,
+    cart = await holds.remove_seat_from_cart(
+        db,
         cart_id=cart_id,
         event_id=event_id,
         seat_id=seat_id,
@@ -155,15 +155,15 @@ async def remove_seat(
     openapi_extra=SERVICE_CALL,
 )
 async def book_cart(cart_id: CartId, request: Request) -> BookingOut:
-    async with service_call(request) as call:
-        payment = await carts.book_cart(
-            call.session,
-            cart_id=cart_id,
-            now=call.now,
-            policy=call.policy,
-            caller=call.viewer,
-            idempotency_key=call.idempotency_key,
-        )
+    call = await service_call(request)
+    payment = await booking.book_cart(
+        call.db,
+        cart_id=cart_id,
+        now=call.now,
+        policy=call.policy,
+        caller=call.viewer,
+        idempotency_key=call.idempotency_key,
+    )
     return BookingOut.of(payment)
 
 
@@ -175,10 +175,10 @@ async def book_cart(cart_id: CartId, request: Request) -> BookingOut:
     openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def get_payment(
-    payment_id: uuid.UUID, session: SessionDep, now: NowDep, viewer: ViewerDep
+    payment_id: uuid.UUID, db: DbDep, now: NowDep, viewer: ViewerDep
 ) -> PaymentOut:
     return PaymentOut.of(
-        await payments.get_payment(session, payment_id=payment_id, now=now, caller=viewer)
+        await payments.get_payment(db, payment_id=payment_id, now=now, caller=viewer)
     )
 
 
@@ -214,16 +214,16 @@ def _provider_signature(request: Request, viewer: Principal | None) -> ProviderS
     openapi_extra=SERVICE_CALL,
 )
 async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
-    async with service_call(request) as call:
-        payment = await payments.complete_payment(
-            call.session,
-            payment_id=payment_id,
-            now=call.now,
-            policy=call.payments,
-            signature=_provider_signature(request, call.viewer),
-            caller=call.viewer,
-            idempotency_key=call.idempotency_key,
-        )
+    call = await service_call(request)
+    payment = await payments.complete_payment(
+        call.db,
+        payment_id=payment_id,
+        now=call.now,
+        policy=call.payments,
+        signature=_provider_signature(request, call.viewer),
+        caller=call.viewer,
+        idempotency_key=call.idempotency_key,
+    )
     return PaymentOut.of(payment)
 
 
@@ -237,14 +237,14 @@ async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOu
     openapi_extra=SERVICE_CALL,
 )
 async def fail_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
-    async with service_call(request) as call:
-        payment = await payments.fail_payment(
-            call.session,
-            payment_id=payment_id,
-            now=call.now,
-            policy=call.payments,
-            signature=_provider_signature(request, call.viewer),
-            caller=call.viewer,
-            idempotency_key=call.idempotency_key,
-        )
+    call = await service_call(request)
+    payment = await payments.fail_payment(
+        call.db,
+        payment_id=payment_id,
+        now=call.now,
+        policy=call.payments,
+        signature=_provider_signature(request, call.viewer),
+        caller=call.viewer,
+        idempotency_key=call.idempotency_key,
+    )
     return PaymentOut.of(payment)

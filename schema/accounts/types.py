@@ -11,7 +11,9 @@ from schema.common import Role, UserError, attempt
 from schema.context import Info
 from schema.orders.types import Cart, Payment
 from ticketing import domain
-from ticketing.services import accounts, carts, payments
+from ticketing.accounts import accounts
+from ticketing.orders import carts
+from ticketing.payments import payments
 
 
 @strawberry.type(description="An account: a customer, or a manager (who is a customer too).")

@@ -13,9 +13,9 @@ from schema.catalog.types import Event, EventConnection, EventEdge, PageInfo, Ve
 from schema.common import lookup_id
 from schema.context import Info
 from ticketing import inputs
+from ticketing.catalog import queries as catalog
 from ticketing.errors import TicketingError
 from ticketing.inputs import invalid
-from ticketing.services import catalog
 
 MAX_PAGE = 100
 

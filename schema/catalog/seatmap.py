@@ -16,7 +16,7 @@ import strawberry
 
 from schema.common import lookup_id
 from schema.context import Info
-from ticketing.services.seatmaps import EventSeatMap, SectionLayout, SectionState
+from ticketing.catalog.seatmaps import EventSeatMap, SectionLayout, SectionState
 
 LAYOUT_COLUMNS = ("seat_id", "row_id", "row", "number", "type", "price_set")
 

@@ -11,7 +11,7 @@ import strawberry
 from schema.common import EventStatus, Money, SeatStatus, SeatType, SectionKind, lookup_id
 from schema.context import Info
 from ticketing import domain
-from ticketing.services import management
+from ticketing.management import commands as management
 
 
 @strawberry.type(description="A price level of an event, such as Adult, Child or VIP.")

@@ -1,6 +1,6 @@
 """Manager-only mutations: venues, sections, events, prices, blocked seats, publishing.
 
-Each resolver parses its input and calls one command of `ticketing.services.management`; the
+Each resolver parses its input and calls one command of `ticketing.management.commands`; the
 command checks the role (FORBIDDEN for customers and anonymous callers) before anything else.
 """
 
@@ -18,8 +18,8 @@ from schema.common import SectionKind, UserError, attempt, parse_id
 from schema.context import Info
 from ticketing import domain
 from ticketing.domain import Principal
-from ticketing.services import management
-from ticketing.services.management import RowRequest, SeatPrice, SectionPrice
+from ticketing.management import commands as management
+from ticketing.management.commands import RowRequest, SeatPrice, SectionPrice
 
 T = TypeVar("T")
 

@@ -13,7 +13,8 @@ from schema.common import NO_CURRENCY, CartStatus, Money, PaymentStatus
 from schema.context import Info
 from ticketing import domain
 from ticketing.errors import ErrorCode, TicketingError
-from ticketing.services import carts, payments
+from ticketing.orders import carts
+from ticketing.payments import payments
 
 
 @strawberry.type(description="A seat held, booked or bought in a cart, at the price it was taken.")

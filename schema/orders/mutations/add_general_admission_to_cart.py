@@ -10,7 +10,7 @@ import strawberry
 from schema.common import UserError, attempt, parse_id
 from schema.context import Info
 from schema.orders.types import Cart
-from ticketing.services import carts
+from ticketing.orders import holds
 
 
 @strawberry.input(description="How many places of a general-admission section, at which price.")
@@ -42,7 +42,7 @@ async def add_general_admission_to_cart(
 
     async def run() -> Cart:
         view = await context.call(
-            carts.add_general_admission_to_cart,
+            holds.add_general_admission_to_cart,
             cart_id=input.cart_id,
             event_id=parse_id(input.event_id, field="event_id"),
             section_id=parse_id(input.section_id, field="section_id"),

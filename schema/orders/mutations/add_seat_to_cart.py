@@ -10,7 +10,7 @@ import strawberry
 from schema.common import UserError, attempt, parse_id
 from schema.context import Info
 from schema.orders.types import Cart
-from ticketing.services import carts
+from ticketing.orders import holds
 
 
 @strawberry.input(description="A seat of an event and the price level to hold it at.")
@@ -37,7 +37,7 @@ async def add_seat_to_cart(
 
     async def run() -> Cart:
         view = await context.call(
-            carts.add_seat_to_cart,
+            holds.add_seat_to_cart,
             cart_id=input.cart_id,
             event_id=parse_id(input.event_id, field="event_id"),
             seat_id=parse_id(input.seat_id, field="seat_id"),

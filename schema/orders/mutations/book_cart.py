@@ -10,7 +10,7 @@ import strawberry
 from schema.common import UserError, attempt
 from schema.context import Info
 from schema.orders.types import Cart, Payment
-from ticketing.services import carts
+from ticketing.orders import booking, carts
 
 
 @strawberry.input(description="The cart to book; a cart booked before returns its payment.")
@@ -38,7 +38,7 @@ async def book_cart(
 
     async def run() -> tuple[Payment, Cart]:
         payment = await context.call(
-            carts.book_cart,
+            booking.book_cart,
             cart_id=input.cart_id,
             now=context.now,
             policy=context.policy,

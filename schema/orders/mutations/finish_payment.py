@@ -12,7 +12,8 @@ from schema.common import UserError, attempt
 from schema.context import Info
 from schema.orders.types import Cart, Payment
 from ticketing.domain import PaymentView
-from ticketing.services import carts, payments
+from ticketing.orders import carts
+from ticketing.payments import payments
 
 
 @strawberry.input(description="The payment to finish.")

@@ -10,7 +10,7 @@ import strawberry
 from schema.common import UserError, attempt, parse_id
 from schema.context import Info
 from schema.orders.types import Cart
-from ticketing.services import carts
+from ticketing.orders import holds
 
 
 @strawberry.input(description="A seat this cart holds.")
@@ -36,7 +36,7 @@ async def remove_seat_from_cart(
 
     async def run() -> Cart:
         view = await context.call(
-            carts.remove_seat_from_cart,
+            holds.remove_seat_from_cart,
             cart_id=input.cart_id,
             event_id=parse_id(input.event_id, field="event_id"),
             seat_id=parse_id(input.seat_id, field="seat_id"),

@@ -1,39 +1,29 @@
 """Seat maps kept in memory and always fresh: the read path of a stadium on sale.
 
-A seat map has a static part, the layout (seats, rows, numbers, price offers), which changes only
-when a manager edits the event (which bumps `event.revision`), and a live part, the status of each
-seat. The layout of a section is loaded once per process and revision. The statuses of a section
-are kept as one byte per seat together with the section's `version` (bumped by every transaction
-that changes a status there, see `ticketing.db.sections_changed`) and the earliest hold or
-payment deadline among its seats.
-
-Every read first learns the current versions of the event's sections from the database, with a
-read that *starts after the request arrived*; concurrent readers share one such read. A section
-is then served from memory when its version is current and no deadline in it has passed, and
-re-read otherwise. So an answer never shows a seat as available once the write that took it was
-acknowledged, in whichever worker process it ran, and a busy map costs one small query per batch
-of readers instead of one per seat.
-
-Adapters memoise their own encodings (REST JSON, GraphQL's compact layout) on the immutable
-`SectionLayout` and `SectionState` objects through their `memo` dicts.
+A section's layout (seats, rows, numbers, price offers) changes only with the event's revision;
+its statuses are kept as one byte per seat. Every read first asks the database, after the
+request arrived, which sections had a seat change since the last such check (`changes_since`);
+those are read again, the others served from memory (see `SeatMaps.check`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import busy_error, query
+from ticketing.catalog.queries import price_levels_of, require_event
+from ticketing.db import Database, query
 from ticketing.domain import (
     EventSize,
     EventStatus,
@@ -49,8 +39,8 @@ from ticketing.domain import (
     sees_drafts,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.inventory.changes import changes_since, taken_seats
 from ticketing.models import event_seat_t, event_section_t, event_t, price_level_t, price_t
-from ticketing.services.catalog import _price_levels, _require_event
 
 T = TypeVar("T")
 
@@ -88,6 +78,7 @@ class SectionLayout:
     """
 
     event_id: int
+    revision: int
     id: int
     name: str
     kind: SectionKind
@@ -126,10 +117,9 @@ _SEAT_TYPES = {t.value: t for t in SeatType}
 
 @dataclass(eq=False, slots=True)
 class SectionState:
-    """A section's statuses as of `version`, true until `valid_until` (a hold or payment lapses)."""
+    """A section's statuses as read, true until `valid_until` (a hold or payment lapses)."""
 
     layout: SectionLayout
-    version: int
     valid_until: datetime | None
     statuses: bytes
     available_count: int
@@ -138,14 +128,19 @@ class SectionState:
 
     @property
     def stamp(self) -> str:
-        """Changes whenever what this section shows changes (its version, or time passing a
-        deadline in it). Used in ETags and in seat-map version tokens."""
-        if self.valid_until is None:
-            return str(self.version)
-        return f"{self.version}~{int(self.valid_until.timestamp() * 1000)}"
+        """Changes whenever what this section shows changes (its layout's revision, its
+        statuses, or time passing a deadline in it). Used in ETags and seat-map versions."""
+        stamp = self.memo.get("stamp")
+        if stamp is None:
+            digest = hashlib.blake2b(self.statuses, digest_size=8).hexdigest()
+            stamp = f"{self.layout.revision}_{digest}"
+            if self.valid_until is not None:
+                stamp += f"~{int(self.valid_until.timestamp() * 1000)}"
+            self.memo["stamp"] = stamp
+        return str(stamp)
 
-    def fresh(self, version: int, now: datetime) -> bool:
-        return self.version >= version and (self.valid_until is None or now < self.valid_until)
+    def fresh(self, now: datetime) -> bool:
+        return self.valid_until is None or now < self.valid_until
 
     def seat_views(self) -> list[SeatView]:
         """The section's seats as views (memoised: many readers share one state)."""
@@ -182,14 +177,15 @@ class EventSeatMap:
     """For adapters' encodings of the event's layout (shared by every map of this event)."""
 
 
-class SectionVersions(dict[int, int]):
-    """{section id: version} of one event, with the event's status and revision, as read
-    together in one statement."""
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What a check of an event found, after the request that asked arrived: the event's status
+    and revision, and the mark of that moment (the cached sections were checked up to it)."""
 
-    def __init__(self, versions: dict[int, int], *, status: EventStatus, revision: int) -> None:
-        super().__init__(versions)
-        self.status = status
-        self.revision = revision
+    event_id: int
+    status: EventStatus
+    revision: int
+    mark: str
 
 
 class _SharedRead(Generic[T]):
@@ -243,11 +239,11 @@ class _EventHead:
 
 
 @query
-async def _event_head(session: AsyncSession, *, event_id: int) -> _EventHead:
-    revision = await session.scalar(sa.select(event_t.c.revision).where(event_t.c.id == event_id))
-    event = await _require_event(session, event_id, _EVERYONE)
-    levels = (await _price_levels(session, [event_id]))[event_id]
-    sections = await session.execute(
+async def _event_head(conn: AsyncConnection, *, event_id: int) -> _EventHead:
+    revision = await conn.scalar(sa.select(event_t.c.revision).where(event_t.c.id == event_id))
+    event = await require_event(conn, event_id, _EVERYONE)
+    levels = (await price_levels_of(conn, [event_id]))[event_id]
+    sections = await conn.execute(
         sa.select(
             event_section_t.c.section_id,
             event_section_t.c.name,
@@ -268,9 +264,10 @@ async def _event_head(session: AsyncSession, *, event_id: int) -> _EventHead:
 
 @query
 async def _section_layouts(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     event_id: int,
+    revision: int,
     sections: Sequence[tuple[int, str, SectionKind, int, int]],
 ) -> list[SectionLayout]:
     section_ids = [section[0] for section in sections]
@@ -278,7 +275,7 @@ async def _section_layouts(
         event_seat_t.c.event_id == event_id, event_seat_t.c.section_id.in_(section_ids)
     )
     offers: dict[int, list[PriceOptionView]] = defaultdict(list)
-    price_rows = await session.execute(
+    price_rows = await conn.execute(
         sa.select(price_t.c.seat_id, price_level_t.c.id, price_level_t.c.name, price_t.c.amount)
         .join(price_level_t, price_level_t.c.id == price_t.c.price_level_id)
         .join(
@@ -300,7 +297,7 @@ async def _section_layouts(
         if option is None:
             option = interned[key] = PriceOptionView(id=level_id, name=level_name, amount=amount)
         offers[seat_id].append(option)
-    seat_rows = await session.execute(
+    seat_rows = await conn.execute(
         sa.select(
             event_seat_t.c.section_id,
             event_seat_t.c.seat_id,
@@ -325,6 +322,7 @@ async def _section_layouts(
     return [
         SectionLayout(
             event_id=event_id,
+            revision=revision,
             id=section_id,
             name=name,
             kind=kind,
@@ -354,163 +352,71 @@ def _utc(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class _VersionReader:
-    """Reads section versions (and the statuses of sections that moved) on a connection of its
-    own, outside the pool and without the ORM: these reads run for every batch of seat-map
-    readers and for every change of a busy section, so each is kept to one driver call.
-
-    One read at a time per connection (asyncpg allows no more); the connection is reopened after
-    any failure, which is passed to the readers (a failed read is never taken for fresh).
-    """
-
-    _SQL = (
-        "SELECT e.status, e.revision, s.section_id, s.version FROM event e "
-        "LEFT JOIN event_section s ON s.event_id = e.id WHERE e.id = {param}"
-    )
-
-    def __init__(self, database_url: str, timeout_s: float) -> None:
-        url = make_url(database_url)
-        self._backend = url.get_backend_name()
-        self._url = url
-        self._timeout_s = timeout_s
-        self._connection: Any = None
-        self._turn = asyncio.Lock()
-
-    async def _connect(self) -> Any:
-        if self._backend == "sqlite":
-            import aiosqlite
-
-            pending = aiosqlite.connect(self._url.database or ":memory:", isolation_level=None)
-            # as SQLAlchemy does for its own: a connection never closed (a worker stopped
-            # mid-request) must not keep the process from exiting
-            pending._thread.daemon = True
-            connection = await pending
-            await connection.execute(f"PRAGMA busy_timeout={int(self._timeout_s * 1000)}")
-            return connection
-        import asyncpg
-
-        dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return await asyncpg.connect(dsn, timeout=self._timeout_s)
-
-    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
-        """`sql` with `{p1}`, `{p2}`... placeholders for the parameters."""
-        async with self._turn:
-            try:
-                if self._connection is None:
-                    self._connection = await self._connect()
-                if self._backend == "sqlite":
-                    marks = {f"p{i}": "?" for i in range(1, len(params) + 1)}
-                    async with self._connection.execute(sql.format(**marks), params) as cursor:
-                        rows: list[Any] = list(await cursor.fetchall())
-                        return rows
-                marks = {f"p{i}": f"${i}" for i in range(1, len(params) + 1)}
-                found: list[Any] = await self._connection.fetch(
-                    sql.format(**marks), *params, timeout=self._timeout_s
-                )
-                return found
-            except TimeoutError as exc:
-                await self.close()
-                raise busy_error() from exc
-            except BaseException:
-                await self.close()
-                raise
-
-    async def read(self, event_id: int) -> SectionVersions | None:
-        rows = await self._fetch(self._SQL.format(param="{p1}"), event_id)
-        if not rows:
-            return None
-        return SectionVersions(
-            {row[2]: row[3] for row in rows if row[2] is not None},
-            status=EventStatus(rows[0][0]),
-            revision=rows[0][1],
-        )
-
-    async def taken(
-        self, event_id: int, section_ids: Sequence[int]
-    ) -> dict[int, list[tuple[int, int, datetime | None]]]:
-        """(seat id, status, deadline) of every seat not plainly available, per section."""
-        taken: dict[int, list[tuple[int, int, datetime | None]]] = {s: [] for s in section_ids}
-        for start in range(0, len(section_ids), 500):
-            chunk = list(section_ids[start : start + 500])
-            if self._backend == "sqlite":  # no arrays: one placeholder per id
-                marks = ",".join(f"{{p{i}}}" for i in range(2, len(chunk) + 2))
-                where = f"section_id IN ({marks})"
-                params: tuple[Any, ...] = (event_id, *chunk)
-            else:
-                where, params = "section_id = ANY({p2})", (event_id, chunk)
-            rows = await self._fetch(
-                # only placeholders are formatted in; every value is a bound parameter
-                "SELECT section_id, seat_id, status, expires_at FROM event_seat "  # noqa: S608
-                f"WHERE event_id = {{p1}} AND {where} AND status <> 1",
-                *params,
-            )
-            for section_id, seat_id, status, expires_at in rows:
-                taken[section_id].append((seat_id, status, _utc(expires_at)))
-        return taken
-
-    async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close()
-
-
 # --- the cache --------------------------------------------------------------------------------
 
 
 class _EventEntry:
-    def __init__(self, head: _EventHead) -> None:
+    """One event's cached map, for one revision. `mark`: every cached state was true at it.
+    `generations`: a section's count of changes seen; a state read while it moved is dropped."""
+
+    def __init__(self, head: _EventHead, mark: str) -> None:
         self.head = head
+        self.mark = mark
         self.layouts: dict[int, SectionLayout] = {}
         self.indexes: dict[int, dict[int, int]] = {}
         self.states: dict[int, SectionState] = {}
+        self.generations: dict[int, int] = defaultdict(int)
         self.refreshing = asyncio.Lock()
         self.memo: dict[str, Any] = {}
 
+    def changed(self, section_ids: Iterable[int]) -> None:
+        for section_id in section_ids:
+            self.states.pop(section_id, None)
+            self.generations[section_id] += 1
+
 
 class SeatMaps:
-    """Per-process cache of seat maps; one per application (it holds the engine's sessions)."""
+    """Per-process cache of seat maps; one per application."""
 
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        database_url: str,
-        timeout_s: float = 5.0,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._reader = _VersionReader(database_url, timeout_s)
+    def __init__(self, db: Database) -> None:
+        self._db = db
         self._events: dict[int, _EventEntry] = {}
         self._loading: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._version_reads: dict[int, _SharedRead[SectionVersions | None]] = {}
+        self._checks: dict[int, _SharedRead[Freshness | None]] = {}
 
-    async def _call(self, fn: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
-        async with self._sessionmaker() as session:
-            return await fn(session, **kwargs)
-
-    async def versions(self, event_id: int, *, viewer: Principal | None) -> SectionVersions:
-        """{section id: version} of the event, read after this call started (shared with the
-        callers that arrived with it). Pass it to the other methods to see one state.
-        A draft event is NOT_FOUND unless the viewer may see drafts."""
-        shared = self._version_reads.get(event_id)
+    async def check(self, event_id: int, *, viewer: Principal | None) -> Freshness:
+        """Bring the event's cached sections up to date with what changed before this call
+        (one read shared with the callers that arrived with it). Pass the result to the other
+        methods to see one state. A draft event is NOT_FOUND unless the viewer may see drafts."""
+        shared = self._checks.get(event_id)
         if shared is None:
-            shared = self._version_reads[event_id] = _SharedRead(
-                lambda: self._reader.read(event_id)
-            )
-        versions = await shared.get()
-        if versions is None or (versions.status is EventStatus.DRAFT and not sees_drafts(viewer)):
+            shared = self._checks[event_id] = _SharedRead(lambda: self._check(event_id))
+        freshness = await shared.get()
+        if freshness is None or (freshness.status is EventStatus.DRAFT and not sees_drafts(viewer)):
             raise not_found("Event", event_id, field="event_id")
-        return versions
+        return freshness
 
-    async def _entry(self, event_id: int, versions: SectionVersions) -> _EventEntry:
+    async def _check(self, event_id: int) -> Freshness | None:
         entry = self._events.get(event_id)
-        if entry is None or entry.head.revision < versions.revision:
+        changes = await changes_since(
+            self._db, event_id=event_id, mark=None if entry is None else entry.mark
+        )
+        if changes is None:
+            return None
+        if entry is not None:
+            entry.changed(changes.changed if changes.changed is not None else list(entry.states))
+            entry.mark = changes.mark
+        return Freshness(event_id, changes.status, changes.revision, changes.mark)
+
+    async def _entry(self, event_id: int, freshness: Freshness) -> _EventEntry:
+        entry = self._events.get(event_id)
+        if entry is None or entry.head.revision < freshness.revision:
             async with self._loading[event_id]:
                 entry = self._events.get(event_id)
-                if entry is None or entry.head.revision < versions.revision:
-                    # a manager changed the event: its layouts are read again
-                    head = await self._call(_event_head, event_id=event_id)
-                    entry = self._events[event_id] = _EventEntry(head)
+                if entry is None or entry.head.revision < freshness.revision:
+                    # new, or a manager changed the event: its layouts are read again
+                    head = await _event_head(self._db, event_id=event_id)
+                    entry = self._events[event_id] = _EventEntry(head, freshness.mark)
         return entry
 
     async def _layouts(self, entry: _EventEntry, section_ids: Sequence[int]) -> None:
@@ -519,9 +425,10 @@ class SeatMaps:
         sections = {s[0]: s for s in entry.head.sections}
         missing = [sections[s] for s in section_ids if s not in entry.layouts]
         for start in range(0, len(missing), _LAYOUT_BATCH):
-            layouts = await self._call(
-                _section_layouts,
+            layouts = await _section_layouts(
+                self._db,
                 event_id=entry.head.event.id,
+                revision=entry.head.revision,
                 sections=missing[start : start + _LAYOUT_BATCH],
             )
             for layout in layouts:
@@ -533,120 +440,107 @@ class SeatMaps:
         event_id: int,
         section_ids: Sequence[int] | None,
         now: datetime,
-        versions: SectionVersions,
+        freshness: Freshness,
     ) -> tuple[_EventEntry, list[SectionState]]:
-        entry = await self._entry(event_id, versions)
+        entry = await self._entry(event_id, freshness)
         if section_ids is None:
             section_ids = [s[0] for s in entry.head.sections]
-        stale = [s for s in section_ids if not self._fresh(entry, s, versions, now)]
-        if stale:
+        while True:
+            stale = [s for s in section_ids if not self._fresh(entry, s, now)]
+            if not stale:
+                return entry, [entry.states[s] for s in section_ids]
             async with entry.refreshing:
                 # another reader may have refreshed them while we waited
-                stale = [s for s in stale if not self._fresh(entry, s, versions, now)]
+                stale = [s for s in stale if not self._fresh(entry, s, now)]
                 if stale:
-                    await self._refresh(entry, stale, versions, now)
-        return entry, [entry.states[s] for s in section_ids]
+                    await self._refresh(entry, stale, now)
 
     @staticmethod
-    def _fresh(
-        entry: _EventEntry, section_id: int, versions: dict[int, int], now: datetime
-    ) -> bool:
+    def _fresh(entry: _EventEntry, section_id: int, now: datetime) -> bool:
         state = entry.states.get(section_id)
-        return state is not None and state.fresh(versions[section_id], now)
+        return state is not None and state.fresh(now)
 
-    async def _refresh(
-        self,
-        entry: _EventEntry,
-        section_ids: list[int],
-        versions: SectionVersions,
-        now: datetime,
-    ) -> None:
+    async def _refresh(self, entry: _EventEntry, section_ids: list[int], now: datetime) -> None:
         await self._layouts(entry, section_ids)
-        # Read after the versions: what we read is at least as new as the version we file it under.
-        taken = await self._reader.taken(entry.head.event.id, section_ids)
+        # A state read while a check found its section changed is not kept: it may predate it.
+        generations = {s: entry.generations[s] for s in section_ids}
+        taken: dict[int, list[Any]] = {s: [] for s in section_ids}
+        for start in range(0, len(section_ids), _SECTIONS_PER_READ):
+            chunk = section_ids[start : start + _SECTIONS_PER_READ]
+            for seat in await taken_seats(
+                self._db, event_id=entry.head.event.id, section_ids=chunk
+            ):
+                taken[seat.section_id].append(seat)
         for section_id in section_ids:
-            layout = entry.layouts[section_id]
-            index = entry.indexes[section_id]
-            statuses = bytearray(b"1" * len(layout.seat_ids))
-            valid_until: datetime | None = None
-            for seat_id, status, expires_at in taken[section_id]:
-                if status in _EXPIRING and expires_at is not None:
-                    if expires_at <= now:
-                        continue  # lapsed: reads as available
-                    if valid_until is None or expires_at < valid_until:
-                        valid_until = expires_at
-                statuses[index[seat_id]] = 48 + status
-            available = sum(
-                1
-                for price_set, status in zip(layout.seat_price_sets, statuses, strict=True)
-                if status == _AVAILABLE and price_set
-            )
-            entry.states[section_id] = SectionState(
-                layout=layout,
-                version=versions[section_id],
-                valid_until=valid_until,
-                statuses=bytes(statuses),
-                available_count=available,
-            )
+            if entry.generations[section_id] != generations[section_id]:
+                continue
+            entry.states[section_id] = self._state(entry, section_id, taken[section_id], now)
+
+    @staticmethod
+    def _state(
+        entry: _EventEntry, section_id: int, taken: list[Any], now: datetime
+    ) -> SectionState:
+        layout = entry.layouts[section_id]
+        index = entry.indexes[section_id]
+        statuses = bytearray(b"1" * len(layout.seat_ids))
+        valid_until: datetime | None = None
+        for seat in taken:
+            expires_at = _utc(seat.expires_at)
+            if seat.status in _EXPIRING and expires_at is not None:
+                if expires_at <= now:
+                    continue  # lapsed: reads as available
+                if valid_until is None or expires_at < valid_until:
+                    valid_until = expires_at
+            statuses[index[seat.seat_id]] = 48 + seat.status
+        available = sum(
+            1
+            for price_set, status in zip(layout.seat_price_sets, statuses, strict=True)
+            if status == _AVAILABLE and price_set
+        )
+        return SectionState(
+            layout=layout,
+            valid_until=valid_until,
+            statuses=bytes(statuses),
+            available_count=available,
+        )
 
     # --- public ---------------------------------------------------------------------------------
 
-    async def size(self, *, event_id: int, versions: SectionVersions) -> EventSize:
-        """The event's sections (kinds, capacities) and price levels as of `versions`, from
-        what is read once per revision: no seat is loaded."""
-        head = (await self._entry(event_id, versions)).head
+    async def size(self, *, event_id: int, freshness: Freshness) -> EventSize:
+        """The event's sections (kinds, capacities) and price levels, from what is read once per
+        revision: no seat is loaded."""
+        head = (await self._entry(event_id, freshness)).head
         return EventSize(
             sections={s[0]: (s[2], s[3]) for s in head.sections},
             price_levels=len(head.price_levels),
         )
 
     async def section(
-        self,
-        *,
-        event_id: int,
-        section_id: int,
-        now: datetime,
-        viewer: Principal | None = None,
-        versions: SectionVersions | None = None,
+        self, *, event_id: int, section_id: int, now: datetime, freshness: Freshness
     ) -> SectionState:
-        """One section of an event, fresh as of this call (or as of `versions`)."""
-        if versions is None:
-            versions = await self.versions(event_id, viewer=viewer)
-        if section_id not in versions:
-            raise not_found("Section", section_id, field="section_id")
-        _, (state,) = await self._states(event_id, [section_id], now, versions)
+        """One section of an event, fresh as of `freshness`."""
+        (state,) = await self.sections(
+            event_id=event_id, section_ids=[section_id], now=now, freshness=freshness
+        )
         return state
 
     async def sections(
-        self,
-        *,
-        event_id: int,
-        section_ids: Sequence[int],
-        now: datetime,
-        viewer: Principal | None = None,
-        versions: SectionVersions | None = None,
+        self, *, event_id: int, section_ids: Sequence[int], now: datetime, freshness: Freshness
     ) -> list[SectionState]:
-        """Several sections of one event, fresh as of this call (or as of `versions`)."""
-        if versions is None:
-            versions = await self.versions(event_id, viewer=viewer)
-        missing = [s for s in section_ids if s not in versions]
+        """Several sections of one event, fresh as of `freshness`."""
+        entry = await self._entry(event_id, freshness)
+        known = {s[0] for s in entry.head.sections}
+        missing = [s for s in section_ids if s not in known]
         if missing:
             raise not_found("Section", missing[0], field="section_id")
-        _, states = await self._states(event_id, section_ids, now, versions)
+        _, states = await self._states(event_id, section_ids, now, freshness)
         return states
 
     async def event_map(
-        self,
-        *,
-        event_id: int,
-        now: datetime,
-        viewer: Principal | None = None,
-        versions: SectionVersions | None = None,
+        self, *, event_id: int, now: datetime, freshness: Freshness
     ) -> EventSeatMap:
-        """Every section of an event, fresh as of this call (or as of `versions`)."""
-        if versions is None:
-            versions = await self.versions(event_id, viewer=viewer)
-        entry, states = await self._states(event_id, None, now, versions)
+        """Every section of an event, fresh as of `freshness`."""
+        entry, states = await self._states(event_id, None, now, freshness)
         return EventSeatMap(
             event=entry.head.event,
             price_levels=entry.head.price_levels,
@@ -656,17 +550,11 @@ class SeatMaps:
         )
 
     async def changes(
-        self,
-        *,
-        event_id: int,
-        since: str,
-        now: datetime,
-        viewer: Principal | None = None,
-        versions: SectionVersions | None = None,
+        self, *, event_id: int, since: str, now: datetime, freshness: Freshness
     ) -> EventSeatMap:
         """The sections whose statuses differ from the map named by `since` (a `version`)."""
         previous = _parse_token(since)
-        current = await self.event_map(event_id=event_id, now=now, viewer=viewer, versions=versions)
+        current = await self.event_map(event_id=event_id, now=now, freshness=freshness)
         changed = tuple(s for s in current.sections if previous.get(s.layout.id) != s.stamp)
         return EventSeatMap(
             event=current.event,
@@ -675,12 +563,13 @@ class SeatMaps:
             version=current.version,
         )
 
-    async def aclose(self) -> None:
-        await self._reader.close()
-
     def layouts_loaded(self) -> int:
         """Seats whose layout this process holds (for tests and benchmarks)."""
         return sum(len(lay.seat_ids) for e in self._events.values() for lay in e.layouts.values())
+
+
+_SECTIONS_PER_READ = 500
+_STAMP = re.compile(r"[0-9]+_[0-9a-f]{16}(?:~[0-9]+)?")
 
 
 def _token(states: Sequence[SectionState]) -> str:
@@ -689,16 +578,15 @@ def _token(states: Sequence[SectionState]) -> str:
 
 def _parse_token(token: str) -> dict[int, str]:
     stamps: dict[int, str] = {}
-    try:
-        for part in token.split(".") if token else ():
-            section, _, stamp = part.partition("-")
-            version, _, until = stamp.partition("~")
-            int(version), int(until or 0)  # validates the shape
-            stamps[int(section)] = stamp
-    except ValueError:
-        raise TicketingError(
-            ErrorCode.VALIDATION_ERROR,
-            "`since` must be a seat-map version as returned by seatMap or seatChanges.",
-            field=("since",),
-        ) from None
+    for part in token.split(".") if token else ():
+        section, _, stamp = part.partition("-")
+        if not (
+            section.isascii() and section.isdigit() and len(section) < 11
+        ) or not _STAMP.fullmatch(stamp):
+            raise TicketingError(
+                ErrorCode.VALIDATION_ERROR,
+                "`since` must be a seat-map version as returned by seatMap or seatChanges.",
+                field=("since",),
+            )
+        stamps[int(section)] = stamp
     return stamps

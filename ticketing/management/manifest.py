@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ticketing.db import command
 from ticketing.domain import EventStatus, SeatStatus, SeatType, SectionKind, money
@@ -82,7 +82,7 @@ def row_name(index: int) -> str:
 
 
 async def insert_venue(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     name: str,
     city: str,
@@ -90,22 +90,22 @@ async def insert_venue(
     sections: Sequence[SectionSpec],
     now: datetime,
 ) -> int:
-    venue_id: int | None = await session.scalar(
+    venue_id: int | None = await conn.scalar(
         sa.insert(venue_t)
         .values(name=name, city=city, timezone=timezone, created_at=now)
         .returning(venue_t.c.id)
     )
     assert venue_id is not None
     for position, spec in enumerate(sections):
-        await insert_section(session, venue_id=venue_id, spec=spec, position=position)
+        await insert_section(conn, venue_id=venue_id, spec=spec, position=position)
     return venue_id
 
 
 async def insert_section(
-    session: AsyncSession, *, venue_id: int, spec: SectionSpec, position: int
+    conn: AsyncConnection, *, venue_id: int, spec: SectionSpec, position: int
 ) -> int:
     """One section of a venue with its rows and seats, in three statements whatever its size."""
-    section_id: int | None = await session.scalar(
+    section_id: int | None = await conn.scalar(
         sa.insert(section_t)
         .values(
             venue_id=venue_id,
@@ -131,7 +131,7 @@ async def insert_section(
         ]
     else:
         row_ids = (
-            await session.execute(
+            await conn.execute(
                 sa.insert(row_t).returning(row_t.c.id, sort_by_parameter_order=True),
                 [
                     {"section_id": section_id, "name": row.name, "position": index}
@@ -151,13 +151,13 @@ async def insert_section(
                 for position, number in enumerate(row.seat_numbers, start=len(seats))
             ]
     if seats:
-        await session.execute(sa.insert(seat_t), seats)
+        await conn.execute(sa.insert(seat_t), seats)
     return section_id
 
 
 @command
 async def create_venue(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     name: str,
     city: str = "",
@@ -166,12 +166,12 @@ async def create_venue(
     now: datetime,
 ) -> int:
     return await insert_venue(
-        session, name=name, city=city, timezone=timezone, sections=sections, now=now
+        conn, name=name, city=city, timezone=timezone, sections=sections, now=now
     )
 
 
 async def insert_event(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     venue_id: int,
     name: str,
@@ -189,7 +189,7 @@ async def insert_event(
     """
     sections: dict[str, int] = dict(
         (
-            await session.execute(
+            await conn.execute(
                 sa.select(section_t.c.name, section_t.c.id).where(section_t.c.venue_id == venue_id)
             )
         ).all()
@@ -211,7 +211,7 @@ async def insert_event(
             field=("prices",),
         )
 
-    event_id: int | None = await session.scalar(
+    event_id: int | None = await conn.scalar(
         sa.insert(event_t)
         .values(
             venue_id=venue_id,
@@ -226,7 +226,7 @@ async def insert_event(
     assert event_id is not None
     level_ids: dict[str, int] = dict(
         (
-            await session.execute(
+            await conn.execute(
                 sa.insert(price_level_t).returning(
                     price_level_t.c.name, price_level_t.c.id, sort_by_parameter_order=True
                 ),
@@ -239,7 +239,7 @@ async def insert_event(
     )
 
     event = sa.literal(event_id, sa.Integer)
-    await session.execute(
+    await conn.execute(
         sa.insert(event_section_t).from_select(
             ["event_id", "section_id", "name", "kind", "capacity", "position"],
             sa.select(
@@ -252,7 +252,7 @@ async def insert_event(
             ).where(section_t.c.venue_id == venue_id),
         )
     )
-    await session.execute(
+    await conn.execute(
         sa.insert(event_row_t).from_select(
             ["event_id", "row_id", "section_id", "name", "position"],
             sa.select(event, row_t.c.id, row_t.c.section_id, row_t.c.name, row_t.c.position)
@@ -260,7 +260,7 @@ async def insert_event(
             .where(section_t.c.venue_id == venue_id),
         )
     )
-    await session.execute(
+    await conn.execute(
         sa.insert(event_seat_t).from_select(
             [
                 "event_id",
@@ -289,13 +289,13 @@ async def insert_event(
             .where(section_t.c.venue_id == venue_id),
         )
     )
-    if (await session.connection()).dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         # The planner's statistics still describe the table before this bulk copy; refresh them
         # so that the price inserts below and the first seat-map reads use the indexes.
-        await session.execute(sa.text("ANALYZE event_seat"))
+        await conn.execute(sa.text("ANALYZE event_seat"))
     for section_name, offer in prices.items():
         for level, amount in offer.items():
-            await session.execute(
+            await conn.execute(
                 sa.insert(price_t).from_select(
                     ["event_id", "seat_id", "price_level_id", "amount"],
                     sa.select(
@@ -314,7 +314,7 @@ async def insert_event(
 
 @command
 async def create_event(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     venue_id: int,
     name: str,
@@ -325,7 +325,7 @@ async def create_event(
     now: datetime,
 ) -> int:
     return await insert_event(
-        session,
+        conn,
         venue_id=venue_id,
         name=name,
         starts_at=starts_at,

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ticketing.db import query
 from ticketing.domain import (
@@ -34,6 +34,7 @@ from ticketing.domain import (
 )
 from ticketing.errors import not_found
 from ticketing.inputs import check_instant
+from ticketing.inventory.seats import seat_is_free
 from ticketing.models import (
     event_row_t,
     event_seat_t,
@@ -44,7 +45,6 @@ from ticketing.models import (
     section_t,
     venue_t,
 )
-from ticketing.services._sql import seat_is_free
 
 SectionKey = tuple[int, int]
 """(event_id, section_id): a section of one event, by the venue template's section id."""
@@ -57,37 +57,37 @@ def _venue(row: Any) -> VenueView:
     return VenueView(id=row.id, name=row.name, city=row.city, timezone=row.timezone)
 
 
-async def _venues(session: AsyncSession, venue_ids: Iterable[int] | None) -> list[VenueView]:
+async def _venues(conn: AsyncConnection, venue_ids: Iterable[int] | None) -> list[VenueView]:
     stmt = sa.select(venue_t.c.id, venue_t.c.name, venue_t.c.city, venue_t.c.timezone)
     if venue_ids is not None:
         stmt = stmt.where(venue_t.c.id.in_(list(venue_ids)))
-    return [_venue(row) for row in await session.execute(stmt.order_by(venue_t.c.id))]
+    return [_venue(row) for row in await conn.execute(stmt.order_by(venue_t.c.id))]
 
 
 @query
-async def list_venues(session: AsyncSession) -> list[VenueView]:
-    return await _venues(session, None)
+async def list_venues(conn: AsyncConnection) -> list[VenueView]:
+    return await _venues(conn, None)
 
 
 @query
-async def load_venues(session: AsyncSession, *, venue_ids: Sequence[int]) -> dict[int, VenueView]:
-    return {venue.id: venue for venue in await _venues(session, venue_ids)}
+async def load_venues(conn: AsyncConnection, *, venue_ids: Sequence[int]) -> dict[int, VenueView]:
+    return {venue.id: venue for venue in await _venues(conn, venue_ids)}
 
 
-async def _require_venue(session: AsyncSession, venue_id: int) -> VenueView:
-    found = await _venues(session, [venue_id])
+async def require_venue(conn: AsyncConnection, venue_id: int) -> VenueView:
+    found = await _venues(conn, [venue_id])
     if not found:
         raise not_found("Venue", venue_id, field="venue_id")
     return found[0]
 
 
 @query
-async def get_venue(session: AsyncSession, *, venue_id: int) -> VenueView:
-    return await _require_venue(session, venue_id)
+async def get_venue(conn: AsyncConnection, *, venue_id: int) -> VenueView:
+    return await require_venue(conn, venue_id)
 
 
 async def _venue_sections(
-    session: AsyncSession, venue_ids: Sequence[int]
+    conn: AsyncConnection, venue_ids: Sequence[int]
 ) -> dict[int, list[SectionView]]:
     stmt = (
         sa.select(section_t)
@@ -95,7 +95,7 @@ async def _venue_sections(
         .order_by(section_t.c.position, section_t.c.id)
     )
     sections: dict[int, list[SectionView]] = {venue_id: [] for venue_id in venue_ids}
-    for row in await session.execute(stmt):
+    for row in await conn.execute(stmt):
         sections[row.venue_id].append(
             SectionView(
                 id=row.id,
@@ -110,16 +110,16 @@ async def _venue_sections(
 
 
 @query
-async def list_venue_sections(session: AsyncSession, *, venue_id: int) -> list[SectionView]:
-    await _require_venue(session, venue_id)
-    return (await _venue_sections(session, [venue_id]))[venue_id]
+async def list_venue_sections(conn: AsyncConnection, *, venue_id: int) -> list[SectionView]:
+    await require_venue(conn, venue_id)
+    return (await _venue_sections(conn, [venue_id]))[venue_id]
 
 
 @query
 async def load_venue_sections(
-    session: AsyncSession, *, venue_ids: Sequence[int]
+    conn: AsyncConnection, *, venue_ids: Sequence[int]
 ) -> dict[int, list[SectionView]]:
-    return await _venue_sections(session, venue_ids)
+    return await _venue_sections(conn, venue_ids)
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def _event(row: Any) -> EventView:
 
 @query
 async def list_events(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     viewer: Principal | None = None,
     venue_id: int | None = None,
@@ -185,12 +185,12 @@ async def list_events(
         stmt = stmt.where(sa.tuple_(event_t.c.starts_at, event_t.c.id) > sa.tuple_(*after))
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [_event(row) for row in await session.execute(stmt)]
+    return [_event(row) for row in await conn.execute(stmt)]
 
 
 @query
 async def largest_events(
-    session: AsyncSession, *, count: int, viewer: Principal | None = None
+    conn: AsyncConnection, *, count: int, viewer: Principal | None = None
 ) -> EventsBound:
     """A bound on any page of `count` events the viewer may see, whatever its filters: the
     capacity of the `count` largest together, and the most price levels of any such event."""
@@ -211,18 +211,16 @@ async def largest_events(
         .group_by(price_level_t.c.event_id)
         .subquery()
     )
-    seats = await session.scalar(sa.select(sa.func.coalesce(sa.func.sum(per_event.c.seats), 0)))
-    most_levels = await session.scalar(sa.select(sa.func.coalesce(sa.func.max(levels.c.levels), 0)))
+    seats = await conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(per_event.c.seats), 0)))
+    most_levels = await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(levels.c.levels), 0)))
     return EventsBound(seats=int(seats or 0), price_levels=int(most_levels or 0))
 
 
-async def _require_event(
-    session: AsyncSession, event_id: int, viewer: Principal | None = None
+async def require_event(
+    conn: AsyncConnection, event_id: int, viewer: Principal | None = None
 ) -> EventView:
     row = (
-        await session.execute(
-            _event_select().where(event_t.c.id == event_id, visible_events(viewer))
-        )
+        await conn.execute(_event_select().where(event_t.c.id == event_id, visible_events(viewer)))
     ).one_or_none()
     if row is None:
         raise not_found("Event", event_id, field="event_id")
@@ -231,13 +229,13 @@ async def _require_event(
 
 @query
 async def get_event(
-    session: AsyncSession, *, event_id: int, viewer: Principal | None = None
+    conn: AsyncConnection, *, event_id: int, viewer: Principal | None = None
 ) -> EventView:
-    return await _require_event(session, event_id, viewer)
+    return await require_event(conn, event_id, viewer)
 
 
-async def _price_levels(
-    session: AsyncSession, event_ids: Sequence[int]
+async def price_levels_of(
+    conn: AsyncConnection, event_ids: Sequence[int]
 ) -> dict[int, list[PriceLevelView]]:
     stmt = (
         sa.select(
@@ -250,24 +248,24 @@ async def _price_levels(
         .order_by(price_level_t.c.position, price_level_t.c.id)
     )
     levels: dict[int, list[PriceLevelView]] = {event_id: [] for event_id in event_ids}
-    for row in await session.execute(stmt):
+    for row in await conn.execute(stmt):
         levels[row.event_id].append(PriceLevelView(id=row.id, name=row.name, position=row.position))
     return levels
 
 
 @query
 async def list_price_levels(
-    session: AsyncSession, *, event_id: int, viewer: Principal | None = None
+    conn: AsyncConnection, *, event_id: int, viewer: Principal | None = None
 ) -> list[PriceLevelView]:
-    await _require_event(session, event_id, viewer)
-    return (await _price_levels(session, [event_id]))[event_id]
+    await require_event(conn, event_id, viewer)
+    return (await price_levels_of(conn, [event_id]))[event_id]
 
 
 @query
 async def load_price_levels(
-    session: AsyncSession, *, event_ids: Sequence[int]
+    conn: AsyncConnection, *, event_ids: Sequence[int]
 ) -> dict[int, list[PriceLevelView]]:
-    return await _price_levels(session, event_ids)
+    return await price_levels_of(conn, event_ids)
 
 
 # --- sections, rows and seats of events -------------------------------------------------------
@@ -281,7 +279,7 @@ def _on_sale() -> sa.ColumnElement[bool]:
 
 
 async def _event_sections(
-    session: AsyncSession, event_ids: Sequence[int], now: datetime
+    conn: AsyncConnection, event_ids: Sequence[int], now: datetime
 ) -> dict[int, list[EventSectionView]]:
     available = (
         sa.select(
@@ -311,7 +309,7 @@ async def _event_sections(
         .order_by(event_section_t.c.position, event_section_t.c.section_id)
     )
     sections: dict[int, list[EventSectionView]] = {event_id: [] for event_id in event_ids}
-    for row in await session.execute(stmt):
+    for row in await conn.execute(stmt):
         sections[row.event_id].append(
             EventSectionView(
                 id=row.section_id,
@@ -329,18 +327,18 @@ async def _event_sections(
 
 @query
 async def list_event_sections(
-    session: AsyncSession, *, event_id: int, now: datetime, viewer: Principal | None = None
+    conn: AsyncConnection, *, event_id: int, now: datetime, viewer: Principal | None = None
 ) -> list[EventSectionView]:
     """An event's sections with how many seats are on sale in each right now."""
-    await _require_event(session, event_id, viewer)
-    return (await _event_sections(session, [event_id], now))[event_id]
+    await require_event(conn, event_id, viewer)
+    return (await _event_sections(conn, [event_id], now))[event_id]
 
 
 @query
 async def load_event_sections(
-    session: AsyncSession, *, event_ids: Sequence[int], now: datetime
+    conn: AsyncConnection, *, event_ids: Sequence[int], now: datetime
 ) -> dict[int, list[EventSectionView]]:
-    return await _event_sections(session, event_ids, now)
+    return await _event_sections(conn, event_ids, now)
 
 
 def _in_sections(table: sa.Table, keys: Sequence[SectionKey]) -> sa.ColumnElement[bool]:
@@ -356,7 +354,7 @@ def _in_sections(table: sa.Table, keys: Sequence[SectionKey]) -> sa.ColumnElemen
 
 
 async def _section_rows(
-    session: AsyncSession, keys: Sequence[SectionKey]
+    conn: AsyncConnection, keys: Sequence[SectionKey]
 ) -> dict[SectionKey, list[RowView]]:
     stmt = (
         sa.select(event_row_t)
@@ -364,7 +362,7 @@ async def _section_rows(
         .order_by(event_row_t.c.position, event_row_t.c.row_id)
     )
     rows: dict[SectionKey, list[RowView]] = {key: [] for key in keys}
-    for row in await session.execute(stmt):
+    for row in await conn.execute(stmt):
         rows[(row.event_id, row.section_id)].append(
             RowView(
                 id=row.row_id,
@@ -379,13 +377,13 @@ async def _section_rows(
 
 @query
 async def load_section_rows(
-    session: AsyncSession, *, keys: Sequence[SectionKey]
+    conn: AsyncConnection, *, keys: Sequence[SectionKey]
 ) -> dict[SectionKey, list[RowView]]:
-    return await _section_rows(session, keys)
+    return await _section_rows(conn, keys)
 
 
 async def _section_seats(
-    session: AsyncSession, keys: Sequence[SectionKey], now: datetime
+    conn: AsyncConnection, keys: Sequence[SectionKey], now: datetime
 ) -> dict[SectionKey, list[SeatView]]:
     prices: dict[tuple[int, int], list[PriceOptionView]] = defaultdict(list)
     price_stmt = (
@@ -407,7 +405,7 @@ async def _section_seats(
         .where(_in_sections(event_seat_t, keys))
         .order_by(price_level_t.c.position, price_level_t.c.id)
     )
-    for event_id, seat_id, level_id, level_name, amount in await session.execute(price_stmt):
+    for event_id, seat_id, level_id, level_name, amount in await conn.execute(price_stmt):
         prices[(event_id, seat_id)].append(
             PriceOptionView(id=level_id, name=level_name, amount=amount)
         )
@@ -428,7 +426,7 @@ async def _section_seats(
         .order_by(event_seat_t.c.position, event_seat_t.c.seat_id)
     )
     seats: dict[SectionKey, list[SeatView]] = {key: [] for key in keys}
-    for row in await session.execute(seat_stmt):
+    for row in await conn.execute(seat_stmt):
         seats[(row.event_id, row.section_id)].append(
             SeatView(
                 event_id=row.event_id,
@@ -447,7 +445,7 @@ async def _section_seats(
 
 @query
 async def list_section_seats(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     event_id: int,
     section_id: int,
@@ -455,19 +453,19 @@ async def list_section_seats(
     viewer: Principal | None = None,
 ) -> list[SeatView]:
     """The seat map of one section: every seat with its live status and its price options."""
-    await _require_event(session, event_id, viewer)
-    section_exists = await session.scalar(
+    await require_event(conn, event_id, viewer)
+    section_exists = await conn.scalar(
         sa.select(sa.literal(1)).where(
             event_section_t.c.event_id == event_id, event_section_t.c.section_id == section_id
         )
     )
     if section_exists is None:
         raise not_found("Section", section_id, field="section_id")
-    return (await _section_seats(session, [(event_id, section_id)], now))[(event_id, section_id)]
+    return (await _section_seats(conn, [(event_id, section_id)], now))[(event_id, section_id)]
 
 
 @query
 async def load_section_seats(
-    session: AsyncSession, *, keys: Sequence[SectionKey], now: datetime
+    conn: AsyncConnection, *, keys: Sequence[SectionKey], now: datetime
 ) -> dict[SectionKey, list[SeatView]]:
-    return await _section_seats(session, keys, now)
+    return await _section_seats(conn, keys, now)

@@ -15,9 +15,10 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import command, query, sections_changed
+from ticketing.catalog.queries import require_event, require_venue
+from ticketing.db import command, query
 from ticketing.domain import (
     EventStatus,
     EventView,
@@ -30,6 +31,10 @@ from ticketing.domain import (
 )
 from ticketing.errors import ErrorCode, TicketingError, forbidden, not_found
 from ticketing.inputs import check_instant, clean_text, invalid, parse_currency
+from ticketing.inventory import audit
+from ticketing.inventory.seats import seat_is_free
+from ticketing.inventory.stamps import stamped
+from ticketing.management.manifest import RowSpec, SectionSpec, insert_event, insert_section
 from ticketing.models import (
     event_seat_t,
     event_section_t,
@@ -43,14 +48,6 @@ from ticketing.models import (
     ticket_t,
     venue_t,
 )
-from ticketing.services._sql import (
-    actor_of,
-    audit_seat,
-    record_audit,
-    seat_is_free,
-)
-from ticketing.services.catalog import _require_event, _require_venue
-from ticketing.services.manifest import RowSpec, SectionSpec, insert_event, insert_section
 
 MAX_SEATS_PER_CALL = 100_000
 MAX_PRICE_LEVELS = 20
@@ -96,7 +93,7 @@ def _amount(value: Decimal, field: str) -> Decimal:
 
 @command
 async def create_venue(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     name: str,
@@ -106,7 +103,7 @@ async def create_venue(
 ) -> VenueView:
     require_manager(caller, "create venues")
     venue = {"name": _name(name), "city": _city(city), "timezone": _timezone(timezone)}
-    venue_id = await session.scalar(
+    venue_id = await conn.scalar(
         sa.insert(venue_t).values(**venue, created_at=now).returning(venue_t.c.id)
     )
     assert venue_id is not None
@@ -115,7 +112,7 @@ async def create_venue(
 
 @command
 async def update_venue(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     venue_id: int,
@@ -134,7 +131,7 @@ async def update_venue(
     if timezone is not None:
         values["timezone"] = _timezone(timezone)
     if values:
-        found = await session.scalar(
+        found = await conn.scalar(
             sa.update(venue_t)
             .where(venue_t.c.id == venue_id)
             .values(**values)
@@ -142,18 +139,18 @@ async def update_venue(
         )
         if found is None:
             raise not_found("Venue", venue_id, field="venue_id")
-        await _venue_changed(session, venue_id)
-    return await _require_venue(session, venue_id)
+        await _venue_changed(conn, venue_id)
+    return await require_venue(conn, venue_id)
 
 
-async def _venue_changed(session: AsyncSession, venue_id: int) -> None:
+async def _venue_changed(conn: AsyncConnection, venue_id: int) -> None:
     """Events show their venue (its name, its template's sections): cached data of every event
     at the venue must be read again."""
     event_ids = (
-        await session.scalars(sa.select(event_t.c.id).where(event_t.c.venue_id == venue_id))
+        await conn.scalars(sa.select(event_t.c.id).where(event_t.c.venue_id == venue_id))
     ).all()
     for event_id in event_ids:
-        await _event_changed(session, event_id)
+        await _event_changed(conn, event_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +174,7 @@ class RowRequest:
 
 @command
 async def add_section(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     venue_id: int,
@@ -203,13 +200,13 @@ async def add_section(
     if len({row.name for row in spec.rows}) != len(spec.rows):
         raise invalid("Row names must be unique in a section.", "rows")
     # Venues are never deleted: the venue read below cannot be outdated by another command.
-    await _require_venue(session, venue_id)
-    taken = await session.scalar(
+    await require_venue(conn, venue_id)
+    taken = await conn.scalar(
         sa.select(
             sa.exists().where(section_t.c.venue_id == venue_id, section_t.c.name == spec.name)
         )
     )
-    position = await session.scalar(
+    position = await conn.scalar(
         sa.select(sa.func.coalesce(sa.func.max(section_t.c.position) + 1, 0)).where(
             section_t.c.venue_id == venue_id
         )
@@ -218,11 +215,11 @@ async def add_section(
         raise invalid(f"The venue has a section named {spec.name!r} already.", "name")
     try:
         section_id = await insert_section(
-            session, venue_id=venue_id, spec=spec, position=position or 0
+            conn, venue_id=venue_id, spec=spec, position=position or 0
         )
     except IntegrityError:  # a concurrent add_section took the name (the unique index decides)
         raise invalid(f"The venue has a section named {spec.name!r} already.", "name") from None
-    await _venue_changed(session, venue_id)
+    await _venue_changed(conn, venue_id)
     return SectionView(
         id=section_id,
         venue_id=venue_id,
@@ -235,12 +232,12 @@ async def add_section(
 
 @command
 async def remove_section(
-    session: AsyncSession, *, caller: Principal | None, section_id: int
+    conn: AsyncConnection, *, caller: Principal | None, section_id: int
 ) -> SectionView:
     """Delete a section of a venue while no event uses it (SECTION_IN_USE otherwise)."""
     require_manager(caller, "change venues")
     row = (
-        await session.execute(sa.select(section_t).where(section_t.c.id == section_id))
+        await conn.execute(sa.select(section_t).where(section_t.c.id == section_id))
     ).one_or_none()
     if row is None:
         raise not_found("Section", section_id, field="section_id")
@@ -249,18 +246,16 @@ async def remove_section(
         f"Section {section_id} is part of an event's seat map; it cannot be removed.",
         field=("section_id",),
     )
-    if await session.scalar(
-        sa.select(sa.exists().where(event_section_t.c.section_id == section_id))
-    ):
+    if await conn.scalar(sa.select(sa.exists().where(event_section_t.c.section_id == section_id))):
         raise in_use
     try:
         # an event copying the section meanwhile makes these fail on its foreign keys
-        await session.execute(sa.delete(seat_t).where(seat_t.c.section_id == section_id))
-        await session.execute(sa.delete(row_t).where(row_t.c.section_id == section_id))
-        await session.execute(sa.delete(section_t).where(section_t.c.id == section_id))
+        await conn.execute(sa.delete(seat_t).where(seat_t.c.section_id == section_id))
+        await conn.execute(sa.delete(row_t).where(row_t.c.section_id == section_id))
+        await conn.execute(sa.delete(section_t).where(section_t.c.id == section_id))
     except IntegrityError:
         raise in_use from None
-    await _venue_changed(session, row.venue_id)
+    await _venue_changed(conn, row.venue_id)
     return SectionView(
         id=row.id,
         venue_id=row.venue_id,
@@ -290,12 +285,12 @@ class SeatPrice:
     """A seat's own price for a level, overriding its section's; None removes the offer."""
 
 
-async def _event_changed(session: AsyncSession, event_id: int) -> None:
+async def _event_changed(conn: AsyncConnection, event_id: int) -> None:
     """The first statement of every change to what an event shows: its revision moves on, which
     locks the event row, so that concurrent edits of one event run one after the other (each
-    then reads what the previous one committed); every section version moves on at commit.
+    then reads what the previous one committed), and seat maps read the event anew.
     NOT_FOUND when there is no such event."""
-    found = await session.scalar(
+    found = await conn.scalar(
         sa.update(event_t)
         .where(event_t.c.id == event_id)
         .values(revision=event_t.c.revision + 1)
@@ -303,12 +298,6 @@ async def _event_changed(session: AsyncSession, event_id: int) -> None:
     )
     if found is None:
         raise not_found("Event", event_id, field="event_id")
-    section_ids = (
-        await session.scalars(
-            sa.select(event_section_t.c.section_id).where(event_section_t.c.event_id == event_id)
-        )
-    ).all()
-    sections_changed(session, event_id, section_ids)
 
 
 def _check_levels(price_levels: Sequence[str]) -> list[str]:
@@ -323,7 +312,7 @@ def _check_levels(price_levels: Sequence[str]) -> list[str]:
 
 @command
 async def create_event(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     venue_id: int,
@@ -341,10 +330,10 @@ async def create_event(
     starts_at = check_instant(starts_at, field="starts_at")
     currency = parse_currency(currency)
     levels = _check_levels(price_levels)
-    venue = await _require_venue(session, venue_id)
+    venue = await require_venue(conn, venue_id)
     sections = dict(
         (
-            await session.execute(
+            await conn.execute(
                 sa.select(section_t.c.id, section_t.c.name).where(section_t.c.venue_id == venue_id)
             )
         ).all()
@@ -362,7 +351,7 @@ async def create_event(
                 price.amount, "prices"
             )
     event_id = await insert_event(
-        session,
+        conn,
         venue_id=venue_id,
         name=_name(name),
         starts_at=starts_at,
@@ -372,13 +361,13 @@ async def create_event(
         now=now,
         status=EventStatus.DRAFT,
     )
-    await _set_seat_prices(session, event_id=event_id, seat_prices=seat_prices)
-    return await _require_event(session, event_id, caller)
+    await _set_seat_prices(conn, event_id=event_id, seat_prices=seat_prices)
+    return await require_event(conn, event_id, caller)
 
 
 @command
 async def update_event(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     event_id: int,
@@ -391,17 +380,17 @@ async def update_event(
         values["name"] = _name(name)
     if starts_at is not None:
         values["starts_at"] = check_instant(starts_at, field="starts_at")
-    await _event_changed(session, event_id)
+    await _event_changed(conn, event_id)
     if values:
-        await session.execute(sa.update(event_t).where(event_t.c.id == event_id).values(values))
-    return await _require_event(session, event_id, caller)
+        await conn.execute(sa.update(event_t).where(event_t.c.id == event_id).values(values))
+    return await require_event(conn, event_id, caller)
 
 
-async def _level_ids(session: AsyncSession, *, event_id: int, names: set[str]) -> dict[str, int]:
+async def _level_ids(conn: AsyncConnection, *, event_id: int, names: set[str]) -> dict[str, int]:
     """The event's price levels by name; names it does not have yet are added at the end."""
     existing = dict(
         (
-            await session.execute(
+            await conn.execute(
                 sa.select(price_level_t.c.name, price_level_t.c.id).where(
                     price_level_t.c.event_id == event_id
                 )
@@ -413,7 +402,7 @@ async def _level_ids(session: AsyncSession, *, event_id: int, names: set[str]) -
         raise invalid(f"An event has at most {MAX_PRICE_LEVELS} price levels.", "prices")
     for position, level in enumerate(missing, start=len(existing)):
         _name(level, field="prices", max_length=100)
-        existing[level] = await session.scalar(
+        existing[level] = await conn.scalar(
             sa.insert(price_level_t)
             .values(event_id=event_id, name=level, position=position)
             .returning(price_level_t.c.id)
@@ -422,7 +411,7 @@ async def _level_ids(session: AsyncSession, *, event_id: int, names: set[str]) -
 
 
 async def _upsert_prices(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     event_id: int,
     level_id: int,
@@ -431,7 +420,7 @@ async def _upsert_prices(
 ) -> None:
     """Offer `amount` at this level for the event's seats matching `which` (None withdraws)."""
     seats = sa.select(event_seat_t.c.seat_id).where(event_seat_t.c.event_id == event_id, which)
-    await session.execute(
+    await conn.execute(
         sa.delete(price_t).where(
             price_t.c.event_id == event_id,
             price_t.c.price_level_id == level_id,
@@ -439,7 +428,7 @@ async def _upsert_prices(
         )
     )
     if amount is not None:
-        await session.execute(
+        await conn.execute(
             sa.insert(price_t).from_select(
                 ["event_id", "seat_id", "price_level_id", "amount"],
                 sa.select(
@@ -453,17 +442,17 @@ async def _upsert_prices(
 
 
 async def _set_seat_prices(
-    session: AsyncSession, *, event_id: int, seat_prices: Sequence[SeatPrice]
+    conn: AsyncConnection, *, event_id: int, seat_prices: Sequence[SeatPrice]
 ) -> None:
     if not seat_prices:
         return
     level_ids = await _level_ids(
-        session, event_id=event_id, names={p.price_level for p in seat_prices}
+        conn, event_id=event_id, names={p.price_level for p in seat_prices}
     )
     seat_ids = {p.seat_id for p in seat_prices}
     known = set(
         (
-            await session.scalars(
+            await conn.scalars(
                 sa.select(event_seat_t.c.seat_id).where(
                     event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id.in_(seat_ids)
                 )
@@ -475,7 +464,7 @@ async def _set_seat_prices(
     for price in seat_prices:
         amount = None if price.amount is None else _amount(price.amount, "seat_prices")
         await _upsert_prices(
-            session,
+            conn,
             event_id=event_id,
             level_id=level_ids[price.price_level],
             amount=amount,
@@ -485,7 +474,7 @@ async def _set_seat_prices(
 
 @command
 async def set_prices(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     event_id: int,
@@ -496,35 +485,35 @@ async def set_prices(
     level name adds the level. Seats already held, booked or sold keep the price they were
     taken at: carts and tickets carry their own amounts."""
     require_manager(caller, "set prices")
-    await _event_changed(session, event_id)
+    await _event_changed(conn, event_id)
     sections = set(
         (
-            await session.scalars(
+            await conn.scalars(
                 sa.select(event_section_t.c.section_id).where(
                     event_section_t.c.event_id == event_id
                 )
             )
         ).all()
     )
-    level_ids = await _level_ids(session, event_id=event_id, names={p.price_level for p in prices})
+    level_ids = await _level_ids(conn, event_id=event_id, names={p.price_level for p in prices})
     for price in prices:
         if price.section_id not in sections:
             raise invalid(f"Section {price.section_id} is not part of the event.", "prices")
         amount = None if price.amount is None else _amount(price.amount, "prices")
         await _upsert_prices(
-            session,
+            conn,
             event_id=event_id,
             level_id=level_ids[price.price_level],
             amount=amount,
             which=event_seat_t.c.section_id == price.section_id,
         )
-    await _set_seat_prices(session, event_id=event_id, seat_prices=seat_prices)
-    return await _require_event(session, event_id, caller)
+    await _set_seat_prices(conn, event_id=event_id, seat_prices=seat_prices)
+    return await require_event(conn, event_id, caller)
 
 
 @command
 async def set_blocked(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     event_id: int,
@@ -535,17 +524,17 @@ async def set_blocked(
     """Take available seats off sale (`blocked`), or put blocked seats back on sale: all of the
     seats or none. Blocking names the first seat that is not available (SEAT_NOT_AVAILABLE)."""
     require_manager(caller, "block seats" if blocked else "unblock seats")
-    await _require_event(session, event_id, caller)
+    await require_event(conn, event_id, caller)
     wanted = sorted(set(seat_ids))
     if not wanted:
         raise invalid("Name at least one seat.", "seat_ids")
     which = seat_is_free(now) if blocked else event_seat_t.c.status == SeatStatus.BLOCKED
     to_status = SeatStatus.BLOCKED if blocked else SeatStatus.AVAILABLE
     changed = (
-        await session.execute(
+        await conn.execute(
             sa.update(event_seat_t)
             .where(event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id.in_(wanted), which)
-            .values(status=to_status, cart_id=None, expires_at=None)
+            .values(status=to_status, cart_id=None, expires_at=None, **stamped())
             .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id)
         )
     ).all()
@@ -560,21 +549,20 @@ async def set_blocked(
             field=("seat_ids",),
             context={"event_id": event_id, "seat_id": first},
         )
-    sections_changed(session, event_id, {seat.section_id for seat in changed})
     if blocked:
         # a lapsed hold on a seat blocked now stops counting as its cart's item
-        await session.execute(
+        await conn.execute(
             sa.update(item_t)
             .where(item_t.c.event_id == event_id, item_t.c.seat_id.in_(wanted), item_t.c.active)
             .values(active=False, released_at=now, release_reason="lapsed")
         )
     from_status = SeatStatus.AVAILABLE if blocked else SeatStatus.BLOCKED
-    await _audit_seats(session, event_id, wanted, from_status, to_status, caller, now)
+    await _audit_seats(conn, event_id, wanted, from_status, to_status, caller, now)
     return wanted
 
 
 async def _audit_seats(
-    session: AsyncSession,
+    conn: AsyncConnection,
     event_id: int,
     seat_ids: Sequence[int],
     from_status: SeatStatus,
@@ -582,10 +570,10 @@ async def _audit_seats(
     caller: Principal | None,
     now: datetime,
 ) -> None:
-    await record_audit(
-        session,
+    await audit.record(
+        conn,
         [
-            audit_seat(
+            audit.seat_entry(
                 action="seat_blocked" if to_status is SeatStatus.BLOCKED else "seat_unblocked",
                 event_id=event_id,
                 seat_id=seat_id,
@@ -596,23 +584,23 @@ async def _audit_seats(
             for seat_id in seat_ids
         ],
         at=now,
-        actor=actor_of(caller),
+        actor=audit.actor_of(caller),
     )
 
 
 async def _set_status(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     caller: Principal | None,
     event_id: int,
     to: EventStatus,
     allowed_from: set[EventStatus],
 ) -> EventView:
-    await _event_changed(session, event_id)  # locks the event: one status change at a time
-    event = await _require_event(session, event_id, caller)
+    await _event_changed(conn, event_id)  # locks the event: one status change at a time
+    event = await require_event(conn, event_id, caller)
     if event.status is to:
         return event  # repeatable
-    changed = await session.scalar(
+    changed = await conn.scalar(
         sa.update(event_t)
         .where(
             event_t.c.id == event_id,
@@ -628,17 +616,17 @@ async def _set_status(
             field=("event_id",),
             context={"event_id": event_id},
         )
-    return await _require_event(session, event_id, caller)
+    return await require_event(conn, event_id, caller)
 
 
 @command
 async def publish_event(
-    session: AsyncSession, *, caller: Principal | None, event_id: int
+    conn: AsyncConnection, *, caller: Principal | None, event_id: int
 ) -> EventView:
     """A draft goes on sale and becomes visible to customers."""
     require_manager(caller, "publish events")
     return await _set_status(
-        session,
+        conn,
         caller=caller,
         event_id=event_id,
         to=EventStatus.PUBLISHED,
@@ -648,13 +636,13 @@ async def publish_event(
 
 @command
 async def cancel_event(
-    session: AsyncSession, *, caller: Principal | None, event_id: int
+    conn: AsyncConnection, *, caller: Principal | None, event_id: int
 ) -> EventView:
     """The event is off sale: new holds and bookings are refused (EVENT_NOT_ON_SALE); the
     database refuses them in the claiming statement itself, whatever a worker read before."""
     require_manager(caller, "cancel events")
     return await _set_status(
-        session,
+        conn,
         caller=caller,
         event_id=event_id,
         to=EventStatus.CANCELLED,
@@ -683,12 +671,12 @@ class ReportLine:
 
 @query
 async def event_report(
-    session: AsyncSession, *, caller: Principal | None, event_id: int, now: datetime
+    conn: AsyncConnection, *, caller: Principal | None, event_id: int, now: datetime
 ) -> tuple[EventView, list[ReportLine], dict[int, int]]:
     """Per section and price level: seats available, held, booked and sold, and the revenue of
     completed payments, computed in SQL. Also blocked seats per section."""
     require_manager(caller, "see reports")
-    event = await _require_event(session, event_id, caller)
+    event = await require_event(conn, event_id, caller)
     live_item = sa.and_(
         item_t.c.event_id == event_seat_t.c.event_id,
         item_t.c.seat_id == event_seat_t.c.seat_id,
@@ -762,22 +750,22 @@ async def event_report(
             {"available": 0, "held": 0, "booked": 0, "sold": 0, "revenue": Decimal("0.00")},
         )
 
-    for section_id, level_id, n in await session.execute(available):
+    for section_id, level_id, n in await conn.execute(available):
         line(section_id, level_id)["available"] = n
-    for section_id, level_id, held, booked in await session.execute(taken):
+    for section_id, level_id, held, booked in await conn.execute(taken):
         line(section_id, level_id).update(held=int(held or 0), booked=int(booked or 0))
-    for section_id, level_id, n, revenue in await session.execute(sold):
+    for section_id, level_id, n, revenue in await conn.execute(sold):
         # sum() keeps the Money type: exact decimals on both databases
         line(section_id, level_id).update(sold=n, revenue=money(revenue or 0))
     sections = (
-        await session.execute(
+        await conn.execute(
             sa.select(event_section_t.c.section_id, event_section_t.c.name)
             .where(event_section_t.c.event_id == event_id)
             .order_by(event_section_t.c.position, event_section_t.c.section_id)
         )
     ).all()
     levels = (
-        await session.execute(
+        await conn.execute(
             sa.select(price_level_t.c.id, price_level_t.c.name)
             .where(price_level_t.c.event_id == event_id)
             .order_by(price_level_t.c.position, price_level_t.c.id)
@@ -795,4 +783,4 @@ async def event_report(
         for level_id, level_name in levels
         if (section_id, level_id) in counts
     ]
-    return event, lines, dict((await session.execute(blocked)).all())
+    return event, lines, dict((await conn.execute(blocked)).all())

@@ -20,15 +20,15 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import command, dialect_name, query
+from ticketing.accounts.throttle import Throttle
+from ticketing.db import Database, command, query
 from ticketing.domain import Principal, Role, TokenView, UserView
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inputs import clean_text
 from ticketing.models import token_t, user_t
 from ticketing.settings import AuthPolicy
-from ticketing.throttle import Throttle
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -118,7 +118,7 @@ _USER_COLUMNS = (user_t.c.id, user_t.c.email, user_t.c.role, user_t.c.created_at
 
 
 async def register(
-    session: AsyncSession,
+    db: Database,
     *,
     email: str,
     password: str,
@@ -135,20 +135,18 @@ async def register(
     email = normalize_email(email)
     _check_password(password)
     password_hash = await hash_password(password, policy)
-    return await _insert_user(session, email=email, password_hash=password_hash, role=role, now=now)
+    return await _insert_user(db, email=email, password_hash=password_hash, role=role, now=now)
 
 
 @command
 async def _insert_user(
-    session: AsyncSession, *, email: str, password_hash: str, role: Role, now: datetime
+    conn: AsyncConnection, *, email: str, password_hash: str, role: Role, now: datetime
 ) -> UserView:
     insert = (
-        postgresql.insert(user_t)
-        if await dialect_name(session) == "postgresql"
-        else sqlite.insert(user_t)
+        postgresql.insert(user_t) if conn.dialect.name == "postgresql" else sqlite.insert(user_t)
     )
     row = (
-        await session.execute(
+        await conn.execute(
             insert.values(email=email, password_hash=password_hash, role=role.value, created_at=now)
             .on_conflict_do_nothing(index_elements=["email"])
             .returning(*_USER_COLUMNS)
@@ -168,7 +166,7 @@ def _invalid_credentials() -> TicketingError:
 
 
 async def sign_in(
-    session: AsyncSession,
+    db: Database,
     *,
     email: str,
     password: str,
@@ -180,8 +178,8 @@ async def sign_in(
 
     TOO_MANY_ATTEMPTS beyond the client address's rate, while the (address, email) pair waits
     after repeated wrong passwords, or past the email's ceiling from an address that has not
-    signed in to it recently (`ticketing.throttle`). An unknown email is counted, checked (one
-    argon2 verification) and answered exactly like a wrong password.
+    signed in to it recently (`ticketing.accounts.throttle`). An unknown email is counted,
+    checked (one argon2 verification) and answered exactly like a wrong password.
     """
     await client.throttle.count_request(address=client.address, policy=policy)
     try:
@@ -191,20 +189,20 @@ async def sign_in(
     async with client.throttle.sign_in_attempt(
         address=client.address, email=email, now=now, policy=policy
     ) as attempt:
-        account = await _find_account(session, email=email)
+        account = await _find_account(db, email=email)
         matches = await _password_matches(password, None if account is None else account[1], policy)
         if account is None or not matches:
             await attempt.failed()
             raise _invalid_credentials()
         await attempt.succeeded()
-    return await _issue_token(session, user_id=account[0], now=now, policy=policy)
+    return await _issue_token(db, user_id=account[0], now=now, policy=policy)
 
 
 @query
-async def _find_account(session: AsyncSession, *, email: str) -> tuple[int, str] | None:
+async def _find_account(conn: AsyncConnection, *, email: str) -> tuple[int, str] | None:
     """The account's id and password hash (None: no account has the email)."""
     row = (
-        await session.execute(
+        await conn.execute(
             sa.select(user_t.c.id, user_t.c.password_hash).where(user_t.c.email == email)
         )
     ).one_or_none()
@@ -213,17 +211,30 @@ async def _find_account(session: AsyncSession, *, email: str) -> tuple[int, str]
 
 @command
 async def _issue_token(
-    session: AsyncSession, *, user_id: int, now: datetime, policy: AuthPolicy
+    conn: AsyncConnection, *, user_id: int, now: datetime, policy: AuthPolicy
 ) -> TokenView:
-    row = (await session.execute(sa.select(*_USER_COLUMNS).where(user_t.c.id == user_id))).one()
+    row = (await conn.execute(sa.select(*_USER_COLUMNS).where(user_t.c.id == user_id))).one()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=policy.token_ttl_seconds)
-    await session.execute(
+    await conn.execute(
         sa.insert(token_t).values(
             token_hash=token_digest(token), user_id=user_id, created_at=now, expires_at=expires_at
         )
     )
     return TokenView(access_token=token, expires_at=expires_at, user=_user(row))
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (None without a header); any
+    other header is INVALID_TOKEN, never taken as anonymous."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TicketingError(
+            ErrorCode.INVALID_TOKEN, "The Authorization header must be `Bearer <token>`."
+        )
+    return token.strip()
 
 
 def auth_required() -> TicketingError:
@@ -238,10 +249,10 @@ def _invalid_token() -> TicketingError:
 
 
 @query
-async def authenticate(session: AsyncSession, *, token: str, now: datetime) -> Principal:
+async def authenticate(conn: AsyncConnection, *, token: str, now: datetime) -> Principal:
     """The account a bearer token stands for; INVALID_TOKEN when expired, revoked or unknown."""
     row = (
-        await session.execute(
+        await conn.execute(
             sa.select(user_t.c.id, user_t.c.email, user_t.c.role)
             .join(token_t, token_t.c.user_id == user_t.c.id)
             .where(
@@ -257,9 +268,9 @@ async def authenticate(session: AsyncSession, *, token: str, now: datetime) -> P
 
 
 @command
-async def sign_out(session: AsyncSession, *, token: str, now: datetime) -> None:
+async def sign_out(conn: AsyncConnection, *, token: str, now: datetime) -> None:
     """Revoke the token; any later request with it is INVALID_TOKEN."""
-    revoked = await session.scalar(
+    revoked = await conn.scalar(
         sa.update(token_t)
         .where(
             token_t.c.token_hash == token_digest(token),
@@ -274,9 +285,9 @@ async def sign_out(session: AsyncSession, *, token: str, now: datetime) -> None:
 
 
 @query
-async def get_user(session: AsyncSession, *, user_id: int) -> UserView:
+async def get_user(conn: AsyncConnection, *, user_id: int) -> UserView:
     row = (
-        await session.execute(sa.select(*_USER_COLUMNS).where(user_t.c.id == user_id))
+        await conn.execute(sa.select(*_USER_COLUMNS).where(user_t.c.id == user_id))
     ).one_or_none()
     if row is None:
         raise _invalid_token()  # the account is gone: its tokens stand for nobody
@@ -284,11 +295,11 @@ async def get_user(session: AsyncSession, *, user_id: int) -> UserView:
 
 
 @command
-async def promote(session: AsyncSession, *, email: str) -> UserView:
+async def promote(conn: AsyncConnection, *, email: str) -> UserView:
     """Give an account the manager role."""
     email = normalize_email(email)
     row = (
-        await session.execute(
+        await conn.execute(
             sa.update(user_t)
             .where(user_t.c.email == email)
             .values(role=Role.MANAGER.value)

@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in and its limits against abuse, bearer tokens, roles."""

@@ -1,0 +1,1 @@
+"""The read side: venues, events, sections and seat maps."""

@@ -1,0 +1,176 @@
+"""The unit of work: a service command or query is one transaction on a connection of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ticketing.db.engine import WRITE_OPTION, create_engine
+from ticketing.errors import ErrorCode, TicketingError
+from ticketing.settings import Settings
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_MAX_ATTEMPTS = 4
+# PostgreSQL: deadlock_detected, serialization_failure; both are safe to retry from the start.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout).
+_BUSY_SQLSTATES = {"55P03", "57014"}
+_SQLITE_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes' low byte)
+
+
+class Database:
+    """An app's engine and the admission to it: at most `concurrency` units of work of this
+    process at once, the others waiting in order (a unit admitted runs to its end quickly
+    instead of waiting for the event loop between statements while holding its locks)."""
+
+    def __init__(self, engine: AsyncEngine, *, concurrency: int, timeout_s: float) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._concurrency = concurrency
+        self._timeout_s = timeout_s
+        self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Database:
+        return cls(
+            create_engine(settings),
+            concurrency=settings.db_concurrency,
+            timeout_s=settings.pool_timeout_ms / 1000,
+        )
+
+    @contextlib.asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        if _IN_UNIT.get():  # a unit run from inside another one has its slot already
+            yield
+            return
+        if self._slots is None:  # made on the loop that uses it
+            self._slots = asyncio.Semaphore(self._concurrency)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await self._slots.acquire()
+        except TimeoutError as exc:
+            raise busy_error() from exc
+        token = _IN_UNIT.set(True)
+        try:
+            yield
+        finally:
+            _IN_UNIT.reset(token)
+            self._slots.release()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+_IN_UNIT: contextvars.ContextVar[bool] = contextvars.ContextVar("ticketing_in_unit", default=False)
+
+
+class KeptRefusal(Exception):  # noqa: N818 (not an error: a refusal whose writes stand)
+    """Raised by a command that refuses, yet whose transaction must commit what it wrote (the
+    refusal kept for an idempotency key): the unit commits, then raises `refusal`."""
+
+    def __init__(self, refusal: TicketingError) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def busy_error() -> TicketingError:
+    return TicketingError(
+        ErrorCode.SERVICE_BUSY,
+        "The service is busy with other orders; retry in a moment.",
+        context={"retry_after": 1},
+    )
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    for attribute in ("sqlstate", "pgcode"):
+        value = getattr(exc.orig, attribute, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _is_sqlite_busy(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_BUSY_CODES
+    return "database is locked" in str(exc.orig)
+
+
+def _unit(
+    *, write: bool
+) -> Callable[
+    [Callable[Concatenate[AsyncConnection, P], Awaitable[R]]],
+    Callable[Concatenate[Database, P], Awaitable[R]],
+]:
+    def decorate(
+        fn: Callable[Concatenate[AsyncConnection, P], Awaitable[R]],
+    ) -> Callable[Concatenate[Database, P], Awaitable[R]]:
+        @functools.wraps(fn)
+        async def unit(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            async with db.admitted():
+                for attempt in range(1, _MAX_ATTEMPTS + 1):
+                    try:
+                        return await _transaction(db, fn, write, args, kwargs)
+                    except sa.exc.TimeoutError as exc:
+                        # every pooled connection is in use for longer than we wait: overloaded
+                        raise busy_error() from exc
+                    except DBAPIError as exc:
+                        sqlstate = _sqlstate(exc)
+                        if sqlstate in _RETRYABLE_SQLSTATES and attempt < _MAX_ATTEMPTS:
+                            log.info("retrying %s after %s", fn.__name__, sqlstate)
+                            await asyncio.sleep(0.005 * attempt)
+                            continue
+                        if sqlstate in _BUSY_SQLSTATES or sqlstate in _RETRYABLE_SQLSTATES:
+                            raise busy_error() from exc
+                        if _is_sqlite_busy(exc):
+                            raise busy_error() from exc
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return unit
+
+    return decorate
+
+
+async def _transaction(
+    db: Database,
+    fn: Callable[..., Awaitable[R]],
+    write: bool,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> R:
+    async with db.engine.connect() as connection:
+        if not write and db.dialect == "postgresql":
+            # At READ COMMITTED each statement reads its own snapshot, in a transaction or not:
+            # a query's BEGIN and ROLLBACK would be two round trips that change nothing.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await fn(connection, *args, **kwargs)
+        await connection.execution_options(**{WRITE_OPTION: write})
+        async with connection.begin():
+            try:
+                return await fn(connection, *args, **kwargs)
+            except KeptRefusal as kept:
+                refusal = kept.refusal
+        raise refusal
+
+
+command = _unit(write=True)
+"""A service command: one write transaction on a connection of its own, committed when the
+function returns, rolled back when it raises, run again after a deadlock."""
+
+query = _unit(write=False)
+"""A service query: reads only. On SQLite one read transaction (one snapshot); on PostgreSQL,
+at READ COMMITTED, each statement reads the latest committed data, as it would in a transaction."""

@@ -1,0 +1,49 @@
+"""Change stamps: a seat's status change records its transaction, so that a seat-map reader finds
+what changed since it last read, with no counter that every writer of a section would update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from ticketing.models import event_seat_t
+
+
+class ChangeStamp(sa.ColumnElement[int]):
+    """The value of `event_seat.changed_in` for a change made now, by this transaction.
+
+    PostgreSQL: the transaction's id; a reader's snapshot then tells which changes it has not
+    seen (ids are not in commit order, snapshots know which were still running). SQLite: one
+    more than the event's highest stamp; writers take turns, so stamps follow commit order.
+    """
+
+    inherit_cache = True
+    type = sa.BigInteger()
+
+    def __init__(self, event_id: sa.ColumnElement[int]) -> None:
+        self.event_id = event_id
+
+
+@compiles(ChangeStamp, "postgresql")
+def _transaction_id(element: ChangeStamp, compiler: SQLCompiler, **kw: Any) -> str:
+    xid = sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)
+    return compiler.process(xid, **kw)
+
+
+@compiles(ChangeStamp, "sqlite")
+def _next_stamp(element: ChangeStamp, compiler: SQLCompiler, **kw: Any) -> str:
+    stamps = event_seat_t.alias("stamps")
+    next_stamp = (
+        sa.select(sa.func.coalesce(sa.func.max(stamps.c.changed_in), 0) + 1)
+        .where(stamps.c.event_id == element.event_id)
+        .scalar_subquery()
+    )
+    return compiler.process(next_stamp, **kw)
+
+
+def stamped(event_id: sa.ColumnElement[int] = event_seat_t.c.event_id) -> dict[str, Any]:
+    """Values to add to every UPDATE of `event_seat` that changes a status."""
+    return {"changed_in": ChangeStamp(event_id)}

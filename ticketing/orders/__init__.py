@@ -1,0 +1,1 @@
+"""Orders: carts, the seats they hold, and booking them into a payment."""

@@ -1,0 +1,1 @@
+"""Payments: the provider's outcomes (completed, failed), their signatures, and lapsed ones."""
