@@ -3,6 +3,7 @@ back on sale). A payment's status changes once, under its cart's lock, by a cond
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -147,7 +148,8 @@ async def _tickets_of(
     return ticket_views(rows)
 
 
-class PaymentRow(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class PaymentRow:
     """A payment row's columns, as `payment_view` reads them."""
 
     id: uuid.UUID
@@ -160,7 +162,13 @@ class PaymentRow(NamedTuple):
     finalized_at: datetime | None
 
 
-PAYMENT_COLUMNS = tuple(payment_t.c[name] for name in PaymentRow._fields)
+_PAYMENT_FIELDS = tuple(field.name for field in dataclasses.fields(PaymentRow))
+PAYMENT_COLUMNS = tuple(payment_t.c[name] for name in _PAYMENT_FIELDS)
+
+
+def payment_row(row: Any) -> PaymentRow:
+    """A payment from a row that has (at least) the payment's columns."""
+    return PaymentRow(*(getattr(row, name) for name in _PAYMENT_FIELDS))
 
 
 def payment_view(row: Any, now: datetime, tickets: tuple[TicketView, ...]) -> PaymentView:
@@ -553,7 +561,7 @@ async def _complete(
     params = {"payment": payment_id, "now": now, "actor": finisher.actor}
     if conn.dialect.name == "postgresql":
         rows = (await conn.execute(_PG_COMPLETE, params)).all()
-        row = PaymentRow(*(getattr(rows[0], name) for name in PaymentRow._fields))
+        row = payment_row(rows[0])
         items, sold, finished = rows[0].items, rows[0].sold, rows[0].finished is not None
         tickets = ticket_views(rows, TICKET).get(payment_id, ())
     else:
@@ -561,7 +569,9 @@ async def _complete(
     status = effective_payment_status(row.status, row.expires_at, now)
     if finished:
         return payment_view(
-            row._replace(status=PaymentStatus.COMPLETED.value, finalized_at=now), now, tickets
+            dataclasses.replace(row, status=PaymentStatus.COMPLETED.value, finalized_at=now),
+            now,
+            tickets,
         )
     check_payment_outcome(current=status, requested=PaymentStatus.COMPLETED, payment_id=payment_id)
     if status is PaymentStatus.COMPLETED:
@@ -581,7 +591,7 @@ async def _complete_step_by_step(
 ) -> tuple[PaymentRow, int, int, bool, tuple[TicketView, ...]]:
     """SQLite has one writer at a time: the statements of `_postgres_complete`, one by one."""
     payment_id, now = params["payment"], params["now"]
-    row = PaymentRow(*(await conn.execute(_PAYMENT_NOW, params)).one())
+    row = payment_row((await conn.execute(_PAYMENT_NOW, params)).one())
     items = (await conn.execute(_ITEMS, params)).all()
     status = effective_payment_status(row.status, row.expires_at, now)
     if status is not PaymentStatus.PENDING:
@@ -684,16 +694,16 @@ async def _fail(
     }
     if conn.dialect.name == "postgresql":
         answer = (await conn.execute(_PG_FAIL, params)).one()
-        row = PaymentRow(*(getattr(answer, name) for name in PaymentRow._fields))
+        row = payment_row(answer)
         finished = answer.finished is not None
     else:
-        row = PaymentRow(*(await conn.execute(_PAYMENT_NOW, params)).one())
+        row = payment_row((await conn.execute(_PAYMENT_NOW, params)).one())
         finished = False
         if effective_payment_status(row.status, row.expires_at, now) is PaymentStatus.PENDING:
             await release_payment(conn, row=row, outcome=PaymentStatus.FAILED, params=params)
             finished = True
     if finished:
-        failed = row._replace(status=PaymentStatus.FAILED.value, finalized_at=now)
+        failed = dataclasses.replace(row, status=PaymentStatus.FAILED.value, finalized_at=now)
         return payment_view(failed, now, ())
     status = effective_payment_status(row.status, row.expires_at, now)
     check_payment_outcome(current=status, requested=PaymentStatus.FAILED, payment_id=payment_id)

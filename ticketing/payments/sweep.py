@@ -16,7 +16,7 @@ from ticketing.domain import CartStatus, PaymentStatus, SeatStatus
 from ticketing.inventory import audit
 from ticketing.inventory.stamps import stamped
 from ticketing.models import cart_t, event_seat_t, item_t, payment_t
-from ticketing.payments.payments import PAYMENT_COLUMNS, PaymentRow, release_payment
+from ticketing.payments.payments import PAYMENT_COLUMNS, payment_row, release_payment
 
 
 @command
@@ -93,7 +93,7 @@ async def expire_overdue_payments(conn: AsyncConnection, *, now: datetime) -> in
         if status != CartStatus.BOOKED.value:
             continue  # finished by a concurrent command while we waited for the lock
         found = sa.select(*PAYMENT_COLUMNS).where(payment_t.c.id == payment_id)
-        row = PaymentRow(*(await conn.execute(found)).one())
+        row = payment_row((await conn.execute(found)).one())
         await release_payment(
             conn,
             row=row,
