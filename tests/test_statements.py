@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from tests.api import add_seat, book, new_cart
+from tests.api import add_seat, new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from ticketing.db import Database
@@ -72,72 +72,37 @@ async def _costs(
     app: FastAPI, client: httpx.AsyncClient, event: EventFixture
 ) -> dict[str, tuple[int, int]]:
     found: dict[str, tuple[int, int]] = {}
-    seat, other_seat = event.seat_ids[0], event.seat_ids[1]
     adult, child = event.price_ids["Adult"], event.price_ids["Child"]
-    taken_by = new_cart()
-    assert (
-        await add_seat(
-            client, taken_by, event_id=event.event_id, seat_id=other_seat, price_id=adult
-        )
-    ).status_code == 200  # noqa: E501
-    carts = [new_cart(), new_cart()]
+    taken = event.seat_ids[1]
+    held = await add_seat(
+        client, new_cart(), event_id=event.event_id, seat_id=taken, price_id=adult
+    )
+    assert held.status_code == 200
     place = event.ga_seat_ids[0]  # the place a general-admission hold takes first
-    payments = []
-    for cart in carts:
-        steps = [
-            (
-                "hold a seat",
-                lambda: add_seat(
-                    client, cart, event_id=event.event_id, seat_id=seat, price_id=adult
-                ),
-            ),  # noqa: E501
-            (
-                "hold a taken seat (refused)",
-                lambda: add_seat(
-                    client, cart, event_id=event.event_id, seat_id=other_seat, price_id=adult
-                ),
-            ),  # noqa: E501
-            (
-                "change the seat's price level",
-                lambda: add_seat(
-                    client, cart, event_id=event.event_id, seat_id=seat, price_id=child
-                ),
-            ),  # noqa: E501
-            ("read the cart", lambda: client.get(f"/orders/carts/{cart}")),
-            (
-                "hold general-admission places",
-                lambda: client.post(
-                    f"/orders/carts/{cart}/general-admission",
-                    json={
-                        "event_id": event.event_id,
-                        "section_id": event.section_ids["Floor"],
-                        "price_id": adult,
-                        "quantity": 1,
-                    },
-                ),
-            ),
-            (
-                "release a seat",
-                lambda: client.delete(
-                    f"/orders/carts/{cart}/events/{event.event_id}/seats/{place}"
-                ),
-            ),
-            ("book the cart", lambda: book(client, cart)),
-        ]
-        for name, step in steps:
-            with recording(app) as recorded:
-                response = await step()
-            assert response.status_code in (200, 409), response.text
-            found[name] = (len(recorded.statements), recorded.transactions)
-            if name == "book the cart":
-                payments.append(response.json()["payment_id"])
-        seat = event.seat_ids[2]
-    for name, payment in (("complete the payment", payments[0]), ("fail the payment", payments[1])):
-        outcome = "complete" if name.startswith("complete") else "failed"
+
+    async def step(name: str, method: str, url: str, body: object = None) -> httpx.Response:
         with recording(app) as recorded:
-            response = await client.post(f"/payments/{payment}/{outcome}")
-        assert response.status_code == 200, response.text
+            response = await client.request(method, url, json=body)
+        assert response.status_code in (200, 409), response.text
         found[name] = (len(recorded.statements), recorded.transactions)
+        return response
+
+    payments = []
+    for cart, seat in ((new_cart(), event.seat_ids[0]), (new_cart(), event.seat_ids[2])):
+        url = f"/orders/carts/{cart}"
+        offer = {"event_id": event.event_id, "seat_id": seat, "price_id": adult}
+        await step("hold a seat", "POST", url, offer)
+        await step("hold a taken seat (refused)", "POST", url, {**offer, "seat_id": taken})
+        await step("change the seat's price level", "POST", url, {**offer, "price_id": child})
+        await step("read the cart", "GET", url)
+        places = {**offer, "section_id": event.section_ids["Floor"], "quantity": 1}
+        del places["seat_id"]
+        await step("hold general-admission places", "POST", f"{url}/general-admission", places)
+        await step("release a seat", "DELETE", f"{url}/events/{event.event_id}/seats/{place}")
+        booked = await step("book the cart", "PUT", f"{url}/book")
+        payments.append(booked.json()["payment_id"])
+    await step("complete the payment", "POST", f"/payments/{payments[0]}/complete")
+    await step("fail the payment", "POST", f"/payments/{payments[1]}/failed")
     return found
 
 
