@@ -1,8 +1,6 @@
 """Accounts: registration, sign-in with throttling, bearer tokens, roles.
 
-Passwords are hashed with argon2id off the event loop and never inside a transaction: a sign-in
-asks the throttle, reads the account, checks the password, then a short command issues the
-token. Tokens are random; only their SHA-256 is stored.
+Passwords are hashed with argon2id off the event loop, never in a transaction; tokens kept hashed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Read side of the inventory: venues, events, sections and seat maps, in set-based SQL.
 
-The `load_*` queries take many keys at once, so that a GraphQL request over a whole event costs a
-fixed number of statements (DataLoaders call them); the single-key queries serve REST.
+The `load_*` queries take many keys at once so that DataLoaders keep a request's statements fixed.
 """
 
 from __future__ import annotations
@@ -334,13 +333,6 @@ async def list_event_sections(
     return (await _event_sections(conn, [event_id], now))[event_id]
 
 
-@query
-async def load_event_sections(
-    conn: AsyncConnection, *, event_ids: Sequence[int], now: datetime
-) -> dict[int, list[EventSectionView]]:
-    return await _event_sections(conn, event_ids, now)
-
-
 def _in_sections(table: sa.Table, keys: Sequence[SectionKey]) -> sa.ColumnElement[bool]:
     by_event: dict[int, list[int]] = defaultdict(list)
     for event_id, section_id in keys:
@@ -462,10 +454,3 @@ async def list_section_seats(
     if section_exists is None:
         raise not_found("Section", section_id, field="section_id")
     return (await _section_seats(conn, [(event_id, section_id)], now))[(event_id, section_id)]
-
-
-@query
-async def load_section_seats(
-    conn: AsyncConnection, *, keys: Sequence[SectionKey], now: datetime
-) -> dict[SectionKey, list[SeatView]]:
-    return await _section_seats(conn, keys, now)

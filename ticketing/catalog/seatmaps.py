@@ -1,9 +1,6 @@
 """Seat maps kept in memory and always fresh: the read path of a stadium on sale.
 
-A section's layout (seats, rows, numbers, price offers) changes only with the event's revision;
-its statuses are kept as one byte per seat. Every read first asks the database, after the
-request arrived, which sections had a seat change since the last such check (`changes_since`);
-those are read again, the others served from memory (see `SeatMaps.check`).
+Each read asks the database which sections changed since the last check and reloads only those.
 """
 
 from __future__ import annotations
@@ -48,8 +45,8 @@ STATUS_BYTES = {status: str(int(status)).encode() for status in SeatStatus}
 """One ASCII digit per seat: b"1" available, b"2" held, b"3" booked, b"4" sold, b"5" blocked."""
 _AVAILABLE = ord("1")
 _LAYOUT_BATCH = 16  # sections per layout query: a stadium loads in a few steps, not one
-# rows of a layout query processed between two turns of the event loop: a batch of sections is
-# ~50,000 price and seat rows, ~150 ms of CPU in one go (measured), ~15 ms per this many
+# rows of a layout query processed between two turns of the event loop, so that loading a
+# stadium never holds the other requests for long
 _ROWS_PER_TURN = 2_000
 _EXPIRING = {int(SeatStatus.HELD), int(SeatStatus.BOOKED)}
 # Layouts are loaded for every viewer; who may see a draft is decided per request.
@@ -71,10 +68,8 @@ class LayoutSeat:
 class SectionLayout:
     """What a section of an event looks like: changed only by a manager (a new revision).
 
-    The seats are kept as columns of plain values (ids, rows, numbers, types, price sets):
-    tuples of such values are not tracked by the cyclic garbage collector, whose full passes
-    would otherwise walk one object per seat of every map in memory (~25 ms per 50,000 seats,
-    measured, with the event loop serving nobody meanwhile).
+    Seats are kept as columns of plain values: such tuples are not tracked by the cyclic garbage
+    collector, whose full passes would otherwise walk one object per seat of every map in memory.
     """
 
     event_id: int

@@ -1,8 +1,6 @@
 """Event managers' commands: venues and their sections, events, prices, blocked seats, status.
 
-Every command checks the caller's role first (FORBIDDEN, nothing read or changed) and is one
-transaction. A change to what an event shows bumps `event.revision` and every section version of
-the event, so that cached seat maps and GraphQL results in every worker are refreshed.
+Each command checks the caller's role first and is one transaction; changes bump `event.revision`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Building inventory: a venue's seat-map template, and an event's copy of it with its prices.
 
-Large manifests are written set-based: rows and seats in multi-row INSERTs, and the event copy as
-INSERT ... SELECT inside the database, so a 100,000-seat stadium takes seconds, not minutes.
+Written set-based (multi-row INSERTs; INSERT ... SELECT for an event's copy) for stadium sizes.
 """
 
 from __future__ import annotations

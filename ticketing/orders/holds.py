@@ -1,7 +1,6 @@
 """Holding seats in a cart, and releasing them: one transaction per command.
 
-A seat is taken only by one conditional UPDATE whose WHERE clause is the rule (the seat is free,
-its event on sale, the price offered, the cart has room in its currency): the database decides.
+A seat is taken only by one conditional UPDATE whose WHERE clause is the rule: the database decides.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The payment provider's signed callbacks: `Ticketing-Signature: t=<unix seconds>,v1=<hex>`.
 
-v1 is the hex HMAC-SHA256, keyed with the shared secret, of `"<t>.<payment id>.<outcome>"`
-(outcome `complete` or `failed`), on the model of Stripe's webhook signatures.
+v1 is the hex HMAC-SHA256 of `"<t>.<payment id>.<outcome>"` with the shared secret, as Stripe signs.
 """
 
 from __future__ import annotations

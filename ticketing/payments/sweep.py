@@ -1,7 +1,6 @@
 """The sweep: writes down what every reader already sees, lapsed holds and overdue payments.
 
-Correctness never waits for it (reads and claims apply the deadlines themselves); it keeps the
-tables and the audit log true.
+Correctness never waits for it: reads and claims apply the deadlines themselves.
 """
 
 from __future__ import annotations
