@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,3 +113,18 @@ async def test_each_command_is_one_transaction_of_few_statements(
     found = await _costs(app, client, event)
     expected = {name: (cost[0 if db_kind == "postgres" else 1], 1) for name, cost in COSTS.items()}
     assert found == expected
+
+
+async def test_each_command_reuses_its_compiled_statements(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    event: EventFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SQLAlchemy compiles a statement once and reuses it, unless an element of it has no cache
+    key: then it is compiled at every execution, and its log line says `[no key`."""
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
+        await _costs(app, client, event)
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("[cached since" in line for line in logged)
+    assert [line for line in logged if "[no key" in line] == []

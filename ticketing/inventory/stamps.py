@@ -8,11 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from ticketing.models import event_seat_t
 
 
-class ChangeStamp(sa.ColumnElement[int]):
+class ChangeStamp(FunctionElement[int]):
     """The value of `event_seat.changed_in` for a change made now, by this transaction.
 
     PostgreSQL: the transaction's id; a reader's snapshot then tells which changes it has not
@@ -20,11 +21,11 @@ class ChangeStamp(sa.ColumnElement[int]):
     more than the event's highest stamp; writers take turns, so stamps follow commit order.
     """
 
+    # A function element: its argument is part of the statement's cache key, so statements
+    # that carry a stamp are compiled once, not at every execution.
     inherit_cache = True
+    name = "change_stamp"
     type = sa.BigInteger()
-
-    def __init__(self, event_id: sa.ColumnElement[int]) -> None:
-        self.event_id = event_id
 
 
 @compiles(ChangeStamp, "postgresql")
@@ -36,9 +37,10 @@ def _transaction_id(element: ChangeStamp, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(ChangeStamp, "sqlite")
 def _next_stamp(element: ChangeStamp, compiler: SQLCompiler, **kw: Any) -> str:
     stamps = event_seat_t.alias("stamps")
+    (event_id,) = element.clauses
     next_stamp = (
         sa.select(sa.func.coalesce(sa.func.max(stamps.c.changed_in), 0) + 1)
-        .where(stamps.c.event_id == element.event_id)
+        .where(stamps.c.event_id == event_id)
         .scalar_subquery()
     )
     return compiler.process(next_stamp, **kw)
