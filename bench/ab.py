@@ -4,6 +4,7 @@ each from its own tree (`git archive`) with this venv, on a fresh database per r
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,24 +23,32 @@ import httpx
 
 from bench.floors import write_floor
 from bench.invariants import check_invariants
-from bench.procs import ROOT, connections_by_worker, database, seed, service, settle, wrk
+from bench.procs import HERE, ROOT, connections_by_worker, database, seed, service, settle, wrk
 from bench.rush import run_orders, run_rush
 
 
 @dataclass(frozen=True)
 class Sizes:
-    section_seats: int
-    order_seats: int
-    rush_seats: int
-    floor_seats: int
-    seconds: float
-    rush_seconds: float
-    clients: int
-    client_processes: int
+    section_seats: int = 1000
+    order_seats: int = 2000
+    rush_seats: int = 2000
+    floor_seats: int = 4000
+    seconds: float = 10  # per wrk run
+    rush_seconds: float = 180  # the time limit of the orders and of the rush
+    clients: int = 500  # rush clients
+    client_processes: int = 4
 
 
-FULL = Sizes(1000, 2000, 2000, 4000, 10, 180, 500, 4)
-QUICK = Sizes(200, 300, 300, 600, 2, 30, 50, 2)
+QUICK = Sizes(
+    section_seats=200,
+    order_seats=300,
+    rush_seats=300,
+    floor_seats=600,
+    seconds=2,
+    rush_seconds=30,
+    clients=50,
+    client_processes=2,
+)
 
 
 @dataclass
@@ -47,7 +56,7 @@ class Run:
     side: str  # "A" (the ref) or "B" (the current tree)
     log: Path
     figures: dict[str, float] = field(default_factory=dict)
-    spread: dict[str, list[int]] = field(default_factory=dict)
+    spread: dict[str, list[str]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
 
@@ -101,8 +110,10 @@ class SpreadSampler:
         self._running = False
         self._thread.join()
 
-    def counts(self) -> list[int]:
-        return sorted(self.busiest.values(), reverse=True)
+    def counts(self) -> list[str]:
+        """`pid:connections`, the most loaded worker first."""
+        ordered = sorted(self.busiest.items(), key=lambda item: item[1], reverse=True)
+        return [f"{pid}:{count}" for pid, count in ordered]
 
 
 async def _oversold(database_url: str, event_ids: list[int]) -> dict[str, int]:
@@ -180,7 +191,7 @@ def run_side(side: str, root: Path, *, kind: str, workers: int, sizes: Sizes, lo
                 run.failures.append(f"the rush had {rush['5xx']} 5xx: {answers}")
         oversold = asyncio.run(_oversold(url, [order_event["event_id"], rush_event["event_id"]]))
         if oversold:
-            run.failures.append(f"invariants broken: {oversold}")
+            run.failures.append(f"oversold or doubled seats: {oversold}")
     if "Traceback" in log.read_text(errors="replace"):
         run.failures.append("a Traceback in the server log")
     return run
@@ -225,22 +236,36 @@ def table(runs: list[Run], *, floor: float, header: str) -> str:
     spread = "\n".join(
         f"  {run.side}: "
         + ", ".join(
-            f"{scenario} {'/'.join(map(str, counts)) or '-'}"
-            for scenario, counts in run.spread.items()
+            f"{scenario} {' '.join(counts) or '-'}" for scenario, counts in run.spread.items()
         )
         + f"  (log {run.log})"
         for run in runs
     )
     return (
-        f"{header}\n{body}\n\nconnections per worker pid, busiest sample of each scenario "
-        f"(most loaded first), and each run's server log:\n{spread}"
+        f"{header}\n{body}\n\nconnections per worker (pid:connections, the busiest sample of "
+        f"each scenario, most loaded first), and each run's server log:\n{spread}"
     )
 
 
 def main(args: Any) -> None:
-    sizes = QUICK if args.quick else FULL
+    sizes = QUICK
+    if not args.quick:
+        sizes = Sizes(
+            seconds=args.seconds,
+            rush_seconds=args.rush_seconds,
+            clients=args.clients,
+            client_processes=args.client_processes,
+        )
     logs = Path(tempfile.mkdtemp(prefix="ticketing-ab-logs-"))
     current = ROOT
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", f"{args.ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if commit.returncode != 0:
+        raise SystemExit(f"--ref {args.ref}: {commit.stderr.strip()}")
     with exported(args.ref) as ref_root:
         print(f"ref {args.ref} exported to {ref_root}; server logs in {logs}", file=sys.stderr)
         floor = rush_floor(args.db, args.workers, sizes)
@@ -252,10 +277,20 @@ def main(args: Any) -> None:
                     run_side(side, root, kind=args.db, workers=args.workers, sizes=sizes, logs=logs)
                 )
     header = (
-        f"A = {args.ref}, B = the working tree; {args.db}, {args.workers} worker(s), "
-        f"{args.pairs} pairs{', quick sizes' if args.quick else ''}"
+        f"A = {args.ref} ({commit.stdout.strip()}), B = the working tree; {args.db}, "
+        f"{args.workers} worker(s), {args.pairs} pairs{', quick sizes' if args.quick else ''}"
     )
     print(table(runs, floor=floor, header=header))
+    output = HERE / "results" / f"ab-{args.db}-{args.workers}w.json"
+    output.parent.mkdir(exist_ok=True)
+    output.write_text(
+        json.dumps(
+            {"header": header, "rush_writes_floor": floor, "runs": [asdict(r) for r in runs]},
+            indent=2,
+            default=str,
+        )
+    )
+    print(f"\nwrote {output}")
     failures = [f"{run.side}: {what} (log {run.log})" for run in runs for what in run.failures]
     if failures:
         # the figures above are printed for diagnosis; such runs must not be taken as a result
