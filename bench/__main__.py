@@ -1,9 +1,11 @@
 """Benchmark the service the way users meet it, against floors measured in the same run.
 
     python -m bench --db sqlite|postgres --workers N [--seats 50000] [--seconds 10] [--only-limits]
+    python -m bench --ref COMMIT --db sqlite|postgres --workers N [--pairs 3] [--quick]
 
 It seeds a stadium with `ticketing seed`, starts `ticketing serve`, loads it over loopback with
 wrk (and a multi-process client for the rush), prints a table and writes JSON to bench/results/.
+With --ref, it runs that commit's server and the working tree's in turns instead (bench/ab.py).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench import ab
 from bench.floors import database_floor, serialization_floor, write_floor
+from bench.invariants import check_invariants
 from bench.procs import (
     HERE,
     database,
@@ -55,30 +57,6 @@ LARGEST_ALLOWED_GRAPHQL = """query Section($event: ID!, $section: ID!) {
 SEAT_MAP_GRAPHQL = """query Map($event: ID!) {
   seatMap(eventId: $event) {
     version layoutVersion layout sections { id availableCount statuses } } }"""
-
-INVARIANTS = {
-    "sold seats": "SELECT COUNT(*) FROM event_seat WHERE event_id = :e AND status = 4",
-    "sold seats without exactly one completed payment": """
-        SELECT COUNT(*) FROM event_seat s WHERE s.event_id = :e AND s.status = 4 AND (
-          SELECT COUNT(*) FROM ticket t JOIN payment p ON p.id = t.payment_id
-          WHERE t.event_id = s.event_id AND t.seat_id = s.seat_id
-            AND p.status = 'completed') <> 1""",
-    "seats in two active cart items": """
-        SELECT COUNT(*) FROM (SELECT seat_id FROM cart_item WHERE event_id = :e AND active
-                              GROUP BY seat_id HAVING COUNT(*) > 1) AS doubled""",
-}
-
-
-async def check_invariants(database_url: str, event_id: int) -> dict[str, int]:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return {
-                name: int(await connection.scalar(sa.text(sql), {"e": event_id}) or 0)
-                for name, sql in INVARIANTS.items()
-            }
-    finally:
-        await engine.dispose()
 
 
 def _fetch(base: str, path: str) -> Any:
@@ -498,7 +476,7 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--db", "--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seats", type=int, default=50_000)
     parser.add_argument("--seconds", type=float, default=10, help="per wrk scenario")
@@ -517,7 +495,15 @@ def main() -> None:
         type=Path,
         help="JSON of `run_peer.sh bench` (../shared/peers/pretix), for the side-by-side rows",
     )
+    parser.add_argument(
+        "--ref", help="A/B: that commit's server (A) and the working tree's (B), in turns"
+    )
+    parser.add_argument("--pairs", type=int, default=3, help="A/B: how many A, B turns")
+    parser.add_argument("--quick", action="store_true", help="A/B: small sizes, a smoke run")
     args = parser.parse_args()
+    if args.ref is not None:
+        ab.main(args)
+        return
     results = run(args)
     if args.pretix is not None:
         results["pretix"] = json.loads(args.pretix.read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -33,10 +34,11 @@ def ticketing_cli() -> list[str]:
     return [sys.executable, "-m", "ticketing.cli"]
 
 
-def env_for(database_url: str, **extra: str) -> dict[str, str]:
+def env_for(database_url: str, *, root: Path = ROOT, **extra: str) -> dict[str, str]:
+    """The environment of a `ticketing` process whose code comes from the tree at `root`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETING_")}
     env["TICKETING_DATABASE_URL"] = database_url
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(root)
     env.update(extra)
     return env
 
@@ -85,11 +87,12 @@ def settle(database_url: str) -> None:
     asyncio.run(_settle(database_url))
 
 
-def seed(database_url: str, *args: str) -> dict[str, int]:
+def seed(database_url: str, *args: str, root: Path = ROOT) -> dict[str, int]:
     started = time.perf_counter()
     result = subprocess.run(
         [*ticketing_cli(), "seed", *args],
-        env=env_for(database_url),
+        env=env_for(database_url, root=root),
+        cwd=root,  # `python -m` puts the working directory first on the path
         capture_output=True,
         text=True,
         check=True,
@@ -121,9 +124,24 @@ def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(command: list[str], *, health_url: str, env: dict[str, str]) -> Iterator[int]:
-    """Start a server process; yield its pid once `health_url` answers; stop it afterwards."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+def running(
+    command: list[str],
+    *,
+    health_url: str,
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    log: Path | None = None,
+) -> Iterator[int]:
+    """Start a server process; yield its pid once `health_url` answers; stop it afterwards.
+    What it prints goes to `log` when given."""
+    output = log.open("w") if log is not None else None
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=cwd,
+        stdout=output or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output else None,
+    )
     try:
         _wait_for(health_url, process)
         yield process.pid
@@ -134,14 +152,18 @@ def running(command: list[str], *, health_url: str, env: dict[str, str]) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if output is not None:
+            output.close()
 
 
 ACCEPT_ENCODING = "gzip"
 
 
 @contextmanager
-def service(database_url: str, *, workers: int) -> Iterator[tuple[str, int]]:
-    """`ticketing serve`, as a user starts it; yields (base URL, pid)."""
+def service(
+    database_url: str, *, workers: int, root: Path = ROOT, log: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """`ticketing serve` from the tree at `root`, as a user starts it; yields (base URL, pid)."""
     port = free_port()
     command = [
         *ticketing_cli(),
@@ -158,11 +180,12 @@ def service(database_url: str, *, workers: int) -> Iterator[tuple[str, int]]:
     base = f"http://127.0.0.1:{port}"
     env = env_for(
         database_url,
+        root=root,
         TICKETING_DB_POOL_SIZE="20",
         TICKETING_DB_MAX_OVERFLOW="20",
         TICKETING_CART_HOLD_SECONDS="600",
     )
-    with running(command, health_url=f"{base}/health", env=env) as pid:
+    with running(command, health_url=f"{base}/health", env=env, cwd=root, log=log) as pid:
         yield base, pid
 
 
@@ -204,6 +227,31 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").glob("*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def connections_by_worker(server_pid: int, port: int) -> dict[int, int]:
+    """How many established connections to `port` each worker process holds right now."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                    established.add(fields[9])
+    return {pid: len(_socket_inodes(pid) & established) for pid in worker_pids(server_pid)}
 
 
 def rss_mb(pid: int) -> float:
@@ -267,5 +315,6 @@ def wrk(
         "p99_ms": raw["p99_us"] / 1000,
         "max_ms": raw["max_us"] / 1000,
         "errors": raw["socket_errors"] + raw["non_2xx"],
+        "non_2xx": raw["non_2xx"],
         "bytes_per_request": raw["bytes"] / max(1, raw["requests"]),
     }

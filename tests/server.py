@@ -54,12 +54,38 @@ def free_port() -> int:
         return port
 
 
+def worker_pids(server_pid: int) -> set[int]:
+    """The worker processes uvicorn's supervisor started (multiprocessing's spawn children)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{server_pid}/task").glob("*"):
+        children.extend(int(child) for child in (task / "children").read_text().split())
+    workers = set()
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        # multiprocessing's resource tracker is a child too, but no worker
+        if b"spawn_main" in command:
+            workers.add(child)
+    return workers
+
+
 @contextmanager
 def serving(
     database_url: str, *, workers: int, demo: bool = False, log: Path | None = None, **env: str
 ) -> Iterator[str]:
     """`ticketing serve --workers N` on a free port; yields its base URL; stops it afterwards.
     What the server prints goes to `log` when given."""
+    with serving_process(database_url, workers=workers, demo=demo, log=log, **env) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving_process(
+    database_url: str, *, workers: int, demo: bool = False, log: Path | None = None, **env: str
+) -> Iterator[tuple[str, int]]:
+    """As `serving`, and yields the server's pid (uvicorn's supervisor) with the URL."""
     port = free_port()
     output = log.open("w") if log is not None else None
     process = subprocess.Popen(
@@ -95,7 +121,7 @@ def serving(
             if time.monotonic() > deadline:
                 raise AssertionError("server did not answer /health within 60 s")
             time.sleep(0.2)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         try:

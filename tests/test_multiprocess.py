@@ -1,9 +1,12 @@
-"""The race across processes: `ticketing serve --workers 2`, 50 HTTP clients on one seat, many
-rounds. On PostgreSQL we also check that both worker processes really served the race."""
+"""Across processes: `ticketing serve --workers 2` with 50 HTTP clients racing for one seat (on
+PostgreSQL both workers must have served it), and workers killed while the service goes on."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -14,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.invariants import violations
 from tests.races import naive_claim_seat, outcome, race
-from tests.server import seed, serving
+from tests.server import seed, serving, serving_process, worker_pids
 from ticketing.db import Database, create_engine
 from ticketing.settings import Settings
 
@@ -107,3 +110,50 @@ async def test_control_naive_claim_across_connections_double_sells(
         await engine.dispose()
     assert tally["ok"] > 1, tally
     assert await _check_invariants(database_url) != {}
+
+
+async def _hold_each(base_url: str, event_id: int, price_id: int, seat_ids: list[int]) -> list[int]:
+    """One hold per seat, each on a new connection, so that every worker's accept is tried."""
+    statuses = []
+    for seat in seat_ids:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            response = await http.post(
+                f"/orders/carts/{uuid.uuid4()}",
+                json={"event_id": event_id, "seat_id": seat, "price_id": price_id},
+            )
+            statuses.append(response.status_code)
+    return statuses
+
+
+async def _wait_for_replacement(server_pid: int, killed: int, *, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pids = worker_pids(server_pid)
+        if len(pids) == count and killed not in pids:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no worker replaced {killed} within 60 s: {worker_pids(server_pid)}")
+
+
+@pytest.mark.slow
+async def test_a_killed_worker_is_replaced_and_requests_go_on(
+    database_url: str,
+) -> None:
+    seeded = await asyncio.to_thread(seed, database_url, seats=60)
+    with serving_process(database_url, workers=2) as (base_url, server_pid):
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            price_id, seat_ids = await _price_and_seats(http, seeded["event_id"])
+        workers = worker_pids(server_pid)
+        assert len(workers) == 2, workers
+        killed = min(workers)
+        os.kill(killed, signal.SIGKILL)
+        # the other worker answers meanwhile: the listening socket is shared, not the dead one's
+        held = await _hold_each(base_url, seeded["event_id"], price_id, seat_ids[:10])
+        assert held == [200] * 10, held
+        await _wait_for_replacement(server_pid, killed, count=2)
+        # and now the original survivor: what answers next is a worker uvicorn started again
+        os.kill(max(workers), signal.SIGKILL)
+        held = await _hold_each(base_url, seeded["event_id"], price_id, seat_ids[10:20])
+        assert held == [200] * 10, held
+        await _wait_for_replacement(server_pid, max(workers), count=2)
+    assert await _check_invariants(database_url) == {}

@@ -13,6 +13,7 @@ import pytest
 from tests.server import cli_env, serving
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+CI_SCRIPT = README.parent / ".ci" / "run"
 
 
 def walk_script() -> str:
@@ -32,6 +33,19 @@ def run_walk(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def quick_start_commands() -> list[str]:
+    section = README.read_text(encoding="utf-8").split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL)]
+
+
+def test_quick_start_makes_its_venv_and_ci_runs_its_test_command() -> None:
+    serve, test = quick_start_commands()
+    # system Python on Debian and Ubuntu refuses `pip install` outside a venv
+    assert serve.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install")
+    assert test.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install")
+    assert CI_SCRIPT.read_text(encoding="utf-8").rstrip().splitlines()[-1] == test
 
 
 @pytest.mark.slow

@@ -21,7 +21,6 @@ from ticketing.domain import Role
 from ticketing.errors import TicketingError
 from ticketing.migrate import upgrade
 from ticketing.payments import signatures
-from ticketing.serve import reuse_port_supported, serve_workers
 from ticketing.settings import Settings
 
 
@@ -103,16 +102,9 @@ async def _users(settings: Settings, args: argparse.Namespace) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    # Once, before any worker exists: workers that each migrated and seeded would race.
     asyncio.run(_migrate(settings, demo=not args.no_demo))
-    if args.workers > 1 and reuse_port_supported():
-        serve_workers(
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=args.log_level,
-            access_log=args.access_log,
-        )
-        return
+    # With workers > 1 uvicorn supervises them: it starts a worker again when one dies.
     uvicorn.run(
         "rest.app:create_app",
         factory=True,
