@@ -36,12 +36,16 @@ class Database:
     process at once, the others waiting in order (a unit admitted runs to its end quickly
     instead of waiting for the event loop between statements while holding its locks)."""
 
-    def __init__(self, engine: AsyncEngine, *, concurrency: int, timeout_s: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, concurrency: int, timeout_s: float, lock_timeout_s: float
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._concurrency = concurrency
         self._timeout_s = timeout_s
+        self._lock_timeout_s = lock_timeout_s
         self._slots: asyncio.Semaphore | None = None
+        self._sqlite_writer: asyncio.Lock | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> Database:
@@ -49,15 +53,17 @@ class Database:
             create_engine(settings),
             concurrency=settings.db_concurrency,
             timeout_s=settings.pool_timeout_ms / 1000,
+            lock_timeout_s=settings.lock_timeout_ms / 1000,
         )
 
     @contextlib.asynccontextmanager
-    async def admitted(self) -> AsyncIterator[None]:
+    async def admitted(self, *, write: bool) -> AsyncIterator[None]:
         if _IN_UNIT.get():  # a unit run from inside another one has its slot already
             yield
             return
         if self._slots is None:  # made on the loop that uses it
             self._slots = asyncio.Semaphore(self._concurrency)
+            self._sqlite_writer = asyncio.Lock()
         try:
             async with asyncio.timeout(self._timeout_s):
                 await self._slots.acquire()
@@ -65,10 +71,30 @@ class Database:
             raise busy_error() from exc
         token = _IN_UNIT.set(True)
         try:
-            yield
+            if write and self.dialect == "sqlite":
+                async with self._queued_for_sqlite_write_lock():
+                    yield
+            else:
+                yield
         finally:
             _IN_UNIT.reset(token)
             self._slots.release()
+
+    @contextlib.asynccontextmanager
+    async def _queued_for_sqlite_write_lock(self) -> AsyncIterator[None]:
+        # SQLite has one write lock, and a writer that finds it taken sleeps in its busy handler
+        # in growing steps: this process's writers queue here instead and take it in turn.
+        # Other processes still meet the busy handler; the database stays the only guard.
+        assert self._sqlite_writer is not None
+        try:
+            async with asyncio.timeout(self._lock_timeout_s):
+                await self._sqlite_writer.acquire()
+        except TimeoutError as exc:
+            raise busy_error() from exc
+        try:
+            yield
+        finally:
+            self._sqlite_writer.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -120,7 +146,7 @@ def _unit(
     ) -> Callable[Concatenate[Database, P], Awaitable[R]]:
         @functools.wraps(fn)
         async def unit(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            async with db.admitted():
+            async with db.admitted(write=write):
                 for attempt in range(1, _MAX_ATTEMPTS + 1):
                     try:
                         return await _transaction(db, fn, write, args, kwargs)

@@ -42,7 +42,7 @@ class EventChanges:
     mark: str
 
 
-def _postgres(mark: str | None) -> sa.Select[Any]:
+def _postgres(*, since_mark: bool) -> sa.Select[Any]:
     # A seat changed since the mark when its stamp (a transaction id) is not visible in the
     # mark's snapshot; only stamps from the mark's oldest running transaction on are looked at.
     columns: list[Any] = [
@@ -50,8 +50,8 @@ def _postgres(mark: str | None) -> sa.Select[Any]:
         event_t.c.status,
         event_t.c.revision,
     ]
-    if mark is not None:
-        since = sa.cast(sa.bindparam("since", mark), _SNAPSHOT)
+    if since_mark:
+        since = sa.cast(sa.bindparam("since", type_=sa.Text), _SNAPSHOT)
         oldest = sa.cast(sa.cast(sa.func.pg_snapshot_xmin(since), sa.Text), sa.BigInteger)
         stamp = sa.cast(sa.cast(event_seat_t.c.changed_in, sa.Text), _XID8)
         columns.append(
@@ -74,19 +74,22 @@ async def changes_since(
     """None when there is no such event. One statement; on PostgreSQL its snapshot is the new
     mark, on SQLite the event's highest stamp."""
     if conn.dialect.name == "postgresql":
-        row = (await conn.execute(_postgres(mark), {"event": event_id})).one_or_none()
+        stmt = _POSTGRES_FIRST if mark is None else _POSTGRES_SINCE
+        row = (await conn.execute(stmt, {"event": event_id, "since": mark})).one_or_none()
         if row is None:
             return None
         since = None if mark is None else frozenset(row.changed or ())
         return EventChanges(EventStatus(row.status), row.revision, since, row.mark)
-    row = (await conn.execute(_sqlite(mark), {"event": event_id})).one_or_none()
+    stmt = _SQLITE_FIRST if mark is None else _SQLITE_SINCE
+    since_stamp = None if mark is None else int(mark)
+    row = (await conn.execute(stmt, {"event": event_id, "since": since_stamp})).one_or_none()
     if row is None:
         return None
     since = None if mark is None else frozenset(int(s) for s in (row.changed or "").split(",") if s)
     return EventChanges(EventStatus(row.status), row.revision, since, str(row.mark))
 
 
-def _sqlite(mark: str | None) -> sa.Select[Any]:
+def _sqlite(*, since_mark: bool) -> sa.Select[Any]:
     # Writers take turns and stamp one more than the event's highest: stamps follow commits.
     columns: list[Any] = [
         sa.select(sa.func.coalesce(sa.func.max(event_seat_t.c.changed_in), 0))
@@ -96,17 +99,23 @@ def _sqlite(mark: str | None) -> sa.Select[Any]:
         event_t.c.status,
         event_t.c.revision,
     ]
-    if mark is not None:
+    if since_mark:
         columns.append(
             sa.select(sa.func.group_concat(sa.distinct(event_seat_t.c.section_id)))
             .where(
                 event_seat_t.c.event_id == event_t.c.id,
-                event_seat_t.c.changed_in > sa.bindparam("since", int(mark)),
+                event_seat_t.c.changed_in > sa.bindparam("since", type_=sa.BigInteger),
             )
             .scalar_subquery()
             .label("changed")
         )
     return sa.select(*columns).where(event_t.c.id == sa.bindparam("event"))
+
+
+_POSTGRES_FIRST = _postgres(since_mark=False)
+_POSTGRES_SINCE = _postgres(since_mark=True)
+_SQLITE_FIRST = _sqlite(since_mark=False)
+_SQLITE_SINCE = _sqlite(since_mark=True)
 
 
 @query
