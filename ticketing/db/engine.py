@@ -14,6 +14,8 @@ from ticketing.settings import Settings
 
 WRITE_OPTION = "ticketing_write"
 """Execution option of a write unit: on SQLite its transaction starts with BEGIN IMMEDIATE."""
+STATEMENTWISE_OPTION = "ticketing_statementwise"
+"""Execution option of a query unit on SQLite: no BEGIN, each statement reads on its own."""
 
 _IDLE_BEFORE_PING_S = 5.0
 
@@ -65,8 +67,10 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     def on_begin(conn: sa.Connection) -> None:
         # A writer takes SQLite's one write lock at BEGIN: writers queue for it (busy timeout)
         # instead of failing later on a snapshot another writer made stale.
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(STATEMENTWISE_OPTION, False):
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
 def _ping_when_idle(engine: AsyncEngine) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ticketing.db.engine import WRITE_OPTION, create_engine
+from ticketing.db.engine import STATEMENTWISE_OPTION, WRITE_OPTION, create_engine
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
@@ -179,10 +179,13 @@ async def _transaction(
     kwargs: dict[str, Any],
 ) -> R:
     async with db.engine.connect() as connection:
-        if not write and db.dialect == "postgresql":
-            # At READ COMMITTED each statement reads its own snapshot, in a transaction or not:
-            # a query's BEGIN and ROLLBACK would be two round trips that change nothing.
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if not write:
+            # Each statement of a query reads the latest committed data (PostgreSQL at READ
+            # COMMITTED does so in a transaction too): a BEGIN would be a round trip for nothing.
+            if db.dialect == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await connection.execution_options(**{STATEMENTWISE_OPTION: True})
             return await fn(connection, *args, **kwargs)
         await connection.execution_options(**{WRITE_OPTION: write})
         async with connection.begin():
@@ -198,5 +201,4 @@ command = _unit(write=True)
 function returns, rolled back when it raises, run again after a deadlock."""
 
 query = _unit(write=False)
-"""A service query: reads only. On SQLite one read transaction (one snapshot); on PostgreSQL,
-at READ COMMITTED, each statement reads the latest committed data, as it would in a transaction."""
+"""A service query: reads only, each statement the latest committed data, on both databases."""
