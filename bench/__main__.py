@@ -500,6 +500,11 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=3, help="A/B: how many A, B turns")
     parser.add_argument("--quick", action="store_true", help="A/B: small sizes, a smoke run")
+    parser.add_argument(
+        "--proxy",
+        choices=["nginx"],
+        help="A/B: the clients talk to nginx in front of the server, as production runs",
+    )
     args = parser.parse_args()
     if args.ref is not None:
         ab.main(args)

@@ -4,6 +4,7 @@ each from its own tree (`git archive`) with this venv, on a fresh database per r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -23,7 +24,17 @@ import httpx
 
 from bench.floors import write_floor
 from bench.invariants import check_invariants
-from bench.procs import HERE, ROOT, connections_by_worker, database, seed, service, settle, wrk
+from bench.procs import (
+    HERE,
+    ROOT,
+    connections_by_worker,
+    database,
+    proxied,
+    seed,
+    service,
+    settle,
+    wrk,
+)
 from bench.rush import run_orders, run_rush
 
 
@@ -125,7 +136,9 @@ async def _oversold(database_url: str, event_ids: list[int]) -> dict[str, int]:
     return {name: count for name, count in found.items() if count}
 
 
-def run_side(side: str, root: Path, *, kind: str, workers: int, sizes: Sizes, logs: Path) -> Run:
+def run_side(
+    side: str, root: Path, *, kind: str, workers: int, sizes: Sizes, logs: Path, proxy: bool
+) -> Run:
     """One server from `root` on a fresh database: orders, the section's seat list, the rush."""
     log = Path(tempfile.mkstemp(prefix=f"ab-{side}-", suffix=".log", dir=logs)[1])
     run = Run(side=side, log=log)
@@ -143,8 +156,12 @@ def run_side(side: str, root: Path, *, kind: str, workers: int, sizes: Sizes, lo
             "--name", "Rush Hall", root=root,
         )  # fmt: skip
         settle(url)
-        with service(url, workers=workers, root=root, log=log) as (base, server_pid):
-            port = urlsplit(base).port or 80
+        with contextlib.ExitStack() as stack:
+            server, server_pid = stack.enter_context(
+                service(url, workers=workers, root=root, log=log)
+            )
+            port = urlsplit(server).port or 80
+            base = stack.enter_context(proxied(server)) if proxy else server
             _, price_id, seat_ids = _first_section_seats(base, order_event["event_id"])
             with SpreadSampler(server_pid, port) as sampler:
                 orders = run_orders(
@@ -274,14 +291,24 @@ def main(args: Any) -> None:
             for side, root in (("A", ref_root), ("B", current)):
                 print(f"pair {pair + 1}/{args.pairs}: {side}", file=sys.stderr)
                 runs.append(
-                    run_side(side, root, kind=args.db, workers=args.workers, sizes=sizes, logs=logs)
+                    run_side(
+                        side,
+                        root,
+                        kind=args.db,
+                        workers=args.workers,
+                        sizes=sizes,
+                        logs=logs,
+                        proxy=args.proxy == "nginx",
+                    )
                 )
     header = (
         f"A = {args.ref} ({commit.stdout.strip()}), B = the working tree; {args.db}, "
         f"{args.workers} worker(s), {args.pairs} pairs{', quick sizes' if args.quick else ''}"
+        f"{', behind nginx' if args.proxy == 'nginx' else ''}"
     )
     print(table(runs, floor=floor, header=header))
-    output = HERE / "results" / f"ab-{args.db}-{args.workers}w.json"
+    proxy = "-nginx" if args.proxy == "nginx" else ""
+    output = HERE / "results" / f"ab-{args.db}-{args.workers}w{proxy}.json"
     output.parent.mkdir(exist_ok=True)
     output.write_text(
         json.dumps(

@@ -189,6 +189,47 @@ def service(
         yield base, pid
 
 
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass {upstream};
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def proxied(upstream: str) -> Iterator[str]:
+    """nginx in front of `upstream`, as production runs: a connection to the server per request
+    (no upstream keep-alive), so the kernel spreads them over the workers' shared socket."""
+    if shutil.which("nginx") is None:
+        raise RuntimeError("nginx is not installed: apt-get install nginx-light")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as root:
+        conf = Path(root) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(root=root, port=port, upstream=upstream))
+        base = f"http://127.0.0.1:{port}"
+        command = ["nginx", "-p", root, "-c", str(conf)]
+        with running(command, health_url=f"{base}/health", env=dict(os.environ)):
+            yield base
+
+
 @contextmanager
 def floor_app(*, workers: int) -> Iterator[str]:
     """The hello-world app of the same stack, with the same number of workers."""
