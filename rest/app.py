@@ -18,7 +18,6 @@ from rest.body_limit import BodyLimit
 from rest.problems import install_problem_handlers, install_problem_openapi
 from rest.routes import auth, catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
-from schema.result_cache import ResultCache
 from ticketing.accounts.throttle import open_throttle
 from ticketing.catalog.seatmaps import SeatMaps
 from ticketing.db import Database
@@ -54,7 +53,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = app.state.db = Database.of(settings)
         app.state.seat_maps = SeatMaps(db)
-        app.state.graphql_results = ResultCache()
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
         if settings.payment_policy.mode == "test":
             log.warning(
@@ -107,7 +105,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     assets = graphiql_assets()
     if settings.graphiql and assets.is_dir():
         app.mount("/graphql/static", StaticFiles(directory=assets), name="graphiql")
-    app.include_router(create_router(settings), prefix="/graphql", include_in_schema=False)
+    graphql = create_router(settings)
+    app.include_router(graphql, prefix="/graphql", include_in_schema=False)
+    app.state.graphql_results = graphql.result_cache  # its hits and size, for whoever watches
     app.router.routes[:] = [route for route in app.router.routes if route not in docs] + docs
     _document_in_reading_order(
         app, [health.router, catalog.router, catalog.seat_maps, orders.router, auth.router]

@@ -8,7 +8,6 @@ a section whose statuses changed is re-encoded by joining bytes, and the result 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,13 +16,13 @@ import orjson
 from fastapi import Request, Response
 
 from ticketing.catalog.seatmaps import EventSeatMap, SectionLayout, SectionState
+from ticketing.compression import GZIP_OFF_LOOP_BYTES, accepts_gzip, compress, compress_off_loop
 from ticketing.domain import SeatStatus
 
 _STATUS_OBJECT = {
     48 + int(status): orjson.dumps({"id": int(status), "name": status.label})
     for status in SeatStatus
 }
-GZIP_LEVEL = 5  # once per version of a section or map; ~20x smaller seat lists
 SEAT_COLUMNS = ("seat_id", "row_id", "row", "number", "status", "price_set")
 
 
@@ -174,28 +173,6 @@ def _matches(if_none_match: str | None, etags: Sequence[str]) -> bool:
     return "*" in candidates or any(etag in candidates for etag in etags)
 
 
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    """RFC 9110 12.5.3: gzip (or *) listed without `q=0`."""
-    for coding in (accept_encoding or "").lower().split(","):
-        name, _, params = coding.partition(";")
-        if name.strip() not in ("gzip", "*"):
-            continue
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    return float(value) > 0
-                except ValueError:
-                    return False
-        return True
-    return False
-
-
-# A body at least this large is gzipped on a worker thread (zlib lets go of the GIL): the
-# whole stadium map (1.3 MB) takes ~30 ms to compress, during which the loop serves others.
-GZIP_OFF_LOOP_BYTES = 256 * 1024
-
-
 async def gzip_ahead(request: Request, memo: dict[str, Any], body: bytes) -> None:
     """Compress a large body for `cached_json` off the event loop, once per version."""
     if (
@@ -203,8 +180,7 @@ async def gzip_ahead(request: Request, memo: dict[str, Any], body: bytes) -> Non
         and "gzip" not in memo
         and accepts_gzip(request.headers.get("accept-encoding"))
     ):
-        zipped = await asyncio.to_thread(gzip.compress, body, compresslevel=GZIP_LEVEL, mtime=0)
-        memo.setdefault("gzip", zipped)
+        memo.setdefault("gzip", await compress_off_loop(body))
 
 
 def cached_json(
@@ -221,7 +197,7 @@ def cached_json(
     if accepts_gzip(request.headers.get("accept-encoding")):
         zipped: bytes | None = memo.get("gzip")
         if zipped is None:
-            zipped = memo["gzip"] = gzip.compress(encode(), compresslevel=GZIP_LEVEL, mtime=0)
+            zipped = memo["gzip"] = compress(encode())
         headers["ETag"] = gzip_etag
         headers["Content-Encoding"] = "gzip"
         return Response(zipped, media_type="application/json", headers=headers)

@@ -6,13 +6,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import strawberry
 from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from schema.result_cache import ResultCache
 from ticketing import idempotency
 from ticketing.accounts import accounts
 from ticketing.catalog import queries as catalog
@@ -31,9 +32,6 @@ from ticketing.domain import (
 )
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import CartPolicy, Settings
-
-if TYPE_CHECKING:
-    from schema.result_cache import ResultCache
 
 SEAT_TURN_SECONDS = 0.005
 """How long an operation completes seat objects before it lets the event loop serve others."""
@@ -345,15 +343,24 @@ class Context(BaseContext):
 Info = strawberry.Info[Context, None]
 
 
-async def get_context(request: Request) -> Context:
-    """Built once per request; `now` is taken here, once, for every field of the operation."""
+def context_getter(result_cache: ResultCache) -> Callable[[Request], Awaitable[Context]]:
+    """The router's context getter, serving from and filling `result_cache`."""
+
+    async def get_context(request: Request) -> Context:
+        """Built once per request; `now` is taken here, once, for every field of the operation."""
+        return _context(request, result_cache)
+
+    return get_context
+
+
+def _context(request: Request, result_cache: ResultCache) -> Context:
     app = request.app
     return Context(
         db=app.state.db,
         seat_maps=app.state.seat_maps,
         settings=app.state.settings,
         now=app.state.clock(),
-        result_cache=app.state.graphql_results,
+        result_cache=result_cache,
         authorization=request.headers.get("authorization"),
         idempotency_key=request.headers.get(idempotency.KEY_HEADER),
         client=accounts.Client(
