@@ -56,22 +56,17 @@ async def get_client(request: Request) -> accounts.Client:
     return accounts.Client(address=address, throttle=request.app.state.throttle)
 
 
-def bearer_token(request: Request) -> str | None:
-    return accounts.bearer_token(request.headers.get("authorization"))
-
-
 async def viewer_of(request: Request) -> Principal | None:
     """The signed-in caller, or None for an anonymous request; a bad token is INVALID_TOKEN
     (never silently anonymous). Looked up once per request."""
     if "viewer" in request.scope.get("state", {}):
         viewer: Principal | None = request.state.viewer
         return viewer
-    token = bearer_token(request)
-    viewer = None
-    if token is not None:
-        viewer = await accounts.authenticate(
-            request.app.state.db, token=token, now=request.app.state.clock()
-        )
+    viewer = await accounts.viewer(
+        request.app.state.db,
+        authorization=request.headers.get("authorization"),
+        now=request.app.state.clock(),
+    )
     request.state.viewer = viewer
     return viewer
 
@@ -83,9 +78,7 @@ async def get_viewer(
 
 
 async def get_customer(viewer: Annotated[Principal | None, Depends(get_viewer)]) -> Principal:
-    if viewer is None:
-        raise accounts.auth_required()
-    return viewer
+    return accounts.required(viewer)
 
 
 async def get_seat_maps(request: Request) -> SeatMaps:
@@ -170,7 +163,7 @@ CustomerDep = Annotated[Principal, Depends(get_customer)]
 def _ascii_id(value: object) -> object:
     """A path or query id as text: int() would also take "1_0" or another script's digits."""
     if isinstance(value, str) and inputs.lookup_id(value) is None:
-        raise ValueError(f"must be a positive integer id of ASCII digits, at most {MAX_ID}")
+        raise ValueError(f"must be {inputs.ID_RULE}")
     return value
 
 

@@ -119,18 +119,10 @@ class Context(BaseContext):
         if self.authorization is None:
             return None
         if self._viewer is None:
-            self._viewer = asyncio.ensure_future(self._authenticate(self.authorization))
+            self._viewer = asyncio.ensure_future(
+                accounts.viewer(self.db, authorization=self.authorization, now=self.now)
+            )
         return await asyncio.shield(self._viewer)
-
-    def bearer(self) -> str | None:
-        """The bearer token of the request (None without one)."""
-        return accounts.bearer_token(self.authorization)
-
-    async def _authenticate(self, authorization: str) -> Principal | None:
-        token = accounts.bearer_token(authorization)
-        if token is None:
-            return None
-        return await accounts.authenticate(self.db, token=token, now=self.now)
 
     async def call(
         self,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from rest.deps import AuthPolicyDep, ClientDep, CustomerDep, DbDep, NowDep, bearer_token
+from rest.deps import AuthPolicyDep, ClientDep, CustomerDep, DbDep, NowDep
 from rest.problems import problem_responses
 from rest.schemas import CartOut, OrdersOut, PaymentOut, RegisterIn, TokenOut, UserOut
 from ticketing.accounts import accounts
@@ -75,9 +75,7 @@ async def sign_in(
     responses=SIGNED_IN,
 )
 async def sign_out(request: Request, _customer: CustomerDep, db: DbDep, now: NowDep) -> Response:
-    token = bearer_token(request)
-    assert token is not None  # CustomerDep authenticated it
-    await accounts.sign_out(db, token=token, now=now)
+    await accounts.sign_out(db, authorization=request.headers.get("authorization"), now=now)
     return Response(status_code=204)
 
 
