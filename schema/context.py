@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
@@ -23,6 +24,7 @@ from ticketing.db import Database
 from ticketing.domain import (
     EventSectionView,
     EventSize,
+    PaymentView,
     PriceLevelView,
     Principal,
     RowView,
@@ -31,6 +33,7 @@ from ticketing.domain import (
     VenueView,
 )
 from ticketing.errors import ErrorCode, TicketingError
+from ticketing.payments import payments
 from ticketing.settings import CartPolicy, Settings
 
 SEAT_TURN_SECONDS = 0.005
@@ -83,6 +86,8 @@ class Context(BaseContext):
         self.price_levels = self._loader(self._price_levels)
         self.section_rows = self._loader(self._section_rows)
         self.section_seats = self._loader(self._section_seats)
+        self.payments = self._loader(self._payments)
+        """Payments by id, as the viewer may see them (None: not found), for `Cart.payment`."""
 
     async def in_turns(self, items: Iterable[T]) -> AsyncIterator[T]:
         """`items` for graphql-core to complete one at a time, in turns of SEAT_TURN_SECONDS
@@ -313,6 +318,12 @@ class Context(BaseContext):
 
     async def _section_rows(self, keys: list[SectionKey]) -> dict[SectionKey, list[RowView]]:
         return await self.read_immutable(catalog.load_section_rows, keys=keys)
+
+    async def _payments(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, PaymentView | None]:
+        found = await self.call(
+            payments.get_payments, payment_ids=ids, now=self.now, caller=await self.viewer()
+        )
+        return {payment_id: found.get(payment_id) for payment_id in ids}
 
     async def _section_seats(self, keys: list[SectionKey]) -> dict[SectionKey, list[SeatView]]:
         by_event: dict[int, list[int]] = {}
