@@ -1,9 +1,5 @@
-"""REST encodings of the cached seat maps: JSON bytes built from per-seat pieces made once.
-
-A seat's JSON is split around its status: the piece before and the piece after never change, so
-a section whose statuses changed is re-encoded by joining bytes, and the result is memoised on the
-(immutable) section state until the next change.
-"""
+"""REST encodings of the cached seat maps, joined from per-seat pieces made once: a seat's JSON
+is split around its status, so a changed section is re-encoded by joining bytes."""
 
 from __future__ import annotations
 
@@ -129,8 +125,8 @@ def _map_section(state: SectionState) -> bytes:
 async def event_map_json(seat_map: EventSeatMap) -> bytes:
     """The whole map of an event (the `SeatMapOut` shape), assembled from per-section pieces.
 
-    A section's pieces are cached; building them all for a stadium not seen yet is ~150 ms of
-    CPU (50,000 seats), so the loop serves other requests between sections."""
+    A section's pieces are cached; building them all for a large map not seen yet holds the
+    CPU, so the loop serves other requests between sections."""
     parts = []
     for state in seat_map.sections:
         if "rest_map" not in state.memo:

@@ -275,9 +275,8 @@ class Context(BaseContext):
 
         return DataLoader(load_fn=batch)
 
-    # Managers edit venues and their sections, and every such edit bumps the revision of the
-    # venue's events: read through an event (`depend_on_event`), a venue is cacheable; the
-    # top-level venue queries make their operation uncacheable.
+    # A manager's edit of a venue bumps the revision of its events: read through an event
+    # (`depend_on_event`), a venue is cacheable; the top-level venue queries are not.
     async def _venues(self, ids: list[int]) -> dict[int, VenueView | None]:
         found = await self.read_immutable(catalog.load_venues, venue_ids=ids)
         return {venue_id: found.get(venue_id) for venue_id in ids}
