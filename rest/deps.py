@@ -1,13 +1,14 @@
-"""FastAPI dependencies: the app's database, the command's `now`, the policies, the caller."""
+"""What routes take from a request: the service call (`Call`), ids and instants as parameters,
+and the OpenAPI declarations of the bearer token and the Idempotency-Key header."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BeforeValidator
 
@@ -18,46 +19,11 @@ from ticketing.db import Database
 from ticketing.domain import Principal
 from ticketing.errors import TicketingError
 from ticketing.inputs import MAX_ID
-from ticketing.settings import AuthPolicy, CartPolicy, PaymentPolicy
+from ticketing.settings import AuthPolicy, CartPolicy, PaymentPolicy, Settings
 
-# Declares the bearer scheme in OpenAPI (the Authorize button of /docs signs in through
-# POST /auth/token); the token itself is read by `viewer_of`.
+# The bearer scheme as OpenAPI declares it (the Authorize button of /docs signs in through
+# POST /auth/token); routes read the token through `Call.viewer`.
 bearer = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
-
-
-async def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-# Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, a thread hop
-# per request for nothing.
-
-
-async def get_now(request: Request) -> datetime:
-    """Taken once per request and passed down, so that one command sees one instant."""
-    now: datetime = request.app.state.clock()
-    return now
-
-
-async def get_policy(request: Request) -> CartPolicy:
-    policy: CartPolicy = request.app.state.settings.cart_policy
-    return policy
-
-
-async def get_auth_policy(request: Request) -> AuthPolicy:
-    policy: AuthPolicy = request.app.state.settings.auth_policy
-    return policy
-
-
-async def get_client(request: Request) -> accounts.Client:
-    """The caller's address and the app's throttle, for the sign-in and registration limits."""
-    address = request.client.host if request.client else None
-    return accounts.Client(address=address, throttle=request.app.state.throttle)
-
-
-def bearer_token(request: Request) -> str | None:
-    return accounts.bearer_token(request.headers.get("authorization"))
 
 
 async def viewer_of(request: Request) -> Principal | None:
@@ -66,58 +32,74 @@ async def viewer_of(request: Request) -> Principal | None:
     if "viewer" in request.scope.get("state", {}):
         viewer: Principal | None = request.state.viewer
         return viewer
-    token = bearer_token(request)
-    viewer = None
-    if token is not None:
-        viewer = await accounts.authenticate(
-            request.app.state.db, token=token, now=request.app.state.clock()
-        )
+    viewer = await accounts.viewer(
+        request.app.state.db,
+        authorization=request.headers.get("authorization"),
+        now=request.app.state.clock(),
+    )
     request.state.viewer = viewer
     return viewer
 
 
-async def get_viewer(
-    request: Request, _token: Annotated[str | None, Depends(bearer)]
-) -> Principal | None:
-    return await viewer_of(request)
-
-
-async def get_customer(viewer: Annotated[Principal | None, Depends(get_viewer)]) -> Principal:
-    if viewer is None:
-        raise accounts.auth_required()
-    return viewer
-
-
-async def get_seat_maps(request: Request) -> SeatMaps:
-    seat_maps: SeatMaps = request.app.state.seat_maps
-    return seat_maps
-
-
 @dataclass(frozen=True, slots=True)
 class Call:
-    """What a service call needs of a request: the database, the instant, the policy, the
-    caller."""
+    """What a service call needs of a request: the database, the instant, the policies, the
+    caller. Routes make it with `service_call` rather than injecting dependencies: FastAPI
+    solves each injected dependency per request, which the on-sale routes would feel."""
 
+    request: Request
     db: Database
     now: datetime
-    policy: CartPolicy
-    payments: PaymentPolicy
-    viewer: Principal | None
+    settings: Settings
     idempotency_key: str | None
 
+    @property
+    def policy(self) -> CartPolicy:
+        return self.settings.cart_policy
 
-async def service_call(request: Request) -> Call:
-    """The hot cart and payment routes take this instead of injected dependencies: FastAPI
-    solves each injected dependency per request. Routes using it declare what it reads with
-    `SERVICE_CALL`."""
+    @property
+    def payments(self) -> PaymentPolicy:
+        return self.settings.payment_policy
+
+    @property
+    def auth(self) -> AuthPolicy:
+        return self.settings.auth_policy
+
+    @property
+    def seat_maps(self) -> SeatMaps:
+        seat_maps: SeatMaps = self.request.app.state.seat_maps
+        return seat_maps
+
+    @property
+    def client(self) -> accounts.Client:
+        """The caller's address and the app's throttle, for the sign-in and registration
+        limits."""
+        request = self.request
+        address = request.client.host if request.client else None
+        return accounts.Client(address=address, throttle=request.app.state.throttle)
+
+    @property
+    def authorization(self) -> str | None:
+        return self.request.headers.get("authorization")
+
+    async def viewer(self) -> Principal | None:
+        """The signed-in caller (None: anonymous); routes that declare SIGN_IN_OPTIONAL or
+        SIGNED_IN read it."""
+        return await viewer_of(self.request)
+
+    async def customer(self) -> Principal:
+        """The signed-in caller of a route that needs one (SIGNED_IN)."""
+        return accounts.required(await self.viewer())
+
+
+def service_call(request: Request) -> Call:
+    """`now` is taken here, once per request, so that one command sees one instant."""
     state = request.app.state
-    settings = state.settings
     return Call(
+        request,
         state.db,
         state.clock(),
-        settings.cart_policy,
-        settings.payment_policy,
-        await viewer_of(request),
+        state.settings,
         request.headers.get(idempotency.KEY_HEADER),
     )
 
@@ -131,10 +113,12 @@ _IDEMPOTENCY_KEY_DOC = (
     "Optional: a retry with the same key and request gets the first answer and acts once (kept "
     "24 h); the same key with another request is 422 IDEMPOTENCY_KEY_REUSED."
 )
+SIGNED_IN: dict[str, object] = {"security": [{bearer.scheme_name: []}]}
+"""`openapi_extra` of a route that needs a signed-in caller (`Call.customer`)."""
 SIGN_IN_OPTIONAL: dict[str, object] = {"security": [{bearer.scheme_name: []}, {}]}
 """`openapi_extra` of a route that serves anonymous callers too (`{}`: no token is fine); a
-bearer token, when sent, is checked (401 INVALID_TOKEN). FastAPI would declare it required."""
-SERVICE_CALL: dict[str, object] = {
+bearer token, when sent, is checked (401 INVALID_TOKEN)."""
+COMMAND: dict[str, object] = {
     **SIGN_IN_OPTIONAL,
     "parameters": [
         {
@@ -146,31 +130,22 @@ SERVICE_CALL: dict[str, object] = {
         }
     ],
 }
-"""`openapi_extra` of a route on `service_call`: the optional bearer token and the
-Idempotency-Key header it reads itself (as `ViewerDep` and `IdempotencyKeyDep` declare them)."""
+"""`openapi_extra` of a command route: the optional bearer token and the Idempotency-Key
+header, which `Call` reads (the service checks the key)."""
 
-IdempotencyKeyDep = Annotated[
-    str | None,
-    Header(
-        alias=idempotency.KEY_HEADER,
-        description=_IDEMPOTENCY_KEY_DOC,
-        json_schema_extra=_IDEMPOTENCY_KEY_SCHEMA,
-    ),
-]
-DbDep = Annotated[Database, Depends(get_db)]
-NowDep = Annotated[datetime, Depends(get_now)]
-PolicyDep = Annotated[CartPolicy, Depends(get_policy)]
-SeatMapsDep = Annotated[SeatMaps, Depends(get_seat_maps)]
-AuthPolicyDep = Annotated[AuthPolicy, Depends(get_auth_policy)]
-ClientDep = Annotated[accounts.Client, Depends(get_client)]
-ViewerDep = Annotated[Principal | None, Depends(get_viewer)]
-CustomerDep = Annotated[Principal, Depends(get_customer)]
+
+def document_bearer_scheme(document: dict[str, Any]) -> None:
+    """Declare the bearer scheme the routes' `security` names (no route injects `bearer`)."""
+    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[bearer.scheme_name] = bearer.model.model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
 
 
 def _ascii_id(value: object) -> object:
     """A path or query id as text: int() would also take "1_0" or another script's digits."""
     if isinstance(value, str) and inputs.lookup_id(value) is None:
-        raise ValueError(f"must be a positive integer id of ASCII digits, at most {MAX_ID}")
+        raise ValueError(f"must be {inputs.ID_RULE}")
     return value
 
 

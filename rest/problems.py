@@ -193,8 +193,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
             # FastAPI's answer to a body it cannot decode (not UTF-8, a form without its
-            # boundary): the body's problem, as for a body that is not JSON, at VALIDATION_ERROR's
-            # one status
+            # boundary): the body's problem, answered like a body that is not JSON
             detail = exc.detail if isinstance(exc.detail, str) else "The body cannot be read."
             return problem_response(
                 request,
@@ -258,7 +257,7 @@ def install_problem_openapi(app: FastAPI) -> None:
 def _document_shared_problems(operation: dict[str, Any]) -> None:
     """Problems every route of a kind can answer, whatever it declares itself."""
     security = operation.get("security", [])
-    # FastAPI's own requirement and a route's SIGN_IN_OPTIONAL may both name the scheme
+    # a route's own requirement and a shared one (rest.deps.SIGN_IN_OPTIONAL) may name the same
     operation["security"] = [r for i, r in enumerate(security) if r not in security[:i]]
     if not operation["security"]:
         del operation["security"]

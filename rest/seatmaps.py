@@ -1,14 +1,9 @@
-"""REST encodings of the cached seat maps: JSON bytes built from per-seat pieces made once.
-
-A seat's JSON is split around its status: the piece before and the piece after never change, so
-a section whose statuses changed is re-encoded by joining bytes, and the result is memoised on the
-(immutable) section state until the next change.
-"""
+"""REST encodings of the cached seat maps, joined from per-seat pieces made once: a seat's JSON
+is split around its status, so a changed section is re-encoded by joining bytes."""
 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,13 +12,13 @@ import orjson
 from fastapi import Request, Response
 
 from ticketing.catalog.seatmaps import EventSeatMap, SectionLayout, SectionState
+from ticketing.compression import GZIP_OFF_LOOP_BYTES, accepts_gzip, compress, compress_off_loop
 from ticketing.domain import SeatStatus
 
 _STATUS_OBJECT = {
     48 + int(status): orjson.dumps({"id": int(status), "name": status.label})
     for status in SeatStatus
 }
-GZIP_LEVEL = 5  # once per version of a section or map; ~20x smaller seat lists
 SEAT_COLUMNS = ("seat_id", "row_id", "row", "number", "status", "price_set")
 
 
@@ -130,8 +125,8 @@ def _map_section(state: SectionState) -> bytes:
 async def event_map_json(seat_map: EventSeatMap) -> bytes:
     """The whole map of an event (the `SeatMapOut` shape), assembled from per-section pieces.
 
-    A section's pieces are cached; building them all for a stadium not seen yet is ~150 ms of
-    CPU (50,000 seats), so the loop serves other requests between sections."""
+    A section's pieces are cached; building them all for a large map not seen yet holds the
+    CPU, so the loop serves other requests between sections."""
     parts = []
     for state in seat_map.sections:
         if "rest_map" not in state.memo:
@@ -174,28 +169,6 @@ def _matches(if_none_match: str | None, etags: Sequence[str]) -> bool:
     return "*" in candidates or any(etag in candidates for etag in etags)
 
 
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    """RFC 9110 12.5.3: gzip (or *) listed without `q=0`."""
-    for coding in (accept_encoding or "").lower().split(","):
-        name, _, params = coding.partition(";")
-        if name.strip() not in ("gzip", "*"):
-            continue
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    return float(value) > 0
-                except ValueError:
-                    return False
-        return True
-    return False
-
-
-# A body at least this large is gzipped on a worker thread (zlib lets go of the GIL): the
-# whole stadium map (1.3 MB) takes ~30 ms to compress, during which the loop serves others.
-GZIP_OFF_LOOP_BYTES = 256 * 1024
-
-
 async def gzip_ahead(request: Request, memo: dict[str, Any], body: bytes) -> None:
     """Compress a large body for `cached_json` off the event loop, once per version."""
     if (
@@ -203,8 +176,7 @@ async def gzip_ahead(request: Request, memo: dict[str, Any], body: bytes) -> Non
         and "gzip" not in memo
         and accepts_gzip(request.headers.get("accept-encoding"))
     ):
-        zipped = await asyncio.to_thread(gzip.compress, body, compresslevel=GZIP_LEVEL, mtime=0)
-        memo.setdefault("gzip", zipped)
+        memo.setdefault("gzip", await compress_off_loop(body))
 
 
 def cached_json(
@@ -221,7 +193,7 @@ def cached_json(
     if accepts_gzip(request.headers.get("accept-encoding")):
         zipped: bytes | None = memo.get("gzip")
         if zipped is None:
-            zipped = memo["gzip"] = gzip.compress(encode(), compresslevel=GZIP_LEVEL, mtime=0)
+            zipped = memo["gzip"] = compress(encode())
         headers["ETag"] = gzip_etag
         headers["Content-Encoding"] = "gzip"
         return Response(zipped, media_type="application/json", headers=headers)

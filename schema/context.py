@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import strawberry
 from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from schema.result_cache import ResultCache
 from ticketing import idempotency
 from ticketing.accounts import accounts
 from ticketing.catalog import queries as catalog
@@ -22,6 +24,7 @@ from ticketing.db import Database
 from ticketing.domain import (
     EventSectionView,
     EventSize,
+    PaymentView,
     PriceLevelView,
     Principal,
     RowView,
@@ -30,10 +33,8 @@ from ticketing.domain import (
     VenueView,
 )
 from ticketing.errors import ErrorCode, TicketingError
+from ticketing.payments import payments
 from ticketing.settings import CartPolicy, Settings
-
-if TYPE_CHECKING:
-    from schema.result_cache import ResultCache
 
 SEAT_TURN_SECONDS = 0.005
 """How long an operation completes seat objects before it lets the event loop serve others."""
@@ -85,6 +86,8 @@ class Context(BaseContext):
         self.price_levels = self._loader(self._price_levels)
         self.section_rows = self._loader(self._section_rows)
         self.section_seats = self._loader(self._section_seats)
+        self.payments = self._loader(self._payments)
+        """Payments by id, as the viewer may see them (None: not found), for `Cart.payment`."""
 
     async def in_turns(self, items: Iterable[T]) -> AsyncIterator[T]:
         """`items` for graphql-core to complete one at a time, in turns of SEAT_TURN_SECONDS
@@ -121,18 +124,10 @@ class Context(BaseContext):
         if self.authorization is None:
             return None
         if self._viewer is None:
-            self._viewer = asyncio.ensure_future(self._authenticate(self.authorization))
+            self._viewer = asyncio.ensure_future(
+                accounts.viewer(self.db, authorization=self.authorization, now=self.now)
+            )
         return await asyncio.shield(self._viewer)
-
-    def bearer(self) -> str | None:
-        """The bearer token of the request (None without one)."""
-        return accounts.bearer_token(self.authorization)
-
-    async def _authenticate(self, authorization: str) -> Principal | None:
-        token = accounts.bearer_token(authorization)
-        if token is None:
-            return None
-        return await accounts.authenticate(self.db, token=token, now=self.now)
 
     async def call(
         self,
@@ -280,9 +275,8 @@ class Context(BaseContext):
 
         return DataLoader(load_fn=batch)
 
-    # Managers edit venues and their sections, and every such edit bumps the revision of the
-    # venue's events: read through an event (`depend_on_event`), a venue is cacheable; the
-    # top-level venue queries make their operation uncacheable.
+    # A manager's edit of a venue bumps the revision of its events: read through an event
+    # (`depend_on_event`), a venue is cacheable; the top-level venue queries are not.
     async def _venues(self, ids: list[int]) -> dict[int, VenueView | None]:
         found = await self.read_immutable(catalog.load_venues, venue_ids=ids)
         return {venue_id: found.get(venue_id) for venue_id in ids}
@@ -324,6 +318,12 @@ class Context(BaseContext):
     async def _section_rows(self, keys: list[SectionKey]) -> dict[SectionKey, list[RowView]]:
         return await self.read_immutable(catalog.load_section_rows, keys=keys)
 
+    async def _payments(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, PaymentView | None]:
+        found = await self.call(
+            payments.get_payments, payment_ids=ids, now=self.now, caller=await self.viewer()
+        )
+        return {payment_id: found.get(payment_id) for payment_id in ids}
+
     async def _section_seats(self, keys: list[SectionKey]) -> dict[SectionKey, list[SeatView]]:
         by_event: dict[int, list[int]] = {}
         for event_id, section_id in keys:
@@ -345,15 +345,24 @@ class Context(BaseContext):
 Info = strawberry.Info[Context, None]
 
 
-async def get_context(request: Request) -> Context:
-    """Built once per request; `now` is taken here, once, for every field of the operation."""
+def context_getter(result_cache: ResultCache) -> Callable[[Request], Awaitable[Context]]:
+    """The router's context getter, serving from and filling `result_cache`."""
+
+    async def get_context(request: Request) -> Context:
+        """Built once per request; `now` is taken here, once, for every field of the operation."""
+        return _context(request, result_cache)
+
+    return get_context
+
+
+def _context(request: Request, result_cache: ResultCache) -> Context:
     app = request.app
     return Context(
         db=app.state.db,
         seat_maps=app.state.seat_maps,
         settings=app.state.settings,
         now=app.state.clock(),
-        result_cache=app.state.graphql_results,
+        result_cache=result_cache,
         authorization=request.headers.get("authorization"),
         idempotency_key=request.headers.get(idempotency.KEY_HEADER),
         client=accounts.Client(

@@ -42,15 +42,16 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionContext
 
 from schema.accounts.types import AccountsMutation, AccountsQuery
+from schema.cached_operations import SeatMapResultCache
 from schema.catalog.queries import CatalogQuery
 from schema.catalog.seatmap import SEAT_MAP_LAYOUT_SCALAR, SeatMapLayoutJSON, SeatMapQuery
 from schema.common import UUID
-from schema.context import Context, get_context
+from schema.context import Context, context_getter
 from schema.cost import SeatObjectLimit
 from schema.manage.mutations import ManageMutation
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
-from schema.result_cache import SeatMapResultCache
+from schema.result_cache import ResultCache
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
@@ -229,7 +230,19 @@ def graphiql_assets() -> Path:
 
 
 class GraphQLRouterOffline(GraphQLRouter[Context, None]):
-    """Serves its own GraphiQL page whose scripts and styles come from this app."""
+    """Serves its own GraphiQL page whose scripts and styles come from this app, and keeps the
+    app's cached query results (`result_cache`)."""
+
+    def __init__(
+        self, schema: strawberry.Schema, *, result_cache: ResultCache, graphiql: bool
+    ) -> None:
+        super().__init__(
+            schema,
+            context_getter=context_getter(result_cache),
+            graphql_ide="graphiql" if graphiql else None,
+            allow_queries_via_get=False,
+        )
+        self.result_cache = result_cache
 
     def decode_json(self, data: str | bytes) -> object:
         decoded = orjson.loads(data)  # its JSONDecodeError is json's: a 400 for the client
@@ -263,11 +276,9 @@ class GraphQLRouterOffline(GraphQLRouter[Context, None]):
 
 
 def create_router(settings: Settings) -> GraphQLRouterOffline:
+    """The router of one app: its own schema and result cache."""
     return GraphQLRouterOffline(
-        create_schema(settings),
-        context_getter=get_context,
-        graphql_ide="graphiql" if settings.graphiql else None,
-        allow_queries_via_get=False,
+        create_schema(settings), result_cache=ResultCache(), graphiql=settings.graphiql
     )
 
 

@@ -1,39 +1,17 @@
-"""Cached results of read-only GraphQL operations over seat maps, never stale.
-
-Seats as GraphQL objects cost graphql-core work per field: a 1,000-seat section with its price
-options is ~20,000 fields. Many fans ask the same question at once (the same section of the same
-event), so the answer is kept, encoded, with the stamps of the section states it was made from.
-Before a cached answer is used, those stamps are compared with the current ones, which come from
-the database's section versions read after the request arrived (see `ticketing.catalog.seatmaps`):
-a cached answer is served only when executing the operation again would give the same bytes.
-
-An operation is cached only when everything it read is a seat-map section state, data only a
-manager's edit of the event changes (the event, its venue, its price levels: the answer depends
-on the event's revision, read with the versions), or data that never changes (an event's rows);
-anything read through `Context.call` (carts, payments, event lists, top-level venues, ...) makes
-it uncacheable. Mutations never are. Managers see drafts: their answers are kept apart.
-"""
+"""Encoded results of read-only GraphQL operations, kept with the stamps of the seat-map section
+states they were made from (`schema.cached_operations` decides when one is served)."""
 
 from __future__ import annotations
 
-import asyncio
-import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import cast
 
 import orjson
-from graphql import ExecutionResult, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from graphql import OperationDefinitionNode
 from strawberry.types import ExecutionContext
-from strawberry.types.graphql import OperationType
 
-from rest.seatmaps import GZIP_LEVEL, GZIP_OFF_LOOP_BYTES, accepts_gzip
-from schema.context import Context
-from ticketing.domain import sees_drafts
-from ticketing.errors import TicketingError
+from ticketing.compression import compress_off_loop
 
 MAX_CACHED_BYTES = 32 * 1024 * 1024
 """Encoded results kept per worker, least recently used first out."""
@@ -46,7 +24,7 @@ _DEPENDENCY_OVERHEAD = 128
 
 
 @dataclass(slots=True)
-class _Entry:
+class Entry:
     data: bytes
     depends_on: dict[tuple[int, int], str]
     gzipped_body: bytes | None = None
@@ -64,7 +42,7 @@ class ResultCache:
     budget of bytes that counts everything an entry keeps."""
 
     def __init__(self, max_bytes: int = MAX_CACHED_BYTES) -> None:
-        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._sizes: dict[bytes, int] = {}
         self.bytes = 0
         """What the entries keep, as counted against `max_bytes`."""
@@ -75,13 +53,13 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: bytes) -> _Entry | None:
+    def get(self, key: bytes) -> Entry | None:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: bytes, entry: _Entry) -> None:
+    def put(self, key: bytes, entry: Entry) -> None:
         if entry.size > self.max_bytes // 4:
             return
         self.discard(key)
@@ -92,25 +70,17 @@ class ResultCache:
         if self._entries.pop(key, None) is not None:
             self.bytes -= self._sizes.pop(key)
 
-    async def gzip_body(self, key: bytes, entry: _Entry) -> bytes:
-        """The whole HTTP response body, gzipped once (cached answers are the big ones); a
-        large one on a worker thread (zlib lets go of the GIL), so that the loop serves others
-        meanwhile."""
+    async def gzip_body(self, key: bytes, entry: Entry) -> bytes:
+        """The whole HTTP response body, gzipped once (cached answers are the big ones)."""
         if entry.gzipped_body is None:
-            body = b'{"data":' + entry.data + b"}"
-            if len(body) >= GZIP_OFF_LOOP_BYTES:
-                zipped = await asyncio.to_thread(
-                    gzip.compress, body, compresslevel=GZIP_LEVEL, mtime=0
-                )
-            else:
-                zipped = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-            if entry.gzipped_body is None:
+            zipped = await compress_off_loop(b'{"data":' + entry.data + b"}")
+            if entry.gzipped_body is None:  # another request may have zipped it meanwhile
                 entry.gzipped_body = zipped
                 if self._entries.get(key) is entry:
                     self._account(key, entry)
         return entry.gzipped_body
 
-    def _account(self, key: bytes, entry: _Entry) -> None:
+    def _account(self, key: bytes, entry: Entry) -> None:
         self.bytes += entry.size - self._sizes.get(key, 0)
         self._sizes[key] = entry.size
         while self.bytes > self.max_bytes:
@@ -141,48 +111,3 @@ def _declared_variables(execution: ExecutionContext) -> list[str]:
         if named == execution.operation_name or len(operations) == 1:
             return [v.variable.name.value for v in operation.variable_definitions or ()]
     return []
-
-
-class SeatMapResultCache(SchemaExtension):
-    """Serve a query from `ResultCache` when its seat-map sections are unchanged; fill it when
-    the operation was cacheable."""
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        execution = self.execution_context
-        context = execution.context
-        cache = context.result_cache if isinstance(context, Context) else None
-        if cache is None or execution.operation_type is not OperationType.QUERY:
-            yield
-            return
-        try:
-            viewer = await context.viewer()
-        except TicketingError:  # a bad token: the operation reports it
-            yield
-            return
-        # Managers see drafts: their answers are kept apart from everyone else's.
-        key = cache_key(execution, drafts=sees_drafts(viewer))
-        entry = cache.get(key)
-        if entry is not None:
-            if await context.still_current(entry.depends_on):
-                cache.hits += 1
-                # orjson (our router's encoder) embeds the stored bytes as they are
-                if accepts_gzip(context.request.headers.get("accept-encoding")):
-                    # picked up by the router's create_response (see schema.graphql)
-                    context.response.ticketing_gzip_body = await cache.gzip_body(key, entry)
-                execution.result = ExecutionResult(
-                    data=cast(dict[str, object], orjson.Fragment(entry.data))
-                )
-                yield
-                return
-            cache.discard(key)
-        cache.misses += 1
-        yield
-        result = execution.result
-        if (
-            isinstance(result, ExecutionResult)
-            and not result.errors
-            and result.data is not None
-            and context.cacheable
-            and context.depends_on
-        ):
-            cache.put(key, _Entry(orjson.dumps(result.data), dict(context.depends_on)))

@@ -140,3 +140,20 @@ async def test_graphql_register_sign_in_me_sign_out(client: httpx.AsyncClient) -
     assert out["data"] == {"signOut": {"signedOut": True, "userErrors": []}}
     revoked = await gql("{ me { email } }", headers)
     assert revoked["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"  # type: ignore[index]
+
+
+async def test_sign_out_needs_a_signed_in_caller_through_either_door(
+    client: httpx.AsyncClient,
+) -> None:
+    anonymous = await client.post("/auth/logout")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "AUTH_REQUIRED"
+    malformed = await client.post("/auth/logout", headers={"Authorization": "Basic abc"})
+    assert malformed.status_code == 401
+    assert malformed.json()["code"] == "INVALID_TOKEN"
+    mutation = "mutation { signOut { signedOut userErrors { code } } }"
+    for headers, code in (({}, "AUTH_REQUIRED"), ({"Authorization": "Basic abc"}, "INVALID_TOKEN")):
+        response = await client.post("/graphql", json={"query": mutation}, headers=headers)
+        assert response.json()["data"] == {
+            "signOut": {"signedOut": False, "userErrors": [{"code": code}]}
+        }

@@ -12,7 +12,10 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from tests.accounts import signed_in
+from tests.api import new_cart
 from tests.conftest import FakeClock
+from tests.factories import EventFixture, make_event
 from ticketing.db import Database
 from ticketing.demo import seed_stadium
 
@@ -92,3 +95,55 @@ async def test_full_seat_map_costs_a_fixed_number_of_statements(
         f"\n[{db_kind}] full map of an 800-seat event: {len(big_statements)} SQL statements, "
         f"{seconds * 1000:.0f} ms"
     )
+
+
+MY_CARTS = """
+{ me { carts { id status payment { id status total { amount } tickets { id seatId } } } } }
+"""
+
+
+async def _customer_with_booked_carts(
+    client: httpx.AsyncClient, event: EventFixture, seats: list[int]
+) -> dict[str, str]:
+    """A signed-in customer with one booked cart per seat; the first cart's payment completed,
+    so that its tickets are read too."""
+    headers = await signed_in(client)
+    for index, seat_id in enumerate(seats):
+        cart_id = new_cart()
+        held = await client.post(
+            f"/orders/carts/{cart_id}",
+            json={
+                "event_id": event.event_id,
+                "seat_id": seat_id,
+                "price_id": event.price_ids["Adult"],
+            },
+            headers=headers,
+        )
+        assert held.status_code == 200, held.text
+        booked = await client.put(f"/orders/carts/{cart_id}/book", headers=headers)
+        assert booked.status_code == 200, booked.text
+        if index == 0:
+            payment_id = booked.json()["payment_id"]
+            paid = await client.post(f"/payments/{payment_id}/complete", headers=headers)
+            assert paid.status_code == 200, paid.text
+    return headers
+
+
+async def test_my_carts_payments_cost_the_same_for_one_cart_and_five(
+    client: httpx.AsyncClient, app: FastAPI, db: Database, clock: FakeClock
+) -> None:
+    event = await make_event(db, now=clock.now)
+    one = await _customer_with_booked_carts(client, event, event.seat_ids[:1])
+    five = await _customer_with_booked_carts(client, event, event.seat_ids[1:6])
+    counted = []
+    for headers, carts in ((one, 1), (five, 5)):
+        with counting_statements(app) as statements:
+            response = await client.post("/graphql", json={"query": MY_CARTS}, headers=headers)
+        body = response.json()
+        assert "errors" not in body, body
+        found = body["data"]["me"]["carts"]
+        assert len(found) == carts
+        assert all(cart["payment"]["status"] in ("PENDING", "COMPLETED") for cart in found)
+        assert sum(len(cart["payment"]["tickets"]) for cart in found) == 1
+        counted.append(list(statements))
+    assert len(counted[0]) == len(counted[1]), counted

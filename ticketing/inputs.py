@@ -11,6 +11,8 @@ from ticketing.errors import ErrorCode, TicketingError
 
 MAX_ID = 2_147_483_647
 """Ids are 32-bit in the database; anything outside is a client error, never a database error."""
+ID_RULE = f"a positive integer id of ASCII digits, at most {MAX_ID}"
+"""What an id must be, as both doors tell a client."""
 
 _ID = re.compile(r"[0-9]{1,10}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -44,13 +46,13 @@ def lookup_id(text: str) -> int | None:
 def parse_id(text: str, *, field: str) -> int:
     value = lookup_id(text)
     if value is None:
-        raise invalid(f"{field} must be a positive integer id (ASCII digits).", field)
+        raise invalid(f"{field} must be {ID_RULE}.", field)
     return value
 
 
 def check_id(value: int, *, field: str) -> int:
     if not 0 < value <= MAX_ID:
-        raise invalid(f"{field} must be between 1 and {MAX_ID}.", field)
+        raise invalid(f"{field} must be {ID_RULE}.", field)
     return value
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from rest.deps import AuthPolicyDep, ClientDep, CustomerDep, DbDep, NowDep, bearer_token
+from rest.deps import SIGNED_IN, service_call
 from rest.problems import problem_responses
 from rest.schemas import CartOut, OrdersOut, PaymentOut, RegisterIn, TokenOut, UserOut
 from ticketing.accounts import accounts
@@ -15,7 +15,7 @@ from ticketing.orders import carts
 from ticketing.payments import payments
 
 router = APIRouter(tags=["accounts"])
-SIGNED_IN = problem_responses(ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_TOKEN)
+SIGNED_IN_PROBLEMS = problem_responses(ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_TOKEN)
 
 
 @router.post(
@@ -26,11 +26,15 @@ SIGNED_IN = problem_responses(ErrorCode.AUTH_REQUIRED, ErrorCode.INVALID_TOKEN)
     "TOO_MANY_ATTEMPTS with `Retry-After`).",
     responses=problem_responses(ErrorCode.EMAIL_TAKEN, ErrorCode.TOO_MANY_ATTEMPTS),
 )
-async def register(
-    body: RegisterIn, db: DbDep, now: NowDep, policy: AuthPolicyDep, client: ClientDep
-) -> UserOut:
+async def register(body: RegisterIn, request: Request) -> UserOut:
+    call = service_call(request)
     user = await accounts.register(
-        db, email=body.email, password=body.password, now=now, policy=policy, client=client
+        call.db,
+        email=body.email,
+        password=body.password,
+        now=call.now,
+        policy=call.auth,
+        client=call.client,
     )
     return UserOut.of(user)
 
@@ -51,49 +55,57 @@ async def sign_in(
     # an empty field counts as a missing one.
     username: Annotated[str, Form(min_length=1, description="The account's email.")],
     password: Annotated[str, Form(min_length=1, json_schema_extra={"format": "password"})],
-    db: DbDep,
-    now: NowDep,
-    policy: AuthPolicyDep,
-    client: ClientDep,
+    request: Request,
     grant_type: Annotated[str, Form(pattern="^password$")] = "password",  # a form has no null
 ) -> TokenOut:
+    call = service_call(request)
     token = await accounts.sign_in(
-        db,
+        call.db,
         email=username,
         password=password,
-        now=now,
-        policy=policy,
-        client=client,
+        now=call.now,
+        policy=call.auth,
+        client=call.client,
     )
-    return TokenOut.of(token, now=now)
+    return TokenOut.of(token, now=call.now)
 
 
 @router.post(
     "/auth/logout",
     status_code=204,
     summary="Sign out: revoke the bearer token of this request",
-    responses=SIGNED_IN,
+    responses=SIGNED_IN_PROBLEMS,
+    openapi_extra=SIGNED_IN,
 )
-async def sign_out(request: Request, _customer: CustomerDep, db: DbDep, now: NowDep) -> Response:
-    token = bearer_token(request)
-    assert token is not None  # CustomerDep authenticated it
-    await accounts.sign_out(db, token=token, now=now)
+async def sign_out(request: Request) -> Response:
+    call = service_call(request)
+    await accounts.sign_out(call.db, authorization=call.authorization, now=call.now)
     return Response(status_code=204)
 
 
-@router.get("/me", summary="The signed-in account", responses=SIGNED_IN)
-async def me(customer: CustomerDep, db: DbDep) -> UserOut:
-    return UserOut.of(await accounts.get_user(db, user_id=customer.user_id))
+@router.get(
+    "/me",
+    summary="The signed-in account",
+    responses=SIGNED_IN_PROBLEMS,
+    openapi_extra=SIGNED_IN,
+)
+async def me(request: Request) -> UserOut:
+    call = service_call(request)
+    customer = await call.customer()
+    return UserOut.of(await accounts.get_user(call.db, user_id=customer.user_id))
 
 
 @router.get(
     "/me/orders",
     summary="The signed-in customer's carts and payments (with tickets)",
-    responses=SIGNED_IN,
+    responses=SIGNED_IN_PROBLEMS,
+    openapi_extra=SIGNED_IN,
 )
-async def my_orders(customer: CustomerDep, db: DbDep, now: NowDep) -> OrdersOut:
-    found_carts = await carts.list_carts(db, owner=customer, now=now)
-    found_payments = await payments.list_payments(db, owner=customer, now=now)
+async def my_orders(request: Request) -> OrdersOut:
+    call = service_call(request)
+    customer = await call.customer()
+    found_carts = await carts.list_carts(call.db, owner=customer, now=call.now)
+    found_payments = await payments.list_payments(call.db, owner=customer, now=call.now)
     return OrdersOut(
         carts=[CartOut.of(c) for c in found_carts],
         payments=[PaymentOut.of(p) for p in found_payments],

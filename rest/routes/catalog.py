@@ -10,14 +10,11 @@ from pydantic import AwareDatetime
 from rest.deps import (
     SIGN_IN_OPTIONAL,
     AsciiId,
-    DbDep,
     EventId,
     InstantText,
-    NowDep,
     SectionId,
     VenueId,
-    ViewerDep,
-    viewer_of,
+    service_call,
 )
 from rest.problems import problem_responses
 from rest.schemas import EventOut, EventSectionOut, SeatMapOut, SeatOut, SectionOut, VenueOut
@@ -44,18 +41,21 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/venues", summary="List venues")
-async def list_venues(db: DbDep) -> list[VenueOut]:
-    return [VenueOut.of(v) for v in await catalog.list_venues(db)]
+async def list_venues(request: Request) -> list[VenueOut]:
+    call = service_call(request)
+    return [VenueOut.of(v) for v in await catalog.list_venues(call.db)]
 
 
 @router.get("/venues/{venue_id}", summary="One venue", responses=NOT_FOUND)
-async def get_venue(venue_id: VenueId, db: DbDep) -> VenueOut:
-    return VenueOut.of(await catalog.get_venue(db, venue_id=venue_id))
+async def get_venue(venue_id: VenueId, request: Request) -> VenueOut:
+    call = service_call(request)
+    return VenueOut.of(await catalog.get_venue(call.db, venue_id=venue_id))
 
 
 @router.get("/venues/{venue_id}/sections", summary="A venue's sections", responses=NOT_FOUND)
-async def list_venue_sections(venue_id: VenueId, db: DbDep) -> list[SectionOut]:
-    sections = await catalog.list_venue_sections(db, venue_id=venue_id)
+async def list_venue_sections(venue_id: VenueId, request: Request) -> list[SectionOut]:
+    call = service_call(request)
+    sections = await catalog.list_venue_sections(call.db, venue_id=venue_id)
     return [SectionOut.of(s) for s in sections]
 
 
@@ -66,8 +66,7 @@ async def list_venue_sections(venue_id: VenueId, db: DbDep) -> list[SectionOut]:
     openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def list_events(
-    db: DbDep,
-    viewer: ViewerDep,
+    request: Request,
     venue_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only events at this venue."), AsciiId
     ] = None,
@@ -77,8 +76,9 @@ async def list_events(
         InstantText,
     ] = None,
 ) -> list[EventOut]:
+    call = service_call(request)
     events = await catalog.list_events(
-        db, venue_id=venue_id, starts_after=starts_after, viewer=viewer
+        call.db, venue_id=venue_id, starts_after=starts_after, viewer=await call.viewer()
     )
     return [EventOut.of(e) for e in events]
 
@@ -89,8 +89,10 @@ async def list_events(
     responses=NOT_FOUND,
     openapi_extra=SIGN_IN_OPTIONAL,
 )
-async def get_event(event_id: EventId, db: DbDep, viewer: ViewerDep) -> EventOut:
-    return EventOut.of(await catalog.get_event(db, event_id=event_id, viewer=viewer))
+async def get_event(event_id: EventId, request: Request) -> EventOut:
+    call = service_call(request)
+    event = await catalog.get_event(call.db, event_id=event_id, viewer=await call.viewer())
+    return EventOut.of(event)
 
 
 @router.get(
@@ -99,10 +101,11 @@ async def get_event(event_id: EventId, db: DbDep, viewer: ViewerDep) -> EventOut
     responses=NOT_FOUND,
     openapi_extra=SIGN_IN_OPTIONAL,
 )
-async def list_event_sections(
-    event_id: EventId, db: DbDep, now: NowDep, viewer: ViewerDep
-) -> list[EventSectionOut]:
-    sections = await catalog.list_event_sections(db, event_id=event_id, now=now, viewer=viewer)
+async def list_event_sections(event_id: EventId, request: Request) -> list[EventSectionOut]:
+    call = service_call(request)
+    sections = await catalog.list_event_sections(
+        call.db, event_id=event_id, now=call.now, viewer=await call.viewer()
+    )
     return [EventSectionOut.of_event(s) for s in sections]
 
 
@@ -116,12 +119,9 @@ async def list_event_sections(
     openapi_extra=SIGN_IN_OPTIONAL,  # managers see drafts' maps
 )
 async def event_seat_map(event_id: EventId, request: Request) -> Response:
-    # No injected dependencies on the hot seat routes: each costs FastAPI work per request.
-    state = request.app.state
-    freshness = await state.seat_maps.check(event_id, viewer=await viewer_of(request))
-    seat_map = await state.seat_maps.event_map(
-        event_id=event_id, now=state.clock(), freshness=freshness
-    )
+    call = service_call(request)
+    freshness = await call.seat_maps.check(event_id, viewer=await call.viewer())
+    seat_map = await call.seat_maps.event_map(event_id=event_id, now=call.now, freshness=freshness)
     memo = event_map_memo(seat_map)
     encoded: bytes | None = memo.get("json")
     if encoded is None:
@@ -142,10 +142,10 @@ async def event_seat_map(event_id: EventId, request: Request) -> Response:
 async def list_section_seats(
     event_id: EventId, section_id: SectionId, request: Request
 ) -> Response:
-    app_state = request.app.state
-    freshness = await app_state.seat_maps.check(event_id, viewer=await viewer_of(request))
-    state = await app_state.seat_maps.section(
-        event_id=event_id, section_id=section_id, now=app_state.clock(), freshness=freshness
+    call = service_call(request)
+    freshness = await call.seat_maps.check(event_id, viewer=await call.viewer())
+    state = await call.seat_maps.section(
+        event_id=event_id, section_id=section_id, now=call.now, freshness=freshness
     )
     memo = state.memo.setdefault("rest_list_http", {})
     return cached_json(request, section_etag(state), memo, lambda: section_seats_json(state))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from rest.deps import DbDep
+from rest.deps import service_call
 from rest.problems import problem_responses
 from rest.schemas import HealthOut
 from ticketing.db import health as system
@@ -18,6 +18,7 @@ router = APIRouter(tags=["health"])
     summary="The service and its database answer",
     responses=problem_responses(ErrorCode.INTERNAL_ERROR),
 )
-async def health(db: DbDep, request: Request) -> HealthOut:
-    await system.database_answers(db)
-    return HealthOut(status="ok", payments=request.app.state.settings.payment_policy.mode)
+async def health(request: Request) -> HealthOut:
+    call = service_call(request)
+    await system.database_answers(call.db)
+    return HealthOut(status="ok", payments=call.payments.mode)

@@ -6,19 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from rest.deps import (
-    SERVICE_CALL,
-    SIGN_IN_OPTIONAL,
-    CartId,
-    DbDep,
-    EventId,
-    IdempotencyKeyDep,
-    NowDep,
-    PolicyDep,
-    SeatId,
-    ViewerDep,
-    service_call,
-)
+from rest.deps import COMMAND, SIGN_IN_OPTIONAL, CartId, EventId, SeatId, service_call
 from rest.problems import problem_responses
 from rest.schemas import AddGeneralAdmissionIn, AddSeatIn, BookingOut, CartOut, PaymentOut
 from ticketing.domain import Principal, ProviderSignature
@@ -36,8 +24,10 @@ router = APIRouter()
     responses=problem_responses(),
     openapi_extra=SIGN_IN_OPTIONAL,
 )
-async def get_cart(cart_id: CartId, db: DbDep, now: NowDep, viewer: ViewerDep) -> CartOut:
-    return CartOut.of(await carts.get_cart(db, cart_id=cart_id, now=now, caller=viewer))
+async def get_cart(cart_id: CartId, request: Request) -> CartOut:
+    call = service_call(request)
+    cart = await carts.get_cart(call.db, cart_id=cart_id, now=call.now, caller=await call.viewer())
+    return CartOut.of(cart)
 
 
 @router.post(
@@ -53,11 +43,10 @@ async def get_cart(cart_id: CartId, db: DbDep, now: NowDep, viewer: ViewerDep) -
         ErrorCode.CART_LIMIT,
         ErrorCode.CURRENCY_MISMATCH,
     ),
-    openapi_extra=SERVICE_CALL,
+    openapi_extra=COMMAND,
 )
 async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOut:
-    # The on-sale routes (hold, book, pay) take no injected dependencies (see `service_call`).
-    call = await service_call(request)
+    call = service_call(request)
     cart = await holds.add_seat_to_cart(
         call.db,
         cart_id=cart_id,
@@ -66,7 +55,7 @@ async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOu
         price_id=body.price_id,
         now=call.now,
         policy=call.policy,
-        caller=call.viewer,
+        caller=await call.viewer(),
         idempotency_key=call.idempotency_key,
     )
     return CartOut.of(cart)
@@ -85,28 +74,23 @@ async def add_seat(cart_id: CartId, body: AddSeatIn, request: Request) -> CartOu
         ErrorCode.CART_LIMIT,
         ErrorCode.CURRENCY_MISMATCH,
     ),
-    openapi_extra=SIGN_IN_OPTIONAL,
+    openapi_extra=COMMAND,
 )
 async def add_general_admission(
-    cart_id: CartId,
-    body: AddGeneralAdmissionIn,
-    db: DbDep,
-    now: NowDep,
-    policy: PolicyDep,
-    viewer: ViewerDep,
-    key: IdempotencyKeyDep = None,
+    cart_id: CartId, body: AddGeneralAdmissionIn, request: Request
 ) -> CartOut:
+    call = service_call(request)
     cart = await holds.add_general_admission_to_cart(
-        db,
+        call.db,
         cart_id=cart_id,
         event_id=body.event_id,
         section_id=body.section_id,
         price_id=body.price_id,
         quantity=body.quantity,
-        now=now,
-        policy=policy,
-        caller=viewer,
-        idempotency_key=key,
+        now=call.now,
+        policy=call.policy,
+        caller=await call.viewer(),
+        idempotency_key=call.idempotency_key,
     )
     return CartOut.of(cart)
 
@@ -118,25 +102,20 @@ async def add_general_admission(
     responses=problem_responses(
         ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.NOT_FOUND, ErrorCode.CART_NOT_OPEN
     ),
-    openapi_extra=SIGN_IN_OPTIONAL,
+    openapi_extra=COMMAND,
 )
 async def remove_seat(
-    cart_id: CartId,
-    event_id: EventId,
-    seat_id: SeatId,
-    db: DbDep,
-    now: NowDep,
-    viewer: ViewerDep,
-    key: IdempotencyKeyDep = None,
+    cart_id: CartId, event_id: EventId, seat_id: SeatId, request: Request
 ) -> CartOut:
+    call = service_call(request)
     cart = await holds.remove_seat_from_cart(
-        db,
+        call.db,
         cart_id=cart_id,
         event_id=event_id,
         seat_id=seat_id,
-        now=now,
-        caller=viewer,
-        idempotency_key=key,
+        now=call.now,
+        caller=await call.viewer(),
+        idempotency_key=call.idempotency_key,
     )
     return CartOut.of(cart)
 
@@ -152,16 +131,16 @@ async def remove_seat(
         ErrorCode.AUTH_REQUIRED,
         ErrorCode.EVENT_NOT_ON_SALE,
     ),
-    openapi_extra=SERVICE_CALL,
+    openapi_extra=COMMAND,
 )
 async def book_cart(cart_id: CartId, request: Request) -> BookingOut:
-    call = await service_call(request)
+    call = service_call(request)
     payment = await booking.book_cart(
         call.db,
         cart_id=cart_id,
         now=call.now,
         policy=call.policy,
-        caller=call.viewer,
+        caller=await call.viewer(),
         idempotency_key=call.idempotency_key,
     )
     return BookingOut.of(payment)
@@ -174,12 +153,12 @@ async def book_cart(cart_id: CartId, request: Request) -> BookingOut:
     responses=problem_responses(ErrorCode.NOT_FOUND),
     openapi_extra=SIGN_IN_OPTIONAL,
 )
-async def get_payment(
-    payment_id: uuid.UUID, db: DbDep, now: NowDep, viewer: ViewerDep
-) -> PaymentOut:
-    return PaymentOut.of(
-        await payments.get_payment(db, payment_id=payment_id, now=now, caller=viewer)
+async def get_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
+    call = service_call(request)
+    payment = await payments.get_payment(
+        call.db, payment_id=payment_id, now=call.now, caller=await call.viewer()
     )
+    return PaymentOut.of(payment)
 
 
 FINISH_PROBLEMS = problem_responses(
@@ -211,17 +190,18 @@ def _provider_signature(request: Request, viewer: Principal | None) -> ProviderS
     summary="The payment succeeded: seats sold, tickets issued (idempotent)",
     description=FINISH_DESCRIPTION,
     responses=FINISH_PROBLEMS,
-    openapi_extra=SERVICE_CALL,
+    openapi_extra=COMMAND,
 )
 async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
-    call = await service_call(request)
+    call = service_call(request)
+    viewer = await call.viewer()
     payment = await payments.complete_payment(
         call.db,
         payment_id=payment_id,
         now=call.now,
         policy=call.payments,
-        signature=_provider_signature(request, call.viewer),
-        caller=call.viewer,
+        signature=_provider_signature(request, viewer),
+        caller=viewer,
         idempotency_key=call.idempotency_key,
     )
     return PaymentOut.of(payment)
@@ -234,17 +214,18 @@ async def complete_payment(payment_id: uuid.UUID, request: Request) -> PaymentOu
     description=FINISH_DESCRIPTION
     + " A signed-in customer may also abandon his own pending payment here (bearer token).",
     responses=FINISH_PROBLEMS,
-    openapi_extra=SERVICE_CALL,
+    openapi_extra=COMMAND,
 )
 async def fail_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
-    call = await service_call(request)
+    call = service_call(request)
+    viewer = await call.viewer()
     payment = await payments.fail_payment(
         call.db,
         payment_id=payment_id,
         now=call.now,
         policy=call.payments,
-        signature=_provider_signature(request, call.viewer),
-        caller=call.viewer,
+        signature=_provider_signature(request, viewer),
+        caller=viewer,
         idempotency_key=call.idempotency_key,
     )
     return PaymentOut.of(payment)

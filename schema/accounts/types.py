@@ -133,17 +133,10 @@ async def sign_in(
 
 async def sign_out(info: Info) -> SignOutPayload:
     context = info.context
-
-    async def run() -> bool:
-        viewer = await context.viewer()
-        token = context.bearer()
-        if viewer is None or token is None:
-            raise accounts.auth_required()
-        await context.call(accounts.sign_out, token=token, now=context.now)
-        return True
-
-    done, errors = await attempt(run())
-    return SignOutPayload(signed_out=bool(done), user_errors=errors)
+    _, errors = await attempt(
+        context.call(accounts.sign_out, authorization=context.authorization, now=context.now)
+    )
+    return SignOutPayload(signed_out=not errors, user_errors=errors)
 
 
 @strawberry.type

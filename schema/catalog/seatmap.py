@@ -1,9 +1,6 @@
-"""The compact seat map: a whole stadium in one cheap answer, and what changed since.
-
-Seats as GraphQL objects cost graphql-core work per field and per seat; a 50,000-seat map that way
-takes seconds of CPU. Here the layout (which never changes once the event exists) travels as one
-JSON value that is encoded once per process, and the statuses as one digit per seat.
-"""
+"""The compact seat map: a whole stadium in one cheap answer, and what changed since. The layout
+(fixed once the event exists) travels as one JSON value encoded once per process, the statuses as
+one digit per seat: seats as GraphQL objects cost graphql-core work per field and per seat."""
 
 from __future__ import annotations
 
@@ -60,8 +57,8 @@ def _section_layout_json(layout: SectionLayout) -> bytes:
 
 
 async def _layout_ahead(seat_map: EventSeatMap) -> None:
-    """Encode the sections' layouts not encoded yet one per turn of the event loop: a stadium
-    not seen yet is ~120 ms of CPU (50,000 seats), which would hold every other request."""
+    """Encode the sections' layouts not encoded yet one per turn of the event loop: a whole
+    stadium in one go would hold every other request."""
     if "gql_layout" in seat_map.memo:
         return
     for state in seat_map.sections:

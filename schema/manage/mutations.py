@@ -1,8 +1,5 @@
-"""Manager-only mutations: venues, sections, events, prices, blocked seats, publishing.
-
-Each resolver parses its input and calls one command of `ticketing.management.commands`; the
-command checks the role (FORBIDDEN for customers and anonymous callers) before anything else.
-"""
+"""Manager-only mutations: venues, sections, events, prices, blocked seats, publishing. Each
+calls one command of `ticketing.management.commands`, which checks the role (FORBIDDEN)."""
 
 from __future__ import annotations
 

@@ -82,14 +82,9 @@ class Cart:
     async def payment(self, info: Info) -> Payment | None:
         if self.payment_id is None:
             return None
-        context = info.context
-        view = await context.call(
-            payments.get_payment,
-            payment_id=self.payment_id,
-            now=context.now,
-            caller=await context.viewer(),
-        )
-        return Payment.of(view)
+        # a list of carts (`me { carts }`) loads its payments together
+        view = await info.context.payments.load(self.payment_id)
+        return None if view is None else Payment.of(view)
 
 
 @strawberry.type(description="A ticket: the document that admits one person to one seat.")

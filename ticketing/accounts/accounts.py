@@ -246,6 +246,22 @@ def _invalid_token() -> TicketingError:
     )
 
 
+async def viewer(db: Database, *, authorization: str | None, now: datetime) -> Principal | None:
+    """The signed-in caller of a request, from its Authorization header: None for an anonymous
+    request; a bad header or token is INVALID_TOKEN, never taken as anonymous."""
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    return await authenticate(db, token=token, now=now)
+
+
+def required(viewer: Principal | None) -> Principal:
+    """The caller of what needs a signed-in account (AUTH_REQUIRED for an anonymous one)."""
+    if viewer is None:
+        raise auth_required()
+    return viewer
+
+
 @query
 async def authenticate(conn: AsyncConnection, *, token: str, now: datetime) -> Principal:
     """The account a bearer token stands for; INVALID_TOKEN when expired, revoked or unknown."""
@@ -265,9 +281,17 @@ async def authenticate(conn: AsyncConnection, *, token: str, now: datetime) -> P
     return Principal(user_id=row[0], email=row[1], role=Role(row[2]))
 
 
+async def sign_out(db: Database, *, authorization: str | None, now: datetime) -> None:
+    """Revoke the bearer token of a request's Authorization header; any later request with it
+    is INVALID_TOKEN. Signing out needs a signed-in caller: AUTH_REQUIRED without a token."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise auth_required()
+    await _revoke_token(db, token=token, now=now)
+
+
 @command
-async def sign_out(conn: AsyncConnection, *, token: str, now: datetime) -> None:
-    """Revoke the token; any later request with it is INVALID_TOKEN."""
+async def _revoke_token(conn: AsyncConnection, *, token: str, now: datetime) -> None:
     revoked = await conn.scalar(
         sa.update(token_t)
         .where(

@@ -216,6 +216,35 @@ async def get_payment(
 
 
 @query
+async def get_payments(
+    conn: AsyncConnection,
+    *,
+    payment_ids: Sequence[uuid.UUID],
+    now: datetime,
+    caller: Principal | None = None,
+) -> dict[uuid.UUID, PaymentView]:
+    """Many payments in two statements, as `get_payment` sees each; those the caller may not
+    see (or that do not exist) are left out."""
+    if not payment_ids:
+        return {}
+    rows = (
+        await conn.execute(
+            sa.select(*PAYMENT_COLUMNS)
+            .join(cart_t, cart_t.c.id == payment_t.c.cart_id)
+            .where(payment_t.c.id.in_(payment_ids), cart_visible()),
+            {"me": me(caller)},
+        )
+    ).all()
+    completed = [
+        row.id
+        for row in rows
+        if effective_payment_status(row.status, row.expires_at, now) is PaymentStatus.COMPLETED
+    ]
+    tickets = await _tickets_of(conn, completed)
+    return {row.id: payment_view(row, now, tickets.get(row.id, ())) for row in rows}
+
+
+@query
 async def list_payments(
     conn: AsyncConnection, *, owner: Principal, now: datetime, limit: int = 100
 ) -> list[PaymentView]:
