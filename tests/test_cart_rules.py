@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,51 +13,24 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
+from tests.api import (
+    add_seat,
+    available_counts,
+    book,
+    get_cart,
+    hold,
+    new_cart,
+    problem,
+    remove_seat,
+    seat_status,
+    status_of,
+    ts,
+)
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
 from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, price_t
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-async def get_cart(client: httpx.AsyncClient, cart_id: str) -> dict[str, Any]:
-    response = await client.get(f"/orders/carts/{cart_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def hold(
-    client: httpx.AsyncClient, cart_id: str, event: EventFixture, seat_id: int, level: str = "Adult"
-) -> dict[str, Any]:
-    response = await add_seat(
-        client, cart_id, event_id=event.event_id, seat_id=seat_id, price_id=event.price_ids[level]
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def main_status(client: httpx.AsyncClient, event: EventFixture, seat_id: int) -> str:
-    return await seat_status(
-        client, event_id=event.event_id, section_id=event.section_ids["Main"], seat_id=seat_id
-    )
-
-
-async def available_counts(client: httpx.AsyncClient, event_id: int) -> dict[str, int]:
-    response = await client.get(f"/events/{event_id}/sections")
-    assert response.status_code == 200, response.text
-    return {s["name"]: s["available_count"] for s in response.json()}
 
 
 @query
@@ -108,8 +81,8 @@ async def test_hold_two_seats_totals_them_and_marks_both_held(
     assert body["currency"] == "EUR"
     for item in body["items"]:
         assert ts(item["hold_expires_at"]) == clock.now + timedelta(seconds=900)
-    assert await main_status(client, event, first) == "held"
-    assert await main_status(client, event, second) == "held"
+    assert await status_of(client, event, first) == "held"
+    assert await status_of(client, event, second) == "held"
     counts = await available_counts(client, event.event_id)
     assert counts["Main"] == 20 - 2  # make_event's Main: 2 rows of 10
     await assert_invariants(db)
@@ -200,7 +173,7 @@ async def test_release_returns_the_cart_and_frees_the_seat(
     assert [i["seat_id"] for i in body["items"]] == [kept]
     assert body["total_amount"] == "40.00"
     assert await get_cart(client, cart_id) == body
-    assert await main_status(client, event, released) == "available"
+    assert await status_of(client, event, released) == "available"
     row = await seat_row(db, event_id=event.event_id, seat_id=released)
     assert (row.status, row.cart_id, row.expires_at) == (1, None, None)
 
@@ -234,7 +207,7 @@ async def test_releasing_a_seat_not_in_the_cart_is_not_found(
     response = await remove_seat(client, cart_id, event_id=event.event_id, seat_id=never_held)
     problem(response, 404, "NOT_FOUND")
     assert await get_cart(client, cart_id) == before
-    assert await main_status(client, event, never_held) == "available"
+    assert await status_of(client, event, never_held) == "available"
     await assert_invariants(db)
 
 
@@ -249,7 +222,7 @@ async def test_releasing_a_seat_held_by_another_cart_is_not_found_and_the_owner_
     response = await remove_seat(client, intruder, event_id=event.event_id, seat_id=seat)
     problem(response, 404, "NOT_FOUND")
     assert await get_cart(client, owner) == owned
-    assert await main_status(client, event, seat) == "held"
+    assert await status_of(client, event, seat) == "held"
     row = await seat_row(db, event_id=event.event_id, seat_id=seat)
     assert row.cart_id == uuid.UUID(owner)
     # The owner can still book it.
@@ -268,7 +241,7 @@ async def test_releasing_from_an_unused_cart_is_not_found(
     response = await remove_seat(client, unused, event_id=event.event_id, seat_id=seat)
     problem(response, 404, "NOT_FOUND")
     assert not await cart_exists(db, cart_id=unused)
-    assert await main_status(client, event, seat) == "held"
+    assert await status_of(client, event, seat) == "held"
     await assert_invariants(db)
 
 
@@ -302,7 +275,7 @@ async def test_price_of_another_event_is_not_offered(
     assert body["event_id"] == event.event_id
     assert body["price_id"] == other.price_ids["Adult"]
     await assert_rejected_left_nothing(client, db, cart_id, None)
-    assert await main_status(client, event, seat) == "available"
+    assert await status_of(client, event, seat) == "available"
     await assert_invariants(db)
 
 
@@ -431,7 +404,7 @@ async def test_eleventh_seat_hits_the_cart_limit_and_changes_nothing(
     body = problem(response, 409, "CART_LIMIT")
     assert body["limit"] == 10
     await assert_rejected_left_nothing(client, db, cart_id, before)
-    assert await main_status(client, event, eleventh) == "available"
+    assert await status_of(client, event, eleventh) == "available"
     assert await available_counts(client, event.event_id) == counts
     # Releasing one makes room again.
     freed = await remove_seat(client, cart_id, event_id=event.event_id, seat_id=event.seat_ids[0])
@@ -458,7 +431,7 @@ async def test_mixing_currencies_is_refused(
     body = problem(response, 409, "CURRENCY_MISMATCH")
     assert body["event_id"] == dollars.event_id
     await assert_rejected_left_nothing(client, db, cart_id, before)
-    assert await main_status(client, dollars, seat) == "available"
+    assert await status_of(client, dollars, seat) == "available"
 
     # A cart in dollars from the start is fine, and two EUR events mix.
     usd_cart = await hold(client, new_cart(), dollars, seat)
@@ -522,7 +495,7 @@ async def test_booking_moves_every_seat_to_booked_under_a_pending_payment(
     assert ts(booking["expires_at"]) == clock.now + timedelta(seconds=900)
     assert uuid.UUID(booking["payment_id"]).version == 4
     for seat in seats:
-        assert await main_status(client, event, seat) == "booked"
+        assert await status_of(client, event, seat) == "booked"
         row = await seat_row(db, event_id=event.event_id, seat_id=seat)
         assert row.status == 3
         assert row.cart_id == uuid.UUID(cart_id)
@@ -580,8 +553,8 @@ async def test_booked_cart_refuses_adds_and_releases(
     problem(removed, 409, "CART_NOT_OPEN")
 
     assert await get_cart(client, cart_id) == before
-    assert await main_status(client, event, seat) == "booked"
-    assert await main_status(client, event, event.seat_ids[1]) == "available"
+    assert await status_of(client, event, seat) == "booked"
+    assert await status_of(client, event, event.seat_ids[1]) == "available"
     await assert_invariants(db)
 
 

@@ -24,11 +24,6 @@ from ticketing.models import event_seat_t, price_level_t, row_t
 MISSING = 2_000_000_000
 
 
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
 @query
 async def _row_ids(conn: AsyncConnection, *, section_id: int) -> dict[str, int]:
     rows = await conn.execute(

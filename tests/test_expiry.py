@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,7 +11,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
+from tests.api import (
+    add_seat,
+    available_counts,
+    book,
+    booked_cart,
+    get_cart,
+    get_payment,
+    hold,
+    new_cart,
+    problem,
+    remove_seat,
+    seat_status,
+    status_of,
+    ts,
+)
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
@@ -21,64 +35,6 @@ from ticketing.payments.sweep import release_lapsed
 
 HOLD = 900
 PAYMENT = 900
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-async def hold(
-    client: httpx.AsyncClient, cart_id: str, event: EventFixture, seat_id: int, level: str = "Adult"
-) -> dict[str, Any]:
-    response = await add_seat(
-        client, cart_id, event_id=event.event_id, seat_id=seat_id, price_id=event.price_ids[level]
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def booked_cart(
-    client: httpx.AsyncClient, event: EventFixture, seat_ids: list[int]
-) -> dict[str, Any]:
-    cart_id = new_cart()
-    for seat_id in seat_ids:
-        await hold(client, cart_id, event, seat_id)
-    response = await book(client, cart_id)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_cart(client: httpx.AsyncClient, cart_id: str) -> dict[str, Any]:
-    response = await client.get(f"/orders/carts/{cart_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_payment(client: httpx.AsyncClient, payment_id: str) -> dict[str, Any]:
-    response = await client.get(f"/payments/{payment_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def status_of(client: httpx.AsyncClient, event: EventFixture, seat_id: int) -> str:
-    return await seat_status(
-        client, event_id=event.event_id, section_id=event.section_ids["Main"], seat_id=seat_id
-    )
-
-
-async def available(client: httpx.AsyncClient, event: EventFixture) -> dict[str, int]:
-    response = await client.get(f"/events/{event.event_id}/sections")
-    assert response.status_code == 200, response.text
-    return {s["name"]: s["available_count"] for s in response.json()}
 
 
 @query
@@ -175,7 +131,7 @@ async def test_at_the_deadline_every_reader_and_claimer_agrees_the_hold_is_over(
     await hold(client, cart_id, event, seat)
     clock.advance(seconds=HOLD)
     assert await status_of(client, event, seat) == "available"
-    assert (await available(client, event))["Main"] == 20
+    assert (await available_counts(client, event.event_id))["Main"] == 20
     assert (await get_cart(client, cart_id))["items"] == []
     problem(
         await remove_seat(client, cart_id, event_id=event.event_id, seat_id=seat), 404, "NOT_FOUND"
@@ -192,7 +148,7 @@ async def test_lapsed_hold_reads_as_available(
     seat, place = event.seat_ids[0], event.ga_seat_ids[0]
     await hold(client, cart_id, event, seat)
     await hold(client, cart_id, event, place)
-    assert await available(client, event) == {"Main": 19, "Floor": 4, "Closed": 0}
+    assert await available_counts(client, event.event_id) == {"Main": 19, "Floor": 4, "Closed": 0}
 
     clock.advance(seconds=HOLD + 1)
     assert await status_of(client, event, seat) == "available"
@@ -200,7 +156,7 @@ async def test_lapsed_hold_reads_as_available(
         client, event_id=event.event_id, section_id=event.section_ids["Floor"], seat_id=place
     )
     assert floor == "available"
-    assert await available(client, event) == {"Main": 20, "Floor": 5, "Closed": 0}
+    assert await available_counts(client, event.event_id) == {"Main": 20, "Floor": 5, "Closed": 0}
     cart = await get_cart(client, cart_id)
     assert cart == {
         "cart_id": cart_id,
@@ -375,7 +331,7 @@ async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
 ) -> None:
     seats = event.seat_ids[:2]
     booking = await booked_cart(client, event, seats)
-    assert (await available(client, event))["Main"] == 18
+    assert (await available_counts(client, event.event_id))["Main"] == 18
     clock.advance(seconds=PAYMENT + 1)
 
     payment = await get_payment(client, booking["payment_id"])
@@ -389,7 +345,7 @@ async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
     assert cart["expires_at"] is None
     for seat in seats:
         assert await status_of(client, event, seat) == "available"
-    assert (await available(client, event))["Main"] == 20
+    assert (await available_counts(client, event.event_id))["Main"] == 20
     # The written rows still say pending/booked until the sweeper runs.
     assert await payment_and_cart(db, payment_id=booking["payment_id"]) == (
         "pending",

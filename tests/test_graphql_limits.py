@@ -45,11 +45,6 @@ from ticketing.settings import Settings
 UNUSED_CART = "00000000-0000-4000-8000-000000000001"
 
 
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
 @contextlib.asynccontextmanager
 async def client_for(
     settings: Settings, clock: FakeClock, **update: Any

@@ -18,11 +18,6 @@ from tests.graphql_client import error_messages, gql, gql_json
 from ticketing.db import Database
 
 
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
 async def add_event(
     db: Database, clock: FakeClock, *, venue_id: int, name: str, starts_in: timedelta
 ) -> int:

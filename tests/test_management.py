@@ -11,8 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.accounts import signed_in
-from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.sql import fetch
 from ticketing.db import Database
 from ticketing.models import event_t, price_t, section_t, venue_t
@@ -45,11 +44,6 @@ MUTATIONS: dict[str, str] = {
     "cancelEvent": 'cancelEvent(input: {eventId: "%(event)s"}) { event { status } '
     "userErrors { code } }",
 }
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 async def _gql(

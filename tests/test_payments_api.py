@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,71 +11,28 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
+from tests.api import (
+    add_seat,
+    book,
+    booked_cart,
+    get_cart,
+    get_payment,
+    hold,
+    new_cart,
+    problem,
+    remove_seat,
+    status_of,
+    ts,
+)
 from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.invariants import assert_invariants
 from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, payment_t, ticket_t
 
 
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-async def hold(
-    client: httpx.AsyncClient, cart_id: str, event: EventFixture, seat_id: int, level: str = "Adult"
-) -> dict[str, Any]:
-    response = await add_seat(
-        client, cart_id, event_id=event.event_id, seat_id=seat_id, price_id=event.price_ids[level]
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def booked_cart(
-    client: httpx.AsyncClient, event: EventFixture, seats: list[tuple[int, str]]
-) -> dict[str, Any]:
-    """A new cart holding `seats` (seat id, price level), booked; returns the booking."""
-    cart_id = new_cart()
-    for seat_id, level in seats:
-        await hold(client, cart_id, event, seat_id, level)
-    response = await book(client, cart_id)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_payment(client: httpx.AsyncClient, payment_id: str) -> dict[str, Any]:
-    response = await client.get(f"/payments/{payment_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_cart(client: httpx.AsyncClient, cart_id: str) -> dict[str, Any]:
-    response = await client.get(f"/orders/carts/{cart_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def finish(client: httpx.AsyncClient, payment_id: str, outcome: str) -> httpx.Response:
     return await client.post(f"/payments/{payment_id}/{outcome}")
-
-
-async def status_of(
-    client: httpx.AsyncClient, event: EventFixture, seat_id: int, section: str = "Main"
-) -> str:
-    return await seat_status(
-        client, event_id=event.event_id, section_id=event.section_ids[section], seat_id=seat_id
-    )
 
 
 @query
