@@ -12,9 +12,8 @@ import sqlalchemy as sa
 
 from tests.accounts import signed_in
 from tests.factories import EventFixture
-from tests.sql import fetch
+from tests.sql import catalog_state, fetch
 from ticketing.db import Database
-from ticketing.models import event_t, price_t, section_t, venue_t
 
 # Every manager mutation, with an input that a manager may run on the fixture's data.
 MUTATIONS: dict[str, str] = {
@@ -55,15 +54,6 @@ async def _gql(
     assert "errors" not in body, body
     data: dict[str, Any] = body["data"]
     return data
-
-
-async def _state(db: Database) -> list[object]:
-    """Everything a manager mutation could change, to prove that nothing did."""
-    rows: list[object] = []
-    for table in (venue_t, section_t, event_t, price_t):
-        rows += await fetch(db, sa.select(table).order_by(*table.primary_key))
-    rows += await fetch(db, sa.text("SELECT seat_id, status FROM event_seat ORDER BY seat_id"))
-    return rows
 
 
 async def _ids(client: httpx.AsyncClient, db: Database, event: EventFixture) -> dict[str, str]:
@@ -113,16 +103,16 @@ async def test_permission_matrix(
     headers = None
     if role != "anonymous":
         headers = await signed_in(client, db, manager=role == "manager")
-    before = await _state(db)
+    before = await catalog_state(db)
     data = await _gql(client, "mutation { %s }" % (MUTATIONS[mutation] % ids), headers)
     payload = data[mutation]
     if role == "manager":
         assert payload["userErrors"] == []
-        assert await _state(db) != before
+        assert await catalog_state(db) != before
     else:
         assert payload["userErrors"] == [{"code": "FORBIDDEN"}]
         assert [v for k, v in payload.items() if k != "userErrors"] in ([None], [[]])
-        assert await _state(db) == before
+        assert await catalog_state(db) == before
 
 
 async def test_report_counts_seats_by_status_and_level_and_is_for_managers_only(
@@ -408,8 +398,8 @@ async def test_bad_manager_input_is_a_validation_error_and_changes_nothing(
         "main": event.section_ids["Main"],
         "long": "x" * 201,
     }
-    before = await _state(db)
+    before = await catalog_state(db)
     data = await _gql(client, "mutation { %s }" % (document % ids), manager)
     (payload,) = data.values()
     assert payload["userErrors"] == [{"code": "VALIDATION_ERROR", "field": ["input", field]}]
-    assert await _state(db) == before
+    assert await catalog_state(db) == before

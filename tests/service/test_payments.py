@@ -13,7 +13,7 @@ from tests.factories import EventFixture
 from tests.invariants import assert_invariants
 from tests.service.steps import CARTS, PAYMENTS, booked, hold, is_free, refused
 from ticketing.db import Database
-from ticketing.domain import CartStatus, PaymentStatus, Principal, Role
+from ticketing.domain import CartStatus, PaymentStatus, Principal
 from ticketing.errors import ErrorCode
 from ticketing.orders.booking import book_cart
 from ticketing.orders.carts import get_cart
@@ -173,16 +173,15 @@ async def test_a_payment_completes_just_before_its_deadline(
 
 
 async def test_with_a_secret_only_the_provider_or_the_owner_finishes(
-    db: Database, event: EventFixture, clock: FakeClock
+    db: Database, event: EventFixture, clock: FakeClock, customer: Principal
 ) -> None:
     signed = PaymentPolicy(secret="s3cret")
     booking = await booked(db, event, [event.seat_ids[0]], now=clock.now)
-    stranger = Principal(user_id=0, email="nobody@example.com", role=Role.CUSTOMER)
     with refused(ErrorCode.FORBIDDEN):  # anonymous, unsigned
         await complete_payment(db, payment_id=booking.payment_id, now=clock.now, policy=signed)
     with refused(ErrorCode.FORBIDDEN):  # a customer may abandon, not complete
         await complete_payment(
-            db, payment_id=booking.payment_id, now=clock.now, policy=signed, caller=stranger
+            db, payment_id=booking.payment_id, now=clock.now, policy=signed, caller=customer
         )
     assert (await get_payment(db, payment_id=booking.payment_id, now=clock.now)).status is (
         PaymentStatus.PENDING
