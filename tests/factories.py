@@ -31,12 +31,14 @@ class EventFixture:
     price_ids: dict[str, int]
     seat_ids: list[int]  # seats of the "Main" section, in map order
     ga_seat_ids: list[int]  # places of the general-admission section
+    closed_seat_ids: list[int]  # seats of the "Closed" section, which offers no price
 
 
 @query
 async def _describe(
-    conn: AsyncConnection, *, event_id: int, section_id: int
-) -> tuple[dict[str, int], list[int], list[int]]:
+    conn: AsyncConnection, *, event_id: int
+) -> tuple[dict[str, int], dict[int, list[int]]]:
+    """The event's price levels by name, and its seat ids per section in map order."""
     levels = dict(
         (
             await conn.execute(
@@ -48,14 +50,15 @@ async def _describe(
     )
     seats = (
         await conn.execute(
-            sa.select(event_seat_t.c.seat_id, event_seat_t.c.type, event_seat_t.c.section_id)
+            sa.select(event_seat_t.c.seat_id, event_seat_t.c.section_id)
             .where(event_seat_t.c.event_id == event_id)
             .order_by(event_seat_t.c.section_id, event_seat_t.c.position)
         )
     ).all()
-    designated = [s.seat_id for s in seats if s.section_id == section_id]
-    general = [s.seat_id for s in seats if s.type == "general_admission"]
-    return levels, designated, general
+    by_section: dict[int, list[int]] = {}
+    for seat in seats:
+        by_section.setdefault(seat.section_id, []).append(seat.seat_id)
+    return levels, by_section
 
 
 async def make_venue(
@@ -157,15 +160,14 @@ async def make_event(
         now=now,
     )
     sections = {s.name: s.id for s in await list_venue_sections(db, venue_id=venue_id)}
-    levels, designated, general = await _describe(
-        db, event_id=event_id, section_id=sections["Main"]
-    )
+    levels, seats = await _describe(db, event_id=event_id)
     return EventFixture(
         venue_id=venue_id,
         event_id=event_id,
         currency=currency,
         section_ids=sections,
         price_ids=levels,
-        seat_ids=designated,
-        ga_seat_ids=general,
+        seat_ids=seats[sections["Main"]],
+        ga_seat_ids=seats[sections["Floor"]],
+        closed_seat_ids=seats[sections["Closed"]],
     )

@@ -145,8 +145,9 @@ async def test_a_price_the_seat_does_not_offer_is_refused(
         "another event's level": (event.seat_ids[0], other.price_ids["Adult"]),
         "a level the floor does not offer": (event.ga_seat_ids[0], event.price_ids["VIP"]),
         "an unknown level": (event.seat_ids[0], 999_999),
+        "a seat of a section not on sale": (event.closed_seat_ids[0], event.price_ids["Adult"]),
     }
-    for what, (seat, price_id) in attempts.items():
+    for seat, price_id in attempts.values():
         with refused(ErrorCode.PRICE_NOT_OFFERED):
             await add_seat_to_cart(
                 db,
@@ -157,14 +158,21 @@ async def test_a_price_the_seat_does_not_offer_is_refused(
                 now=clock.now,
                 policy=CARTS,
             )
-        assert await is_free(db, event, seat, now=clock.now), what
     assert (await get_cart(db, cart_id=cart_id, now=clock.now)).items == ()
+    for seat in (event.seat_ids[0], event.ga_seat_ids[0]):
+        assert await is_free(db, event, seat, now=clock.now)
 
 
 async def test_unknown_event_or_seat_is_not_found(
     db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
-    for event_id, seat_id in ((999_999, event.seat_ids[0]), (event.event_id, 999_999)):
+    other = await make_event(db, now=clock.now, name="Other Hall")
+    unknown = [
+        (999_999, event.seat_ids[0]),
+        (event.event_id, 999_999),
+        (event.event_id, other.seat_ids[0]),  # a seat of another venue
+    ]
+    for event_id, seat_id in unknown:
         with refused(ErrorCode.NOT_FOUND):
             await add_seat_to_cart(
                 db,
@@ -240,6 +248,10 @@ async def test_a_cart_cannot_release_another_carts_seat(
             await remove_seat_from_cart(
                 db, cart_id=cart_id, event_id=event.event_id, seat_id=seat, now=clock.now
             )
+    with refused(ErrorCode.NOT_FOUND):  # a seat nobody holds
+        await remove_seat_from_cart(
+            db, cart_id=owner, event_id=event.event_id, seat_id=event.seat_ids[2], now=clock.now
+        )
     assert [i.seat_id for i in (await get_cart(db, cart_id=owner, now=clock.now)).items] == [seat]
 
 
