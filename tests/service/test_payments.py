@@ -17,6 +17,7 @@ from ticketing.domain import CartStatus, PaymentStatus, Principal
 from ticketing.errors import ErrorCode
 from ticketing.orders.booking import book_cart
 from ticketing.orders.carts import get_cart
+from ticketing.orders.holds import remove_seat_from_cart
 from ticketing.payments.payments import complete_payment, fail_payment, get_payment
 from ticketing.payments.sweep import release_lapsed
 from ticketing.settings import PaymentPolicy
@@ -133,15 +134,28 @@ async def test_a_finished_payment_refuses_the_opposite_outcome(
     await assert_invariants(db)
 
 
+@pytest.mark.parametrize("outcome", ["complete", "fail"])
 async def test_a_finished_cart_is_closed_to_changes(
-    db: Database, event: EventFixture, clock: FakeClock
+    db: Database, event: EventFixture, clock: FakeClock, outcome: str
 ) -> None:
     seat = event.seat_ids[0]
     booking = await booked(db, event, [seat], now=clock.now)
-    await fail_payment(db, payment_id=booking.payment_id, now=clock.now, policy=PAYMENTS)
+    finish = complete_payment if outcome == "complete" else fail_payment
+    done = await finish(db, payment_id=booking.payment_id, now=clock.now, policy=PAYMENTS)
+    before = await get_cart(db, cart_id=booking.cart_id, now=clock.now)
     for target in (seat, event.seat_ids[1]):
         with refused(ErrorCode.CART_NOT_OPEN):
             await hold(db, event, booking.cart_id, target, now=clock.now)
+    with refused(ErrorCode.CART_NOT_OPEN):
+        await remove_seat_from_cart(
+            db, cart_id=booking.cart_id, event_id=event.event_id, seat_id=seat, now=clock.now
+        )
+    # booking it again answers with its payment rather than a new one
+    again = await book_cart(db, cart_id=booking.cart_id, now=clock.now, policy=CARTS)
+    assert (again.payment_id, again.status) == (done.payment_id, done.status)
+    assert await get_cart(db, cart_id=booking.cart_id, now=clock.now) == before
+    assert await is_free(db, event, event.seat_ids[1], now=clock.now)
+    await assert_invariants(db)
 
 
 async def test_an_overdue_payment_expires_and_frees_its_seats(
