@@ -207,63 +207,6 @@ async def test_first_cart_loses_a_lapsed_seat(
     await assert_invariants(db)
 
 
-async def test_a_cart_can_hold_its_lapsed_seat_again_with_a_new_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    cart_id = new_cart()
-    seat = event.seat_ids[0]
-    await hold(client, cart_id, event, seat)
-    clock.advance(seconds=HOLD + 5)
-    body = await hold(client, cart_id, event, seat, "Child")
-    (item,) = body["items"]
-    assert item["amount"] == "20.00"
-    assert ts(item["hold_expires_at"]) == clock.now + timedelta(seconds=HOLD)
-    assert await active_items(db, cart_id=cart_id) == [seat]
-    await assert_invariants(db)
-
-
-async def test_lapsed_holds_do_not_count_towards_the_cart_limit(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    cart_id = new_cart()
-    for seat in event.seat_ids[:10]:
-        await hold(client, cart_id, event, seat)
-    clock.advance(seconds=HOLD + 1)
-    body = await hold(client, cart_id, event, event.seat_ids[10])
-    assert [i["seat_id"] for i in body["items"]] == [event.seat_ids[10]]
-    await assert_invariants(db)
-
-
-async def test_cart_expires_at_is_the_earliest_live_hold(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    cart_id = new_cart()
-    first, second = event.seat_ids[:2]
-    start = clock.now
-    await hold(client, cart_id, event, first)
-    clock.advance(seconds=100)
-    body = await hold(client, cart_id, event, second)
-    assert ts(body["expires_at"]) == start + timedelta(seconds=HOLD)
-    deadlines = [ts(i["hold_expires_at"]) for i in body["items"]]
-    assert deadlines == [start + timedelta(seconds=HOLD), start + timedelta(seconds=HOLD + 100)]
-    # Re-pricing the first does not move its deadline.
-    body = await hold(client, cart_id, event, first, "VIP")
-    assert ts(body["expires_at"]) == start + timedelta(seconds=HOLD)
-    # Once the first lapses, the cart's deadline is the second's.
-    clock.advance(seconds=HOLD - 100)
-    cart = await get_cart(client, cart_id)
-    assert [i["seat_id"] for i in cart["items"]] == [second]
-    assert ts(cart["expires_at"]) == start + timedelta(seconds=HOLD + 100)
-    # And releasing the earliest moves it too.
-    other = new_cart()
-    await hold(client, other, event, first)
-    clock.advance(seconds=10)
-    await hold(client, other, event, event.seat_ids[2])
-    removed = await remove_seat(client, other, event_id=event.event_id, seat_id=first)
-    assert ts(removed.json()["expires_at"]) == clock.now + timedelta(seconds=HOLD)
-    await assert_invariants(db)
-
-
 async def test_partially_lapsed_cart_books_only_its_live_seats(
     client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
@@ -308,22 +251,6 @@ async def test_partially_lapsed_cart_booking_leaves_consistent_rows(
 
 
 # --- Expired payments ------------------------------------------------------------------------
-
-
-async def test_payment_can_complete_just_before_its_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    booking = await booked_cart(client, event, [event.seat_ids[0]])
-    clock.advance(seconds=PAYMENT - 1)
-    assert (await get_payment(client, booking["payment_id"]))["status"] == "pending"
-    assert await status_of(client, event, event.seat_ids[0]) == "booked"
-    response = await client.post(f"/payments/{booking['payment_id']}/complete")
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "completed"
-    clock.advance(seconds=3600)
-    assert await status_of(client, event, event.seat_ids[0]) == "sold"
-    assert (await get_cart(client, booking["cart_id"]))["status"] == "paid"
-    await assert_invariants(db)
 
 
 async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
