@@ -9,13 +9,12 @@ from decimal import Decimal
 from tests.conftest import FakeClock
 from tests.factories import EventFixture
 from tests.invariants import assert_invariants
-from tests.service.steps import CARTS, hold, is_free, refused
+from tests.service.steps import CARTS, hold, is_free, refused, release
 from ticketing.db import Database
 from ticketing.domain import CartStatus, PaymentStatus
 from ticketing.errors import ErrorCode
 from ticketing.orders.booking import book_cart
 from ticketing.orders.carts import get_cart
-from ticketing.orders.holds import remove_seat_from_cart
 from ticketing.settings import CartPolicy
 
 HOLD = timedelta(seconds=CARTS.hold_seconds)
@@ -70,9 +69,7 @@ async def test_a_booked_cart_is_closed_to_changes(
     with refused(ErrorCode.CART_NOT_OPEN):
         await hold(db, event, cart_id, seat, now=clock.now, level="VIP")
     with refused(ErrorCode.CART_NOT_OPEN):
-        await remove_seat_from_cart(
-            db, cart_id=cart_id, event_id=event.event_id, seat_id=seat, now=clock.now
-        )
+        await release(db, event, cart_id, seat, now=clock.now)
     assert await get_cart(db, cart_id=cart_id, now=clock.now) == before
     assert await is_free(db, event, event.seat_ids[1], now=clock.now)
     await assert_invariants(db)
@@ -86,9 +83,7 @@ async def test_a_cart_with_nothing_held_is_empty(
     cart_id = uuid.uuid4()
     seat = event.seat_ids[0]
     await hold(db, event, cart_id, seat, now=clock.now)
-    await remove_seat_from_cart(
-        db, cart_id=cart_id, event_id=event.event_id, seat_id=seat, now=clock.now
-    )
+    await release(db, event, cart_id, seat, now=clock.now)
     with refused(ErrorCode.CART_EMPTY):  # everything released
         await book_cart(db, cart_id=cart_id, now=clock.now, policy=CARTS)
     # the cart stays open and usable

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from tests.conftest import FakeClock
 from tests.factories import LEVELS, MANAGER, EventFixture, publish_event
-from tests.service.steps import CARTS, booked, hold, refused
+from tests.service.steps import CARTS, booked, create_draft, hold, refused
 from ticketing.catalog import queries as catalog
 from ticketing.db import Database
 from ticketing.domain import Principal, SeatStatus
@@ -52,17 +52,7 @@ async def test_drafts_are_for_managers_only(
     db: Database, event: EventFixture, clock: FakeClock, customer: Principal
 ) -> None:
     await management.cancel_event(db, caller=MANAGER, event_id=event.event_id)
-    draft = await management.create_event(
-        db,
-        caller=MANAGER,
-        venue_id=event.venue_id,
-        name="Draft",
-        starts_at=clock.now + timedelta(days=1),
-        currency="EUR",
-        price_levels=["Adult"],
-        prices=[],
-        now=clock.now,
-    )
+    draft = await create_draft(db, event, now=clock.now)
     for viewer in (None, customer):
         assert [e.id for e in await catalog.list_events(db, viewer=viewer)] == [event.event_id]
         with refused(ErrorCode.NOT_FOUND):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from tests.conftest import FakeClock
 from tests.factories import MANAGER, EventFixture, make_event
 from tests.invariants import assert_invariants
-from tests.service.steps import CARTS, PAYMENTS, booked, hold, is_free, refused
+from tests.service.steps import CARTS, PAYMENTS, booked, hold, is_free, refused, release
 from ticketing.db import Database
 from ticketing.domain import CartStatus
 from ticketing.errors import ErrorCode
@@ -18,7 +18,6 @@ from ticketing.orders.carts import get_cart
 from ticketing.orders.holds import (
     add_general_admission_to_cart,
     add_seat_to_cart,
-    remove_seat_from_cart,
 )
 from ticketing.payments.payments import complete_payment
 
@@ -101,9 +100,7 @@ async def test_the_cart_limit_refuses_one_seat_more_and_changes_nothing(
     repriced = await hold(db, event, cart_id, event.seat_ids[0], now=clock.now, level="Child")
     assert (len(repriced.items), repriced.total_amount) == (10, Decimal("380.00"))
     # releasing one makes room again
-    await remove_seat_from_cart(
-        db, cart_id=cart_id, event_id=event.event_id, seat_id=event.seat_ids[0], now=clock.now
-    )
+    await release(db, event, cart_id, event.seat_ids[0], now=clock.now)
     after = await hold(db, event, cart_id, eleventh, now=clock.now)
     assert len(after.items) == 10
     await assert_invariants(db)
@@ -224,15 +221,11 @@ async def test_releasing_a_seat_puts_it_back_on_sale(
     kept, released = event.seat_ids[:2]
     await hold(db, event, cart_id, kept, now=clock.now)
     await hold(db, event, cart_id, released, now=clock.now)
-    cart = await remove_seat_from_cart(
-        db, cart_id=cart_id, event_id=event.event_id, seat_id=released, now=clock.now
-    )
+    cart = await release(db, event, cart_id, released, now=clock.now)
     assert [i.seat_id for i in cart.items] == [kept]
     assert await is_free(db, event, released, now=clock.now)
     with refused(ErrorCode.NOT_FOUND):  # released already
-        await remove_seat_from_cart(
-            db, cart_id=cart_id, event_id=event.event_id, seat_id=released, now=clock.now
-        )
+        await release(db, event, cart_id, released, now=clock.now)
     await assert_invariants(db)
 
 
@@ -245,13 +238,9 @@ async def test_a_cart_cannot_release_another_carts_seat(
     await hold(db, event, stranger, event.seat_ids[1], now=clock.now)
     for cart_id in (stranger, uuid.uuid4()):  # another cart, an unused one
         with refused(ErrorCode.NOT_FOUND):
-            await remove_seat_from_cart(
-                db, cart_id=cart_id, event_id=event.event_id, seat_id=seat, now=clock.now
-            )
+            await release(db, event, cart_id, seat, now=clock.now)
     with refused(ErrorCode.NOT_FOUND):  # a seat nobody holds
-        await remove_seat_from_cart(
-            db, cart_id=owner, event_id=event.event_id, seat_id=event.seat_ids[2], now=clock.now
-        )
+        await release(db, event, owner, event.seat_ids[2], now=clock.now)
     assert [i.seat_id for i in (await get_cart(db, cart_id=owner, now=clock.now)).items] == [seat]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from tests.conftest import FakeClock
 from tests.factories import MANAGER, EventFixture
 from tests.invariants import assert_invariants
-from tests.service.steps import CARTS, PAYMENTS, hold, is_free, refused
+from tests.service.steps import CARTS, PAYMENTS, create_draft, hold, is_free, refused
 from tests.sql import catalog_state
 from ticketing.catalog.queries import get_event, list_price_levels
 from ticketing.db import Database
@@ -43,16 +42,8 @@ COMMANDS: dict[str, Command] = {
         kind=SectionKind.SEATED,
         rows=[RowRequest(name="A", seat_count=3)],
     ),
-    "create_event": lambda db, caller, event, clock: management.create_event(
-        db,
-        caller=caller,
-        venue_id=event.venue_id,
-        name="Matinee",
-        starts_at=clock.now + timedelta(days=3),
-        currency="EUR",
-        price_levels=["Adult"],
-        prices=[SectionPrice(event.section_ids["Main"], "Adult", Decimal("12.00"))],
-        now=clock.now,
+    "create_event": lambda db, caller, event, clock: create_draft(
+        db, event, now=clock.now, caller=caller
     ),
     "update_event": lambda db, caller, event, clock: management.update_event(
         db, caller=caller, event_id=event.event_id, name="Renamed Night"
@@ -102,17 +93,8 @@ async def test_the_report_is_for_managers_only(
 async def test_a_new_event_is_a_draft_customers_cannot_see_until_published(
     db: Database, event: EventFixture, clock: FakeClock, customer: Principal
 ) -> None:
-    draft = await management.create_event(
-        db,
-        caller=MANAGER,
-        venue_id=event.venue_id,
-        name="Matinee",
-        starts_at=clock.now + timedelta(days=3),
-        currency="EUR",
-        price_levels=["Adult"],
-        prices=[SectionPrice(event.section_ids["Main"], "Adult", Decimal("12.00"))],
-        now=clock.now,
-    )
+    main_at_12 = SectionPrice(event.section_ids["Main"], "Adult", Decimal("12.00"))
+    draft = await create_draft(db, event, now=clock.now, prices=[main_at_12])
     assert draft.status is EventStatus.DRAFT
     (adult,) = await list_price_levels(db, event_id=draft.id, viewer=MANAGER)
     for viewer in (None, customer):

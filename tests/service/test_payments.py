@@ -5,19 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 import pytest
 
 from tests.conftest import FakeClock
 from tests.factories import EventFixture
 from tests.invariants import assert_invariants
-from tests.service.steps import CARTS, PAYMENTS, booked, hold, is_free, refused
+from tests.service.steps import CARTS, PAYMENTS, booked, finish, hold, is_free, refused, release
 from ticketing.db import Database
 from ticketing.domain import CartStatus, PaymentStatus, Principal
 from ticketing.errors import ErrorCode
 from ticketing.orders.booking import book_cart
 from ticketing.orders.carts import get_cart
-from ticketing.orders.holds import remove_seat_from_cart
 from ticketing.payments.payments import complete_payment, fail_payment, get_payment
 from ticketing.payments.sweep import release_lapsed
 from ticketing.settings import PaymentPolicy
@@ -115,20 +115,19 @@ async def test_failing_again_leaves_the_seat_to_whoever_took_it(
     await assert_invariants(db)
 
 
-@pytest.mark.parametrize("first", ["complete", "fail"])
+@pytest.mark.parametrize(("first", "opposite"), [("complete", "fail"), ("fail", "complete")])
 async def test_a_finished_payment_refuses_the_opposite_outcome(
-    db: Database, event: EventFixture, clock: FakeClock, first: str
+    db: Database,
+    event: EventFixture,
+    clock: FakeClock,
+    first: Literal["complete", "fail"],
+    opposite: Literal["complete", "fail"],
 ) -> None:
     seat = event.seat_ids[0]
     booking = await booked(db, event, [seat], now=clock.now)
-    finish, opposite = (
-        (complete_payment, fail_payment)
-        if first == "complete"
-        else (fail_payment, complete_payment)
-    )
-    done = await finish(db, payment_id=booking.payment_id, now=clock.now, policy=PAYMENTS)
+    done = await finish(db, booking.payment_id, outcome=first, now=clock.now)
     with refused(ErrorCode.PAYMENT_FINALIZED):
-        await opposite(db, payment_id=booking.payment_id, now=clock.now, policy=PAYMENTS)
+        await finish(db, booking.payment_id, outcome=opposite, now=clock.now)
     assert await get_payment(db, payment_id=booking.payment_id, now=clock.now) == done
     assert await is_free(db, event, seat, now=clock.now) is (first == "fail")
     await assert_invariants(db)
@@ -136,20 +135,17 @@ async def test_a_finished_payment_refuses_the_opposite_outcome(
 
 @pytest.mark.parametrize("outcome", ["complete", "fail"])
 async def test_a_finished_cart_is_closed_to_changes(
-    db: Database, event: EventFixture, clock: FakeClock, outcome: str
+    db: Database, event: EventFixture, clock: FakeClock, outcome: Literal["complete", "fail"]
 ) -> None:
     seat = event.seat_ids[0]
     booking = await booked(db, event, [seat], now=clock.now)
-    finish = complete_payment if outcome == "complete" else fail_payment
-    done = await finish(db, payment_id=booking.payment_id, now=clock.now, policy=PAYMENTS)
+    done = await finish(db, booking.payment_id, outcome=outcome, now=clock.now)
     before = await get_cart(db, cart_id=booking.cart_id, now=clock.now)
     for target in (seat, event.seat_ids[1]):
         with refused(ErrorCode.CART_NOT_OPEN):
             await hold(db, event, booking.cart_id, target, now=clock.now)
     with refused(ErrorCode.CART_NOT_OPEN):
-        await remove_seat_from_cart(
-            db, cart_id=booking.cart_id, event_id=event.event_id, seat_id=seat, now=clock.now
-        )
+        await release(db, event, booking.cart_id, seat, now=clock.now)
     # booking it again answers with its payment rather than a new one
     again = await book_cart(db, cart_id=booking.cart_id, now=clock.now, policy=CARTS)
     assert (again.payment_id, again.status) == (done.payment_id, done.status)
