@@ -82,6 +82,45 @@ async def test_only_managers_may_run_management_commands(
     assert await catalog_state(db) != before
 
 
+async def test_only_managers_may_publish_unblock_or_remove_a_section(
+    db: Database, event: EventFixture, clock: FakeClock, customer: Principal
+) -> None:
+    draft = await create_draft(db, event, now=clock.now)
+    blocked = event.seat_ids[0]
+    await management.set_blocked(
+        db, caller=MANAGER, event_id=event.event_id, seat_ids=[blocked], blocked=True, now=clock.now
+    )
+    spare = await management.add_section(
+        db,
+        caller=MANAGER,
+        venue_id=event.venue_id,
+        name="Spare",
+        kind=SectionKind.GENERAL_ADMISSION,
+        capacity=5,
+    )
+    runs: list[Callable[[Principal | None], Awaitable[object]]] = [
+        lambda caller: management.publish_event(db, caller=caller, event_id=draft.id),
+        lambda caller: management.set_blocked(
+            db,
+            caller=caller,
+            event_id=event.event_id,
+            seat_ids=[blocked],
+            blocked=False,
+            now=clock.now,
+        ),
+        lambda caller: management.remove_section(db, caller=caller, section_id=spare.id),
+    ]
+    before = await catalog_state(db)
+    for run in runs:
+        for caller in (None, customer):
+            with refused(ErrorCode.FORBIDDEN):
+                await run(caller)
+    assert await catalog_state(db) == before
+    for run in runs:
+        await run(MANAGER)
+    assert await catalog_state(db) != before
+
+
 async def test_the_report_is_for_managers_only(
     db: Database, event: EventFixture, clock: FakeClock, customer: Principal
 ) -> None:
