@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
+
+from tests.factories import EventFixture
 
 
 def new_cart() -> str:
@@ -51,3 +55,61 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert body["type"].startswith("urn:ticketing:problem:")
     assert body["detail"]
     return body
+
+
+def ts(value: str) -> datetime:
+    """An instant as the API writes it (ISO 8601 with its offset)."""
+    return datetime.fromisoformat(value)
+
+
+def ok_json(response: httpx.Response) -> dict[str, Any]:
+    """Assert a 200 answer; return its JSON body."""
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def hold(
+    client: httpx.AsyncClient, cart_id: str, event: EventFixture, seat_id: int, level: str = "Adult"
+) -> dict[str, Any]:
+    """Hold a seat of `event` at a price level by name; return the cart."""
+    response = await add_seat(
+        client, cart_id, event_id=event.event_id, seat_id=seat_id, price_id=event.price_ids[level]
+    )
+    return ok_json(response)
+
+
+async def booked_cart(
+    client: httpx.AsyncClient, event: EventFixture, seats: Sequence[int | tuple[int, str]]
+) -> dict[str, Any]:
+    """A new cart holding `seats` (a seat id, held at Adult, or a (seat id, price level)),
+    booked; returns the booking."""
+    cart_id = new_cart()
+    for seat in seats:
+        seat_id, level = seat if isinstance(seat, tuple) else (seat, "Adult")
+        await hold(client, cart_id, event, seat_id, level)
+    return ok_json(await book(client, cart_id))
+
+
+async def get_cart(client: httpx.AsyncClient, cart_id: str) -> dict[str, Any]:
+    return ok_json(await client.get(f"/orders/carts/{cart_id}"))
+
+
+async def get_payment(client: httpx.AsyncClient, payment_id: str) -> dict[str, Any]:
+    return ok_json(await client.get(f"/payments/{payment_id}"))
+
+
+async def status_of(
+    client: httpx.AsyncClient, event: EventFixture, seat_id: int, section: str = "Main"
+) -> str:
+    """The status name the seat map shows for a seat of `event`."""
+    return await seat_status(
+        client, event_id=event.event_id, section_id=event.section_ids[section], seat_id=seat_id
+    )
+
+
+async def available_counts(client: httpx.AsyncClient, event_id: int) -> dict[str, int]:
+    """Available seats per section name, as the event's section list shows them."""
+    response = await client.get(f"/events/{event_id}/sections")
+    assert response.status_code == 200, response.text
+    return {s["name"]: s["available_count"] for s in response.json()}

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rest.app import create_app
+from tests.factories import EventFixture, make_event
 from ticketing.db import Database, create_engine
 from ticketing.migrate import upgrade
 from ticketing.settings import Settings
@@ -212,3 +213,9 @@ async def own_db(settings: Settings) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def event(db: Database, clock: FakeClock) -> EventFixture:
+    """The standard test event (see `make_event`), on sale."""
+    return await make_event(db, now=clock.now)

@@ -1,7 +1,8 @@
-"""Test data: small venues and events built through the same services the product uses."""
+"""Test data: venues and events built by a manager through the management commands."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,12 +10,16 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ticketing.catalog.queries import list_venue_sections
 from ticketing.db import Database, query
-from ticketing.domain import SectionKind
-from ticketing.management.manifest import RowSpec, SectionSpec, create_event, create_venue
+from ticketing.domain import Principal, Role, SectionKind
+from ticketing.management import commands as management
+from ticketing.management.manifest import RowSpec, SectionSpec, row_name
 from ticketing.models import event_seat_t, price_level_t
 
 LEVELS = ("Adult", "Child", "VIP")
+MANAGER = Principal(user_id=0, email="factory-manager@example.com", role=Role.MANAGER)
+"""The caller the factories act as: the management commands check the role, not the account."""
 
 
 @dataclass(frozen=True)
@@ -26,12 +31,14 @@ class EventFixture:
     price_ids: dict[str, int]
     seat_ids: list[int]  # seats of the "Main" section, in map order
     ga_seat_ids: list[int]  # places of the general-admission section
+    closed_seat_ids: list[int]  # seats of the "Closed" section, which offers no price
 
 
 @query
 async def _describe(
-    conn: AsyncConnection, *, event_id: int, section_id: int
-) -> tuple[dict[str, int], list[int], list[int]]:
+    conn: AsyncConnection, *, event_id: int
+) -> tuple[dict[str, int], dict[int, list[int]]]:
+    """The event's price levels by name, and its seat ids per section in map order."""
     levels = dict(
         (
             await conn.execute(
@@ -43,14 +50,76 @@ async def _describe(
     )
     seats = (
         await conn.execute(
-            sa.select(event_seat_t.c.seat_id, event_seat_t.c.type, event_seat_t.c.section_id)
+            sa.select(event_seat_t.c.seat_id, event_seat_t.c.section_id)
             .where(event_seat_t.c.event_id == event_id)
             .order_by(event_seat_t.c.section_id, event_seat_t.c.position)
         )
     ).all()
-    designated = [s.seat_id for s in seats if s.section_id == section_id]
-    general = [s.seat_id for s in seats if s.type == "general_admission"]
-    return levels, designated, general
+    by_section: dict[int, list[int]] = {}
+    for seat in seats:
+        by_section.setdefault(seat.section_id, []).append(seat.seat_id)
+    return levels, by_section
+
+
+async def make_venue(
+    db: Database,
+    *,
+    name: str,
+    sections: Sequence[SectionSpec],
+    now: datetime,
+    city: str = "",
+    timezone: str = "UTC",
+) -> int:
+    """A venue with these sections, in this order."""
+    venue = await management.create_venue(
+        db, caller=MANAGER, name=name, city=city, timezone=timezone, now=now
+    )
+    for spec in sections:
+        await management.add_section(
+            db,
+            caller=MANAGER,
+            venue_id=venue.id,
+            name=spec.name,
+            kind=spec.kind,
+            rows=[
+                management.RowRequest(name=r.name, seat_numbers=r.seat_numbers) for r in spec.rows
+            ],
+            capacity=spec.capacity if spec.kind is SectionKind.GENERAL_ADMISSION else 0,
+        )
+    return venue.id
+
+
+async def publish_event(
+    db: Database,
+    *,
+    venue_id: int,
+    name: str,
+    starts_at: datetime,
+    currency: str,
+    price_levels: Sequence[str],
+    prices: Mapping[str, Mapping[str, Decimal]],
+    now: datetime,
+) -> int:
+    """An event on sale at the venue; `prices` maps a section name to {level name: amount}
+    (sections left out are not on sale)."""
+    sections = {s.name: s.id for s in await list_venue_sections(db, venue_id=venue_id)}
+    draft = await management.create_event(
+        db,
+        caller=MANAGER,
+        venue_id=venue_id,
+        name=name,
+        starts_at=starts_at,
+        currency=currency,
+        price_levels=price_levels,
+        prices=[
+            management.SectionPrice(section_id=sections[section], price_level=level, amount=amount)
+            for section, offer in prices.items()
+            for level, amount in offer.items()
+        ],
+        now=now,
+    )
+    published = await management.publish_event(db, caller=MANAGER, event_id=draft.id)
+    return published.id
 
 
 async def make_event(
@@ -64,12 +133,10 @@ async def make_event(
     name: str = "Test Hall",
 ) -> EventFixture:
     """A venue with one seated section ("Main"), a GA floor ("Floor") and an unpriced "Closed"
-    section, and an event at it with Adult 40.00 / Child 20.00 / VIP 99.50 on Main, Adult 30.00
-    on the floor."""
-    from ticketing.catalog.queries import list_venue_sections
-
-    row_names = [chr(ord("A") + i) for i in range(rows)]
-    venue_id = await create_venue(
+    section, and an event on sale at it with Adult 40.00 / Child 20.00 / VIP 99.50 on Main,
+    Adult 30.00 on the floor."""
+    row_names = [row_name(i) for i in range(rows)]
+    venue_id = await make_venue(
         db,
         name=name,
         sections=[
@@ -79,7 +146,7 @@ async def make_event(
         ],
         now=now,
     )
-    event_id = await create_event(
+    event_id = await publish_event(
         db,
         venue_id=venue_id,
         name=f"{name} Night",
@@ -93,15 +160,14 @@ async def make_event(
         now=now,
     )
     sections = {s.name: s.id for s in await list_venue_sections(db, venue_id=venue_id)}
-    levels, designated, general = await _describe(
-        db, event_id=event_id, section_id=sections["Main"]
-    )
+    levels, seats = await _describe(db, event_id=event_id)
     return EventFixture(
         venue_id=venue_id,
         event_id=event_id,
         currency=currency,
         section_ids=sections,
         price_ids=levels,
-        seat_ids=designated,
-        ga_seat_ids=general,
+        seat_ids=seats[sections["Main"]],
+        ga_seat_ids=seats[sections["Floor"]],
+        closed_seat_ids=seats[sections["Closed"]],
     )

@@ -12,17 +12,11 @@ import pytest
 
 from tests.accounts import signed_in
 from tests.api import new_cart, problem
-from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.graphql_client import gql, gql_json, gql_raw
 from ticketing.db import Database
 
 OTHER_DIGITS = ["²", "٢", "\uff12", "1_0", " 7", "+7"]  # int() takes each (as 2, 10 or 7)
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 def codes(body: dict[str, Any]) -> list[str | None]:

@@ -5,18 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import httpx
-import pytest
 
 from tests.api import add_seat, new_cart, problem, seat_status
 from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.invariants import assert_invariants
 from ticketing.db import Database
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 async def test_unused_cart_is_empty_and_open(client: httpx.AsyncClient) -> None:

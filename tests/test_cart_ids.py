@@ -10,8 +10,7 @@ import pytest
 
 from tests.accounts import signed_in
 from tests.api import add_seat, book, new_cart, problem
-from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.graphql_client import gql_json
 from ticketing.db import Database
 
@@ -33,11 +32,6 @@ STRONG = {
     "version 4, upper case": RANDOM.upper(),
     "version 7": "0189e9b0-0b37-7a0c-8a0a-8c0f6ee3e2a9",
 }
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 def _seat(event: EventFixture) -> dict[str, int]:

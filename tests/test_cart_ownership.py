@@ -7,21 +7,14 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from tests.accounts import PASSWORD, signed_in
-from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.sql import fetch
 from tests.test_graphql_statements import counting_statements
 from ticketing.db import Database
 from ticketing.models import cart_t, event_seat_t, payment_t
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 async def _snapshot(db: Database) -> list[Any]:

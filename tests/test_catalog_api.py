@@ -14,19 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.api import add_seat, new_cart, problem, remove_seat
 from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture, make_event, make_venue, publish_event
 from tests.invariants import assert_invariants
 from ticketing.db import Database, query
 from ticketing.domain import SectionKind
-from ticketing.management.manifest import SectionSpec, create_event, create_venue
+from ticketing.management.manifest import SectionSpec
 from ticketing.models import event_seat_t, price_level_t, row_t
 
 MISSING = 2_000_000_000
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 @query
@@ -92,7 +87,7 @@ async def test_no_venues_is_an_empty_list(client: httpx.AsyncClient) -> None:
 async def test_list_venues_in_id_order_with_all_fields(
     client: httpx.AsyncClient, db: Database, clock: FakeClock
 ) -> None:
-    first = await create_venue(
+    first = await make_venue(
         db,
         name="Harbour Hall",
         city="Lisbon",
@@ -100,7 +95,7 @@ async def test_list_venues_in_id_order_with_all_fields(
         sections=[SectionSpec(name="Floor", kind=SectionKind.GENERAL_ADMISSION, capacity=3)],
         now=clock.now,
     )
-    second = await create_venue(
+    second = await make_venue(
         db,
         name="Arena",
         sections=[SectionSpec(name="Floor", kind=SectionKind.GENERAL_ADMISSION, capacity=3)],
@@ -243,7 +238,7 @@ async def schedule(
         ("Hall Early", hall),
         ("Arena Matinee", arena),
     ):
-        ids[name] = await create_event(
+        ids[name] = await publish_event(
             db,
             venue_id=fixture.venue_id,
             name=name,
@@ -594,7 +589,7 @@ async def test_seat_status_follows_hold_and_release(
 async def test_section_ids_are_valid_for_every_event_at_the_venue(
     client: httpx.AsyncClient, event: EventFixture, db: Database, clock: FakeClock
 ) -> None:
-    second = await create_event(
+    second = await publish_event(
         db,
         venue_id=event.venue_id,
         name="Second Night",

@@ -25,11 +25,6 @@ MAX_ID = 2_147_483_647
 BAD_IDS = ["abc", "1.5", "0", "-1", str(MAX_ID + 1), "99999999999999999999"]
 
 
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
 def validation(response: httpx.Response) -> list[str]:
     """Assert a 422 VALIDATION_ERROR problem; return the fields its errors name."""
     body = problem(response, 422, "VALIDATION_ERROR")

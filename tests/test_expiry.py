@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,7 +11,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.api import add_seat, book, new_cart, problem, remove_seat, seat_status
+from tests.api import (
+    add_seat,
+    available_counts,
+    book,
+    booked_cart,
+    get_cart,
+    get_payment,
+    hold,
+    new_cart,
+    problem,
+    remove_seat,
+    seat_status,
+    status_of,
+    ts,
+)
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants
@@ -21,64 +35,6 @@ from ticketing.payments.sweep import release_lapsed
 
 HOLD = 900
 PAYMENT = 900
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-async def hold(
-    client: httpx.AsyncClient, cart_id: str, event: EventFixture, seat_id: int, level: str = "Adult"
-) -> dict[str, Any]:
-    response = await add_seat(
-        client, cart_id, event_id=event.event_id, seat_id=seat_id, price_id=event.price_ids[level]
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def booked_cart(
-    client: httpx.AsyncClient, event: EventFixture, seat_ids: list[int]
-) -> dict[str, Any]:
-    cart_id = new_cart()
-    for seat_id in seat_ids:
-        await hold(client, cart_id, event, seat_id)
-    response = await book(client, cart_id)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_cart(client: httpx.AsyncClient, cart_id: str) -> dict[str, Any]:
-    response = await client.get(f"/orders/carts/{cart_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_payment(client: httpx.AsyncClient, payment_id: str) -> dict[str, Any]:
-    response = await client.get(f"/payments/{payment_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def status_of(client: httpx.AsyncClient, event: EventFixture, seat_id: int) -> str:
-    return await seat_status(
-        client, event_id=event.event_id, section_id=event.section_ids["Main"], seat_id=seat_id
-    )
-
-
-async def available(client: httpx.AsyncClient, event: EventFixture) -> dict[str, int]:
-    response = await client.get(f"/events/{event.event_id}/sections")
-    assert response.status_code == 200, response.text
-    return {s["name"]: s["available_count"] for s in response.json()}
 
 
 @query
@@ -175,7 +131,7 @@ async def test_at_the_deadline_every_reader_and_claimer_agrees_the_hold_is_over(
     await hold(client, cart_id, event, seat)
     clock.advance(seconds=HOLD)
     assert await status_of(client, event, seat) == "available"
-    assert (await available(client, event))["Main"] == 20
+    assert (await available_counts(client, event.event_id))["Main"] == 20
     assert (await get_cart(client, cart_id))["items"] == []
     problem(
         await remove_seat(client, cart_id, event_id=event.event_id, seat_id=seat), 404, "NOT_FOUND"
@@ -192,7 +148,7 @@ async def test_lapsed_hold_reads_as_available(
     seat, place = event.seat_ids[0], event.ga_seat_ids[0]
     await hold(client, cart_id, event, seat)
     await hold(client, cart_id, event, place)
-    assert await available(client, event) == {"Main": 19, "Floor": 4, "Closed": 0}
+    assert await available_counts(client, event.event_id) == {"Main": 19, "Floor": 4, "Closed": 0}
 
     clock.advance(seconds=HOLD + 1)
     assert await status_of(client, event, seat) == "available"
@@ -200,7 +156,7 @@ async def test_lapsed_hold_reads_as_available(
         client, event_id=event.event_id, section_id=event.section_ids["Floor"], seat_id=place
     )
     assert floor == "available"
-    assert await available(client, event) == {"Main": 20, "Floor": 5, "Closed": 0}
+    assert await available_counts(client, event.event_id) == {"Main": 20, "Floor": 5, "Closed": 0}
     cart = await get_cart(client, cart_id)
     assert cart == {
         "cart_id": cart_id,
@@ -251,63 +207,6 @@ async def test_first_cart_loses_a_lapsed_seat(
     await assert_invariants(db)
 
 
-async def test_a_cart_can_hold_its_lapsed_seat_again_with_a_new_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    cart_id = new_cart()
-    seat = event.seat_ids[0]
-    await hold(client, cart_id, event, seat)
-    clock.advance(seconds=HOLD + 5)
-    body = await hold(client, cart_id, event, seat, "Child")
-    (item,) = body["items"]
-    assert item["amount"] == "20.00"
-    assert ts(item["hold_expires_at"]) == clock.now + timedelta(seconds=HOLD)
-    assert await active_items(db, cart_id=cart_id) == [seat]
-    await assert_invariants(db)
-
-
-async def test_lapsed_holds_do_not_count_towards_the_cart_limit(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    cart_id = new_cart()
-    for seat in event.seat_ids[:10]:
-        await hold(client, cart_id, event, seat)
-    clock.advance(seconds=HOLD + 1)
-    body = await hold(client, cart_id, event, event.seat_ids[10])
-    assert [i["seat_id"] for i in body["items"]] == [event.seat_ids[10]]
-    await assert_invariants(db)
-
-
-async def test_cart_expires_at_is_the_earliest_live_hold(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    cart_id = new_cart()
-    first, second = event.seat_ids[:2]
-    start = clock.now
-    await hold(client, cart_id, event, first)
-    clock.advance(seconds=100)
-    body = await hold(client, cart_id, event, second)
-    assert ts(body["expires_at"]) == start + timedelta(seconds=HOLD)
-    deadlines = [ts(i["hold_expires_at"]) for i in body["items"]]
-    assert deadlines == [start + timedelta(seconds=HOLD), start + timedelta(seconds=HOLD + 100)]
-    # Re-pricing the first does not move its deadline.
-    body = await hold(client, cart_id, event, first, "VIP")
-    assert ts(body["expires_at"]) == start + timedelta(seconds=HOLD)
-    # Once the first lapses, the cart's deadline is the second's.
-    clock.advance(seconds=HOLD - 100)
-    cart = await get_cart(client, cart_id)
-    assert [i["seat_id"] for i in cart["items"]] == [second]
-    assert ts(cart["expires_at"]) == start + timedelta(seconds=HOLD + 100)
-    # And releasing the earliest moves it too.
-    other = new_cart()
-    await hold(client, other, event, first)
-    clock.advance(seconds=10)
-    await hold(client, other, event, event.seat_ids[2])
-    removed = await remove_seat(client, other, event_id=event.event_id, seat_id=first)
-    assert ts(removed.json()["expires_at"]) == clock.now + timedelta(seconds=HOLD)
-    await assert_invariants(db)
-
-
 async def test_partially_lapsed_cart_books_only_its_live_seats(
     client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
@@ -354,28 +253,12 @@ async def test_partially_lapsed_cart_booking_leaves_consistent_rows(
 # --- Expired payments ------------------------------------------------------------------------
 
 
-async def test_payment_can_complete_just_before_its_deadline(
-    client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
-) -> None:
-    booking = await booked_cart(client, event, [event.seat_ids[0]])
-    clock.advance(seconds=PAYMENT - 1)
-    assert (await get_payment(client, booking["payment_id"]))["status"] == "pending"
-    assert await status_of(client, event, event.seat_ids[0]) == "booked"
-    response = await client.post(f"/payments/{booking['payment_id']}/complete")
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "completed"
-    clock.advance(seconds=3600)
-    assert await status_of(client, event, event.seat_ids[0]) == "sold"
-    assert (await get_cart(client, booking["cart_id"]))["status"] == "paid"
-    await assert_invariants(db)
-
-
 async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
     client: httpx.AsyncClient, event: EventFixture, clock: FakeClock, db: Database
 ) -> None:
     seats = event.seat_ids[:2]
     booking = await booked_cart(client, event, seats)
-    assert (await available(client, event))["Main"] == 18
+    assert (await available_counts(client, event.event_id))["Main"] == 18
     clock.advance(seconds=PAYMENT + 1)
 
     payment = await get_payment(client, booking["payment_id"])
@@ -389,7 +272,7 @@ async def test_overdue_payment_reads_as_expired_and_frees_its_seats(
     assert cart["expires_at"] is None
     for seat in seats:
         assert await status_of(client, event, seat) == "available"
-    assert (await available(client, event))["Main"] == 20
+    assert (await available_counts(client, event.event_id))["Main"] == 20
     # The written rows still say pending/booked until the sweeper runs.
     assert await payment_and_cart(db, payment_id=booking["payment_id"]) == (
         "pending",

@@ -31,23 +31,18 @@ from schema.graphql import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, create_schema, gr
 from tests.accounts import signed_in
 from tests.api import new_cart
 from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture, make_event, make_venue
 from tests.graphql_client import GRAPHQL_PATH, error_messages, gql, gql_json, gql_raw
 from ticketing.catalog import queries as catalog
 from ticketing.catalog.seatmaps import SeatMaps
 from ticketing.db import Database
 from ticketing.demo import seed_stadium
 from ticketing.domain import SeatView
-from ticketing.management.manifest import RowSpec, SectionSpec, create_venue
+from ticketing.management.manifest import RowSpec, SectionSpec
 from ticketing.orders import holds
 from ticketing.settings import Settings
 
 UNUSED_CART = "00000000-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 @contextlib.asynccontextmanager
@@ -248,7 +243,7 @@ async def big_draft(
     """(venue, draft event) by a manager: the event's seats with `id status` are over the
     budget."""
     seats = MAX_OPERATION_COST // seat_cost(1) + 100
-    venue_id = await create_venue(
+    venue_id = await make_venue(
         db,
         name="Bowl",
         sections=[

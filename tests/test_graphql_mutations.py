@@ -23,11 +23,6 @@ from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, item_t, payment_t, ticket_t
 
 
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
-
-
 def ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
 

@@ -13,22 +13,16 @@ import pytest
 
 from tests.api import add_seat, new_cart
 from tests.conftest import FakeClock
-from tests.factories import LEVELS, EventFixture, make_event
+from tests.factories import LEVELS, EventFixture, make_event, publish_event
 from tests.graphql_client import error_messages, gql, gql_json
 from ticketing.db import Database
-from ticketing.management.manifest import create_event
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 async def add_event(
     db: Database, clock: FakeClock, *, venue_id: int, name: str, starts_in: timedelta
 ) -> int:
     """Another event at a venue made by make_event, starting `starts_in` from now."""
-    return await create_event(
+    return await publish_event(
         db,
         venue_id=venue_id,
         name=name,

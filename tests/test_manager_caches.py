@@ -10,13 +10,12 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from rest.app import create_app
 from tests.accounts import PASSWORD, signed_in
 from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from ticketing.db import Database
 from ticketing.settings import Settings
 
@@ -27,11 +26,6 @@ query($id: ID!) {
   seatMap(eventId: $id) { layoutVersion layout }
 }
 """
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 async def _post(

@@ -18,7 +18,7 @@ from rest.app import create_app
 from tests.accounts import signed_in
 from tests.api import new_cart, problem
 from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.graphql_client import GRAPHQL_PATH
 from tests.invariants import assert_invariants
 from tests.server import serving
@@ -43,11 +43,6 @@ async def signed_client(settings: Settings, clock: FakeClock) -> AsyncIterator[h
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 async def _booked(

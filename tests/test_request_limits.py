@@ -14,9 +14,8 @@ from fastapi import FastAPI
 from rest.app import create_app
 from tests.api import new_cart, problem
 from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
+from tests.factories import EventFixture
 from tests.graphql_client import GRAPHQL_PATH
-from ticketing.db import Database
 from ticketing.settings import Settings
 
 LIMIT = 4096
@@ -34,11 +33,6 @@ async def small(small_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=small_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
 
 
 def _chunks(body: bytes, size: int = 1000) -> AsyncIterator[bytes]:

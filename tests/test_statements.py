@@ -9,19 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
 from tests.api import add_seat, new_cart
-from tests.conftest import FakeClock
-from tests.factories import EventFixture, make_event
-from ticketing.db import Database
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
+from tests.factories import EventFixture
 
 
 @dataclass

@@ -13,7 +13,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import command
 from ticketing.domain import EventStatus, SeatStatus, SeatType, SectionKind, money
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.inputs import parse_currency
@@ -152,21 +151,6 @@ async def insert_section(
     if seats:
         await conn.execute(sa.insert(seat_t), seats)
     return section_id
-
-
-@command
-async def create_venue(
-    conn: AsyncConnection,
-    *,
-    name: str,
-    city: str = "",
-    timezone: str = "UTC",
-    sections: Sequence[SectionSpec],
-    now: datetime,
-) -> int:
-    return await insert_venue(
-        conn, name=name, city=city, timezone=timezone, sections=sections, now=now
-    )
 
 
 async def insert_event(
@@ -309,27 +293,3 @@ async def insert_event(
                 )
             )
     return event_id
-
-
-@command
-async def create_event(
-    conn: AsyncConnection,
-    *,
-    venue_id: int,
-    name: str,
-    starts_at: datetime,
-    currency: str,
-    price_levels: Sequence[str],
-    prices: Mapping[str, Mapping[str, Decimal]],
-    now: datetime,
-) -> int:
-    return await insert_event(
-        conn,
-        venue_id=venue_id,
-        name=name,
-        starts_at=starts_at,
-        currency=currency,
-        price_levels=price_levels,
-        prices=prices,
-        now=now,
-    )
