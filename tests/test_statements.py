@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
