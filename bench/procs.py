@@ -183,7 +183,8 @@ def service(
         root=root,
         TICKETING_DB_POOL_SIZE="20",
         TICKETING_DB_MAX_OVERFLOW="20",
-        TICKETING_CART_HOLD_SECONDS="600",
+        TICKETING_CART__HOLD_SECONDS="600",
+        TICKETING_CART_HOLD_SECONDS="600",  # its name before the nested settings (A/B refs)
     )
     with running(command, health_url=f"{base}/health", env=env, cwd=root, log=log) as pid:
         yield base, pid

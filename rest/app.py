@@ -55,10 +55,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         db = app.state.db = Database.of(settings)
         app.state.seat_maps = SeatMaps(db)
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
-        if settings.payment_policy.mode == "test":
+        if settings.payments.mode == "test":
             log.warning(
                 "payments run in TEST mode: anyone may complete a payment. Set "
-                "TICKETING_PAYMENT_SECRET to accept only the provider's signed callbacks."
+                "TICKETING_PAYMENTS__SECRET to accept only the provider's signed callbacks."
             )
         # What exists now (modules, classes, the app) lives as long as the process: kept out of
         # the cyclic collector's full passes, during which the loop serves nobody.

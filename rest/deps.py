@@ -55,15 +55,15 @@ class Call:
 
     @property
     def policy(self) -> CartPolicy:
-        return self.settings.cart_policy
+        return self.settings.cart
 
     @property
     def payments(self) -> PaymentPolicy:
-        return self.settings.payment_policy
+        return self.settings.payments
 
     @property
     def auth(self) -> AuthPolicy:
-        return self.settings.auth_policy
+        return self.settings.auth
 
     @property
     def seat_maps(self) -> SeatMaps:

@@ -252,7 +252,7 @@ class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
     payments: Literal["test", "signed"] = Field(
         description="`signed`: only the payment provider's signed callbacks finish payments. "
-        "`test`: anyone may (no TICKETING_PAYMENT_SECRET; for demos and tests)."
+        "`test`: anyone may (no TICKETING_PAYMENTS__SECRET; for demos and tests)."
     )
 
 

@@ -116,7 +116,7 @@ class Context(BaseContext):
 
     @property
     def policy(self) -> CartPolicy:
-        return self.settings.cart_policy
+        return self.settings.cart
 
     async def viewer(self) -> Principal | None:
         """The signed-in caller (None: anonymous), looked up once per operation; a bad token

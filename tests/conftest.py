@@ -27,7 +27,7 @@ from rest.app import create_app
 from tests.factories import EventFixture, make_event
 from ticketing.db import Database, create_engine
 from ticketing.migrate import upgrade
-from ticketing.settings import Settings
+from ticketing.settings import AuthPolicy, CartPolicy, Settings
 
 POSTGRES_URL = os.environ.get(
     "TICKETING_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -169,18 +169,18 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         sweep_interval_seconds=0,
-        cart_hold_seconds=900,
-        payment_timeout_seconds=900,
-        max_seats_per_cart=10,
+        cart=CartPolicy(hold_seconds=900, payment_timeout_seconds=900, max_seats_per_cart=10),
         db_pool_size=20,
         db_max_overflow=60,
-        # the cheapest argon2id: tests register many accounts, and hashing cost is not tested
-        argon2_time_cost=1,
-        argon2_memory_kib=256,
-        # tests register and sign in many accounts from one address; tests/test_sign_in_abuse.py
-        # tightens these to test the limits themselves
-        auth_rate_limit="100000/minute",
-        sign_in_account_limit="100000/hour",
+        auth=AuthPolicy(
+            # the cheapest argon2id: tests register many accounts, and hashing cost is not tested
+            argon2_time_cost=1,
+            argon2_memory_kib=256,
+            # tests register and sign in many accounts from one address;
+            # tests/test_sign_in_abuse.py tightens these to test the limits themselves
+            client_rate_limit="100000/minute",
+            account_rate_limit="100000/hour",
+        ),
     )
 
 

@@ -85,7 +85,7 @@ async def test_repeated_wrong_passwords_make_the_address_wait_then_it_signs_in(
 ) -> None:
     """No account lock any more: the address waits (tests/test_sign_in_abuse.py has the rest)."""
     await client.post("/auth/register", json={"email": "t@y.io", "password": PASSWORD})
-    for _ in range(settings.sign_in_free_failures + 1):
+    for _ in range(settings.auth.free_failures + 1):
         wrong = await client.post("/auth/token", data={"username": "t@y.io", "password": "x" * 9})
         assert wrong.status_code == 401
     # the right password is not even checked while the address waits

@@ -128,7 +128,9 @@ async def test_an_anonymous_cart_is_bound_by_the_first_customer_who_uses_it(
 async def test_anonymous_checkout_can_be_switched_off(
     app: Any, client: httpx.AsyncClient, event: EventFixture
 ) -> None:
-    app.state.settings = app.state.settings.model_copy(update={"anonymous_checkout": False})
+    app.state.settings = app.state.settings.model_copy(
+        update={"cart": app.state.settings.cart.model_copy(update={"anonymous_checkout": False})}
+    )
     cart = uuid.uuid4()
     body = {
         "event_id": event.event_id,

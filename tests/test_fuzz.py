@@ -38,10 +38,10 @@ MANAGER = "manager@example.com"
 PASSWORD = "correct horse battery"
 SERVER_ENV = {
     # the fuzzer registers and signs in thousands of times from one address
-    "TICKETING_AUTH_RATE_LIMIT": "1000000/minute",
-    "TICKETING_SIGN_IN_ACCOUNT_LIMIT": "1000000/hour",
-    "TICKETING_ARGON2_TIME_COST": "1",
-    "TICKETING_ARGON2_MEMORY_KIB": "256",
+    "TICKETING_AUTH__CLIENT_RATE_LIMIT": "1000000/minute",
+    "TICKETING_AUTH__ACCOUNT_RATE_LIMIT": "1000000/hour",
+    "TICKETING_AUTH__ARGON2_TIME_COST": "1",
+    "TICKETING_AUTH__ARGON2_MEMORY_KIB": "256",
 }
 
 # GraphQL ids, uuids and numbers: half of them name what the demo data has (its venue, events,

@@ -177,7 +177,7 @@ async def test_simultaneous_wrong_sign_ins_cannot_skip_the_wait(
     start.set()
     outcomes = Counter(await asyncio.gather(*tasks))
     assert set(outcomes) == {"INVALID_CREDENTIALS", "TOO_MANY_ATTEMPTS"}
-    assert 1 <= outcomes["INVALID_CREDENTIALS"] <= settings.sign_in_free_failures + 1
+    assert 1 <= outcomes["INVALID_CREDENTIALS"] <= settings.auth.free_failures + 1
     transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as owner:
         right = await owner.post(

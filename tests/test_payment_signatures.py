@@ -1,4 +1,4 @@
-"""Signed payments: with TICKETING_PAYMENT_SECRET only the provider's signed callback finishes a
+"""Signed payments: with TICKETING_PAYMENTS__SECRET only the provider's signed callback finishes a
 payment; a customer may abandon his own. Refusals change nothing, byte for byte."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ticketing import cli
 from ticketing.db import Database, query
 from ticketing.models import audit_t, cart_t, event_seat_t, payment_t, ticket_t
 from ticketing.payments import signatures
-from ticketing.settings import Settings
+from ticketing.settings import PaymentPolicy, Settings
 
 SECRET = "whsec_test_3f9a"
 FINISH = (
@@ -38,7 +38,10 @@ FINISH = (
 @pytest.fixture
 async def signed_client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that knows the provider's secret (signed payments)."""
-    app = create_app(settings.model_copy(update={"payment_secret": SecretStr(SECRET)}), clock=clock)
+    app = create_app(
+        settings.model_copy(update={"payments": PaymentPolicy(secret=SecretStr(SECRET))}),
+        clock=clock,
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
@@ -247,7 +250,7 @@ async def test_the_cli_signs_a_callback_the_service_accepts(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     payment = await _booked(signed_client, event, event.seat_ids[0])
-    monkeypatch.setenv("TICKETING_PAYMENT_SECRET", SECRET)
+    monkeypatch.setenv("TICKETING_PAYMENTS__SECRET", SECRET)
     cli.main(["payments", "sign", payment, "complete", "--url", "http://api.example"])
     header_line, curl_line = capsys.readouterr().out.splitlines()
     name, _, value = header_line.partition(": ")
@@ -267,7 +270,7 @@ def test_serve_warns_when_payments_run_in_test_mode(database_url: str, tmp_path:
     with serving(database_url, workers=1, log=test_log) as base_url:
         assert httpx.get(f"{base_url}/health").json()["payments"] == "test"
     with serving(
-        database_url, workers=1, log=signed_log, TICKETING_PAYMENT_SECRET=SECRET
+        database_url, workers=1, log=signed_log, TICKETING_PAYMENTS__SECRET=SECRET
     ) as base_url:
         assert httpx.get(f"{base_url}/health").json()["payments"] == "signed"
     assert "payments run in TEST mode" in test_log.read_text()

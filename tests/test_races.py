@@ -151,7 +151,7 @@ async def test_thirty_adds_to_one_cart_stop_at_its_limit(
     """One cart, thirty different seats added at once: the cart's lock orders them, and each
     add counts the holds committed before it, so exactly the limit gets in."""
     adult, cart = event.price_ids["Adult"], new_cart()
-    limit, clients = settings.max_seats_per_cart, 30
+    limit, clients = settings.cart.max_seats_per_cart, 30
 
     async def attempt(index: int) -> str:
         response = await add_seat(

@@ -173,7 +173,7 @@ async def test_a_write_in_another_worker_is_seen_at_once(
                 seat_id=event.seat_ids[5],
                 price_id=price,
                 now=clock.now,
-                policy=settings.cart_policy,
+                policy=settings.cart,
             )
             seen = {s["seat_id"]: s["status"]["name"] for s in (await client.get(url)).json()}
             assert seen[event.seat_ids[5]] == "held"

@@ -26,7 +26,7 @@ from tests.graphql_client import gql, gql_raw
 from tests.sql import fetch
 from ticketing.db import Database
 from ticketing.models import user_t
-from ticketing.settings import Settings
+from ticketing.settings import AuthPolicy, Settings
 
 WRONG = "not the password"
 ATTACKER = "203.0.113.9"
@@ -62,9 +62,11 @@ def hashing(monkeypatch: pytest.MonkeyPatch) -> Hashing:
 
 
 @contextlib.asynccontextmanager
-async def started(settings: Settings, clock: FakeClock, **update: Any) -> AsyncIterator[FastAPI]:
-    """An app of its own, with these settings changed, its lifespan running."""
-    app = create_app(settings.model_copy(update=update), clock=clock)
+async def started(settings: Settings, clock: FakeClock, **auth: Any) -> AsyncIterator[FastAPI]:
+    """An app of its own, with these sign-in settings changed, its lifespan running."""
+    policy = AuthPolicy.model_validate({**settings.auth.model_dump(), **auth})  # names checked
+    changed = settings.model_copy(update={"auth": policy})
+    app = create_app(changed, clock=clock)
     async with app.router.lifespan_context(app):
         yield app
 
@@ -144,7 +146,7 @@ async def test_client_address_rate_covers_both_doors_and_answers_429(
     settings: Settings, clock: FakeClock, hashing: Hashing
 ) -> None:
     async with (
-        started(settings, clock, auth_rate_limit="3/minute") as app,
+        started(settings, clock, client_rate_limit="3/minute") as app,
         client_at(app, ATTACKER) as attacker,
         client_at(app, OWNER) as owner,
     ):
@@ -195,7 +197,7 @@ async def test_wrong_passwords_make_that_address_wait_longer_for_that_email(
     settings: Settings, clock: FakeClock, hashing: Hashing
 ) -> None:
     async with (
-        started(settings, clock, sign_in_free_failures=2, sign_in_max_delay_seconds=8) as app,
+        started(settings, clock, free_failures=2, max_delay_seconds=8) as app,
         client_at(app, ATTACKER) as attacker,
         client_at(app, OWNER) as owner,
     ):
@@ -252,8 +254,8 @@ async def test_ceiling_slows_new_addresses_but_not_a_known_one(
     async with started(
         settings,
         clock,
-        sign_in_account_limit="4/hour",
-        sign_in_known_address_seconds=600,
+        account_rate_limit="4/hour",
+        known_address_seconds=600,
     ) as app:
         async with client_at(app, OWNER) as owner:
             await owner.post("/auth/register", json={"email": "c@x.io", "password": PASSWORD})
@@ -324,9 +326,9 @@ async def test_unknown_email_is_answered_counted_and_checked_like_a_known_one(
         started(
             settings,
             clock,
-            sign_in_free_failures=2,
-            sign_in_max_delay_seconds=8,
-            sign_in_account_limit="4/hour",
+            free_failures=2,
+            max_delay_seconds=8,
+            account_rate_limit="4/hour",
         ) as app,
         client_at(app, OWNER) as owner,
         client_at(app, ATTACKER) as attacker,
@@ -351,7 +353,7 @@ async def test_unknown_email_is_answered_counted_and_checked_like_a_known_one(
         (cost,) = {
             (c.type, c.time_cost, c.memory_cost, c.parallelism) for c in checks["known@x.io"]
         }
-        assert cost == (Type.ID, settings.argon2_time_cost, settings.argon2_memory_kib, 1)
+        assert cost == (Type.ID, settings.auth.argon2_time_cost, settings.auth.argon2_memory_kib, 1)
         assert checks["nobody@x.io"] == checks["known@x.io"]
 
 
@@ -385,14 +387,11 @@ async def redis_url() -> AsyncIterator[str]:
 async def test_workers_share_the_counts_through_redis(
     settings: Settings, clock: FakeClock, redis_url: str
 ) -> None:
-    tight: dict[str, Any] = {
-        "redis_url": redis_url,
-        "auth_rate_limit": "4/minute",
-        "sign_in_free_failures": 1,
-    }
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    tight: dict[str, Any] = {"client_rate_limit": "4/minute", "free_failures": 1}
     async with (
-        started(settings, clock, **tight) as first_app,
-        started(settings, clock, **tight) as second_app,
+        started(shared, clock, **tight) as first_app,
+        started(shared, clock, **tight) as second_app,
         client_at(first_app, ATTACKER) as first,
         client_at(second_app, ATTACKER) as second,
     ):

@@ -86,7 +86,7 @@ async def _users(settings: Settings, args: argparse.Namespace) -> None:
                 email=args.email,
                 password=_password(),
                 now=datetime.now(UTC),
-                policy=settings.auth_policy,
+                policy=settings.auth,
                 role=Role.MANAGER if args.manager else Role.CUSTOMER,
                 client=None,  # an operator at the console, not a network client
             )
@@ -118,9 +118,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
 def _sign(settings: Settings, args: argparse.Namespace) -> None:
     """Print the header the payment provider would send, and a curl line that sends it."""
-    secret = settings.payment_policy.secret
+    secret = settings.payments.secret_value
     if secret is None:
-        raise SystemExit("payments sign: set TICKETING_PAYMENT_SECRET (the provider's secret)")
+        raise SystemExit("payments sign: set TICKETING_PAYMENTS__SECRET (the provider's secret)")
     try:
         payment_id = uuid.UUID(args.payment_id)
     except ValueError:

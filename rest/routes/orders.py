@@ -170,7 +170,7 @@ FINISH_PROBLEMS = problem_responses(
     ErrorCode.FORBIDDEN,
 )
 FINISH_DESCRIPTION = (
-    "The payment provider's callback. With `TICKETING_PAYMENT_SECRET` set, it is signed: "
+    "The payment provider's callback. With `TICKETING_PAYMENTS__SECRET` set, it is signed: "
     '`Ticketing-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<payment id>.<outcome>">` '
     "(outcome `complete` or `failed`, within 300 s); a repeated call returns the same answer "
     "and changes nothing more. Without a secret (test payments) anyone may call it."

@@ -99,7 +99,7 @@ async def register(
             email=input.email,
             password=input.password,
             now=context.now,
-            policy=context.settings.auth_policy,
+            policy=context.settings.auth,
             client=context.client,
         )
     )
@@ -117,7 +117,7 @@ async def sign_in(
             email=input.email,
             password=input.password,
             now=context.now,
-            policy=context.settings.auth_policy,
+            policy=context.settings.auth,
             client=context.client,
         )
     )

@@ -28,7 +28,7 @@ async def customer(db: Database, settings: Settings, clock: FakeClock) -> Princi
         email=f"customer{next(_numbers)}@example.com",
         password="correct horse battery",
         now=clock.now,
-        policy=settings.auth_policy,
+        policy=settings.auth,
         client=None,
     )
     return Principal(user_id=user.id, email=user.email, role=user.role)

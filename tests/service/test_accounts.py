@@ -52,7 +52,7 @@ class Accounts:
 @pytest.fixture
 def people(db: Database, clock: FakeClock, settings: Settings) -> Accounts:
     network = accounts.Client(address="203.0.113.7", throttle=open_throttle(redis_url=None))
-    return Accounts(db=db, clock=clock, policy=settings.auth_policy, network=network)
+    return Accounts(db=db, clock=clock, policy=settings.auth, network=network)
 
 
 async def test_a_registered_customer_signs_in_and_the_token_stands_for_the_account(
@@ -101,11 +101,11 @@ async def test_a_token_ends_at_its_expiry_or_when_signed_out(
         await accounts.authenticate(db, token=expiring, now=at_expiry)
 
     signed_out = (await people.sign_in("fan@example.com")).access_token
-    await accounts.sign_out(db, token=signed_out, now=clock.now)
+    await accounts.sign_out(db, authorization=f"Bearer {signed_out}", now=clock.now)
     with refused(ErrorCode.INVALID_TOKEN):
         await accounts.authenticate(db, token=signed_out, now=clock.now)
     with refused(ErrorCode.INVALID_TOKEN):  # signing out twice
-        await accounts.sign_out(db, token=signed_out, now=clock.now)
+        await accounts.sign_out(db, authorization=f"Bearer {signed_out}", now=clock.now)
 
 
 async def test_promoting_an_account_makes_its_tokens_a_managers(

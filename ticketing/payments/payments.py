@@ -286,11 +286,11 @@ def authorize(
 ) -> Finisher:
     """With a secret, only the provider's signed callback finishes a payment; a signed-in
     customer may still abandon (fail) his own. Without one (test payments), anyone may."""
-    if policy.secret is None:
+    if policy.secret_value is None:
         return Finisher(caller, audit.actor_of(caller), provider=False, owner_only=False)
     if signature is not None:
         signatures.verify(
-            policy.secret,
+            policy.secret_value,
             signature.header,
             payment_id=payment_id,
             outcome=_CALLBACK_OUTCOME[outcome],

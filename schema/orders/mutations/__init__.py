@@ -32,12 +32,12 @@ class OrdersMutation:
     complete_payment = strawberry.mutation(
         resolver=complete_payment,
         description="Test payments only: the payment went through, seats SOLD, tickets issued. "
-        "Repeatable. With TICKETING_PAYMENT_SECRET set the payment provider reports it through "
+        "Repeatable. With TICKETING_PAYMENTS__SECRET set the payment provider reports it through "
         "its signed callback (POST /payments/{id}/complete), and this is FORBIDDEN.",
     )
     fail_payment = strawberry.mutation(
         resolver=fail_payment,
         description="The payment failed, or its customer abandons it: seats AVAILABLE again, "
-        "cart FAILED. Repeatable. With TICKETING_PAYMENT_SECRET set, only the signed-in customer "
+        "cart FAILED. Repeatable. With TICKETING_PAYMENTS__SECRET set, only the signed-in customer "
         "who booked the cart may call it (FORBIDDEN otherwise).",
     )

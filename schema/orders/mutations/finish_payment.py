@@ -52,7 +52,7 @@ async def _finish(
             service,
             payment_id=payment_id,
             now=context.now,
-            policy=context.settings.payment_policy,
+            policy=context.settings.payments,
             caller=await context.viewer(),
             idempotency_key=context.idempotency_key,
         )
