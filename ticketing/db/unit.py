@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketing.db.engine import STATEMENTWISE_OPTION, WRITE_OPTION, create_engine
+from ticketing.db.notify import Notifications, send_in_transaction, take_notes
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
@@ -46,6 +47,8 @@ class Database:
         self._lock_timeout_s = lock_timeout_s
         self._slots: asyncio.Semaphore | None = None
         self._sqlite_writer: asyncio.Lock | None = None
+        self.notifications = Notifications(engine)
+        """Listeners of what units of work notify (`ticketing.db.notify.notify`) on commit."""
 
     @classmethod
     def of(cls, settings: Settings) -> Database:
@@ -97,6 +100,7 @@ class Database:
             self._sqlite_writer.release()
 
     async def dispose(self) -> None:
+        await self.notifications.close()
         await self.engine.dispose()
 
 
@@ -188,12 +192,23 @@ async def _transaction(
                 await connection.execution_options(**{STATEMENTWISE_OPTION: True})
             return await fn(connection, *args, **kwargs)
         await connection.execution_options(**{WRITE_OPTION: write})
-        async with connection.begin():
-            try:
-                return await fn(connection, *args, **kwargs)
-            except KeptRefusal as kept:
-                refusal = kept.refusal
-        raise refusal
+        refusal: TicketingError | None = None
+        try:
+            async with connection.begin():
+                try:
+                    result = await fn(connection, *args, **kwargs)
+                except KeptRefusal as kept:
+                    refusal = kept.refusal
+                notes = take_notes(connection)
+                if db.dialect == "postgresql":
+                    await send_in_transaction(connection, notes)
+        finally:
+            take_notes(connection)  # a rolled-back transaction's notes are dropped
+        if db.dialect != "postgresql":
+            db.notifications.deliver(notes)
+        if refusal is not None:
+            raise refusal
+        return result
 
 
 command = _unit(write=True)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ticketing.domain import Principal, SeatStatus
+from ticketing.inventory.stamps import seats_changed
 from ticketing.models import audit_t
 
 COLUMNS = tuple(column.name for column in audit_t.columns if column.name != "id")
@@ -28,6 +29,8 @@ async def record(
     rows = [{**_BLANK, "at": at, "actor": actor, **entry} for entry in entries]
     if rows:
         await conn.execute(_INSERT, rows)
+    # A seat's entry is a change of its status: the event's seat-map watchers hear of it.
+    seats_changed(conn, {row["event_id"] for row in rows if row["seat_id"] is not None})
 
 
 def seat_entry(

@@ -3,14 +3,20 @@ what changed since it last read, with no counter that every writer of a section 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from ticketing.db.notify import notify
 from ticketing.models import event_seat_t
+
+CHANNEL = "ticketing_seats"
+"""Where commands say which event's seats changed (the event id as payload)."""
 
 
 class ChangeStamp(FunctionElement[int]):
@@ -49,3 +55,9 @@ def _next_stamp(element: ChangeStamp, compiler: SQLCompiler, **kw: Any) -> str:
 def stamped(event_id: sa.ColumnElement[int] = event_seat_t.c.event_id) -> dict[str, Any]:
     """Values to add to every UPDATE of `event_seat` that changes a status."""
     return {"changed_in": ChangeStamp(event_id)}
+
+
+def seats_changed(conn: AsyncConnection, event_ids: Iterable[int]) -> None:
+    """Tell the events' seat-map watchers, once this unit of work commits, that seats changed."""
+    for event_id in event_ids:
+        notify(conn, CHANNEL, str(event_id))
