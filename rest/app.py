@@ -20,6 +20,7 @@ from rest.problems import install_problem_handlers, install_problem_openapi
 from rest.routes import auth, catalog, health, orders
 from schema.graphql import create_router, graphiql_assets
 from ticketing.accounts.throttle import open_throttle
+from ticketing.catalog.live import SeatFeed
 from ticketing.catalog.seatmaps import SeatMaps
 from ticketing.db import Database
 from ticketing.idempotency import forget_old_keys
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = app.state.db = Database.of(settings)
         app.state.seat_maps = SeatMaps(db)
+        app.state.seat_feed = SeatFeed(db)
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
         if settings.payments.mode == "test":
             log.warning(

@@ -10,13 +10,14 @@ from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 import strawberry
-from fastapi import Request
+from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from schema.result_cache import ResultCache
 from ticketing import idempotency
 from ticketing.accounts import accounts
+from ticketing.catalog import live
 from ticketing.catalog import queries as catalog
 from ticketing.catalog.queries import SectionKey
 from ticketing.catalog.seatmaps import EventSeatMap, Freshness, SeatMaps, SectionState
@@ -54,6 +55,8 @@ class Context(BaseContext):
         seat_maps: SeatMaps,
         settings: Settings,
         now: datetime,
+        clock: Callable[[], datetime] | None = None,
+        seat_feed: live.SeatFeed | None = None,
         result_cache: ResultCache | None = None,
         authorization: str | None = None,
         idempotency_key: str | None = None,
@@ -78,6 +81,9 @@ class Context(BaseContext):
         (event id, 0) -> the event's revision, for what a manager may change (name, prices)."""
         self.settings = settings
         self.now = now
+        self.clock = clock or (lambda: now)
+        """The app's clock, for subscriptions: they outlive the `now` of their start."""
+        self.seat_feed = seat_feed
         self._turn = 0
         self._turn_started = 0.0
         self.venues = self._loader(self._venues)
@@ -121,11 +127,16 @@ class Context(BaseContext):
     async def viewer(self) -> Principal | None:
         """The signed-in caller (None: anonymous), looked up once per operation; a bad token
         raises INVALID_TOKEN."""
-        if self.authorization is None:
+        authorization = self.authorization
+        if authorization is None and isinstance(self.connection_params, dict):
+            # a browser's WebSocket sends no headers: the token comes in `connection_init`
+            given = self.connection_params.get("authorization")
+            authorization = given if isinstance(given, str) else None
+        if authorization is None:
             return None
         if self._viewer is None:
             self._viewer = asyncio.ensure_future(
-                accounts.viewer(self.db, authorization=self.authorization, now=self.now)
+                accounts.viewer(self.db, authorization=authorization, now=self.now)
             )
         return await asyncio.shield(self._viewer)
 
@@ -223,6 +234,23 @@ class Context(BaseContext):
         return await self.seat_maps.changes(
             event_id=event_id, since=since, now=self.now, freshness=freshness
         )
+
+    async def seat_map_changes(
+        self, event_id: int, *, since: str
+    ) -> AsyncIterator[EventSeatMap | None]:
+        """What changes in the event's seat map after `since`, as it commits (see
+        `ticketing.catalog.live.seat_map_changes`)."""
+        assert self.seat_feed is not None, "subscriptions are served by the app's router"
+        viewer = await self.viewer()
+        async for changes in live.seat_map_changes(
+            self.seat_feed,
+            self.seat_maps,
+            event_id=event_id,
+            since=since,
+            viewer=viewer,
+            clock=self.clock,
+        ):
+            yield changes
 
     async def event_section(self, event_id: int, section_id: int) -> SectionState | None:
         """One section's live state (None when the event has no such section)."""
@@ -345,23 +373,28 @@ class Context(BaseContext):
 Info = strawberry.Info[Context, None]
 
 
-def context_getter(result_cache: ResultCache) -> Callable[[Request], Awaitable[Context]]:
+def context_getter(
+    result_cache: ResultCache,
+) -> Callable[[HTTPConnection], Awaitable[Context]]:
     """The router's context getter, serving from and filling `result_cache`."""
 
-    async def get_context(request: Request) -> Context:
-        """Built once per request; `now` is taken here, once, for every field of the operation."""
+    async def get_context(request: HTTPConnection) -> Context:
+        """Built once per request (or WebSocket); `now` is taken here, once, for every field of
+        the operation."""
         return _context(request, result_cache)
 
     return get_context
 
 
-def _context(request: Request, result_cache: ResultCache) -> Context:
+def _context(request: HTTPConnection, result_cache: ResultCache) -> Context:
     app = request.app
     return Context(
         db=app.state.db,
         seat_maps=app.state.seat_maps,
         settings=app.state.settings,
         now=app.state.clock(),
+        clock=app.state.clock,
+        seat_feed=app.state.seat_feed,
         result_cache=result_cache,
         authorization=request.headers.get("authorization"),
         idempotency_key=request.headers.get(idempotency.KEY_HEADER),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from graphql import (
     ASTValidationRule,
+    ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -26,6 +27,8 @@ from graphql import (
     SelectionSetNode,
     ValidationRule,
 )
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -39,12 +42,19 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_v
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from schema.accounts.types import AccountsMutation, AccountsQuery
 from schema.cached_operations import SeatMapResultCache
 from schema.catalog.queries import CatalogQuery
-from schema.catalog.seatmap import SEAT_MAP_LAYOUT_SCALAR, SeatMapLayoutJSON, SeatMapQuery
+from schema.catalog.seatmap import (
+    SEAT_MAP_LAYOUT_SCALAR,
+    SeatMapLayoutJSON,
+    SeatMapQuery,
+    SeatMapSubscription,
+)
 from schema.common import UUID
 from schema.context import Context, context_getter
 from schema.cost import SeatObjectLimit
@@ -76,6 +86,28 @@ class Query(CatalogQuery, SeatMapQuery, OrdersQuery, AccountsQuery):
 )
 class Mutation(OrdersMutation, AccountsMutation, ManageMutation):
     pass
+
+
+@strawberry.type(description="Follow seat maps live, over a WebSocket (graphql-transport-ws).")
+class Subscription(SeatMapSubscription):
+    pass
+
+
+class SubscriptionsOnlyOverWebSockets(SchemaExtension):
+    """A WebSocket's context lives as long as the connection (one `now`, one freshness per
+    event): queries and mutations, which must see the present, go over HTTP."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        request = getattr(execution.context, "request", None)
+        over_websocket = request is not None and request.scope["type"] == "websocket"
+        if over_websocket and execution.operation_type is not StrawberryOperationType.SUBSCRIPTION:
+            error = GraphQLError(
+                "Send queries and mutations over HTTP; a WebSocket serves subscriptions.",
+                extensions={"code": ErrorCode.VALIDATION_ERROR.value},
+            )
+            execution.result = ExecutionResult(data=None, errors=[error])
+        yield
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -206,6 +238,7 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         partial(AddValidationRules, _LIMIT_RULES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         MaskUnexpectedErrors,
+        SubscriptionsOnlyOverWebSockets,
         SmallOperationParserCache,
         SmallOperationValidationCache,
         SeatMapResultCache,
@@ -217,6 +250,7 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = TicketingSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides={uuid.UUID: UUID, SeatMapLayoutJSON: SEAT_MAP_LAYOUT_SCALAR},
     )
@@ -229,9 +263,22 @@ def graphiql_assets() -> Path:
     return Path(str(resources.files("schema") / "static" / GRAPHIQL_ASSETS))
 
 
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    """Sends graphql-transport-ws messages as text frames, as the protocol asks (browsers'
+    clients parse strings): our JSON encoder makes bytes, which would go as binary frames."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLRouterOffline(GraphQLRouter[Context, None]):
     """Serves its own GraphiQL page whose scripts and styles come from this app, and keeps the
     app's cached query results (`result_cache`)."""
+
+    websocket_adapter_class = TextFrameWebSocketAdapter
 
     def __init__(
         self, schema: strawberry.Schema, *, result_cache: ResultCache, graphiql: bool

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncGenerator
 from typing import Annotated, NewType
 
 import orjson
@@ -108,7 +109,8 @@ class SeatMapSection:
 
 @strawberry.type(
     description="A whole event's seat map in compact form: a static layout and one digit of "
-    "status per seat. Poll `seatChanges(since: version)` to keep it live."
+    "status per seat. Subscribe to `seatMapChanges(since: version)` (or poll `seatChanges`) "
+    "to keep it live."
 )
 class SeatMap:
     event_id: strawberry.ID = strawberry.field(description="The event's id.")
@@ -145,6 +147,12 @@ class SeatChanges:
         "empty when nothing changed."
     )
 
+    @classmethod
+    def of(cls, changes: EventSeatMap) -> SeatChanges:
+        return cls(
+            version=changes.version, sections=[SeatMapSection.of(s) for s in changes.sections]
+        )
+
 
 @strawberry.type
 class SeatMapQuery:
@@ -179,8 +187,30 @@ class SeatMapQuery:
     ) -> SeatChanges | None:
         event = lookup_id(event_id)
         changes = None if event is None else await info.context.seat_map(event, since=since)
-        if changes is None:
-            return None
-        return SeatChanges(
-            version=changes.version, sections=[SeatMapSection.of(s) for s in changes.sections]
-        )
+        return None if changes is None else SeatChanges.of(changes)
+
+
+@strawberry.type
+class SeatMapSubscription:
+    @strawberry.subscription(
+        description="The changes of an event's seat map after `since` (a `version` from "
+        "`seatMap` or `seatChanges`), as they happen: first what changed since `since`, if "
+        "anything, then the changes as they commit, a burst of them in one message, each "
+        "relative to the message before. Null, then the end, when there is no such event. "
+        "Over a WebSocket (graphql-transport-ws); a signed-in client sends its token as "
+        '`{"authorization": "Bearer <token>"}` in `connection_init`.'
+    )
+    async def seat_map_changes(
+        self,
+        info: Info,
+        event_id: Annotated[strawberry.ID, strawberry.argument(description="The event id.")],
+        since: Annotated[
+            str, strawberry.argument(description="A `version` this API returned for the event.")
+        ],
+    ) -> AsyncGenerator[SeatChanges | None, None]:
+        event = lookup_id(event_id)
+        if event is None:
+            yield None
+            return
+        async for changes in info.context.seat_map_changes(event, since=since):
+            yield None if changes is None else SeatChanges.of(changes)
