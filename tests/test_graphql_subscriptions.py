@@ -172,3 +172,19 @@ async def test_a_draft_follows_the_visibility_of_seat_changes(
         changes = await seen.next()
         assert changes is not None
         assert len(changes["sections"]) == 3
+
+
+async def test_queries_go_over_http_not_the_websocket(app: FastAPI, event: EventFixture) -> None:
+    async with (
+        ASGIWebSocketTransport(app=app) as transport,
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+        aconnect_ws("/graphql", http, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json(timeout=WAIT_S))["type"] == "connection_ack"
+        query = {"query": SEAT_MAP, "variables": {"id": event.event_id}}
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": query})
+        message = await ws.receive_json(timeout=WAIT_S)
+    assert message["payload"]["data"] is None
+    (error,) = message["payload"]["errors"]
+    assert error["extensions"]["code"] == "VALIDATION_ERROR"
