@@ -3,6 +3,7 @@ sends to a subscriber, nothing missed between `seatMap` and subscribing, bursts 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,6 +25,11 @@ from ticketing.db import Database
 from ticketing.management import commands as management
 
 SEAT_MAP = "query($id: ID!) { seatMap(eventId: $id) { version sections { id statuses } } }"
+SEAT_CHANGES = """
+query($id: ID!, $since: String!) {
+  seatChanges(eventId: $id, since: $since) { version sections { id statuses } }
+}
+"""
 LIVE = """
 subscription($id: ID!, $since: String!) {
   seatMapChanges(eventId: $id, since: $since) { version sections { id statuses } }
@@ -31,6 +37,7 @@ subscription($id: ID!, $since: String!) {
 """
 WAIT_S = 5.0
 """How long a test waits for a message it expects (far more than a delivery takes)."""
+TURN_S = 0.01
 
 
 @pytest.fixture
@@ -72,6 +79,13 @@ async def subscribed(
         )
         yield Subscriber(ws)
         await ws.send_json({"id": "1", "type": "complete"})
+    # the subscription's end (or the socket's) stops its watch
+    feed = app.state.seat_feed
+    for _ in range(int(WAIT_S / TURN_S)):  # the operation's task ends a moment after the socket
+        if not feed.watchers(variables["id"]):
+            break
+        await asyncio.sleep(TURN_S)
+    assert feed.watchers(variables["id"]) == 0
 
 
 def _section(changes: dict[str, Any], section_id: int) -> str:
@@ -104,12 +118,7 @@ async def test_a_hold_through_rest_reaches_the_subscriber(
         assert [s["id"] for s in changes["sections"]] == [str(main)]
         assert _section(changes, main) == "121111"
         # the version sent is the one seatChanges gives now
-        now = await gql(
-            client,
-            "query($id: ID!, $since: String!) { seatChanges(eventId: $id, since: $since) "
-            "{ version sections { id } } }",
-            {"id": event.event_id, "since": version},
-        )
+        now = await gql(client, SEAT_CHANGES, {"id": event.event_id, "since": version})
         assert now["seatChanges"]["version"] == changes["version"]
         await _hold(client, event, 4)
         later = await subscriber.next()
@@ -144,9 +153,14 @@ async def test_a_burst_of_holds_arrives_coalesced_with_the_latest_statuses(
             assert changes is not None
             messages.append(changes)
         assert len(messages) < 6
+        # in commit order: each message holds more seats than the one before, under a new version
+        held = [_section(m, main).count("2") for m in messages]
+        assert held == sorted(set(held))
         versions = [m["version"] for m in messages]
         assert len(set(versions)) == len(versions)
         await subscriber.quiet(COALESCE_SECONDS * 2)
+        current = await gql(client, SEAT_CHANGES, {"id": event.event_id, "since": versions[-1]})
+        assert current["seatChanges"] == {"version": versions[-1], "sections": []}
 
 
 async def test_a_draft_follows_the_visibility_of_seat_changes(

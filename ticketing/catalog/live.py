@@ -45,6 +45,10 @@ class SeatFeed:
         for watch in watches:
             watch.changed.set()
 
+    def watchers(self, event_id: int) -> int:
+        """How many watch the event now (for tests and whoever watches the app)."""
+        return len(self._watches.get(event_id, ()))
+
     @contextlib.asynccontextmanager
     async def watching(self, event_id: int) -> AsyncIterator[SeatWatch]:
         """A watch of the event, woken from when this returns until the block ends."""
