@@ -202,3 +202,13 @@ async def test_queries_go_over_http_not_the_websocket(app: FastAPI, event: Event
     assert message["payload"]["data"] is None
     (error,) = message["payload"]["errors"]
     assert error["extensions"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_a_bad_token_in_connection_init_is_refused(app: FastAPI, event: EventFixture) -> None:
+    init = {"authorization": "Bearer not-a-token"}
+    async with subscribed(app, {"id": event.event_id, "since": ""}, init=init) as subscriber:
+        message = await subscriber.ws.receive_json(timeout=WAIT_S)
+        assert message["payload"]["data"] is None
+        (error,) = message["payload"]["errors"]
+        assert error["extensions"]["code"] == "INVALID_TOKEN"
+        assert (await subscriber.ws.receive_json(timeout=WAIT_S))["type"] == "complete"

@@ -33,7 +33,7 @@ class SeatFeed:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._watches: dict[int, set[SeatWatch]] = defaultdict(set)
-        self._stop_listening: Callable[[], None] | None = None
+        self._listening = False
 
     def _received(self, payload: str | None) -> None:
         if payload is None:
@@ -52,8 +52,9 @@ class SeatFeed:
     @contextlib.asynccontextmanager
     async def watching(self, event_id: int) -> AsyncIterator[SeatWatch]:
         """A watch of the event, woken from when this returns until the block ends."""
-        if self._stop_listening is None:
-            self._stop_listening = self._db.notifications.listen(CHANNEL, self._received)
+        if not self._listening:  # from the first watch on: an app that serves none never listens
+            self._db.notifications.listen(CHANNEL, self._received)
+            self._listening = True
         await self._db.notifications.ready()
         watch = SeatWatch()
         self._watches[event_id].add(watch)

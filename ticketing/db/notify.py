@@ -19,6 +19,9 @@ Listener = Callable[[str | None], None]
 """Called with a notification's payload, or None when some may have been missed (the listening
 connection was lost): the listener must then look at everything it follows."""
 
+PING_INTERVAL_S = 30.0
+"""How often an idle listening connection is checked: a network that drops it silently closes
+nothing, and only a statement finds out."""
 _NOTES = "ticketing_notes"
 _NOTIFY = sa.select(
     sa.func.pg_notify(
@@ -51,7 +54,7 @@ class Notifications:
     """This process's listeners, per channel. On PostgreSQL one connection of the engine
     listens (from the first `listen` on), and is made again when lost."""
 
-    def __init__(self, engine: AsyncEngine, *, ping_interval_s: float = 30.0) -> None:
+    def __init__(self, engine: AsyncEngine, *, ping_interval_s: float = PING_INTERVAL_S) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._ping_interval_s = ping_interval_s
@@ -128,7 +131,7 @@ class Notifications:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), self._ping_interval_s)
             if not lost.is_set():
-                await conn.execute(sa.select(1))  # a silent network loss shows here
+                await conn.execute(sa.select(1))
         raise ConnectionError("the listening connection was closed")
 
     async def close(self) -> None:
