@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
@@ -212,3 +213,26 @@ async def test_a_bad_token_in_connection_init_is_refused(app: FastAPI, event: Ev
         (error,) = message["payload"]["errors"]
         assert error["extensions"]["code"] == "INVALID_TOKEN"
         assert (await subscriber.ws.receive_json(timeout=WAIT_S))["type"] == "complete"
+
+
+async def test_a_subscriber_resynchronises_after_the_listening_connection_is_lost(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, event: EventFixture, db_kind: str
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("SQLite's notifications are in-process: there is no connection to lose")
+    version = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]["version"]
+    async with subscribed(app, {"id": event.event_id, "since": version}) as subscriber:
+        await subscriber.quiet(COALESCE_SECONDS)
+        async with db.engine.connect() as conn:
+            # the hold below commits while the worker listens again: the wake-up after it does
+            # brings the change
+            await conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                )
+            )
+        await _hold(client, event, 5)
+        changes = await subscriber.next()
+        assert changes is not None
+        assert _section(changes, event.section_ids["Main"]) == "111112"
