@@ -48,18 +48,17 @@ def recording(app: FastAPI) -> Iterator[Recorded]:
 
 # (PostgreSQL, SQLite): PostgreSQL takes the cart's lock, then does the rest in one statement
 # that must see what committed before the lock was granted; SQLite, one writer at a time, runs
-# one statement per step. A command that changes seat statuses ends, on PostgreSQL, with one
-# NOTIFY for the seat-map watchers of every worker (ticketing.db.notify).
+# one statement per step.
 COSTS = {
-    "hold a seat": (3, 6),
+    "hold a seat": (2, 6),
     "hold a taken seat (refused)": (2, 2),
     "change the seat's price level": (2, 3),
-    "book the cart": (3, 7),
-    "complete the payment": (3, 9),
-    "fail the payment": (3, 7),
+    "book the cart": (2, 7),
+    "complete the payment": (2, 9),
+    "fail the payment": (2, 7),
     "read the cart": (2, 2),
-    "hold general-admission places": (12, 11),
-    "release a seat": (7, 6),
+    "hold general-admission places": (11, 11),
+    "release a seat": (6, 6),
 }
 
 

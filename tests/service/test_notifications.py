@@ -1,5 +1,5 @@
-"""Notifications sent on commit (ticketing.db.notify): delivered once the unit of work commits,
-never when it rolls back, and after a lost listening connection (PostgreSQL) listened to again."""
+"""Seat changes heard on commit (PostgreSQL: the trigger's NOTIFY; SQLite: notes in process): once
+a unit of work commits, never when it rolls back, and again after a lost listening connection."""
 
 from __future__ import annotations
 
@@ -9,18 +9,26 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.conftest import FakeClock
+from tests.factories import make_event
 from ticketing.db import Database, command
-from ticketing.db.notify import notify
 from ticketing.errors import ErrorCode, TicketingError
+from ticketing.inventory.stamps import CHANNEL, seats_changed
+from ticketing.models import event_seat_t
 
-CHANNEL = "ticketing_test"
 WAIT_S = 5.0
 
 
 @command
-async def _noting(conn: AsyncConnection, *, payloads: list[str], refuse: bool) -> None:
-    for payload in payloads:
-        notify(conn, CHANNEL, payload)
+async def _touching(conn: AsyncConnection, *, event_ids: list[int], refuse: bool) -> None:
+    """Change the events' seats as a command does (twice for a repeated id)."""
+    for event_id in event_ids:
+        await conn.execute(
+            sa.update(event_seat_t)
+            .where(event_seat_t.c.event_id == event_id)
+            .values(changed_in=event_seat_t.c.changed_in)
+        )
+        seats_changed(conn, [event_id])
     if refuse:
         raise TicketingError(ErrorCode.VALIDATION_ERROR, "refused")
 
@@ -42,14 +50,19 @@ class Heard:
                 await self.arrived.wait()
 
 
-async def test_notes_arrive_once_committed_and_never_when_rolled_back(own_db: Database) -> None:
+async def test_changes_are_heard_once_committed_and_never_when_rolled_back(
+    own_db: Database, clock: FakeClock
+) -> None:
+    first = (await make_event(own_db, now=clock.now, name="First")).event_id
+    second = (await make_event(own_db, now=clock.now, name="Second")).event_id
+    third = (await make_event(own_db, now=clock.now, name="Third")).event_id
     heard = Heard(own_db)
     await own_db.notifications.ready()
     with pytest.raises(TicketingError):
-        await _noting(own_db, payloads=["rolled back"], refuse=True)
-    await _noting(own_db, payloads=["1", "1", "2"], refuse=False)
-    await heard.until("2")
-    assert sorted(p for p in heard.payloads if p is not None) == ["1", "2"]
+        await _touching(own_db, event_ids=[third], refuse=True)
+    await _touching(own_db, event_ids=[first, first, second], refuse=False)
+    await heard.until(str(second))
+    assert sorted(p for p in heard.payloads if p is not None) == sorted([str(first), str(second)])
     heard.stop()
 
 
@@ -64,9 +77,12 @@ async def _listening_backends(db: Database) -> list[int]:
         return [row.pid for row in rows]
 
 
-async def test_a_lost_listening_connection_is_made_again(own_db: Database, db_kind: str) -> None:
+async def test_a_lost_listening_connection_is_made_again(
+    own_db: Database, db_kind: str, clock: FakeClock
+) -> None:
     if db_kind != "postgres":
         pytest.skip("SQLite's notes are delivered in-process: there is no connection to lose")
+    event_id = (await make_event(own_db, now=clock.now)).event_id
     heard = Heard(own_db)
     await own_db.notifications.ready()
     (first,) = await _listening_backends(own_db)
@@ -75,6 +91,6 @@ async def test_a_lost_listening_connection_is_made_again(own_db: Database, db_ki
         await conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
     await heard.until(None)  # listening again: whatever was sent meanwhile may have been missed
     assert len([pid for pid in await _listening_backends(own_db) if pid != first]) == 1
-    await _noting(own_db, payloads=["after"], refuse=False)
-    await heard.until("after")
+    await _touching(own_db, event_ids=[event_id], refuse=False)
+    await heard.until(str(event_id))
     heard.stop()

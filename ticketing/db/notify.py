@@ -1,5 +1,5 @@
-"""Notifications sent on commit, on both databases: PostgreSQL's NOTIFY to every process, and on
-SQLite (whose writers are this process) a delivery to this process's listeners."""
+"""Notifications on commit: PostgreSQL's NOTIFY (sent by the database's triggers) heard by every
+process; on SQLite (whose writers are this process) notes delivered to its own listeners."""
 
 from __future__ import annotations
 
@@ -23,17 +23,11 @@ PING_INTERVAL_S = 30.0
 """How often an idle listening connection is checked: a network that drops it silently closes
 nothing, and only a statement finds out."""
 _NOTES = "ticketing_notes"
-_NOTIFY = sa.select(
-    sa.func.pg_notify(
-        sa.func.unnest(sa.bindparam("channels", type_=sa.ARRAY(sa.Text))),
-        sa.func.unnest(sa.bindparam("payloads", type_=sa.ARRAY(sa.Text))),
-    )
-)
 
 
 def notify(conn: AsyncConnection, channel: str, payload: str) -> None:
-    """Send `payload` on `channel` once this unit of work commits (nothing if it rolls back);
-    the same note made twice in a transaction is sent once."""
+    """SQLite: deliver `payload` on `channel` to this process's listeners once this unit of work
+    commits (nothing if it rolls back); the same note made twice in a transaction is sent once."""
     conn.info.setdefault(_NOTES, set()).add((channel, payload))
 
 
@@ -41,13 +35,6 @@ def take_notes(conn: AsyncConnection) -> set[tuple[str, str]]:
     """The notes of the connection's transaction, forgotten by the connection (it is pooled)."""
     notes: set[tuple[str, str]] = conn.info.pop(_NOTES, set())
     return notes
-
-
-async def send_in_transaction(conn: AsyncConnection, notes: set[tuple[str, str]]) -> None:
-    """PostgreSQL: NOTIFY each note inside the transaction, which delivers them on commit."""
-    if notes:
-        channels, payloads = zip(*sorted(notes), strict=True)
-        await conn.execute(_NOTIFY, {"channels": list(channels), "payloads": list(payloads)})
 
 
 class Notifications:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ticketing.db.engine import STATEMENTWISE_OPTION, WRITE_OPTION, create_engine
-from ticketing.db.notify import Notifications, send_in_transaction, take_notes
+from ticketing.db.notify import Notifications, take_notes
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
@@ -200,8 +200,6 @@ async def _transaction(
                 except KeptRefusal as kept:
                     refusal = kept.refusal
                 notes = take_notes(connection)
-                if db.dialect == "postgresql":
-                    await send_in_transaction(connection, notes)
         finally:
             take_notes(connection)  # a rolled-back transaction's notes are dropped
         if db.dialect != "postgresql":

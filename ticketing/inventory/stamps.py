@@ -58,6 +58,9 @@ def stamped(event_id: sa.ColumnElement[int] = event_seat_t.c.event_id) -> dict[s
 
 
 def seats_changed(conn: AsyncConnection, event_ids: Iterable[int]) -> None:
-    """Tell the events' seat-map watchers, once this unit of work commits, that seats changed."""
+    """Tell the events' seat-map watchers, once this unit of work commits, that seats changed.
+    On PostgreSQL a trigger of `event_seat` sends it (migration 0006): no statement of ours."""
+    if conn.dialect.name == "postgresql":
+        return
     for event_id in event_ids:
         notify(conn, CHANNEL, str(event_id))
