@@ -271,15 +271,21 @@ class MapSectionOut(BaseModel):
     name: str
     kind: SectionKind
     capacity: int
+    outline: list[tuple[float, float]] | None = Field(
+        description="The section's shape: a polygon of [x, y] points in venue units (x to the "
+        "right, y downwards)."
+    )
+    label: tuple[float, float] | None = Field(description="Where the section's name is drawn.")
     available_count: int = Field(description="Seats on sale right now.")
     price_sets: list[list[PriceSetEntry]] = Field(
         description="Distinct price offers in this section; a seat's `price_set` indexes this "
         "list (0 is the empty offer: the seat is not on sale)."
     )
-    seats: list[list[int | str | None]] = Field(
+    seats: list[list[int | float | str | None]] = Field(
         description="One row per seat in map order, values named by `seat_columns`; `status` is "
-        "1 available, 2 held, 3 booked, 4 sold.",
-        examples=[[[101, 12, "A", "1", 1, 1]]],
+        "1 available, 2 held, 3 booked, 4 sold; `x`, `y` place the seat in venue units (null "
+        "for general-admission places).",
+        examples=[[[101, 12, "A", "1", 1, 1, 10.5, 4.0]]],
     )
 
 
@@ -299,6 +305,9 @@ class SeatMapOut(BaseModel):
     seat_columns: list[str] = Field(
         description=f"Names of the values of each seat row: {', '.join(SEAT_COLUMNS)}.",
         examples=[list(SEAT_COLUMNS)],
+    )
+    focal_point: tuple[float, float] | None = Field(
+        description="The venue's stage or pitch as [x, y], when the venue has one."
     )
     sections: list[MapSectionOut]
 
