@@ -15,6 +15,7 @@ from ticketing.geometry import (
     label_above,
     next_left,
     outline_around,
+    sector,
 )
 
 
@@ -106,3 +107,11 @@ def test_points_inside_on_the_edge_and_outside_a_polygon() -> None:
 def test_first_overlap_names_the_two_seats_at_one_point() -> None:
     assert first_overlap([(0.0, 0.0), (1.0, 0.0), (2.0, 0.0)]) is None
     assert first_overlap([(0.0, 0.0), (1.0, 0.0), (1.001, 0.0)]) == (1, 2)
+
+
+def test_a_sector_is_the_band_between_two_arcs_around_the_focal_point() -> None:
+    band = sector((0.0, 0.0), inner=1.0, outer=2.0, direction=90, half_angle=5)
+    assert band == [(0.17, 1.99), (0.0, 2.0), (-0.17, 1.99), (-0.09, 1.0), (0.0, 1.0), (0.09, 1.0)]
+    assert contains(band, (0.0, 1.5))
+    assert not contains(band, (0.0, 0.5))
+    assert not contains(band, (1.0, 1.5))

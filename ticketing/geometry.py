@@ -98,6 +98,22 @@ def rectangle(left: float, top: float, right: float, bottom: float) -> list[Poin
     ]
 
 
+def sector(
+    focal_point: Point, *, inner: float, outer: float, direction: float, half_angle: float
+) -> list[Point]:
+    """The band between two arcs around the focal point, `half_angle` degrees either side of
+    `direction` (degrees from +x towards +y): the shape of curved rows. Each arc is drawn with
+    a point every few degrees."""
+    fx, fy = focal_point
+    steps = max(2, math.ceil(2 * half_angle / 5))
+    angles = [
+        math.radians(direction - half_angle + 2 * half_angle * i / steps) for i in range(steps + 1)
+    ]
+    outer_arc = [(fx + outer * math.cos(a), fy + outer * math.sin(a)) for a in angles]
+    inner_arc = [(fx + inner * math.cos(a), fy + inner * math.sin(a)) for a in reversed(angles)]
+    return [rounded(point) for point in outer_arc + inner_arc]
+
+
 def outline_around(points: Iterable[Point], *, margin: float = MARGIN) -> list[Point]:
     """The rectangle `margin` away from the outermost points."""
     left, top, right, bottom = bounds(points)

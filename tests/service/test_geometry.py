@@ -14,12 +14,13 @@ from tests.conftest import FakeClock
 from tests.factories import MANAGER
 from tests.sql import fetch
 from ticketing.db import Database
+from ticketing.demo import STAGE, seed_demo
 from ticketing.domain import SectionKind
 from ticketing.errors import ErrorCode, TicketingError
-from ticketing.geometry import Point, RowLayout
+from ticketing.geometry import Point, RowLayout, contains, first_overlap
 from ticketing.management import commands as management
 from ticketing.management.commands import RowRequest
-from ticketing.models import event_seat_t, event_section_t, seat_t, section_t
+from ticketing.models import event_seat_t, event_section_t, seat_t, section_t, venue_t
 
 
 async def _venue(db: Database, clock: FakeClock, *, focal_point: Point | None = None) -> int:
@@ -299,3 +300,29 @@ async def test_the_focal_point_is_set_and_checked_on_the_venue(
         row_layout=RowLayout(start=(0.0, 5.0), curve_radius=5.0),
     )
     assert await _seats(db, section_id) == [(0.0, 5.0)]
+
+
+async def test_the_demo_hall_curves_round_its_stage(db: Database, clock: FakeClock) -> None:
+    (seeded, _) = await seed_demo(db, now=clock.now)
+    (venue,) = await fetch(db, sa.select(venue_t.c.focal_x, venue_t.c.focal_y))
+    assert (venue.focal_x, venue.focal_y) == STAGE
+    sections = await fetch(
+        db,
+        sa.select(section_t.c.id, section_t.c.name, section_t.c.outline, section_t.c.label_y)
+        .where(section_t.c.venue_id == seeded.venue_id)
+        .order_by(section_t.c.position),
+    )
+    fronts = {}
+    for section in sections:
+        outline = [(x, y) for x, y in section.outline]
+        seats = await _seats(db, section.id)
+        if section.name == "Standing Floor":
+            assert set(seats) == {(None, None)}
+            continue
+        assert first_overlap(seats) is None
+        assert all(contains(outline, seat) for seat in seats), section.name
+        # the label is behind the tier, where no seat of it is
+        assert section.label_y > max(y for _, y in seats)
+        fronts[section.name] = {round(math.dist(seat, STAGE), 1) for seat in seats[:2]}
+    # each tier's front row is one distance from the stage, each tier further back
+    assert fronts == {"Stalls": {16.0}, "Circle": {32.6}, "Balcony": {44.4}}

@@ -95,10 +95,19 @@ async def insert_venue(
     timezone: str,
     sections: Sequence[SectionSpec],
     now: datetime,
+    focal_point: Point | None = None,
 ) -> int:
+    focal_x, focal_y = (None, None) if focal_point is None else focal_point
     venue_id: int | None = await conn.scalar(
         sa.insert(venue_t)
-        .values(name=name, city=city, timezone=timezone, created_at=now)
+        .values(
+            name=name,
+            city=city,
+            timezone=timezone,
+            created_at=now,
+            focal_x=focal_x,
+            focal_y=focal_y,
+        )
         .returning(venue_t.c.id)
     )
     assert venue_id is not None
