@@ -232,7 +232,7 @@ REFUSALS: dict[str, tuple[dict[str, Any], str, str]] = {
     "a coordinate that is not finite": (
         {"rows": [RowRequest(name="A", seat_count=1, positions=[(math.inf, 1.0)])]},
         "rows",
-        "Coordinates are finite numbers between -1e+06 and 1e+06.",
+        "Coordinates are finite numbers within ±1,000,000.",
     ),
     "curved rows without a focal point": (
         {"row_layout": RowLayout(start=(0.0, 10.0), curve_radius=10.0)},
@@ -247,7 +247,7 @@ REFUSALS: dict[str, tuple[dict[str, Any], str, str]] = {
     "a label at infinity": (
         {"label": (0.0, math.nan)},
         "label",
-        "Coordinates are finite numbers between -1e+06 and 1e+06.",
+        "Coordinates are finite numbers within ±1,000,000.",
     ),
 }
 

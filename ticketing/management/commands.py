@@ -168,10 +168,7 @@ async def update_venue(
 
 def _point(point: Point, field: str) -> Point:
     if not all(is_valid_coordinate(value) for value in point):
-        raise invalid(
-            f"Coordinates are finite numbers between -{MAX_COORDINATE:g} and {MAX_COORDINATE:g}.",
-            field,
-        )
+        raise invalid(f"Coordinates are finite numbers within ±{MAX_COORDINATE:,.0f}.", field)
     return rounded(point)
 
 
@@ -350,9 +347,7 @@ def _check_seat_positions(spec: SectionSpec, *, outline_given: bool) -> None:
     seats = [(row.name, number) for row in spec.rows for number in row.seat_numbers]
     points = [point for row in spec.rows for point in row.positions or ()]
     if not all(is_valid_coordinate(value) for point in points for value in point):
-        raise invalid(
-            f"Seats lie between -{MAX_COORDINATE:g} and {MAX_COORDINATE:g} on both axes.", "rows"
-        )
+        raise invalid(f"Seats lie within ±{MAX_COORDINATE:,.0f} on both axes.", "rows")
     overlap = first_overlap(points)
     if overlap is not None:
         (row_a, seat_a), (row_b, seat_b) = (seats[i] for i in overlap)

@@ -117,7 +117,8 @@ async def insert_venue(
 
 
 async def _next_left(conn: AsyncConnection, venue_id: int) -> float:
-    """Where a section placed to the right of the venue's sections begins."""
+    """Where a section placed to the right of the venue's sections begins (every section has an
+    outline holding its seats)."""
     outlines = (
         await conn.scalars(
             sa.select(section_t.c.outline).where(
@@ -125,13 +126,7 @@ async def _next_left(conn: AsyncConnection, venue_id: int) -> float:
             )
         )
     ).all()
-    right_seat = await conn.scalar(
-        sa.select(sa.func.max(seat_t.c.x))
-        .join(section_t, section_t.c.id == seat_t.c.section_id)
-        .where(section_t.c.venue_id == venue_id)
-    )
-    seats = [] if right_seat is None else [(float(right_seat), 0.0)]
-    return next_left([[(x, y) for x, y in outline] for outline in outlines], seats)
+    return next_left([[(x, y) for x, y in outline] for outline in outlines], [])
 
 
 async def place_section(conn: AsyncConnection, *, venue_id: int, spec: SectionSpec) -> SectionSpec:
