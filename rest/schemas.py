@@ -57,6 +57,9 @@ class VenueOut(Out):
     name: str
     city: str
     timezone: str
+    focal_point: tuple[float, float] | None = Field(
+        description="The stage or pitch as [x, y] in venue units, when given."
+    )
 
     @classmethod
     def of(cls, view: VenueView) -> VenueOut:

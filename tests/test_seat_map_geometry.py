@@ -50,13 +50,16 @@ async def test_positions_are_identical_in_rest_and_graphql(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     manager = await signed_in(client, db, manager=True)
-    venue = (
+    created_venue = (
         await _manage(
             client,
             manager,
-            'mutation { createVenue(input: {name: "Round Hall", focalPoint: {x: 0, y: -5}}) { venue { id } } }',
+            'mutation { createVenue(input: {name: "Round Hall", focalPoint: {x: 0, y: -5}}) { venue { id focalPoint { x y } } } }',
         )
-    )["createVenue"]["venue"]["id"]
+    )["createVenue"]["venue"]
+    assert created_venue["focalPoint"] == {"x": 0, "y": -5}
+    venue = created_venue["id"]
+    assert (await client.get(f"/venues/{venue}")).json()["focal_point"] == [0, -5]
     stalls = await _add(
         client,
         manager,

@@ -126,7 +126,9 @@ async def create_venue(
         sa.insert(venue_t).values(**venue, **focal, created_at=now).returning(venue_t.c.id)
     )
     assert venue_id is not None
-    return VenueView(id=venue_id, **venue)
+    return VenueView(
+        id=venue_id, **venue, focal_point=(focal["focal_x"], focal["focal_y"]) if focal else None
+    )
 
 
 @command
