@@ -91,13 +91,14 @@ def _map_parts(layout: SectionLayout) -> tuple[bytes, list[bytes], list[bytes]]:
                 ],
             }
         )[:-1]
-        prefixes = []
-        suffixes = []
-        for seat in layout.seats:
-            prefixes.append(orjson.dumps((seat.seat_id, seat.row_id, seat.row, seat.number))[:-1])
-            # the position follows the price set: the columns before it keep their places
-            suffixes.append(b"," + orjson.dumps((seat.price_set, seat.x, seat.y))[1:])
-        parts = layout.memo["rest_map"] = (head, [p + b"," for p in prefixes], suffixes)
+        seats = layout.seats
+        prefixes = [
+            orjson.dumps((seat.seat_id, seat.row_id, seat.row, seat.number))[:-1] + b","
+            for seat in seats
+        ]
+        # the position follows the price set: the columns before it keep their places
+        suffixes = [b"," + orjson.dumps((seat.price_set, seat.x, seat.y))[1:] for seat in seats]
+        parts = layout.memo["rest_map"] = (head, prefixes, suffixes)
     return parts
 
 

@@ -84,6 +84,23 @@ async def test_sections_without_geometry_are_placed_side_by_side_in_grids(
     assert set(await _seats(db, floor.id)) == {(None, None)}
 
 
+async def test_a_grid_without_positions_starts_in_the_corner_of_its_outline(
+    db: Database, clock: FakeClock
+) -> None:
+    venue_id = await _venue(db, clock)
+    await _add(db, venue_id, "Elsewhere")
+    section_id = await _add(
+        db,
+        venue_id,
+        "Framed",
+        rows=[RowRequest(name="A", seat_count=2)],
+        outline=[(50.0, 10.0), (60.0, 10.0), (55.0, 20.0)],
+    )
+    # the default grid, anchored at the outline's bounding box; the triangle holds both seats
+    assert await _seats(db, section_id) == [(50.5, 10.5), (51.5, 10.5)]
+    assert (await _section(db, section_id))[1] == (55.0, 9.0)
+
+
 async def test_straight_rows_land_where_the_row_layout_says(db: Database, clock: FakeClock) -> None:
     venue_id = await _venue(db, clock)
     section_id = await _add(

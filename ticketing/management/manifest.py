@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ticketing.domain import EventStatus, SeatStatus, SeatType, SectionKind, money
 from ticketing.errors import ErrorCode, TicketingError, not_found
-from ticketing.geometry import Point, default_placement, label_above, next_left, outline_around
+from ticketing.geometry import (
+    Point,
+    bounds,
+    default_placement,
+    label_above,
+    next_left,
+    outline_around,
+)
 from ticketing.inputs import parse_currency
 from ticketing.models import (
     Money,
@@ -131,15 +138,21 @@ async def _next_left(conn: AsyncConnection, venue_id: int) -> float:
 
 async def place_section(conn: AsyncConnection, *, venue_id: int, spec: SectionSpec) -> SectionSpec:
     """The spec with every seat position, the outline and the label given: what the manager left
-    out comes from the default arrangement, to the right of the venue's other sections."""
+    out comes from the default arrangement, in the corner of the section's outline or else to the
+    right of the venue's other sections."""
     rows = list(spec.rows)
     outline = spec.outline
     seated = spec.kind is SectionKind.SEATED
     if (seated and any(row.positions is None for row in rows)) or (not seated and not outline):
+        if outline:
+            left, top, _, _ = bounds(outline)
+        else:
+            left, top = await _next_left(conn, venue_id), 0.0
         default = default_placement(
             row_sizes=[len(row.seat_numbers) for row in rows],
             capacity=spec.capacity,
-            left=await _next_left(conn, venue_id),
+            left=left,
+            top=top,
         )
         rows = [
             row if row.positions is not None else replace(row, positions=positions)
