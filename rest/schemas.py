@@ -46,6 +46,9 @@ def _whole_number(value: object) -> object:
 WholeNumber = BeforeValidator(_whole_number)
 # strict: `true` or "1" is not an id (JSON ids are numbers).
 BodyId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID), WholeNumber]
+# [x, y] in venue units. A list, not a tuple: the published document gave a tuple an `items`
+# array, which JSON Schema 2020-12 validators (the fuzz tests') refuse.
+Position = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
 class Out(BaseModel):
@@ -57,6 +60,9 @@ class VenueOut(Out):
     name: str
     city: str
     timezone: str
+    focal_point: Position | None = Field(
+        description="The stage or pitch as [x, y] in venue units, when given."
+    )
 
     @classmethod
     def of(cls, view: VenueView) -> VenueOut:
@@ -271,15 +277,21 @@ class MapSectionOut(BaseModel):
     name: str
     kind: SectionKind
     capacity: int
+    outline: list[Position] | None = Field(
+        description="The section's shape: a polygon of [x, y] points in venue units (x to the "
+        "right, y downwards)."
+    )
+    label: Position | None = Field(description="Where the section's name is drawn.")
     available_count: int = Field(description="Seats on sale right now.")
     price_sets: list[list[PriceSetEntry]] = Field(
         description="Distinct price offers in this section; a seat's `price_set` indexes this "
         "list (0 is the empty offer: the seat is not on sale)."
     )
-    seats: list[list[int | str | None]] = Field(
+    seats: list[list[int | float | str | None]] = Field(
         description="One row per seat in map order, values named by `seat_columns`; `status` is "
-        "1 available, 2 held, 3 booked, 4 sold.",
-        examples=[[[101, 12, "A", "1", 1, 1]]],
+        "1 available, 2 held, 3 booked, 4 sold; `x`, `y` place the seat in venue units (null "
+        "for general-admission places).",
+        examples=[[[101, 12, "A", "1", 1, 1, 10.5, 4.0]]],
     )
 
 
@@ -299,6 +311,9 @@ class SeatMapOut(BaseModel):
     seat_columns: list[str] = Field(
         description=f"Names of the values of each seat row: {', '.join(SEAT_COLUMNS)}.",
         examples=[list(SEAT_COLUMNS)],
+    )
+    focal_point: Position | None = Field(
+        description="The venue's stage or pitch as [x, y], when the venue has one."
     )
     sections: list[MapSectionOut]
 

@@ -19,7 +19,7 @@ _STATUS_OBJECT = {
     48 + int(status): orjson.dumps({"id": int(status), "name": status.label})
     for status in SeatStatus
 }
-SEAT_COLUMNS = ("seat_id", "row_id", "row", "number", "status", "price_set")
+SEAT_COLUMNS = ("seat_id", "row_id", "row", "number", "status", "price_set", "x", "y")
 
 
 def _amount(option_amount: object) -> str:
@@ -83,22 +83,22 @@ def _map_parts(layout: SectionLayout) -> tuple[bytes, list[bytes], list[bytes]]:
                 "name": layout.name,
                 "kind": layout.kind.value,
                 "capacity": layout.capacity,
+                "outline": layout.outline,
+                "label": layout.label,
                 "price_sets": [
                     [{"price_id": p.id, "amount": _amount(p.amount)} for p in offer]
                     for offer in layout.price_sets
                 ],
             }
         )[:-1]
-        suffixes = [b"," + str(i).encode() + b"]" for i in range(len(layout.price_sets))]
+        seats = layout.seats
         prefixes = [
             orjson.dumps((seat.seat_id, seat.row_id, seat.row, seat.number))[:-1] + b","
-            for seat in layout.seats
+            for seat in seats
         ]
-        parts = layout.memo["rest_map"] = (
-            head,
-            prefixes,
-            [suffixes[i] for i in layout.seat_price_sets],
-        )
+        # the position follows the price set: the columns before it keep their places
+        suffixes = [b"," + orjson.dumps((seat.price_set, seat.x, seat.y))[1:] for seat in seats]
+        parts = layout.memo["rest_map"] = (head, prefixes, suffixes)
     return parts
 
 
@@ -139,6 +139,7 @@ async def event_map_json(seat_map: EventSeatMap) -> bytes:
             "version": seat_map.version,
             "price_levels": [{"id": lv.id, "name": lv.name} for lv in seat_map.price_levels],
             "seat_columns": SEAT_COLUMNS,
+            "focal_point": seat_map.focal_point,
         }
     )[:-1]
     return head + b',"sections":[' + b",".join(parts) + b"]}"

@@ -138,6 +138,21 @@ async def fresh_database(kind: str, templates: Templates, directory: Path) -> As
         await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.asynccontextmanager
+async def empty_database(kind: str, templates: Templates, directory: Path) -> AsyncIterator[str]:
+    """A database without any table (for migrating from an older revision); dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / 'empty.db'}"
+        return
+    require_postgres(templates)
+    name = f"ticketing_empty_{uuid.uuid4().hex[:12]}"
+    await _postgres_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield _admin_url(name)
+    finally:
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 async def database_url(db_kind: str, templates: Templates, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh database for this test."""

@@ -104,8 +104,14 @@ async def test_list_venues_in_id_order_with_all_fields(
     response = await client.get("/venues")
     assert response.status_code == 200
     assert response.json() == [
-        {"id": first, "name": "Harbour Hall", "city": "Lisbon", "timezone": "Europe/Lisbon"},
-        {"id": second, "name": "Arena", "city": "", "timezone": "UTC"},
+        {
+            "id": first,
+            "name": "Harbour Hall",
+            "city": "Lisbon",
+            "timezone": "Europe/Lisbon",
+            "focal_point": None,
+        },
+        {"id": second, "name": "Arena", "city": "", "timezone": "UTC", "focal_point": None},
     ]
 
 
@@ -117,6 +123,7 @@ async def test_get_venue(client: httpx.AsyncClient, event: EventFixture) -> None
         "name": "Test Hall",
         "city": "",
         "timezone": "UTC",
+        "focal_point": None,
     }
 
 

@@ -48,7 +48,10 @@ async def test_seat_map_layout_and_statuses(client: httpx.AsyncClient, event: Ev
     seat_map = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]
     assert seat_map["eventId"] == str(event.event_id)
     layout = seat_map["layout"]
-    assert layout["seat_columns"] == ["seat_id", "row_id", "row", "number", "type", "price_set"]
+    assert layout["seat_columns"] == [
+        "seat_id", "row_id", "row", "number", "type", "price_set", "x", "y",
+    ]  # fmt: skip
+    assert layout["focal_point"] is None
     assert [s["name"] for s in layout["sections"]] == ["Main", "Floor", "Closed"]
     main = layout["sections"][0]
     assert main["kind"] == "SEATED"
@@ -56,6 +59,10 @@ async def test_seat_map_layout_and_statuses(client: httpx.AsyncClient, event: Ev
         ("A", "1"), ("A", "2"), ("A", "3"), ("B", "1"), ("B", "2"), ("B", "3"),
     ]  # fmt: skip
     assert [s[0] for s in main["seats"]] == event.seat_ids
+    assert [(s[6], s[7]) for s in main["seats"]] == [
+        (0.5, 0.5), (1.5, 0.5), (2.5, 0.5), (0.5, 1.5), (1.5, 1.5), (2.5, 1.5),
+    ]  # fmt: skip
+    assert (main["outline"], main["label"]) == ([[0, 0], [3, 0], [3, 2], [0, 2]], [1.5, -1])
     offer = main["price_sets"][main["seats"][0][5]]
     assert offer == [
         {"price_id": event.price_ids["Adult"], "amount": "40.00"},

@@ -14,7 +14,7 @@ ID_PARAMS = {"venue_id", "event_id", "section_id", "seat_id"}
 UUID_PARAMS = {"cart_id", "payment_id"}
 
 # (method, path) -> (is a list, properties the 200 body must have)
-VENUE = {"id", "name", "city", "timezone"}
+VENUE = {"id", "name", "city", "timezone", "focal_point"}
 SECTION = {"id", "venue_id", "name", "kind", "capacity", "position"}
 EVENT = {"id", "name", "venue_id", "venue_name", "starts_at", "currency", "status"}
 SEAT = {"section_id", "row_id", "seat_id", "row", "number", "type", "status", "price_options"}

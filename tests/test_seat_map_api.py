@@ -43,13 +43,22 @@ async def test_map_lists_every_seat_with_shared_price_sets(
     assert body["version"]
     assert [level["name"] for level in body["price_levels"]] == ["Adult", "Child", "VIP"]
     assert [s["name"] for s in body["sections"]] == ["Main", "Floor", "Closed"]
-    assert body["seat_columns"] == ["seat_id", "row_id", "row", "number", "status", "price_set"]
+    assert body["seat_columns"] == [
+        "seat_id", "row_id", "row", "number", "status", "price_set", "x", "y",
+    ]  # fmt: skip
+    assert body["focal_point"] is None  # the factory's venue has none
     main_section = body["sections"][0]
     main = _rows(body, event.section_ids["Main"])
     assert [(s["row"], s["number"]) for s in main] == [
         ("A", "1"), ("A", "2"), ("A", "3"), ("B", "1"), ("B", "2"), ("B", "3"),
     ]  # fmt: skip
     assert [s["seat_id"] for s in main] == event.seat_ids
+    # built without geometry: the default grid, sections side by side
+    assert [(s["x"], s["y"]) for s in main] == [
+        (0.5, 0.5), (1.5, 0.5), (2.5, 0.5), (0.5, 1.5), (1.5, 1.5), (2.5, 1.5),
+    ]  # fmt: skip
+    assert main_section["outline"] == [[0, 0], [3, 0], [3, 2], [0, 2]]
+    assert main_section["label"] == [1.5, -1]
     ids = event.price_ids
     assert main_section["price_sets"][main[0]["price_set"]] == [
         {"price_id": ids["Adult"], "amount": "40.00"},
@@ -63,6 +72,8 @@ async def test_map_lists_every_seat_with_shared_price_sets(
     floor = _rows(body, event.section_ids["Floor"])
     assert len(floor) == 2
     assert {(s["row"], s["number"], s["row_id"]) for s in floor} == {(None, None, None)}
+    assert {(s["x"], s["y"]) for s in floor} == {(None, None)}
+    assert floor_section["outline"] == [[5, 0], [7, 0], [7, 2], [5, 2]]
     assert floor_section["price_sets"][floor[0]["price_set"]] == [
         {"price_id": ids["Adult"], "amount": "30.00"}
     ]

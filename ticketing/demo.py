@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ticketing.db import command, query
 from ticketing.domain import SectionKind
+from ticketing.geometry import MARGIN, SEAT_SPACING, Point, RowLayout, sector
 from ticketing.management.manifest import RowSpec, SectionSpec, insert_event, insert_venue, row_name
 from ticketing.models import venue_t
 
@@ -25,11 +26,51 @@ class SeededEvent:
     event_id: int
 
 
-def _seated(name: str, *, rows: int, seats_per_row: int) -> SectionSpec:
+STAGE: Point = (0.0, 0.0)
+"""The demo hall's focal point; its tiers curve round it, further back as they rise."""
+ROW_DEPTH = 1.2
+TIER_GAP = 2.4
+"""Between two tiers' outlines; the nearer tier's label sits in it."""
+
+
+def _tier(name: str, *, rows: int, seats_per_row: int, radius: float) -> SectionSpec:
+    """Curved rows facing the stage, the first `radius` from it, inside a band around it, the
+    label just behind the last row."""
+    layout = RowLayout(
+        start=(STAGE[0], STAGE[1] + radius), row_spacing=ROW_DEPTH, curve_radius=radius
+    )
+    positions = layout.rows([seats_per_row] * rows, focal_point=STAGE)
+    # the front row spans the widest angle; the band covers it with a margin at each end
+    half_angle = math.degrees(((seats_per_row - 1) / 2 * SEAT_SPACING + MARGIN) / radius)
+    back = radius + (rows - 1) * ROW_DEPTH + MARGIN
+    outline = sector(STAGE, inner=radius - MARGIN, outer=back, direction=90, half_angle=half_angle)
     return SectionSpec(
         name=name,
-        rows=[RowSpec.numbered(row_name(i), seats_per_row) for i in range(rows)],
+        rows=[
+            RowSpec.numbered(row_name(i), seats_per_row, positions=row)
+            for i, row in enumerate(positions)
+        ],
+        outline=outline,
+        label=(STAGE[0], STAGE[1] + back + TIER_GAP / 2),
     )
+
+
+def _demo_sections() -> list[SectionSpec]:
+    """Stalls curving round the stage, the circle and the balcony behind and above them, and a
+    standing floor between the stage and the stalls."""
+    stalls = _tier("Stalls", rows=12, seats_per_row=20, radius=16.0)
+    circle_radius = 16.0 + 11 * ROW_DEPTH + 2 * MARGIN + TIER_GAP
+    circle = _tier("Circle", rows=8, seats_per_row=16, radius=circle_radius)
+    balcony_radius = circle_radius + 7 * ROW_DEPTH + 2 * MARGIN + TIER_GAP
+    balcony = _tier("Balcony", rows=6, seats_per_row=14, radius=balcony_radius)
+    floor = SectionSpec(
+        name="Standing Floor",
+        kind=SectionKind.GENERAL_ADMISSION,
+        capacity=300,
+        outline=sector(STAGE, inner=4.0, outer=16.0 - TIER_GAP, direction=90, half_angle=36),
+        label=(STAGE[0], STAGE[1] + 9.0),
+    )
+    return [stalls, circle, balcony, floor]
 
 
 def _evening(now: datetime, *, days: int, hour: int, minute: int = 0) -> datetime:
@@ -53,19 +94,16 @@ async def is_empty(conn: AsyncConnection) -> bool:
 
 @command
 async def seed_demo(conn: AsyncConnection, *, now: datetime) -> list[SeededEvent]:
-    """A named hall with three seated sections of lettered rows, a standing floor, two concerts."""
+    """A named hall with three seated tiers of lettered rows facing its stage, a standing floor,
+    two concerts."""
     venue_id = await insert_venue(
         conn,
         name=DEMO_VENUE,
         city="Lisbon",
         timezone="Europe/Lisbon",
-        sections=[
-            _seated("Stalls", rows=12, seats_per_row=20),
-            _seated("Circle", rows=8, seats_per_row=16),
-            _seated("Balcony", rows=6, seats_per_row=14),
-            SectionSpec(name="Standing Floor", kind=SectionKind.GENERAL_ADMISSION, capacity=300),
-        ],
+        sections=_demo_sections(),
         now=now,
+        focal_point=STAGE,
     )
     concert = await insert_event(
         conn,

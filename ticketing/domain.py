@@ -173,6 +173,8 @@ class VenueView:
     name: str
     city: str
     timezone: str
+    focal_point: tuple[float, float] | None = None
+    """The stage or pitch, in venue units (see ticketing.geometry)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,8 @@ class Venue(SQLModel, table=True):
     city: str = Field(default="", max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
     created_at: datetime = Field(default_factory=_utc_now, sa_type=UTCDateTime)
+    focal_x: float | None = Field(default=None, description="The stage or pitch, if given.")
+    focal_y: float | None = None
 
 
 class Section(SQLModel, table=True):
@@ -97,6 +99,11 @@ class Section(SQLModel, table=True):
     kind: str = Field(max_length=20)
     capacity: int = 0
     position: int = 0
+    outline: list[list[float]] | None = Field(
+        default=None, sa_type=sa.JSON, description="A polygon: [[x, y], ...] in venue units."
+    )
+    label_x: float | None = None
+    label_y: float | None = None
 
 
 class Row(SQLModel, table=True):
@@ -125,6 +132,8 @@ class Seat(SQLModel, table=True):
     number: str | None = Field(default=None, max_length=20)
     type: str = Field(max_length=20)
     position: int = 0
+    x: float | None = Field(default=None, description="Designated seats only, in venue units.")
+    y: float | None = None
 
 
 # --- An event's copy of the manifest --------------------------------------------------------
@@ -178,6 +187,9 @@ class EventSection(SQLModel, table=True):
     kind: str = Field(max_length=20)
     capacity: int = 0
     position: int = 0
+    outline: list[list[float]] | None = Field(default=None, sa_type=sa.JSON)
+    label_x: float | None = None
+    label_y: float | None = None
 
 
 class EventRow(SQLModel, table=True):
@@ -230,6 +242,8 @@ class EventSeat(SQLModel, table=True):
     number: str | None = Field(default=None, max_length=20)
     type: str = Field(max_length=20)
     position: int = 0
+    x: float | None = None
+    y: float | None = None
     status: int = Field(default=1, foreign_key="seat_status.id")
     cart_id: uuid.UUID | None = Field(default=None, index=True)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

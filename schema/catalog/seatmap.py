@@ -16,18 +16,21 @@ from schema.common import lookup_id
 from schema.context import Info
 from ticketing.catalog.seatmaps import EventSeatMap, SectionLayout, SectionState
 
-LAYOUT_COLUMNS = ("seat_id", "row_id", "row", "number", "type", "price_set")
+LAYOUT_COLUMNS = ("seat_id", "row_id", "row", "number", "type", "price_set", "x", "y")
 
 SeatMapLayoutJSON = NewType("SeatMapLayoutJSON", object)
 SEAT_MAP_LAYOUT_SCALAR = strawberry.scalar(
     name="SeatMapLayoutJSON",
     description=(
         "The static layout of an event's seat map, as JSON: "
-        '`{"seat_columns": [...], "sections": [{"id", "name", "kind", "capacity", "position", '
+        '`{"seat_columns": [...], "focal_point": [x, y] | null, "sections": [{"id", "name", '
+        '"kind", "capacity", "position", "outline": [[x, y], ...], "label": [x, y], '
         '"price_sets": [[{"price_id", "amount"}]], "seats": [[seat_id, row_id, row, number, '
-        "type, price_set], ...]}]}`. A seat's `price_set` indexes its section's `price_sets` "
-        "(0: not on sale); amounts are decimal strings in the event's currency. It changes only "
-        "when a manager edits the event (prices): cache it by `layoutVersion`."
+        "type, price_set, x, y], ...]}]}`. A seat's `price_set` indexes its section's "
+        "`price_sets` (0: not on sale); amounts are decimal strings in the event's currency. "
+        "Positions are in venue units, x to the right and y downwards (null for "
+        "general-admission places). It changes only when a manager edits the event (prices): "
+        "cache it by `layoutVersion`."
     ),
     serialize=lambda value: value,
     parse_value=lambda value: value,
@@ -44,12 +47,14 @@ def _section_layout_json(layout: SectionLayout) -> bytes:
                 "kind": layout.kind.name,
                 "capacity": layout.capacity,
                 "position": layout.position,
+                "outline": layout.outline,
+                "label": layout.label,
                 "price_sets": [
                     [{"price_id": p.id, "amount": f"{p.amount:.2f}"} for p in offer]
                     for offer in layout.price_sets
                 ],
                 "seats": [
-                    (s.seat_id, s.row_id, s.row, s.number, s.type.name, s.price_set)
+                    (s.seat_id, s.row_id, s.row, s.number, s.type.name, s.price_set, s.x, s.y)
                     for s in layout.seats
                 ],
             }
@@ -74,6 +79,8 @@ def _layout(seat_map: EventSeatMap) -> tuple[bytes, str]:
         encoded = (
             b'{"seat_columns":'
             + orjson.dumps(LAYOUT_COLUMNS)
+            + b',"focal_point":'
+            + orjson.dumps(seat_map.focal_point)
             + b',"sections":['
             + b",".join(_section_layout_json(s.layout) for s in seat_map.sections)
             + b"]}"

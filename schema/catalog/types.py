@@ -46,6 +46,16 @@ class PriceOption:
         )
 
 
+@strawberry.type(description="A point in venue units: x to the right, y downwards (as drawn).")
+class Point:
+    x: float = strawberry.field(description="Across, in venue units.")
+    y: float = strawberry.field(description="Down, in venue units.")
+
+    @classmethod
+    def of(cls, point: tuple[float, float]) -> Point:
+        return cls(x=point[0], y=point[1])
+
+
 @strawberry.type(description="A section of a venue's seat-map template.")
 class Section:
     id: strawberry.ID = strawberry.field(
@@ -77,11 +87,18 @@ class Venue:
     name: str = strawberry.field(description='Display name, e.g. "Harbour Point Concert Hall".')
     city: str = strawberry.field(description="The city the venue is in.")
     timezone: str = strawberry.field(description="IANA time zone, e.g. Europe/Lisbon.")
+    focal_point: Point | None = strawberry.field(
+        description="The stage or pitch, which curved rows face; null until a manager gives it."
+    )
 
     @classmethod
     def of(cls, view: domain.VenueView) -> Venue:
         return cls(
-            id=strawberry.ID(str(view.id)), name=view.name, city=view.city, timezone=view.timezone
+            id=strawberry.ID(str(view.id)),
+            name=view.name,
+            city=view.city,
+            timezone=view.timezone,
+            focal_point=None if view.focal_point is None else Point.of(view.focal_point),
         )
 
     @strawberry.field(description="The venue's sections, in display order.")

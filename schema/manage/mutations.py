@@ -15,10 +15,23 @@ from schema.common import SectionKind, UserError, attempt, parse_id
 from schema.context import Info
 from ticketing import domain
 from ticketing.domain import Principal
+from ticketing.geometry import SEAT_SPACING, Point, RowLayout
 from ticketing.management import commands as management
 from ticketing.management.commands import RowRequest, SeatPrice, SectionPrice
 
 T = TypeVar("T")
+
+
+@strawberry.input(description="A point in venue units: x to the right, y downwards (as drawn).")
+class PointInput:
+    x: float = strawberry.field(description="Across, in venue units.")
+    y: float = strawberry.field(description="Down, in venue units.")
+
+    def point(self) -> Point:
+        return (self.x, self.y)
+
+
+FOCAL_POINT = "The stage or pitch: curved rows face it (a venue has none until given)."
 
 
 @strawberry.input(description="A new venue (add its sections with addSection).")
@@ -26,6 +39,7 @@ class CreateVenueInput:
     name: str = strawberry.field(description="Shown to customers, e.g. Riverside Arena.")
     city: str = strawberry.field(default="", description="City, for listings.")
     timezone: str = strawberry.field(default="UTC", description="IANA zone, e.g. Europe/Paris.")
+    focal_point: PointInput | None = strawberry.field(default=None, description=FOCAL_POINT)
 
 
 @strawberry.input(description="What to change of a venue; omitted fields stay.")
@@ -34,6 +48,7 @@ class UpdateVenueInput:
     name: str | None = strawberry.field(default=None, description="New name.")
     city: str | None = strawberry.field(default=None, description="New city.")
     timezone: str | None = strawberry.field(default=None, description="New IANA time zone.")
+    focal_point: PointInput | None = strawberry.field(default=None, description=FOCAL_POINT)
 
 
 @strawberry.input(description="A row: `seatCount` seats numbered 1..n, or explicit `seatNumbers`.")
@@ -45,6 +60,39 @@ class RowInput:
     seat_numbers: list[str] | None = strawberry.field(
         default=None, description="Explicit seat numbers (or give seatCount)."
     )
+    positions: list[PointInput] | None = strawberry.field(
+        default=None,
+        description="Each seat's position, in seat order; otherwise the section's rowLayout "
+        "(or the default grid) places the row.",
+    )
+
+
+@strawberry.input(
+    description="Positions computed for a section's rows. Straight rows: the first seat of the "
+    "first row at `start`, seats along +x every `seatSpacing`, rows along +y every `rowSpacing`, "
+    "all turned by `rotation` degrees about `start`. Curved rows (`curveRadius`): row i is an arc "
+    "around the venue's focal point of radius `curveRadius + i * rowSpacing`, centred on the "
+    "direction of `start`, seats `seatSpacing` apart along it."
+)
+class RowLayoutInput:
+    start: PointInput = strawberry.field(description="Where the first row starts (or points).")
+    seat_spacing: float = strawberry.field(
+        default=SEAT_SPACING, description="Between two seats of a row."
+    )
+    row_spacing: float = strawberry.field(default=SEAT_SPACING, description="Between two rows.")
+    curve_radius: float | None = strawberry.field(
+        default=None, description="Curved rows: the first row's distance to the focal point."
+    )
+    rotation: float = strawberry.field(default=0.0, description="Straight rows: degrees.")
+
+    def layout(self) -> RowLayout:
+        return RowLayout(
+            start=self.start.point(),
+            seat_spacing=self.seat_spacing,
+            row_spacing=self.row_spacing,
+            curve_radius=self.curve_radius,
+            rotation=self.rotation,
+        )
 
 
 @strawberry.input(description="A seated section (rows) or a general-admission one (capacity).")
@@ -58,6 +106,17 @@ class AddSectionInput:
         default_factory=list, description="Seated: the rows, front to back."
     )
     capacity: int = strawberry.field(default=0, description="General admission: places.")
+    row_layout: RowLayoutInput | None = strawberry.field(
+        default=None, description="Seated: where rows without positions go (default: a grid)."
+    )
+    outline: list[PointInput] | None = strawberry.field(
+        default=None,
+        description="The section's shape, a polygon holding its seats (default: a rectangle "
+        "around them).",
+    )
+    label: PointInput | None = strawberry.field(
+        default=None, description="Where the name is drawn (default: above the outline)."
+    )
 
 
 @strawberry.input(description="A section of a venue no event uses yet.")
@@ -167,6 +226,10 @@ class SeatsPayload:
     )
 
 
+def _point(point: PointInput | None) -> Point | None:
+    return None if point is None else point.point()
+
+
 def _section_prices(prices: list[SectionPriceInput]) -> list[SectionPrice]:
     return [
         SectionPrice(
@@ -232,6 +295,7 @@ async def create_venue(info: Info, input: Annotated[CreateVenueInput, WHAT]) -> 
                 name=input.name,
                 city=input.city,
                 timezone=input.timezone,
+                focal_point=_point(input.focal_point),
                 now=info.context.now,
             ),
         )
@@ -250,6 +314,7 @@ async def update_venue(info: Info, input: Annotated[UpdateVenueInput, WHAT]) -> 
                 name=input.name,
                 city=input.city,
                 timezone=input.timezone,
+                focal_point=_point(input.focal_point),
             ),
         )
     )
@@ -258,7 +323,12 @@ async def update_venue(info: Info, input: Annotated[UpdateVenueInput, WHAT]) -> 
 async def add_section(info: Info, input: Annotated[AddSectionInput, WHAT]) -> SectionPayload:
     call = info.context.call
     rows = [
-        RowRequest(name=r.name, seat_count=r.seat_count, seat_numbers=r.seat_numbers)
+        RowRequest(
+            name=r.name,
+            seat_count=r.seat_count,
+            seat_numbers=r.seat_numbers,
+            positions=None if r.positions is None else [p.point() for p in r.positions],
+        )
         for r in input.rows
     ]
     return _section(
@@ -272,6 +342,9 @@ async def add_section(info: Info, input: Annotated[AddSectionInput, WHAT]) -> Se
                 kind=domain.SectionKind(input.kind),
                 rows=rows,
                 capacity=input.capacity,
+                row_layout=None if input.row_layout is None else input.row_layout.layout(),
+                outline=None if input.outline is None else [p.point() for p in input.outline],
+                label=_point(input.label),
             ),
         )
     )

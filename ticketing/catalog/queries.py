@@ -53,11 +53,21 @@ SectionKey = tuple[int, int]
 
 
 def _venue(row: Any) -> VenueView:
-    return VenueView(id=row.id, name=row.name, city=row.city, timezone=row.timezone)
+    focal_point = None if row.focal_x is None else (row.focal_x, row.focal_y)
+    return VenueView(
+        id=row.id, name=row.name, city=row.city, timezone=row.timezone, focal_point=focal_point
+    )
 
 
 async def _venues(conn: AsyncConnection, venue_ids: Iterable[int] | None) -> list[VenueView]:
-    stmt = sa.select(venue_t.c.id, venue_t.c.name, venue_t.c.city, venue_t.c.timezone)
+    stmt = sa.select(
+        venue_t.c.id,
+        venue_t.c.name,
+        venue_t.c.city,
+        venue_t.c.timezone,
+        venue_t.c.focal_x,
+        venue_t.c.focal_y,
+    )
     if venue_ids is not None:
         stmt = stmt.where(venue_t.c.id.in_(list(venue_ids)))
     return [_venue(row) for row in await conn.execute(stmt.order_by(venue_t.c.id))]

@@ -36,8 +36,16 @@ from ticketing.domain import (
     sees_drafts,
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.geometry import Point
 from ticketing.inventory.changes import changes_since, taken_seats
-from ticketing.models import event_seat_t, event_section_t, event_t, price_level_t, price_t
+from ticketing.models import (
+    event_seat_t,
+    event_section_t,
+    event_t,
+    price_level_t,
+    price_t,
+    venue_t,
+)
 
 T = TypeVar("T")
 
@@ -62,6 +70,8 @@ class LayoutSeat:
     type: SeatType
     price_set: int
     """Index into the section's `price_sets`; 0 is the empty offer (the seat is not on sale)."""
+    x: float | None
+    y: float | None
 
 
 @dataclass(eq=False, slots=True)
@@ -86,7 +96,12 @@ class SectionLayout:
     seat_types: tuple[str, ...]
     seat_price_sets: tuple[int, ...]
     """Per seat, an index into `price_sets`; 0 is the empty offer (not on sale)."""
+    xs: tuple[float | None, ...]
+    ys: tuple[float | None, ...]
+    """Per seat, its position in venue units (None for general-admission places)."""
     price_sets: tuple[tuple[PriceOptionView, ...], ...]
+    outline: tuple[Point, ...] | None = None
+    label: Point | None = None
     memo: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,14 +109,16 @@ class SectionLayout:
         """The seats as objects, made anew on each call: encoders memoise what they make."""
         types = _SEAT_TYPES
         return [
-            LayoutSeat(seat_id, row_id, row, number, types[seat_type], price_set)
-            for seat_id, row_id, row, number, seat_type, price_set in zip(
+            LayoutSeat(seat_id, row_id, row, number, types[seat_type], price_set, x, y)
+            for seat_id, row_id, row, number, seat_type, price_set, x, y in zip(
                 self.seat_ids,
                 self.row_ids,
                 self.rows,
                 self.numbers,
                 self.seat_types,
                 self.seat_price_sets,
+                self.xs,
+                self.ys,
                 strict=True,
             )
         ]
@@ -168,6 +185,8 @@ class EventSeatMap:
     """In map order; from `changes`, only the sections that changed."""
     version: str
     """Token naming this state of the whole map: pass it to `changes` to get what changed since."""
+    focal_point: Point | None = None
+    """The venue's stage or pitch, in venue units, if given."""
     memo: dict[str, Any] = field(default_factory=dict)
     """For adapters' encodings of the event's layout (shared by every map of this event)."""
 
@@ -224,19 +243,31 @@ class _SharedRead(Generic[T]):
 # --- queries ----------------------------------------------------------------------------------
 
 
+SectionHead = tuple[int, str, SectionKind, int, int, tuple[Point, ...] | None, Point | None]
+"""(id, name, kind, capacity, position, outline, label) of an event's section."""
+
+
 @dataclass(frozen=True, slots=True)
 class _EventHead:
     revision: int
     event: EventView
     price_levels: tuple[PriceLevelView, ...]
-    sections: tuple[tuple[int, str, SectionKind, int, int], ...]
-    """(id, name, kind, capacity, position) in map order."""
+    sections: tuple[SectionHead, ...]
+    """In map order."""
+    focal_point: Point | None
 
 
 @query
 async def _event_head(conn: AsyncConnection, *, event_id: int) -> _EventHead:
-    revision = await conn.scalar(sa.select(event_t.c.revision).where(event_t.c.id == event_id))
-    event = await require_event(conn, event_id, _EVERYONE)
+    head = (
+        await conn.execute(
+            sa.select(event_t.c.revision, venue_t.c.focal_x, venue_t.c.focal_y)
+            .join(venue_t, venue_t.c.id == event_t.c.venue_id)
+            .where(event_t.c.id == event_id)
+        )
+    ).one_or_none()
+    event = await require_event(conn, event_id, _EVERYONE)  # NOT_FOUND when `head` is None
+    assert head is not None
     levels = (await price_levels_of(conn, [event_id]))[event_id]
     sections = await conn.execute(
         sa.select(
@@ -245,16 +276,35 @@ async def _event_head(conn: AsyncConnection, *, event_id: int) -> _EventHead:
             event_section_t.c.kind,
             event_section_t.c.capacity,
             event_section_t.c.position,
+            event_section_t.c.outline,
+            event_section_t.c.label_x,
+            event_section_t.c.label_y,
         )
         .where(event_section_t.c.event_id == event_id)
         .order_by(event_section_t.c.position, event_section_t.c.section_id)
     )
     return _EventHead(
-        revision=revision or 0,
+        revision=head.revision,
         event=event,
         price_levels=tuple(levels),
-        sections=tuple((r[0], r[1], SectionKind(r[2]), r[3], r[4]) for r in sections),
+        sections=tuple(
+            (
+                r.section_id,
+                r.name,
+                SectionKind(r.kind),
+                r.capacity,
+                r.position,
+                None if r.outline is None else tuple((x, y) for x, y in r.outline),
+                _point(r.label_x, r.label_y),
+            )
+            for r in sections
+        ),
+        focal_point=_point(head.focal_x, head.focal_y),
     )
+
+
+def _point(x: float | None, y: float | None) -> Point | None:
+    return None if x is None or y is None else (x, y)
 
 
 @query
@@ -263,7 +313,7 @@ async def _section_layouts(
     *,
     event_id: int,
     revision: int,
-    sections: Sequence[tuple[int, str, SectionKind, int, int]],
+    sections: Sequence[SectionHead],
 ) -> list[SectionLayout]:
     section_ids = [section[0] for section in sections]
     in_sections = sa.and_(
@@ -300,6 +350,8 @@ async def _section_layouts(
             event_seat_t.c.row_name,
             event_seat_t.c.number,
             event_seat_t.c.type,
+            event_seat_t.c.x,
+            event_seat_t.c.y,
         )
         .where(in_sections)
         .order_by(event_seat_t.c.section_id, event_seat_t.c.position, event_seat_t.c.seat_id)
@@ -308,12 +360,14 @@ async def _section_layouts(
         section_id: {(): 0} for section_id in section_ids
     }
     seats: dict[int, list[tuple[Any, ...]]] = {section_id: [] for section_id in section_ids}
-    for n, (section_id, seat_id, row_id, row_name, number, seat_type) in enumerate(seat_rows, 1):
+    for n, (section_id, seat_id, row_id, row_name, number, seat_type, x, y) in enumerate(
+        seat_rows, 1
+    ):
         if n % _ROWS_PER_TURN == 0:
             await asyncio.sleep(0)
         sets = price_sets[section_id]
         price_set = sets.setdefault(tuple(offers.get(seat_id, ())), len(sets))
-        seats[section_id].append((seat_id, row_id, row_name, number, seat_type, price_set))
+        seats[section_id].append((seat_id, row_id, row_name, number, seat_type, price_set, x, y))
     return [
         SectionLayout(
             event_id=event_id,
@@ -325,14 +379,16 @@ async def _section_layouts(
             position=position,
             **_columns(seats[section_id]),
             price_sets=tuple(price_sets[section_id]),
+            outline=outline,
+            label=label,
         )
-        for section_id, name, kind, capacity, position in sections
+        for section_id, name, kind, capacity, position, outline, label in sections
     ]
 
 
 def _columns(seats: list[tuple[Any, ...]]) -> dict[str, Any]:
     """Seat rows -> the layout's seat columns (tuples of ints, strings and None)."""
-    names = ("seat_ids", "row_ids", "rows", "numbers", "seat_types", "seat_price_sets")
+    names = ("seat_ids", "row_ids", "rows", "numbers", "seat_types", "seat_price_sets", "xs", "ys")
     if not seats:
         return dict.fromkeys(names, ())
     return dict(zip(names, (tuple(column) for column in zip(*seats, strict=True)), strict=True))
@@ -541,6 +597,7 @@ class SeatMaps:
             price_levels=entry.head.price_levels,
             sections=tuple(states),
             version=_token(states),
+            focal_point=entry.head.focal_point,
             memo=entry.memo,
         )
 
@@ -556,6 +613,7 @@ class SeatMaps:
             price_levels=current.price_levels,
             sections=changed,
             version=current.version,
+            focal_point=current.focal_point,
         )
 
     def layouts_loaded(self) -> int:

@@ -5,9 +5,10 @@ Each command checks the caller's role first and is one transaction; changes bump
 
 from __future__ import annotations
 
+import math
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -28,11 +29,28 @@ from ticketing.domain import (
     money,
 )
 from ticketing.errors import ErrorCode, TicketingError, forbidden, not_found
+from ticketing.geometry import (
+    MAX_COORDINATE,
+    MAX_OUTLINE_POINTS,
+    Point,
+    RowLayout,
+    area,
+    contains,
+    first_overlap,
+    is_valid_coordinate,
+    rounded,
+)
 from ticketing.inputs import check_instant, clean_text, invalid, parse_currency
 from ticketing.inventory import audit
 from ticketing.inventory.seats import seat_is_free
 from ticketing.inventory.stamps import stamped
-from ticketing.management.manifest import RowSpec, SectionSpec, insert_event, insert_section
+from ticketing.management.manifest import (
+    RowSpec,
+    SectionSpec,
+    insert_event,
+    insert_section,
+    place_section,
+)
 from ticketing.models import (
     event_seat_t,
     event_section_t,
@@ -97,15 +115,20 @@ async def create_venue(
     name: str,
     city: str = "",
     timezone: str = "UTC",
+    focal_point: Point | None = None,
     now: datetime,
 ) -> VenueView:
+    """A venue; its focal point (the stage or pitch) is what curved rows face."""
     require_manager(caller, "create venues")
     venue = {"name": _name(name), "city": _city(city), "timezone": _timezone(timezone)}
+    focal = {} if focal_point is None else _focal(focal_point)
     venue_id = await conn.scalar(
-        sa.insert(venue_t).values(**venue, created_at=now).returning(venue_t.c.id)
+        sa.insert(venue_t).values(**venue, **focal, created_at=now).returning(venue_t.c.id)
     )
     assert venue_id is not None
-    return VenueView(id=venue_id, **venue)
+    return VenueView(
+        id=venue_id, **venue, focal_point=(focal["focal_x"], focal["focal_y"]) if focal else None
+    )
 
 
 @command
@@ -117,17 +140,21 @@ async def update_venue(
     name: str | None = None,
     city: str | None = None,
     timezone: str | None = None,
+    focal_point: Point | None = None,
 ) -> VenueView:
-    """Change the venue's name, city or time zone. Events keep their own copy of the seat map;
-    their venue fields show the new values."""
+    """Change the venue's name, city, time zone or focal point. Events keep their own copy of the
+    seat map; their venue fields and focal point show the new values. Seats already placed on
+    curved rows stay where they are."""
     require_manager(caller, "change venues")
-    values: dict[str, str] = {}
+    values: dict[str, str | float] = {}
     if name is not None:
         values["name"] = _name(name)
     if city is not None:
         values["city"] = _city(city)
     if timezone is not None:
         values["timezone"] = _timezone(timezone)
+    if focal_point is not None:
+        values.update(_focal(focal_point))
     if values:
         found = await conn.scalar(
             sa.update(venue_t)
@@ -139,6 +166,17 @@ async def update_venue(
             raise not_found("Venue", venue_id, field="venue_id")
         await _venue_changed(conn, venue_id)
     return await require_venue(conn, venue_id)
+
+
+def _point(point: Point, field: str) -> Point:
+    if not all(is_valid_coordinate(value) for value in point):
+        raise invalid(f"Coordinates are finite numbers within ±{MAX_COORDINATE:,.0f}.", field)
+    return rounded(point)
+
+
+def _focal(point: Point) -> dict[str, float]:
+    x, y = _point(point, "focal_point")
+    return {"focal_x": x, "focal_y": y}
 
 
 async def _venue_changed(conn: AsyncConnection, venue_id: int) -> None:
@@ -153,21 +191,30 @@ async def _venue_changed(conn: AsyncConnection, venue_id: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RowRequest:
-    """A row as a manager describes it: a seat count (numbered 1..n) or the seat numbers."""
+    """A row as a manager describes it: a seat count (numbered 1..n) or the seat numbers, and
+    optionally each seat's position (otherwise the section's row layout places them)."""
 
     name: str
     seat_count: int | None = None
     seat_numbers: Sequence[str] | None = None
+    positions: Sequence[Point] | None = None
 
     def spec(self) -> RowSpec:
         if (self.seat_count is None) == (self.seat_numbers is None):
             raise invalid(f"Row {self.name!r}: give seatCount or seatNumbers.", "rows")
         if self.seat_numbers is not None:
-            return RowSpec(name=self.name, seat_numbers=list(self.seat_numbers))
-        assert self.seat_count is not None
-        if not 0 < self.seat_count <= MAX_SEATS_PER_CALL:
-            raise invalid(f"Row {self.name!r}: seatCount is 1 to {MAX_SEATS_PER_CALL}.", "rows")
-        return RowSpec.numbered(self.name, self.seat_count)
+            row = RowSpec(name=self.name, seat_numbers=list(self.seat_numbers))
+        else:
+            assert self.seat_count is not None
+            if not 0 < self.seat_count <= MAX_SEATS_PER_CALL:
+                raise invalid(f"Row {self.name!r}: seatCount is 1 to {MAX_SEATS_PER_CALL}.", "rows")
+            row = RowSpec.numbered(self.name, self.seat_count)
+        if self.positions is None:
+            return row
+        if len(self.positions) != len(row.seat_numbers):
+            raise invalid(f"Row {self.name!r}: give one position per seat.", "rows")
+        positions = [_point(point, "rows") for point in self.positions]
+        return RowSpec(name=row.name, seat_numbers=row.seat_numbers, positions=positions)
 
 
 @command
@@ -180,14 +227,25 @@ async def add_section(
     kind: SectionKind,
     rows: Sequence[RowRequest] = (),
     capacity: int = 0,
+    row_layout: RowLayout | None = None,
+    outline: Sequence[Point] | None = None,
+    label: Point | None = None,
 ) -> SectionView:
     """A seated section (rows of seats, given in bulk) or a general-admission one (a capacity).
-    Existing events keep their seat maps; events created later include the section."""
+    Existing events keep their seat maps; events created later include the section.
+
+    Seats are placed where their row says, else by `row_layout`, else in a grid to the right of
+    the venue's sections; no two at one point, and all inside `outline` when one is given."""
     require_manager(caller, "change venues")
     if sum(r.seat_count or len(r.seat_numbers or ()) for r in rows) + capacity > MAX_SEATS_PER_CALL:
         raise invalid(f"A section has at most {MAX_SEATS_PER_CALL} seats.", "rows")
     spec = SectionSpec(
-        name=_name(name), kind=kind, rows=[row.spec() for row in rows], capacity=capacity
+        name=_name(name),
+        kind=kind,
+        rows=[row.spec() for row in rows],
+        capacity=capacity,
+        outline=None if outline is None else _outline(outline),
+        label=None if label is None else _point(label, "label"),
     )
     for row in spec.rows:
         _name(row.name, field="rows", max_length=50)
@@ -199,6 +257,10 @@ async def add_section(
         raise invalid("Row names must be unique in a section.", "rows")
     # Venues are never deleted: the venue read below cannot be outdated by another command.
     await require_venue(conn, venue_id)
+    if row_layout is not None:
+        spec = await _laid_out(conn, venue_id=venue_id, spec=spec, layout=row_layout)
+    spec = await place_section(conn, venue_id=venue_id, spec=spec)
+    _check_seat_positions(spec, outline_given=outline is not None)
     taken = await conn.scalar(
         sa.select(
             sa.exists().where(section_t.c.venue_id == venue_id, section_t.c.name == spec.name)
@@ -226,6 +288,86 @@ async def add_section(
         capacity=spec.seat_count,
         position=position or 0,
     )
+
+
+def _outline(points: Sequence[Point]) -> list[Point]:
+    if not 3 <= len(points) <= MAX_OUTLINE_POINTS:
+        raise invalid(f"An outline is a polygon of 3 to {MAX_OUTLINE_POINTS} points.", "outline")
+    polygon = [_point(point, "outline") for point in points]
+    if area(polygon) == 0:
+        raise invalid("The outline encloses no area.", "outline")
+    return polygon
+
+
+def _row_layout(layout: RowLayout) -> RowLayout:
+    _point(layout.start, "row_layout")
+    lengths = [layout.seat_spacing, layout.row_spacing]
+    if layout.curve_radius is not None:
+        lengths.append(layout.curve_radius)
+    if not all(is_valid_coordinate(length) and length > 0 for length in lengths):
+        raise invalid("Spacings and the curve radius are positive numbers.", "row_layout")
+    if not math.isfinite(layout.rotation):
+        raise invalid("The rotation is a number of degrees.", "row_layout")
+    if layout.curve_radius is not None and layout.rotation:
+        raise invalid("Curved rows face the focal point: give no rotation.", "row_layout")
+    return layout
+
+
+async def _laid_out(
+    conn: AsyncConnection, *, venue_id: int, spec: SectionSpec, layout: RowLayout
+) -> SectionSpec:
+    """Rows without positions of their own placed by the row layout (row i as the layout's ith)."""
+    if spec.kind is not SectionKind.SEATED:
+        raise invalid("Only a seated section has rows to lay out.", "row_layout")
+    layout = _row_layout(layout)
+    focal_point: Point | None = None
+    if layout.curve_radius is not None:
+        focal = (
+            await conn.execute(
+                sa.select(venue_t.c.focal_x, venue_t.c.focal_y).where(venue_t.c.id == venue_id)
+            )
+        ).one()
+        if focal.focal_x is None or focal.focal_y is None:
+            raise invalid(
+                "Curved rows face the venue's focal point: set it on the venue first.",
+                "row_layout",
+            )
+        focal_point = (focal.focal_x, focal.focal_y)
+    rows = [
+        row
+        if row.positions is not None
+        else replace(
+            row,
+            positions=layout.row(index, len(row.seat_numbers), focal_point=focal_point),
+        )
+        for index, row in enumerate(spec.rows)
+    ]
+    return replace(spec, rows=rows)
+
+
+def _check_seat_positions(spec: SectionSpec, *, outline_given: bool) -> None:
+    seats = [(row.name, number) for row in spec.rows for number in row.seat_numbers]
+    points = [point for row in spec.rows for point in row.positions or ()]
+    if not all(is_valid_coordinate(value) for point in points for value in point):
+        raise invalid(f"Seats lie within ±{MAX_COORDINATE:,.0f} on both axes.", "rows")
+    overlap = first_overlap(points)
+    if overlap is not None:
+        (row_a, seat_a), (row_b, seat_b) = (seats[i] for i in overlap)
+        x, y = points[overlap[0]]
+        raise invalid(
+            f"Seat {seat_a} of row {row_a!r} and seat {seat_b} of row {row_b!r} are both at "
+            f"({x:g}, {y:g}).",
+            "rows",
+        )
+    if outline_given:
+        assert spec.outline is not None
+        for (row, number), point in zip(seats, points, strict=True):
+            if not contains(spec.outline, point):
+                raise invalid(
+                    f"Seat {number} of row {row!r} at ({point[0]:g}, {point[1]:g}) is outside "
+                    "the section's outline.",
+                    "outline",
+                )
 
 
 @command

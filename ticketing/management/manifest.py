@@ -6,7 +6,7 @@ Written set-based (multi-row INSERTs; INSERT ... SELECT for an event's copy) for
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,6 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ticketing.domain import EventStatus, SeatStatus, SeatType, SectionKind, money
 from ticketing.errors import ErrorCode, TicketingError, not_found
+from ticketing.geometry import (
+    Point,
+    bounds,
+    default_placement,
+    label_above,
+    next_left,
+    outline_around,
+)
 from ticketing.inputs import parse_currency
 from ticketing.models import (
     Money,
@@ -35,10 +43,15 @@ from ticketing.models import (
 class RowSpec:
     name: str
     seat_numbers: Sequence[str]
+    positions: Sequence[Point] | None = None
+    """One per seat, in venue units; None: placed by the default arrangement."""
 
     @classmethod
-    def numbered(cls, name: str, count: int, *, first: int = 1) -> RowSpec:
-        return cls(name=name, seat_numbers=[str(n) for n in range(first, first + count)])
+    def numbered(
+        cls, name: str, count: int, *, first: int = 1, positions: Sequence[Point] | None = None
+    ) -> RowSpec:
+        numbers = [str(n) for n in range(first, first + count)]
+        return cls(name=name, seat_numbers=numbers, positions=positions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,8 @@ class SectionSpec:
     kind: SectionKind = SectionKind.SEATED
     rows: Sequence[RowSpec] = field(default_factory=tuple)
     capacity: int = 0  # general admission only; a seated section's capacity is its seat count
+    outline: Sequence[Point] | None = None
+    label: Point | None = None
 
     def __post_init__(self) -> None:
         if self.kind is SectionKind.GENERAL_ADMISSION and (self.rows or self.capacity <= 0):
@@ -87,10 +102,19 @@ async def insert_venue(
     timezone: str,
     sections: Sequence[SectionSpec],
     now: datetime,
+    focal_point: Point | None = None,
 ) -> int:
+    focal_x, focal_y = (None, None) if focal_point is None else focal_point
     venue_id: int | None = await conn.scalar(
         sa.insert(venue_t)
-        .values(name=name, city=city, timezone=timezone, created_at=now)
+        .values(
+            name=name,
+            city=city,
+            timezone=timezone,
+            created_at=now,
+            focal_x=focal_x,
+            focal_y=focal_y,
+        )
         .returning(venue_t.c.id)
     )
     assert venue_id is not None
@@ -99,10 +123,57 @@ async def insert_venue(
     return venue_id
 
 
+async def _next_left(conn: AsyncConnection, venue_id: int) -> float:
+    """Where a section placed to the right of the venue's sections begins (every section has an
+    outline holding its seats)."""
+    outlines = (
+        await conn.scalars(
+            sa.select(section_t.c.outline).where(
+                section_t.c.venue_id == venue_id, section_t.c.outline.is_not(None)
+            )
+        )
+    ).all()
+    return next_left([[(x, y) for x, y in outline] for outline in outlines], [])
+
+
+async def place_section(conn: AsyncConnection, *, venue_id: int, spec: SectionSpec) -> SectionSpec:
+    """The spec with every seat position, the outline and the label given: what the manager left
+    out comes from the default arrangement, in the corner of the section's outline or else to the
+    right of the venue's other sections."""
+    rows = list(spec.rows)
+    outline = spec.outline
+    seated = spec.kind is SectionKind.SEATED
+    if (seated and any(row.positions is None for row in rows)) or (not seated and not outline):
+        if outline:
+            left, top, _, _ = bounds(outline)
+        else:
+            left, top = await _next_left(conn, venue_id), 0.0
+        default = default_placement(
+            row_sizes=[len(row.seat_numbers) for row in rows],
+            capacity=spec.capacity,
+            left=left,
+            top=top,
+        )
+        rows = [
+            row if row.positions is not None else replace(row, positions=positions)
+            for row, positions in zip(rows, default.rows, strict=True)
+        ]
+        if not seated and not outline:
+            outline = default.outline
+    if not outline:
+        outline = outline_around(p for row in rows for p in row.positions or ())
+    label = spec.label if spec.label is not None else label_above(outline)
+    return replace(spec, rows=rows, outline=outline, label=label)
+
+
 async def insert_section(
     conn: AsyncConnection, *, venue_id: int, spec: SectionSpec, position: int
 ) -> int:
-    """One section of a venue with its rows and seats, in three statements whatever its size."""
+    """One section of a venue with its rows and seats, in three statements whatever its size.
+    Geometry left out is placed by `place_section`."""
+    spec = await place_section(conn, venue_id=venue_id, spec=spec)
+    assert spec.outline is not None
+    assert spec.label is not None
     section_id: int | None = await conn.scalar(
         sa.insert(section_t)
         .values(
@@ -111,6 +182,9 @@ async def insert_section(
             kind=spec.kind.value,
             capacity=spec.seat_count,
             position=position,
+            outline=[list(point) for point in spec.outline],
+            label_x=spec.label[0],
+            label_y=spec.label[1],
         )
         .returning(section_t.c.id)
     )
@@ -124,6 +198,8 @@ async def insert_section(
                 "number": None,
                 "type": SeatType.GENERAL_ADMISSION.value,
                 "position": place,
+                "x": None,
+                "y": None,
             }
             for place in range(spec.capacity)
         ]
@@ -138,6 +214,7 @@ async def insert_section(
             )
         ).scalars()
         for row_id, row in zip(row_ids, spec.rows, strict=True):
+            assert row.positions is not None
             seats += [
                 {
                     "section_id": section_id,
@@ -145,8 +222,12 @@ async def insert_section(
                     "number": number,
                     "type": SeatType.DESIGNATED.value,
                     "position": position,
+                    "x": x,
+                    "y": y,
                 }
-                for position, number in enumerate(row.seat_numbers, start=len(seats))
+                for position, (number, (x, y)) in enumerate(
+                    zip(row.seat_numbers, row.positions, strict=True), start=len(seats)
+                )
             ]
     if seats:
         await conn.execute(sa.insert(seat_t), seats)
@@ -224,7 +305,17 @@ async def insert_event(
     event = sa.literal(event_id, sa.Integer)
     await conn.execute(
         sa.insert(event_section_t).from_select(
-            ["event_id", "section_id", "name", "kind", "capacity", "position"],
+            [
+                "event_id",
+                "section_id",
+                "name",
+                "kind",
+                "capacity",
+                "position",
+                "outline",
+                "label_x",
+                "label_y",
+            ],
             sa.select(
                 event,
                 section_t.c.id,
@@ -232,6 +323,9 @@ async def insert_event(
                 section_t.c.kind,
                 section_t.c.capacity,
                 section_t.c.position,
+                section_t.c.outline,
+                section_t.c.label_x,
+                section_t.c.label_y,
             ).where(section_t.c.venue_id == venue_id),
         )
     )
@@ -254,6 +348,8 @@ async def insert_event(
                 "number",
                 "type",
                 "position",
+                "x",
+                "y",
                 "status",
             ],
             sa.select(
@@ -265,6 +361,8 @@ async def insert_event(
                 seat_t.c.number,
                 seat_t.c.type,
                 seat_t.c.position,
+                seat_t.c.x,
+                seat_t.c.y,
                 sa.literal(int(SeatStatus.AVAILABLE), sa.Integer),
             )
             .join(section_t, section_t.c.id == seat_t.c.section_id)
