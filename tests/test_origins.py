@@ -124,7 +124,7 @@ async def test_a_preflight_from_a_listed_origin_allows_what_the_api_uses(
 
 
 async def test_a_request_from_a_listed_origin_may_read_the_answer_and_its_etag(
-    shop_client: httpx.AsyncClient, event: EventFixture
+    shop_client: httpx.AsyncClient, event: EventFixture, settings: Settings
 ) -> None:
     seats = f"/events/{event.event_id}/sections/{event.section_ids['Main']}/seats"
     response = await shop_client.get(seats, headers={"Origin": SHOP})
@@ -137,6 +137,13 @@ async def test_a_request_from_a_listed_origin_may_read_the_answer_and_its_etag(
     missing = await shop_client.get("/events/999999", headers={"Origin": SHOP})
     problem(missing, 404, "NOT_FOUND")
     assert missing.headers["access-control-allow-origin"] == SHOP
+    too_large = await shop_client.post(
+        "/graphql",
+        content=b" " * (settings.max_body_bytes + 1),
+        headers={"Origin": SHOP, "Content-Type": "application/json"},
+    )
+    problem(too_large, 413, "PAYLOAD_TOO_LARGE")
+    assert too_large.headers["access-control-allow-origin"] == SHOP
 
 
 async def test_another_origin_gets_no_cors_headers(shop_client: httpx.AsyncClient) -> None:
