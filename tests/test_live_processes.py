@@ -8,6 +8,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -60,15 +61,34 @@ async def test_a_change_through_either_process_reaches_the_subscribers_of_both(
                 subscribed(one, event_id, version, statuses) as on_one,
                 subscribed(other, event_id, version, statuses) as on_other,
             ):
-                # a hold through each process in turn, each followed by both subscribers
-                for turn, seat in enumerate(seats[:6]):
-                    writer = http_one if turn % 2 else http_other
-                    item = {"event_id": event_id, "seat_id": seat["seat_id"], "price_id": price_id}
-                    held = await writer.post(f"/orders/carts/{uuid.uuid4()}", json=item)
-                    assert held.status_code == 200, held.text
+
+                async def through(
+                    writer: httpx.AsyncClient, method: str, url: str, seat: int | None = None
+                ) -> dict[str, Any]:
+                    """A step through `writer`; then both subscribers see the map it left."""
+                    item = {"event_id": event_id, "seat_id": seat, "price_id": price_id}
+                    answer = await writer.request(method, url, json=item if seat else None)
+                    assert answer.status_code == 200, answer.text
                     deadline = time.monotonic() + DELIVERY_S
-                    _, expected = await snapshot(http_one if turn % 2 else http_other, event_id)
-                    assert expected != statuses
-                    statuses = expected
+                    reader = http_other if writer is http_one else http_one
+                    _, expected = await snapshot(reader, event_id)
                     await _caught_up(on_one, expected, deadline)
                     await _caught_up(on_other, expected, deadline)
+                    done: dict[str, Any] = answer.json()
+                    return done
+
+                ids = [seat["seat_id"] for seat in seats]
+                # holds through each process in turn
+                for turn in range(4):
+                    writer = http_one if turn % 2 else http_other
+                    await through(writer, "POST", f"/orders/carts/{uuid.uuid4()}", ids[turn])
+                # a cart booked through one process and paid through the other; one failed
+                paid, failed = f"/orders/carts/{uuid.uuid4()}", f"/orders/carts/{uuid.uuid4()}"
+                await through(http_one, "POST", paid, ids[4])
+                await through(http_other, "POST", failed, ids[5])
+                to_pay = (await through(http_other, "PUT", f"{paid}/book"))["payment_id"]
+                to_fail = (await through(http_one, "PUT", f"{failed}/book"))["payment_id"]
+                await through(http_one, "POST", f"/payments/{to_pay}/complete")
+                await through(http_other, "POST", f"/payments/{to_fail}/failed")
+                digits = "".join(on_one.statuses.values())
+                assert (digits.count("4"), digits.count("2")) == (1, 4)  # one sold, four held

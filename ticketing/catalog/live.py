@@ -34,6 +34,9 @@ RETRY_SECONDS = 1.0
 POLL_SECONDS = 0.25
 """On SQLite, how often a pump looks for other worker processes' changes, which no notification
 announces (one cheap statement)."""
+BACKSTOP_SECONDS = 2.0
+"""On PostgreSQL, how often a pump looks anyway: a process that committed and died before it
+announced its change (or whose announcement failed) is caught up with by then."""
 _CHANGED = re.compile(rb"[^\x00]")
 
 
@@ -92,7 +95,7 @@ class EventPump:
         event_id: int,
         clock: Callable[[], datetime],
         *,
-        poll_seconds: float | None,
+        poll_seconds: float,
     ) -> None:
         self.event_id = event_id
         self.subscribers = 0
@@ -147,21 +150,18 @@ class EventPump:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._requested.wait(), self._until_next_read(seat_map))
 
-    def _until_next_read(self, seat_map: EventSeatMap | None) -> float | None:
-        """Seconds until the map's first hold or payment lapses, or until the next poll
-        (None: wait for a request)."""
+    def _until_next_read(self, seat_map: EventSeatMap | None) -> float:
+        """Seconds until the map's first hold or payment lapses, or until the next poll."""
         deadlines = [] if seat_map is None else [s.valid_until for s in seat_map.sections]
         soonest = min((d for d in deadlines if d is not None), default=None)
         lapse = None if soonest is None else max(0.0, (soonest - self._clock()).total_seconds())
-        if self._poll_seconds is None or (lapse is not None and lapse < self._poll_seconds):
-            return lapse
-        return self._poll_seconds
+        return self._poll_seconds if lapse is None else min(lapse, self._poll_seconds)
 
 
 class SeatFeed:
     """Per app: a pump per event somebody follows. Notifications from every worker (PostgreSQL)
-    or from this one (SQLite, whose pumps also poll for other workers' changes) ask the event's
-    pump for a read; a missed notification asks all."""
+    or from this one (SQLite, whose pumps poll for other workers' changes) ask the event's pump
+    for a read; a missed notification asks all."""
 
     def __init__(self, db: Database, seat_maps: SeatMaps, *, clock: Callable[[], datetime]) -> None:
         self._db = db
@@ -194,7 +194,7 @@ class SeatFeed:
         await self._db.notifications.ready()
         pump = self._pumps.get(event_id)
         if pump is None:
-            poll = None if self._db.notifications.from_every_process else POLL_SECONDS
+            poll = BACKSTOP_SECONDS if self._db.notifications.from_every_process else POLL_SECONDS
             pump = self._pumps[event_id] = EventPump(
                 self._seat_maps, event_id, self._clock, poll_seconds=poll
             )

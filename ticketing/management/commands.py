@@ -437,7 +437,7 @@ async def _event_changed(conn: AsyncConnection, event_id: int) -> None:
     )
     if found is None:
         raise not_found("Event", event_id, field="event_id")
-    await stamps.event_changed(conn, event_id)
+    stamps.event_changed(conn, event_id)
 
 
 def _check_levels(price_levels: Sequence[str]) -> list[str]:

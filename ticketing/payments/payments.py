@@ -28,7 +28,7 @@ from ticketing.domain import (
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.inventory import audit
-from ticketing.inventory.stamps import stamped
+from ticketing.inventory.stamps import seats_changed, stamped
 from ticketing.models import (
     cart_t,
     event_seat_t,
@@ -535,6 +535,9 @@ def _postgres_fail() -> sa.Select[Any]:
     return sa.select(
         *payment.c,
         sa.select(finished.c.cart_id).scalar_subquery().label("finished"),
+        sa.select(sa.func.array_agg(sa.distinct(released.c.event_id)))
+        .scalar_subquery()
+        .label("released_events"),
     ).add_cte(
         released,
         items_released.cte("items_released"),
@@ -594,6 +597,8 @@ async def _complete(
         row = payment_row(rows[0])
         items, sold, finished = rows[0].items, rows[0].sold, rows[0].finished is not None
         tickets = ticket_views(rows, TICKET).get(payment_id, ())
+        if finished:
+            seats_changed(conn, {ticket.event_id for ticket in tickets})
     else:
         row, items, sold, finished, tickets = await _complete_step_by_step(conn, params)
     status = effective_payment_status(row.status, row.expires_at, now)
@@ -726,6 +731,7 @@ async def _fail(
         answer = (await conn.execute(_PG_FAIL, params)).one()
         row = payment_row(answer)
         finished = answer.finished is not None
+        seats_changed(conn, answer.released_events or ())
     else:
         row = payment_row((await conn.execute(_PAYMENT_NOW, params)).one())
         finished = False
