@@ -209,6 +209,17 @@ export async function loadSeatMap(eventId: string): Promise<EventSeatMap | null>
   return { priceLevels: data.event.priceLevels, seatMap: data.seatMap };
 }
 
+/** What changed since `since`, over HTTP: whole sections, like the subscription's first answer. */
+export async function loadSeatChanges(eventId: string, since: string): Promise<SeatMapChanges | null> {
+  const data = await graphql<{ seatChanges: Partial<SeatMapChanges> | null }>(
+    `query Changes($id: ID!, $since: String!) {
+      seatChanges(eventId: $id, since: $since) { version sections { id availableCount statuses } }
+    }`,
+    { id: eventId, since },
+  );
+  return data.seatChanges === null ? null : asChanges(data.seatChanges);
+}
+
 export async function loadCart(cartId: string): Promise<Cart> {
   const data = await graphql<{ cart: Cart }>(`query Cart($id: UUID!) { cart(id: $id) ${CART} }`, {
     id: cartId,
@@ -308,6 +319,38 @@ const SEAT_MAP_CHANGES = `subscription Live($id: ID!, $since: String!) {
 }`;
 
 /**
+ * The same subscription on a server from before `reload` and per-seat changes: every changed
+ * section comes with its whole statuses. Used only when the server refuses the fields above.
+ */
+const SEAT_MAP_CHANGES_WHOLE = `subscription LiveWhole($id: ID!, $since: String!) {
+  seatMapChanges(eventId: $id, since: $since) { version sections { id availableCount statuses } }
+}`;
+
+let wholeSectionsOnly = false;
+
+function asChanges(message: Partial<SeatMapChanges>): SeatMapChanges {
+  return {
+    version: message.version ?? "",
+    reload: message.reload ?? false,
+    sections: (message.sections ?? []).map((section) => ({
+      id: section.id,
+      availableCount: section.availableCount,
+      statuses: section.statuses ?? null,
+      seats: section.seats ?? null,
+      seatStatuses: section.seatStatuses ?? null,
+    })),
+  };
+}
+
+/** A validation error naming one of the newer fields: the server has the older shape. */
+function refusesNewFields(error: unknown): boolean {
+  const errors = Array.isArray(error) ? (error as { message?: unknown }[]) : [];
+  return errors.some(
+    (e) => typeof e.message === "string" && /reload|seatStatuses|'seats'/.test(e.message),
+  );
+}
+
+/**
  * One WebSocket for the page's lifetime. graphql-ws connects lazily, retries when the
  * connection drops, and re-sends the live subscriptions it had.
  */
@@ -337,19 +380,34 @@ export function followSeatMap(
   onChanges: (changes: SeatMapChanges) => void,
   onEnd: (error: unknown) => void,
 ): () => void {
-  return client.subscribe<{ seatMapChanges: SeatMapChanges | null }>(
-    { query: SEAT_MAP_CHANGES, variables: { id: eventId, since } },
-    {
-      next: (message) => {
-        const changes = message.data?.seatMapChanges;
-        if (changes != null) {
-          onChanges(changes);
-        } else if (message.errors !== undefined) {
-          onEnd(new ApiError(message.errors[0]?.message ?? "refused", null));
-        }
+  let stop = (): void => {};
+  const subscribe = (): void => {
+    stop = client.subscribe<{ seatMapChanges: Partial<SeatMapChanges> | null }>(
+      {
+        query: wholeSectionsOnly ? SEAT_MAP_CHANGES_WHOLE : SEAT_MAP_CHANGES,
+        variables: { id: eventId, since },
       },
-      error: (error) => onEnd(error),
-      complete: () => onEnd(null),
-    },
-  );
+      {
+        next: (message) => {
+          const changes = message.data?.seatMapChanges;
+          if (changes != null) {
+            onChanges(asChanges(changes));
+          } else if (message.errors !== undefined) {
+            onEnd(new ApiError(message.errors[0]?.message ?? "refused", null));
+          }
+        },
+        error: (error) => {
+          if (!wholeSectionsOnly && refusesNewFields(error)) {
+            wholeSectionsOnly = true;
+            subscribe();
+          } else {
+            onEnd(error);
+          }
+        },
+        complete: () => onEnd(null),
+      },
+    );
+  };
+  subscribe();
+  return () => stop();
 }

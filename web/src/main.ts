@@ -14,6 +14,7 @@ import {
   liveClient,
   loadCart,
   loadPayment,
+  loadSeatChanges,
   loadSeatMap,
   paymentsMode,
   releaseSeat,
@@ -86,7 +87,7 @@ class Page {
         book: () => void this.book(),
         pay: () => void this.pay(),
         startOver: () => this.startOver(),
-        lapsed: () => void this.refreshCart(),
+        lapsed: () => void this.holdsLapsed(),
       },
       (item) => this.describe(item),
       testPayments,
@@ -186,6 +187,19 @@ class Page {
     }
     this.map.update(model.apply(changes.version, changes.sections));
     this.drawStanding();
+  }
+
+  /** Our own holds lapsed: the cart drops them, and the map reads what changed meanwhile. */
+  private async holdsLapsed(): Promise<void> {
+    await this.refreshCart();
+    const model = this.model;
+    if (model === null) {
+      return;
+    }
+    const changes = await loadSeatChanges(model.eventId, model.version).catch(() => null);
+    if (changes !== null && this.model === model) {
+      this.changed(model, changes);
+    }
   }
 
   private showConnection(connected: boolean): void {

@@ -1,0 +1,162 @@
+"""The seat-map page at `/`: served from the installed package, kept out of the OpenAPI document,
+a clear problem when the build left it out; and, in a real browser (Debian's chromium driven by
+Playwright, the network cut off from everything but the app), two visitors against
+`ticketing serve`: one buys a seat while the other sees it taken without reloading, and a hold
+that lapses frees its seat on both screens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rest.routes import page as page_route
+from tests.server import serving
+from tests.test_graphiql_browser import chromium
+
+__all__ = ["chromium"]  # the fixture, shared with the GraphiQL test
+
+HOLD_SECONDS = 4
+"""Long enough to hold, book and pay by clicks; short enough to wait for a hold to lapse."""
+LIVE_WITHIN_MS = 1000
+"""How soon the other visitor's map shows a change, without reloading."""
+
+
+async def test_the_page_is_served_at_the_root(client: httpx.AsyncClient) -> None:
+    index = await client.get("/")
+    assert index.status_code == 200
+    assert index.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/app/app.js">' in index.text
+    script = await client.get("/app/app.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert (await client.get("/app/app.css")).status_code == 200
+
+
+async def test_the_page_is_not_in_the_api_document(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "/" not in paths
+    assert not [path for path in paths if path.startswith("/app")]
+
+
+async def test_an_install_without_the_page_says_so(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(page_route, "page_assets", lambda: tmp_path / "not-built")
+    response = await client.get("/")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "NOT_FOUND"
+    assert "npm" in problem["detail"]
+
+
+def seat(seat_id: int) -> str:
+    return f'svg [data-seat-id="{seat_id}"]'
+
+
+async def status_becomes(page: object, seat_id: int, status: str, *, timeout: float) -> None:
+    from playwright.async_api import Page
+
+    assert isinstance(page, Page)
+    await page.wait_for_function(
+        "([selector, status]) => document.querySelector(selector)?.dataset.status === status",
+        arg=[seat(seat_id), status],
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+async def page_server(db_kind: str, database_url: str) -> AsyncIterator[str]:
+    """`ticketing serve` with the demo data: two workers on PostgreSQL (a change made in one
+    worker must reach a subscriber of the other), one on SQLite."""
+    workers = 2 if db_kind == "postgres" else 1
+    with serving(
+        database_url, workers=workers, demo=True, TICKETING_CART__HOLD_SECONDS=str(HOLD_SECONDS)
+    ) as base_url:
+        yield base_url
+
+
+@pytest.mark.slow
+async def test_two_visitors_one_buys_the_other_sees_it_live(
+    chromium: str, page_server: str
+) -> None:
+    from playwright.async_api import BrowserContext, Route, async_playwright, expect
+
+    base_url = page_server
+    outside: list[str] = []
+
+    async def only_the_app(route: Route) -> None:
+        if route.request.url.startswith(base_url):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    async def visit(context: BrowserContext) -> object:
+        await context.route("**/*", only_the_app)
+        page = await context.new_page()
+        await page.goto(f"{base_url}/#event=1")
+        await page.wait_for_selector(f"{seat(5)}[data-status='available']", timeout=20_000)
+        await expect(page.locator("#connection")).to_have_attribute(
+            "data-connected", "true", timeout=10_000
+        )
+        return page
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            buyer_context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            watcher_context = await browser.new_context(viewport={"width": 390, "height": 844})
+            buyer = await visit(buyer_context)
+            watcher = await visit(watcher_context)
+            from playwright.async_api import Page
+
+            assert isinstance(buyer, Page)
+            assert isinstance(watcher, Page)
+            # the subscription is made once the socket is up; give it a moment to be listening
+            await watcher.wait_for_timeout(300)
+
+            # The buyer holds seat 5 (the first price level): it is theirs, the cart counts down.
+            await buyer.click(seat(5))
+            cart = buyer.locator("#cart")
+            await cart.locator('li[data-seat-id="5"]').wait_for(timeout=5_000)
+            await expect(buyer.locator(seat(5))).to_have_class("seat mine")
+            await expect(cart.locator(".countdown")).to_contain_text("Held for 0:0")
+            # ... and the other visitor sees it taken, without reloading.
+            await status_becomes(watcher, 5, "held", timeout=LIVE_WITHIN_MS)
+            await expect(watcher.locator(seat(5))).to_have_attribute(
+                "aria-label", "Stalls, row A, seat 5: held, 59.00 EUR"
+            )
+
+            # Book, complete the test payment, see the ticket.
+            await cart.get_by_role("button", name="Book").click()
+            await cart.get_by_role("button", name="Complete test payment").click()
+            ticket = cart.locator('.ticket[data-seat-id="5"]')
+            await ticket.wait_for(timeout=5_000)
+            assert "Stalls, row A, seat 5" in await ticket.inner_text()
+            await status_becomes(watcher, 5, "sold", timeout=LIVE_WITHIN_MS)
+            await expect(watcher.locator(seat(5))).to_have_attribute("tabindex", "-1")
+
+            # The watcher holds seat 6 and lets the hold lapse: the seat is free again on both
+            # screens, still without reloading.
+            await watcher.click(seat(6))
+            await watcher.locator('#cart li[data-seat-id="6"]').wait_for(timeout=5_000)
+            held_at = time.monotonic()
+            await status_becomes(buyer, 6, "held", timeout=LIVE_WITHIN_MS)
+            lapse = (HOLD_SECONDS + 1) * 1000 + LIVE_WITHIN_MS
+            await status_becomes(watcher, 6, "available", timeout=lapse)
+            await status_becomes(buyer, 6, "available", timeout=lapse)
+            assert time.monotonic() - held_at >= HOLD_SECONDS - 1
+            await expect(watcher.locator(seat(6))).not_to_have_class("seat mine")
+            await expect(watcher.locator("#cart")).to_contain_text("Choose a seat")
+        finally:
+            await browser.close()
+    assert outside == []
