@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -16,6 +17,9 @@ import pytest
 from rest.routes import page as page_route
 from tests.server import serving
 from tests.test_graphiql_browser import chromium
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
 
 __all__ = ["chromium"]  # the fixture, shared with the GraphiQL test
 
@@ -58,14 +62,12 @@ def seat(seat_id: int) -> str:
     return f'svg [data-seat-id="{seat_id}"]'
 
 
-async def status_becomes(page: object, seat_id: int, status: str, *, timeout: float) -> None:
-    from playwright.async_api import Page
-
-    assert isinstance(page, Page)
+async def status_becomes(page: Page, seat_id: int, status: str, *, within_ms: float) -> None:
+    """The seat's `data-status` on this page becomes `status` within `within_ms`."""
     await page.wait_for_function(
         "([selector, status]) => document.querySelector(selector)?.dataset.status === status",
         arg=[seat(seat_id), status],
-        timeout=timeout,
+        timeout=within_ms,
     )
 
 
@@ -84,7 +86,7 @@ async def page_server(db_kind: str, database_url: str) -> AsyncIterator[str]:
 async def test_two_visitors_one_buys_the_other_sees_it_live(
     chromium: str, page_server: str
 ) -> None:
-    from playwright.async_api import BrowserContext, Route, async_playwright, expect
+    from playwright.async_api import Route, async_playwright, expect
 
     base_url = page_server
     outside: list[str] = []
@@ -96,7 +98,7 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
             outside.append(route.request.url)
             await route.abort()
 
-    async def visit(context: BrowserContext) -> object:
+    async def visit(context: BrowserContext) -> Page:
         await context.route("**/*", only_the_app)
         page = await context.new_page()
         await page.goto(f"{base_url}/#event=1")
@@ -117,21 +119,14 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
             watcher_context = await browser.new_context(viewport={"width": 390, "height": 844})
             buyer = await visit(buyer_context)
             watcher = await visit(watcher_context)
-            from playwright.async_api import Page
-
-            assert isinstance(buyer, Page)
-            assert isinstance(watcher, Page)
-            # the subscription is made once the socket is up; give it a moment to be listening
-            await watcher.wait_for_timeout(300)
-
             # The buyer holds seat 5 (the first price level): it is theirs, the cart counts down.
             await buyer.click(seat(5))
             cart = buyer.locator("#cart")
             await cart.locator('li[data-seat-id="5"]').wait_for(timeout=5_000)
+            # ... and, from then, the other visitor sees it taken within a second, no reload.
+            await status_becomes(watcher, 5, "held", within_ms=LIVE_WITHIN_MS)
             await expect(buyer.locator(seat(5))).to_have_class("seat mine")
             await expect(cart.locator(".countdown")).to_contain_text("Held for 0:0")
-            # ... and the other visitor sees it taken, without reloading.
-            await status_becomes(watcher, 5, "held", timeout=LIVE_WITHIN_MS)
             await expect(watcher.locator(seat(5))).to_have_attribute(
                 "aria-label", "Stalls, row A, seat 5: held, 59.00 EUR"
             )
@@ -142,7 +137,7 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
             ticket = cart.locator('.ticket[data-seat-id="5"]')
             await ticket.wait_for(timeout=5_000)
             assert "Stalls, row A, seat 5" in await ticket.inner_text()
-            await status_becomes(watcher, 5, "sold", timeout=LIVE_WITHIN_MS)
+            await status_becomes(watcher, 5, "sold", within_ms=LIVE_WITHIN_MS)
             await expect(watcher.locator(seat(5))).to_have_attribute("tabindex", "-1")
 
             # The watcher holds seat 6 and lets the hold lapse: the seat is free again on both
@@ -150,10 +145,10 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
             await watcher.click(seat(6))
             await watcher.locator('#cart li[data-seat-id="6"]').wait_for(timeout=5_000)
             held_at = time.monotonic()
-            await status_becomes(buyer, 6, "held", timeout=LIVE_WITHIN_MS)
+            await status_becomes(buyer, 6, "held", within_ms=LIVE_WITHIN_MS)
             lapse = (HOLD_SECONDS + 1) * 1000 + LIVE_WITHIN_MS
-            await status_becomes(watcher, 6, "available", timeout=lapse)
-            await status_becomes(buyer, 6, "available", timeout=lapse)
+            await status_becomes(watcher, 6, "available", within_ms=lapse)
+            await status_becomes(buyer, 6, "available", within_ms=lapse)
             assert time.monotonic() - held_at >= HOLD_SECONDS - 1
             await expect(watcher.locator(seat(6))).not_to_have_class("seat mine")
             await expect(watcher.locator("#cart")).to_contain_text("Choose a seat")
