@@ -209,15 +209,31 @@ export async function loadSeatMap(eventId: string): Promise<EventSeatMap | null>
   return { priceLevels: data.event.priceLevels, seatMap: data.seatMap };
 }
 
-/** What changed since `since`, over HTTP: whole sections, like the subscription's first answer. */
-export async function loadSeatChanges(eventId: string, since: string): Promise<SeatMapChanges | null> {
-  const data = await graphql<{ seatChanges: Partial<SeatMapChanges> | null }>(
+/**
+ * What changed since `since`, over HTTP, in the subscription's form (its sections always whole):
+ * for when the page must not wait for the WebSocket.
+ */
+export async function loadSeatChanges(
+  eventId: string,
+  since: string,
+): Promise<SeatMapChanges | null> {
+  const data = await graphql<{
+    seatChanges: { version: string; sections: SectionStatuses[] } | null;
+  }>(
     `query Changes($id: ID!, $since: String!) {
       seatChanges(eventId: $id, since: $since) { version sections { id availableCount statuses } }
     }`,
     { id: eventId, since },
   );
-  return data.seatChanges === null ? null : asChanges(data.seatChanges);
+  const changes = data.seatChanges;
+  if (changes === null) {
+    return null;
+  }
+  return {
+    version: changes.version,
+    reload: false,
+    sections: changes.sections.map((s) => ({ ...s, seats: null, seatStatuses: null })),
+  };
 }
 
 export async function loadCart(cartId: string): Promise<Cart> {
@@ -319,40 +335,10 @@ const SEAT_MAP_CHANGES = `subscription Live($id: ID!, $since: String!) {
 }`;
 
 /**
- * The same subscription on a server from before `reload` and per-seat changes: every changed
- * section comes with its whole statuses. Used only when the server refuses the fields above.
- */
-const SEAT_MAP_CHANGES_WHOLE = `subscription LiveWhole($id: ID!, $since: String!) {
-  seatMapChanges(eventId: $id, since: $since) { version sections { id availableCount statuses } }
-}`;
-
-let wholeSectionsOnly = false;
-
-function asChanges(message: Partial<SeatMapChanges>): SeatMapChanges {
-  return {
-    version: message.version ?? "",
-    reload: message.reload ?? false,
-    sections: (message.sections ?? []).map((section) => ({
-      id: section.id,
-      availableCount: section.availableCount,
-      statuses: section.statuses ?? null,
-      seats: section.seats ?? null,
-      seatStatuses: section.seatStatuses ?? null,
-    })),
-  };
-}
-
-/** A validation error naming one of the newer fields: the server has the older shape. */
-function refusesNewFields(error: unknown): boolean {
-  const errors = Array.isArray(error) ? (error as { message?: unknown }[]) : [];
-  return errors.some(
-    (e) => typeof e.message === "string" && /reload|seatStatuses|'seats'/.test(e.message),
-  );
-}
-
-/**
  * One WebSocket for the page's lifetime. graphql-ws connects lazily, retries when the
- * connection drops, and re-sends the live subscriptions it had.
+ * connection drops, and re-sends the live subscriptions it had, from the version each started
+ * at: the statuses that brings are absolute, so what the map already has is applied again,
+ * harmlessly.
  */
 export function liveClient(onConnection: (connected: boolean) => void): Client {
   const url = new URL(GRAPHQL_PATH, window.location.href);
@@ -380,34 +366,19 @@ export function followSeatMap(
   onChanges: (changes: SeatMapChanges) => void,
   onEnd: (error: unknown) => void,
 ): () => void {
-  let stop = (): void => {};
-  const subscribe = (): void => {
-    stop = client.subscribe<{ seatMapChanges: Partial<SeatMapChanges> | null }>(
-      {
-        query: wholeSectionsOnly ? SEAT_MAP_CHANGES_WHOLE : SEAT_MAP_CHANGES,
-        variables: { id: eventId, since },
+  return client.subscribe<{ seatMapChanges: SeatMapChanges | null }>(
+    { query: SEAT_MAP_CHANGES, variables: { id: eventId, since } },
+    {
+      next: (message) => {
+        const changes = message.data?.seatMapChanges;
+        if (changes != null) {
+          onChanges(changes);
+        } else if (message.errors !== undefined) {
+          onEnd(new ApiError(message.errors[0]?.message ?? "refused", null));
+        }
       },
-      {
-        next: (message) => {
-          const changes = message.data?.seatMapChanges;
-          if (changes != null) {
-            onChanges(asChanges(changes));
-          } else if (message.errors !== undefined) {
-            onEnd(new ApiError(message.errors[0]?.message ?? "refused", null));
-          }
-        },
-        error: (error) => {
-          if (!wholeSectionsOnly && refusesNewFields(error)) {
-            wholeSectionsOnly = true;
-            subscribe();
-          } else {
-            onEnd(error);
-          }
-        },
-        complete: () => onEnd(null),
-      },
-    );
-  };
-  subscribe();
-  return () => stop();
+      error: (error) => onEnd(error),
+      complete: () => onEnd(null),
+    },
+  );
 }

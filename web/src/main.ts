@@ -189,7 +189,8 @@ class Page {
     this.drawStanding();
   }
 
-  /** Our own holds lapsed: the cart drops them, and the map reads what changed meanwhile. */
+  /** Our own holds lapsed: the cart drops them. The subscription brings the freed seats too;
+   * reading them over HTTP as well keeps our own map right while the WebSocket reconnects. */
   private async holdsLapsed(): Promise<void> {
     await this.refreshCart();
     const model = this.model;
