@@ -7,6 +7,7 @@ that lapses frees its seat on both screens."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +16,10 @@ import httpx
 import pytest
 
 from rest.routes import page as page_route
+from tests.conftest import Templates, fresh_database
 from tests.server import serving
 from tests.test_graphiql_browser import chromium
+from ticketing.payments import signatures
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
@@ -155,3 +158,55 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
         finally:
             await browser.close()
     assert outside == []
+
+
+@pytest.mark.slow
+async def test_signed_payments_wait_for_the_provider(
+    chromium: str, templates: Templates, tmp_path: Path
+) -> None:
+    """With a payments secret the page offers no test button: it waits, and shows the tickets
+    once the provider's signed callback has completed the payment."""
+    from playwright.async_api import async_playwright, expect
+
+    secret = "whsec_page_test"
+    async with fresh_database("sqlite", templates, tmp_path) as database_url:
+        with serving(
+            database_url, workers=1, demo=True, TICKETING_PAYMENTS__SECRET=secret
+        ) as base_url:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=chromium, headless=True, args=["--no-sandbox"]
+                )
+                try:
+                    page = await browser.new_page()
+                    await page.goto(f"{base_url}/#event=1")
+                    await page.click(seat(7))
+                    cart = page.locator("#cart")
+                    await cart.get_by_role("button", name="Book").click()
+                    await expect(cart).to_contain_text("Waiting for the payment provider")
+                    await expect(
+                        cart.get_by_role("button", name="Complete test payment")
+                    ).to_have_count(0)
+
+                    cart_id = await page.evaluate("sessionStorage.getItem('ticketing.cartId')")
+                    async with httpx.AsyncClient(base_url=base_url) as provider:
+                        answer = await provider.post(
+                            "/graphql",
+                            json={"query": f'{{ cart(id: "{cart_id}") {{ payment {{ id }} }} }}'},
+                        )
+                    payment_id = answer.json()["data"]["cart"]["payment"]["id"]
+                    header = signatures.sign(
+                        secret,
+                        payment_id=uuid.UUID(payment_id),
+                        outcome="complete",
+                        timestamp=int(time.time()),
+                    )
+                    async with httpx.AsyncClient(base_url=base_url) as provider:
+                        done = await provider.post(
+                            f"/payments/{payment_id}/complete",
+                            headers={"Ticketing-Signature": header},
+                        )
+                    assert done.status_code == 200, done.text
+                    await cart.locator('.ticket[data-seat-id="7"]').wait_for(timeout=5_000)
+                finally:
+                    await browser.close()
