@@ -6,6 +6,8 @@ that lapses frees its seat on both screens."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +19,7 @@ import pytest
 
 from rest.routes import page as page_route
 from tests.conftest import Templates, fresh_database
-from tests.server import serving
+from tests.server import TICKETING, cli_env, serving
 from tests.test_graphiql_browser import chromium
 from ticketing.payments import signatures
 
@@ -208,5 +210,80 @@ async def test_signed_payments_wait_for_the_provider(
                         )
                     assert done.status_code == 200, done.text
                     await cart.locator('.ticket[data-seat-id="7"]').wait_for(timeout=5_000)
+                finally:
+                    await browser.close()
+
+
+@pytest.mark.slow
+async def test_a_price_change_redraws_the_map_without_reloading_the_page(
+    chromium: str, templates: Templates, tmp_path: Path
+) -> None:
+    """A manager's new prices change the layout: the subscription says `reload`, and the page
+    reads the map again by itself."""
+    from playwright.async_api import async_playwright, expect
+
+    password = "manager-password"
+    async with fresh_database("sqlite", templates, tmp_path) as database_url:
+        with serving(database_url, workers=1, demo=True) as base_url:
+            made = await asyncio.to_thread(
+                subprocess.run,
+                [*TICKETING, "users", "create", "manager@example.com", "--manager"],
+                env=cli_env(database_url, TICKETING_USER_PASSWORD=password),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert made.returncode == 0, made.stderr
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=chromium, headless=True, args=["--no-sandbox"]
+                )
+                try:
+                    page = await browser.new_page()
+                    await page.goto(f"{base_url}/#event=1")
+                    label = "Stalls, row A, seat 5: available, 59.00 EUR"
+                    await expect(page.locator(seat(5))).to_have_attribute("aria-label", label)
+                    await expect(page.locator("#connection")).to_have_attribute(
+                        "data-connected", "true"
+                    )
+                    await page.evaluate("window.sameDocument = true")
+
+                    async with httpx.AsyncClient(base_url=base_url) as manager:
+                        token = await manager.post(
+                            "/auth/token",
+                            data={"username": "manager@example.com", "password": password},
+                        )
+                        assert token.status_code == 200, token.text
+                        bearer = {"authorization": f"Bearer {token.json()['access_token']}"}
+                        changed = await manager.post(
+                            "/graphql",
+                            headers=bearer,
+                            json={
+                                "query": """mutation { setPrices(input: {eventId: "1", prices: [
+                                    {sectionId: "1", priceLevel: "Adult", amount: "61.00"}]})
+                                    { userErrors { code message } } }"""
+                            },
+                        )
+                        assert changed.json()["data"]["setPrices"]["userErrors"] == []
+                        # Subscribers are woken by seat changes; a price change alone wakes
+                        # no one (yet), so someone holds a seat.
+                        held = await manager.post(
+                            "/graphql",
+                            json={
+                                "query": """mutation($cart: UUID!) { addSeatToCart(input: {
+                                    cartId: $cart, eventId: "1", seatId: "100", priceId: "1"})
+                                    { userErrors { code } } }""",
+                                "variables": {"cart": str(uuid.uuid4())},
+                            },
+                        )
+                        assert held.json()["data"]["addSeatToCart"]["userErrors"] == []
+
+                    new_label = "Stalls, row A, seat 5: available, 61.00 EUR"
+                    await expect(page.locator(seat(5))).to_have_attribute(
+                        "aria-label", new_label, timeout=5_000
+                    )
+                    await expect(page.locator(seat(100))).to_have_attribute("data-status", "held")
+                    assert await page.evaluate("window.sameDocument") is True
                 finally:
                     await browser.close()
