@@ -45,6 +45,16 @@ async def test_the_page_is_served_at_the_root(client: httpx.AsyncClient) -> None
     assert (await client.get("/app/app.css")).status_code == 200
 
 
+async def test_what_is_not_the_page_is_a_problem(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/app/nope.js")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["code"] == "NOT_FOUND"
+    posted = await client.post("/")
+    assert posted.status_code == 405
+    assert posted.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
 async def test_the_page_is_not_in_the_api_document(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "/" not in paths
@@ -60,6 +70,7 @@ async def test_an_install_without_the_page_says_so(
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert problem["code"] == "NOT_FOUND"
+    assert problem["instance"] == "/"
     assert "npm" in problem["detail"]
 
 
