@@ -172,7 +172,9 @@ function orFail<P extends { userErrors: UserError[] }>(payload: P): P {
 }
 
 const MONEY = "{ amount currency }";
-const TICKET = `{ id eventName startsAt venueName section row number seatId priceName price ${MONEY} }`;
+const TICKET = `{
+  id eventName startsAt venueName section row number seatId priceName price ${MONEY}
+}`;
 const PAYMENT = `{ id status total ${MONEY} expiresAt tickets ${TICKET} }`;
 const CART = `{
   id status total ${MONEY} expiresAt

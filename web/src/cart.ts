@@ -84,7 +84,8 @@ export class CartPanel {
   private content(cart: Cart | null): Node[] {
     const heading = html("h2", {}, "Your cart");
     if (cart === null || (cart.status === "OPEN" && cart.items.length === 0)) {
-      return [heading, html("p", { class: "hint" }, "Choose a seat on the map, or a standing area.")];
+      const hint = "Choose a seat on the map, or a standing area.";
+      return [heading, html("p", { class: "hint" }, hint)];
     }
     const nodes: Node[] = [heading];
     if (cart.status === "OPEN" || cart.status === "BOOKED") {
@@ -95,9 +96,8 @@ export class CartPanel {
     } else {
       nodes.push(this.items(cart));
     }
-    nodes.push(
-      html("p", { class: "total" }, "Total ", html("strong", {}, `${cart.total.amount} ${cart.total.currency}`)),
-    );
+    const total = `${cart.total.amount} ${cart.total.currency}`;
+    nodes.push(html("p", { class: "total" }, "Total ", html("strong", {}, total)));
     nodes.push(this.nextStep(cart));
     return nodes;
   }
@@ -131,7 +131,9 @@ export class CartPanel {
     const list = html("ul", { class: "tickets", "aria-label": "Your tickets" });
     for (const ticket of tickets) {
       const place =
-        ticket.row === null ? `${ticket.section} (standing)` : `${ticket.section}, row ${ticket.row}, seat ${ticket.number ?? ""}`;
+        ticket.row === null
+          ? `${ticket.section} (standing)`
+          : `${ticket.section}, row ${ticket.row}, seat ${ticket.number ?? ""}`;
       const when = new Date(ticket.startsAt).toLocaleString(undefined, {
         dateStyle: "medium",
         timeStyle: "short",

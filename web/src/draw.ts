@@ -42,7 +42,8 @@ function element<K extends keyof SVGElementTagNameMap>(
   return node;
 }
 
-const points = (outline: readonly Point[]): string => outline.map(([x, y]) => `${x},${y}`).join(" ");
+const points = (outline: readonly Point[]): string =>
+  outline.map(([x, y]) => `${x},${y}`).join(" ");
 
 export class SeatMapView {
   readonly svg: SVGSVGElement;
@@ -267,7 +268,8 @@ export class SeatMapView {
     node.dataset.status = status;
     node.classList.toggle("mine", mine);
     node.classList.toggle("not-offered", status === "available" && offer === null);
-    const colour = status === "available" && offer !== null && this.colourByAmount.get(offer.amount);
+    const colour =
+      status === "available" && offer !== null && this.colourByAmount.get(offer.amount);
     if (colour) {
       node.style.fill = colour;
     } else {
@@ -298,10 +300,8 @@ export class SeatMapView {
     count.textContent =
       section.availableCount === 0 ? "sold out" : `${section.availableCount} places left`;
     const price = offer === null ? "" : `, ${this.money(offer.amount)}`;
-    group.setAttribute(
-      "aria-label",
-      `${section.name}: standing, ${section.availableCount} of ${section.capacity} places left${price}`,
-    );
+    const left = `${section.availableCount} of ${section.capacity} places left`;
+    group.setAttribute("aria-label", `${section.name}: standing, ${left}${price}`);
   }
 
   private drawLegend(amounts: string[]): void {

@@ -50,7 +50,8 @@ function newCartId(): string {
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const parts = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20)];
+  return `${parts.join("-")}-${hex.slice(20)}`;
 }
 
 class Page {
@@ -64,6 +65,8 @@ class Page {
   private cartId = sessionStorage.getItem(CART_KEY) ?? this.startCart();
   private stopFollowing: (() => void) | null = null;
   private paymentPoll: number | undefined;
+  /** A request is running: a second click on the map meanwhile would repeat it. */
+  private busy = false;
   private readonly live = liveClient((connected) => this.showConnection(connected));
   private readonly map: SeatMapView;
   private readonly panel: CartPanel;
@@ -104,7 +107,9 @@ class Page {
     this.events = await listEvents();
     this.eventSelect.replaceChildren(
       ...this.events.map((event) => {
-        const when = new Date(event.startsAt).toLocaleDateString(undefined, { dateStyle: "medium" });
+        const when = new Date(event.startsAt).toLocaleDateString(undefined, {
+          dateStyle: "medium",
+        });
         return new Option(`${event.name} · ${when}`, event.id);
       }),
     );
@@ -113,9 +118,9 @@ class Page {
       return;
     }
     await this.refreshCart();
-    // the event of the cart in hand, else the one in the address, else the first
+    // the event in the address, else the one of the cart in hand, else the first
     const wanted =
-      this.cart?.items[0]?.eventId ?? new URLSearchParams(location.hash.slice(1)).get("event");
+      new URLSearchParams(location.hash.slice(1)).get("event") ?? this.cart?.items[0]?.eventId;
     const first = this.events.find((event) => event.id === wanted) ?? this.events[0];
     if (first !== undefined) {
       await this.openEvent(first.id);
@@ -212,7 +217,9 @@ class Page {
 
   private drawPriceLevels(): void {
     const fieldset = document.createElement("fieldset");
-    fieldset.append(Object.assign(document.createElement("legend"), { textContent: "Price level" }));
+    const legend = document.createElement("legend");
+    legend.textContent = "Price level";
+    fieldset.append(legend);
     for (const level of this.priceLevels) {
       const input = Object.assign(document.createElement("input"), {
         type: "radio",
@@ -241,7 +248,8 @@ class Page {
       row.dataset.sectionId = section.id;
       const first = section.seats[0];
       const offer = first === undefined ? null : offerAt(first, this.priceId);
-      const price = offer === null ? "not at this level" : `${offer.amount} ${this.event?.currency ?? ""}`;
+      const currency = this.event?.currency ?? "";
+      const price = offer === null ? "not at this level" : `${offer.amount} ${currency}`;
       const name = document.createElement("span");
       name.className = "area-name";
       name.textContent = `${section.name}: ${section.availableCount} left · ${price}`;
@@ -268,7 +276,10 @@ class Page {
     });
     // keep what the visitor is typing: only redraw the counts when the areas are the same
     const current = this.standing.querySelectorAll<HTMLFormElement>("form.standing-area");
-    if (current.length === rows.length && rows.every((row, i) => current[i]?.dataset.sectionId === row.dataset.sectionId)) {
+    const sameAreas =
+      current.length === rows.length &&
+      rows.every((row, i) => current[i]?.dataset.sectionId === row.dataset.sectionId);
+    if (sameAreas) {
       rows.forEach((row, i) => {
         const old = current[i];
         const oldName = old?.querySelector(".area-name");
@@ -293,7 +304,7 @@ class Page {
 
   private async seatChosen(seat: Seat): Promise<void> {
     const model = this.model;
-    if (model === null) {
+    if (model === null || this.busy) {
       return;
     }
     const mine = this.cart?.items.find(
@@ -311,7 +322,12 @@ class Page {
       this.say(`${seatName(seat)} is not offered at this price level.`);
       return;
     }
-    const input = { cartId: this.openCartId(), eventId: model.eventId, seatId: seat.id, priceId: this.priceId };
+    const input = {
+      cartId: this.openCartId(),
+      eventId: model.eventId,
+      seatId: seat.id,
+      priceId: this.priceId,
+    };
     const cart = await this.attempt(() => holdSeat(input));
     if (cart != null) {
       this.showCart(cart);
@@ -321,7 +337,7 @@ class Page {
 
   private async holdStanding(section: Section, quantity: number): Promise<void> {
     const event = this.event;
-    if (event === null || !(quantity >= 1)) {
+    if (event === null || this.busy || !(quantity >= 1)) {
       return;
     }
     const input = {
@@ -438,6 +454,7 @@ class Page {
 
   /** Runs a request with the panel's buttons disabled; says why when it fails. */
   private async attempt<T>(request: () => Promise<T>): Promise<T | null> {
+    this.busy = true;
     this.panel.busy(true);
     try {
       return await request();
@@ -448,6 +465,7 @@ class Page {
       }
       return null;
     } finally {
+      this.busy = false;
       this.panel.busy(false);
     }
   }
