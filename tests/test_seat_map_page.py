@@ -158,7 +158,11 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
 
             # The watcher holds seat 6 and lets the hold lapse: the seat is free again on both
             # screens, still without reloading.
-            await watcher.click(seat(6))
+            # (on the phone, a tap just off the seat, as fingers are wider than seats)
+            box = await watcher.locator(seat(6)).bounding_box()
+            assert box is not None
+            centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            await watcher.mouse.click(centre_x, centre_y - box["height"] * 0.7)
             await watcher.locator('#cart li[data-seat-id="6"]').wait_for(timeout=5_000)
             held_at = time.monotonic()
             await status_becomes(buyer, 6, "held", within_ms=LIVE_WITHIN_MS)

@@ -407,7 +407,7 @@ export class SeatMapView {
       if (moved > 6) {
         return;
       }
-      this.choose(event.target);
+      this.choose(event.target, this.toVenue(event.clientX, event.clientY));
     });
     svg.addEventListener("keydown", (event) => {
       if (event.key === "Enter" || event.key === " ") {
@@ -417,12 +417,19 @@ export class SeatMapView {
     });
   }
 
-  private choose(target: EventTarget | null): void {
+  /** What a click (at `point`, in venue units) or a key press on `target` chose. */
+  private choose(target: EventTarget | null, point?: Point): void {
     if (!(target instanceof Element) || this.model === null) {
       return;
     }
     const seatId = target.closest("[data-seat-id]")?.getAttribute("data-seat-id");
-    const seat = seatId == null ? undefined : this.model.seat(seatId);
+    const onArea = target.closest(".area") !== null;
+    const seat =
+      seatId != null
+        ? this.model.seat(seatId)
+        : point !== undefined && !onArea
+          ? this.nearestSeat(point)
+          : undefined;
     if (seat !== undefined) {
       this.handlers.onSeat(seat);
       return;
@@ -432,5 +439,24 @@ export class SeatMapView {
     if (section !== undefined) {
       this.handlers.onArea(section);
     }
+  }
+
+  /** A finger is wider than a seat on a phone: a tap beside seats takes the nearest one, if it
+   * is closer than a seat's spacing. */
+  private nearestSeat([x, y]: Point): Seat | undefined {
+    let nearest: Seat | undefined;
+    let best = 0.75; // venue units: seats are about one apart
+    for (const section of this.model?.sections ?? []) {
+      for (const seat of section.seats) {
+        if (seat.position !== null) {
+          const distance = Math.hypot(seat.position[0] - x, seat.position[1] - y);
+          if (distance < best) {
+            best = distance;
+            nearest = seat;
+          }
+        }
+      }
+    }
+    return nearest;
   }
 }
