@@ -162,19 +162,27 @@ class Page {
   }
 
   private follow(model: SeatMapModel): void {
+    // Set once this subscription is over (ended, refused, or told to reload), so that it is
+    // followed again at most once.
+    let over = false;
     this.stopFollowing = followSeatMap(
       this.live,
       model.eventId,
       model.version,
-      (changes) => this.changed(model, changes),
+      (changes) => {
+        over ||= changes.reload; // the server ends the subscription after a reload
+        this.changed(model, changes);
+      },
       (error) => {
-        if (this.model !== model) {
-          return; // a subscription this page already replaced
+        if (over || this.model !== model) {
+          return; // a subscription this page already replaced, or is replacing
         }
+        over = true;
         // the server ended it or refused it: start again from the latest version seen
         console.warn("seat map subscription ended", error);
         window.setTimeout(() => {
           if (this.model === model) {
+            this.stopFollowing?.();
             this.follow(model);
           }
         }, RESUBSCRIBE_MS);
