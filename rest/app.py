@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from rest.body_limit import BodyLimit
+from rest.cors import install_cors
 from rest.deps import document_bearer_scheme
 from rest.problems import install_problem_handlers, install_problem_openapi
 from rest.routes import auth, catalog, health, orders, page
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.state.settings = settings
     app.state.clock = clock
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outside the body limit: its 413 carries CORS headers, so a page can read why
+    install_cors(app, allowed=settings.cors_origins)
     install_problem_handlers(app)
     install_problem_openapi(app)
     docs = list(app.router.routes)  # /openapi.json, /docs, /redoc and their assets

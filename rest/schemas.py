@@ -123,6 +123,12 @@ class SeatOut(BaseModel):
     row: str | None
     number: str | None
     type: SeatType
+    x: float | None = Field(
+        description="Across, in venue units (x to the right); null for general-admission places."
+    )
+    y: float | None = Field(
+        description="Down, in venue units (y downwards); null for general-admission places."
+    )
     status: SeatStatusOut
     price_options: list[PriceOptionOut]
 

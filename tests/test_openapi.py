@@ -17,7 +17,18 @@ UUID_PARAMS = {"cart_id", "payment_id"}
 VENUE = {"id", "name", "city", "timezone", "focal_point"}
 SECTION = {"id", "venue_id", "name", "kind", "capacity", "position"}
 EVENT = {"id", "name", "venue_id", "venue_name", "starts_at", "currency", "status"}
-SEAT = {"section_id", "row_id", "seat_id", "row", "number", "type", "status", "price_options"}
+SEAT = {
+    "section_id",
+    "row_id",
+    "seat_id",
+    "row",
+    "number",
+    "type",
+    "x",
+    "y",
+    "status",
+    "price_options",
+}
 CART = {"cart_id", "status", "items", "total_amount", "currency", "expires_at", "payment_id"}
 BOOKING = {"payment_id", "cart_id", "status", "total_amount", "currency", "expires_at"}
 PAYMENT = BOOKING | {"created_at", "finalized_at", "tickets"}

@@ -244,6 +244,9 @@ class SeatView:
     type: SeatType
     status: SeatStatus
     price_options: tuple[PriceOptionView, ...]
+    x: float | None
+    y: float | None
+    """The seat's position in venue units (None for general-admission places)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from limits import parse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ticketing.origins import normalize_origin
 
 
 def _rate(value: str) -> str:
@@ -16,6 +19,29 @@ def _rate(value: str) -> str:
 
 RateLimit = Annotated[str, AfterValidator(_rate)]
 """A rate in `limits`' notation, e.g. "30/minute"."""
+
+
+def _origin_list(value: object) -> object:
+    """The environment's text as a JSON list or as comma-separated origins."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)  # a JSONDecodeError is a ValueError: refused at start-up
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
+    if "*" in values:
+        # Any site could then read sign-in answers from its visitors' browsers, from addresses the
+        # throttle has never seen, and keep subscriptions open from them: origins are listed.
+        raise ValueError("`*` is not accepted: list each origin (https://shop.example.com)")
+    return tuple(dict.fromkeys(normalize_origin(value) for value in values))
+
+
+Origins = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(_origin_list), AfterValidator(_origins)
+]
+"""Web origins (`scheme://host[:port]`), kept as browsers write them in `Origin` headers."""
 
 
 class CartPolicy(BaseModel):
@@ -99,6 +125,9 @@ class Settings(BaseSettings):
     # Larger request bodies (JSON, GraphQL, the sign-in form) are refused with 413 unread.
     max_body_bytes: int = Field(default=65536, gt=0)
     sql_echo: bool = False
+    # Pages of other origins that may call the API from a browser (CORS) and open WebSockets;
+    # empty: only the app's own origin.
+    cors_origins: Origins = ()
     # Production may switch off the schema's introspection and the in-browser IDE.
     graphql_introspection: bool = True
     graphiql: bool = True

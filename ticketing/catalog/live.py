@@ -31,6 +31,9 @@ COALESCE_SECONDS = 0.1
 message."""
 RETRY_SECONDS = 1.0
 """A pump whose read failed (the database is away) tries again after this long."""
+POLL_SECONDS = 0.25
+"""On SQLite, how often a pump looks for other worker processes' changes, which no notification
+announces (one cheap statement)."""
 _CHANGED = re.compile(rb"[^\x00]")
 
 
@@ -64,18 +67,39 @@ class Reading:
     """None when there is no such event."""
     seat_map: EventSeatMap | None
 
+    def repeats(self, other: Reading | None) -> bool:
+        """True when `other` answered the same requests and found the same map."""
+
+        def seen(reading: Reading) -> tuple[object, ...]:
+            freshness, seat_map = reading.freshness, reading.seat_map
+            return (
+                reading.answers,
+                None if freshness is None else (freshness.status, freshness.revision),
+                None if seat_map is None else seat_map.version,
+            )
+
+        return other is not None and seen(self) == seen(other)
+
 
 class EventPump:
     """Reads one event's map for the subscribers of this worker: on request (a notification, a new
     subscriber), at most once per COALESCE_SECONDS, and when the earliest hold or payment in the
     map lapses, which no statement announces."""
 
-    def __init__(self, seat_maps: SeatMaps, event_id: int, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        seat_maps: SeatMaps,
+        event_id: int,
+        clock: Callable[[], datetime],
+        *,
+        poll_seconds: float | None,
+    ) -> None:
         self.event_id = event_id
         self.subscribers = 0
         self.latest: Reading | None = None
         self._seat_maps = seat_maps
         self._clock = clock
+        self._poll_seconds = poll_seconds
         self._requests = 0
         self._requested = asyncio.Event()
         self._published = asyncio.Event()
@@ -114,25 +138,30 @@ class EventPump:
                 await asyncio.sleep(RETRY_SECONDS)
                 self._requested.set()
                 continue
-            self.latest = Reading(answers, freshness, seat_map)
-            published, self._published = self._published, asyncio.Event()
-            published.set()
+            reading = Reading(answers, freshness, seat_map)
+            if not reading.repeats(self.latest):  # a poll that found nothing wakes nobody
+                self.latest = reading
+                published, self._published = self._published, asyncio.Event()
+                published.set()
             await asyncio.sleep(COALESCE_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._requested.wait(), self._until_lapse(seat_map))
+                await asyncio.wait_for(self._requested.wait(), self._until_next_read(seat_map))
 
-    def _until_lapse(self, seat_map: EventSeatMap | None) -> float | None:
-        """Seconds until the map's first hold or payment lapses (None: no such deadline)."""
+    def _until_next_read(self, seat_map: EventSeatMap | None) -> float | None:
+        """Seconds until the map's first hold or payment lapses, or until the next poll
+        (None: wait for a request)."""
         deadlines = [] if seat_map is None else [s.valid_until for s in seat_map.sections]
         soonest = min((d for d in deadlines if d is not None), default=None)
-        if soonest is None:
-            return None
-        return max(0.0, (soonest - self._clock()).total_seconds())
+        lapse = None if soonest is None else max(0.0, (soonest - self._clock()).total_seconds())
+        if self._poll_seconds is None or (lapse is not None and lapse < self._poll_seconds):
+            return lapse
+        return self._poll_seconds
 
 
 class SeatFeed:
     """Per app: a pump per event somebody follows. Notifications from every worker (PostgreSQL)
-    or from this one (SQLite) ask the event's pump for a read; a missed notification asks all."""
+    or from this one (SQLite, whose pumps also poll for other workers' changes) ask the event's
+    pump for a read; a missed notification asks all."""
 
     def __init__(self, db: Database, seat_maps: SeatMaps, *, clock: Callable[[], datetime]) -> None:
         self._db = db
@@ -165,7 +194,10 @@ class SeatFeed:
         await self._db.notifications.ready()
         pump = self._pumps.get(event_id)
         if pump is None:
-            pump = self._pumps[event_id] = EventPump(self._seat_maps, event_id, self._clock)
+            poll = None if self._db.notifications.from_every_process else POLL_SECONDS
+            pump = self._pumps[event_id] = EventPump(
+                self._seat_maps, event_id, self._clock, poll_seconds=poll
+            )
         pump.subscribers += 1
         try:
             yield pump

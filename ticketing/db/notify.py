@@ -49,6 +49,12 @@ class Notifications:
         self._listening: asyncio.Task[None] | None = None
         self._connected: asyncio.Event | None = None
 
+    @property
+    def from_every_process(self) -> bool:
+        """True when listeners hear commits of every process (PostgreSQL); SQLite's notes come
+        from this process only, and other processes' commits must be looked for."""
+        return self._postgres
+
     def listen(self, channel: str, listener: Listener) -> Callable[[], None]:
         """Call `listener` for every notification on `channel`; returns what stops it."""
         new_channel = channel not in self._listeners

@@ -64,3 +64,12 @@ def seats_changed(conn: AsyncConnection, event_ids: Iterable[int]) -> None:
         return
     for event_id in event_ids:
         notify(conn, CHANNEL, str(event_id))
+
+
+async def event_changed(conn: AsyncConnection, event_id: int) -> None:
+    """Tell the event's seat-map watchers, once this unit of work commits, that a manager
+    changed the event (its layout or prices): no seat's status moved, so no trigger says it."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(event_id))))
+    else:
+        notify(conn, CHANNEL, str(event_id))
