@@ -182,7 +182,8 @@ async def test_signed_payments_wait_for_the_provider(
     chromium: str, templates: Templates, tmp_path: Path
 ) -> None:
     """With a payments secret the page offers no test button: it waits, and shows the tickets
-    once the provider's signed callback has completed the payment."""
+    (a seat's and two standing places') once the provider's signed callback has completed the
+    payment."""
     from playwright.async_api import async_playwright, expect
 
     secret = "whsec_page_test"
@@ -199,6 +200,14 @@ async def test_signed_payments_wait_for_the_provider(
                     await page.goto(f"{base_url}/#event=1")
                     await page.click(seat(7))
                     cart = page.locator("#cart")
+                    await cart.locator('li[data-seat-id="7"]').wait_for()
+                    # and two places on the standing floor, at the same (first) price level
+                    await page.get_by_label("Places in Standing Floor").fill("2")
+                    await page.get_by_role("button", name="Hold places").click()
+                    await expect(cart.locator(".items li")).to_have_count(3)
+                    floor = page.locator('svg .area[data-section-id="4"]')
+                    await expect(floor).to_have_attribute("data-available", "298")
+                    await expect(floor).to_contain_text("298 places left")
                     await cart.get_by_role("button", name="Book").click()
                     await expect(cart).to_contain_text("Waiting for the payment provider")
                     await expect(
@@ -225,6 +234,10 @@ async def test_signed_payments_wait_for_the_provider(
                         )
                     assert done.status_code == 200, done.text
                     await cart.locator('.ticket[data-seat-id="7"]').wait_for(timeout=5_000)
+                    await expect(cart.locator(".ticket")).to_have_count(3)
+                    await expect(cart.locator(".ticket").last).to_contain_text(
+                        "Standing Floor (standing)"
+                    )
                 finally:
                     await browser.close()
 
