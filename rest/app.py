@@ -18,7 +18,7 @@ from rest.body_limit import BodyLimit
 from rest.cors import install_cors
 from rest.deps import document_bearer_scheme
 from rest.problems import install_problem_handlers, install_problem_openapi
-from rest.routes import auth, catalog, health, orders
+from rest.routes import auth, catalog, health, orders, page
 from schema.graphql import create_router, graphiql_assets
 from ticketing.accounts.throttle import open_throttle
 from ticketing.catalog.live import SeatFeed
@@ -107,6 +107,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(auth.router)
+    app.include_router(page.router)
+    page_assets = page.page_assets()
+    if page_assets.is_dir():
+        app.mount(page.ASSETS_PATH, StaticFiles(directory=page_assets), name="page")
     assets = graphiql_assets()
     if settings.graphiql and assets.is_dir():
         app.mount("/graphql/static", StaticFiles(directory=assets), name="graphiql")
