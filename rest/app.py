@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = app.state.db = Database.of(settings)
         seat_maps = app.state.seat_maps = SeatMaps(db)
-        app.state.seat_feed = SeatFeed(db, seat_maps, clock=clock)
+        app.state.seat_feed = SeatFeed(
+            db, seat_maps, clock=clock, max_followers=settings.max_subscribers
+        )
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
         if settings.payments.mode == "test":
             log.warning(

@@ -44,6 +44,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.EMAIL_TAKEN: 409,
     ErrorCode.EVENT_NOT_ON_SALE: 409,
     ErrorCode.SECTION_IN_USE: 409,
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS: 429,  # GraphQL subscriptions only
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

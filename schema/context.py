@@ -81,6 +81,8 @@ class Context(BaseContext):
         self.settings = settings
         self.now = now
         self.seat_feed = seat_feed
+        self.subscriptions = live.ConnectionSubscriptions()
+        """The subscriptions of this WebSocket (its context lives as long as the connection)."""
         self._turn = 0
         self._turn_started = 0.0
         self.venues = self._loader(self._venues)
@@ -240,7 +242,11 @@ class Context(BaseContext):
         assert self.seat_feed is not None, "subscriptions are served by the app's router"
         viewer = await self.viewer()
         async for update in live.seat_map_changes(
-            self.seat_feed, event_id=event_id, since=since, viewer=viewer
+            self.seat_feed,
+            event_id=event_id,
+            since=since,
+            viewer=viewer,
+            connection=self.subscriptions,
         ):
             yield update
 

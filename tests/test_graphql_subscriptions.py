@@ -24,8 +24,8 @@ from tests.api import add_seat, book, new_cart, remove_seat
 from tests.conftest import FakeClock
 from tests.factories import MANAGER, EventFixture, make_event
 from tests.graphql_client import gql
-from tests.live_client import SEAT_MAP, WAIT_S, Subscriber, snapshot, start
-from ticketing.catalog.live import COALESCE_SECONDS
+from tests.live_client import LIVE, SEAT_MAP, WAIT_S, Subscriber, snapshot, start
+from ticketing.catalog.live import COALESCE_SECONDS, SUBSCRIPTIONS_PER_CONNECTION
 from ticketing.db import Database
 from ticketing.management import commands as management
 from ticketing.settings import Settings
@@ -363,3 +363,59 @@ async def test_subscribers_joining_during_a_stream_of_changes_end_with_the_map(
             break
         await asyncio.sleep(TURN_S)
     assert app.state.seat_feed.watchers(event.event_id) == 0
+
+
+async def test_one_connection_runs_a_bounded_number_of_subscriptions(
+    app: FastAPI, client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    version, _ = await snapshot(client, event.event_id)
+    variables = {"id": event.event_id, "since": version}
+    async with (
+        ASGIWebSocketTransport(app=app) as transport,
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+        aconnect_ws("/graphql", http, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await start(ws, variables)  # subscription "1"
+        for number in range(2, SUBSCRIPTIONS_PER_CONNECTION + 2):
+            subscribe = {"query": LIVE, "variables": variables}
+            await ws.send_json({"id": str(number), "type": "subscribe", "payload": subscribe})
+        message = await ws.receive_json(timeout=WAIT_S)
+        assert message["id"] == str(SUBSCRIPTIONS_PER_CONNECTION + 1)
+        (error,) = message["payload"]["errors"]
+        assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        # the others run: a hold reaches each of them
+        await _hold(client, event, 0)
+        running = {str(n) for n in range(1, SUBSCRIPTIONS_PER_CONNECTION + 1)}
+        heard = set()
+        while heard != running:
+            message = await ws.receive_json(timeout=WAIT_S)
+            if message["type"] == "complete":  # the refused one ends
+                assert message["id"] == str(SUBSCRIPTIONS_PER_CONNECTION + 1)
+                continue
+            assert message["type"] == "next", message
+            heard.add(message["id"])
+
+
+async def test_a_worker_refuses_subscriptions_beyond_its_limit(
+    settings: Settings, event: EventFixture
+) -> None:
+    app = create_app(settings.model_copy(update={"max_subscribers": 2}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        version, _ = await snapshot(http, event.event_id)
+        variables = {"id": event.event_id, "since": version}
+        async with (
+            ASGIWebSocketTransport(app=app) as transport,
+            httpx.AsyncClient(transport=transport, base_url="http://test") as ws_http,
+            aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"]) as ws,
+        ):
+            await start(ws, variables)
+            for number in (2, 3):
+                subscribe = {"query": LIVE, "variables": variables}
+                await ws.send_json({"id": str(number), "type": "subscribe", "payload": subscribe})
+            message = await ws.receive_json(timeout=WAIT_S)
+            assert message["id"] == "3"
+            (error,) = message["payload"]["errors"]
+            assert error["extensions"]["code"] == "SERVICE_BUSY"

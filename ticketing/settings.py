@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Units of work a worker process runs at once; the others wait their turn, in order, so
     # that an admitted one never waits for the event loop while holding its locks.
     db_concurrency: int = Field(default=16, gt=0)
+    # Live seat-map subscriptions a worker process follows at once; more are refused (busy)
+    # rather than let one client's sockets starve the others.
+    max_subscribers: int = Field(default=10_000, gt=0)
     # How long a command waits for a lock (SQLite's write lock, a PostgreSQL row lock) before it
     # is answered 503 with Retry-After instead of queueing for ever.
     lock_timeout_ms: int = Field(default=5000, gt=0)

@@ -22,6 +22,7 @@ from ticketing.catalog.seatmaps import (
 )
 from ticketing.db import Database
 from ticketing.domain import Principal
+from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inventory.stamps import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ announces (one cheap statement)."""
 BACKSTOP_SECONDS = 2.0
 """On PostgreSQL, how often a pump looks anyway: a process that committed and died before it
 announced its change (or whose announcement failed) is caught up with by then."""
+SUBSCRIPTIONS_PER_CONNECTION = 8
+"""A page follows one event, maybe a few: a connection asking for more is refused."""
 _CHANGED = re.compile(rb"[^\x00]")
 
 
@@ -163,8 +166,17 @@ class SeatFeed:
     or from this one (SQLite, whose pumps poll for other workers' changes) ask the event's pump
     for a read; a missed notification asks all."""
 
-    def __init__(self, db: Database, seat_maps: SeatMaps, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        seat_maps: SeatMaps,
+        *,
+        clock: Callable[[], datetime],
+        max_followers: int,
+    ) -> None:
         self._db = db
+        self._max_followers = max_followers
+        self._followers = 0
         self._seat_maps = seat_maps
         self._clock = clock
         self._pumps: dict[int, EventPump] = {}
@@ -187,25 +199,36 @@ class SeatFeed:
 
     @contextlib.asynccontextmanager
     async def following(self, event_id: int) -> AsyncIterator[EventPump]:
-        """The event's pump, kept running until the block ends (and its last follower leaves)."""
-        if not self._listening:  # from the first follower on: an app that serves none never listens
-            self._db.notifications.listen(CHANNEL, self._received)
-            self._listening = True
-        await self._db.notifications.ready()
-        pump = self._pumps.get(event_id)
-        if pump is None:
-            poll = BACKSTOP_SECONDS if self._db.notifications.from_every_process else POLL_SECONDS
-            pump = self._pumps[event_id] = EventPump(
-                self._seat_maps, event_id, self._clock, poll_seconds=poll
+        """The event's pump, kept running until the block ends (and its last follower leaves).
+        SERVICE_BUSY when the worker follows as many as it may."""
+        if self._followers >= self._max_followers:
+            raise TicketingError(
+                ErrorCode.SERVICE_BUSY,
+                "This server follows as many seat maps as it may; subscribe again later.",
             )
-        pump.subscribers += 1
+        self._followers += 1  # counted before any wait, so that a burst cannot overshoot
         try:
-            yield pump
+            if not self._listening:  # from the first follower on: an app with none never listens
+                self._db.notifications.listen(CHANNEL, self._received)
+                self._listening = True
+            await self._db.notifications.ready()
+            pump = self._pumps.get(event_id)
+            if pump is None:
+                every_process = self._db.notifications.from_every_process
+                poll = BACKSTOP_SECONDS if every_process else POLL_SECONDS
+                pump = self._pumps[event_id] = EventPump(
+                    self._seat_maps, event_id, self._clock, poll_seconds=poll
+                )
+            pump.subscribers += 1
+            try:
+                yield pump
+            finally:
+                pump.subscribers -= 1
+                if not pump.subscribers:
+                    pump.stop()
+                    del self._pumps[event_id]
         finally:
-            pump.subscribers -= 1
-            if not pump.subscribers:
-                pump.stop()
-                del self._pumps[event_id]
+            self._followers -= 1
 
     def close(self) -> None:
         for pump in self._pumps.values():
@@ -213,14 +236,47 @@ class SeatFeed:
         self._pumps.clear()
 
 
+class ConnectionSubscriptions:
+    """The subscriptions one connection (one client) runs at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    @contextlib.contextmanager
+    def one_more(self) -> Iterator[None]:
+        if self.running >= SUBSCRIPTIONS_PER_CONNECTION:
+            raise TicketingError(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"One connection runs at most {SUBSCRIPTIONS_PER_CONNECTION} subscriptions.",
+            )
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+
+
 async def seat_map_changes(
-    feed: SeatFeed, *, event_id: int, since: str, viewer: Principal | None
+    feed: SeatFeed,
+    *,
+    event_id: int,
+    since: str,
+    viewer: Principal | None,
+    connection: ConnectionSubscriptions,
 ) -> AsyncIterator[SeatMapUpdate | None]:
     """The changes of an event's seat map after `since` (a seat-map version), as they commit:
     each message what changed since the one before. None, then the end, when there is no such
     event (or a draft the viewer may not see); a reload message, then the end, when the layout
     changed. A subscriber that reads slowly is sent fewer, larger messages, never a backlog."""
     known = parse_version(since)  # a bad version is refused before anything is followed
+    with connection.one_more():
+        async for update in _follow(feed, event_id, known, viewer):
+            yield update
+
+
+async def _follow(
+    feed: SeatFeed, event_id: int, known: dict[int, str], viewer: Principal | None
+) -> AsyncIterator[SeatMapUpdate | None]:
     sent: dict[int, SectionState] = {}
     revision: int | None = None
     async with feed.following(event_id) as pump:
