@@ -39,6 +39,7 @@ async def test_the_page_is_served_at_the_root(client: httpx.AsyncClient) -> None
     assert index.status_code == 200
     assert index.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="/app/app.js">' in index.text
+    assert "default-src 'self'" in index.headers["content-security-policy"]
     script = await client.get("/app/app.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
@@ -106,6 +107,7 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
 
     base_url = page_server
     outside: list[str] = []
+    refused: list[str] = []  # what the page's content security policy blocked
 
     async def only_the_app(route: Route) -> None:
         if route.request.url.startswith(base_url):
@@ -117,6 +119,12 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
     async def visit(context: BrowserContext) -> Page:
         await context.route("**/*", only_the_app)
         page = await context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         await page.goto(f"{base_url}/#event=1")
         await page.wait_for_selector(f"{seat(5)}[data-status='available']", timeout=20_000)
         await expect(page.locator("#connection")).to_have_attribute(
@@ -175,6 +183,7 @@ async def test_two_visitors_one_buys_the_other_sees_it_live(
         finally:
             await browser.close()
     assert outside == []
+    assert refused == []
 
 
 @pytest.mark.slow

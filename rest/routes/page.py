@@ -13,6 +13,17 @@ from ticketing.errors import ErrorCode, TicketingError
 
 router = APIRouter(include_in_schema=False)
 
+# The page runs only its own bundle and talks only to this origin (its API and WebSocket): an
+# injected script or a frame of another site gets nothing to run or to draw over.
+PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; connect-src 'self'; style-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
 ASSETS_PATH = "/app"
 """Where the page's script and styles are served (no REST route starts with it)."""
 
@@ -33,4 +44,4 @@ async def seat_map_page() -> FileResponse:
             "package is built (pip install needs npm). The API works without it.",
         )
     # revalidated on every visit, so that an upgrade's page is seen at once
-    return FileResponse(index, headers={"cache-control": "no-cache"})
+    return FileResponse(index, headers={"cache-control": "no-cache", **PAGE_HEADERS})
