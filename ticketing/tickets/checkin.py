@@ -24,7 +24,7 @@ _B = sa.bindparam
 _CHECK_IN = (
     sa.update(ticket_t)
     .where(
-        ticket_t.c.code == _B("code", type_=sa.String()),
+        ticket_t.c.code == _B("ticket_code", type_=sa.String()),
         ticket_t.c.event_id == _B("event", type_=sa.Integer()),
         ticket_t.c.checked_in_at.is_(None),
         ticket_t.c.voided_at.is_(None),
@@ -80,7 +80,8 @@ async def check_in(
         raise _wrong_event(facts.event_id, event_id)
     admitted = (
         await conn.execute(
-            _CHECK_IN, {"code": facts.code, "event": event_id, "now": now, "by": scanner.user_id}
+            _CHECK_IN,
+            {"ticket_code": facts.code, "event": event_id, "now": now, "by": scanner.user_id},
         )
     ).one_or_none()
     if admitted is None:
