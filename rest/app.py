@@ -18,7 +18,7 @@ from rest.body_limit import BodyLimit
 from rest.cors import install_cors
 from rest.deps import document_bearer_scheme
 from rest.problems import install_problem_handlers, install_problem_openapi
-from rest.routes import auth, catalog, health, orders, page
+from rest.routes import auth, catalog, health, orders, page, tickets
 from schema.graphql import create_router, graphiql_assets
 from ticketing.accounts.throttle import open_throttle
 from ticketing.catalog.live import SeatFeed
@@ -27,6 +27,7 @@ from ticketing.db import Database
 from ticketing.idempotency import forget_old_keys
 from ticketing.payments.sweep import release_lapsed
 from ticketing.settings import Settings
+from ticketing.tickets.keys import ticket_keys
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             db, seat_maps, clock=clock, max_followers=settings.max_subscribers
         )
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
+        # every worker reads (or, the first time, makes) the one key: checked at start-up
+        app.state.ticket_keys = await asyncio.to_thread(ticket_keys, settings)
         if settings.payments.mode == "test":
             log.warning(
                 "payments run in TEST mode: anyone may complete a payment. Set "
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     page_assets = page.page_assets()
     if page_assets.is_dir():
         app.mount(page.ASSETS_PATH, StaticFiles(directory=page_assets), name="page")
+    app.include_router(tickets.router)
     assets = graphiql_assets()
     if settings.graphiql and assets.is_dir():
         app.mount("/graphql/static", StaticFiles(directory=assets), name="graphiql")
@@ -121,7 +125,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.state.graphql_results = graphql.result_cache  # its hits and size, for whoever watches
     app.router.routes[:] = [route for route in app.router.routes if route not in docs] + docs
     _document_in_reading_order(
-        app, [health.router, catalog.router, catalog.seat_maps, orders.router, auth.router]
+        app,
+        [
+            health.router,
+            catalog.router,
+            catalog.seat_maps,
+            orders.router,
+            tickets.router,
+            auth.router,
+        ],
     )
     return app
 

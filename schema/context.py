@@ -36,6 +36,7 @@ from ticketing.domain import (
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.payments import payments
 from ticketing.settings import CartPolicy, Settings
+from ticketing.tickets.keys import TicketKeys
 
 SEAT_TURN_SECONDS = 0.005
 """How long an operation completes seat objects before it lets the event loop serve others."""
@@ -60,8 +61,11 @@ class Context(BaseContext):
         authorization: str | None = None,
         idempotency_key: str | None = None,
         client: accounts.Client,
+        ticket_keys: TicketKeys | None = None,
     ) -> None:
         super().__init__()
+        self.ticket_keys = ticket_keys
+        """The key that signs tickets and verifies scanned ones (the app's, made at start-up)."""
         self.client = client
         """The caller's address and the app's throttle, for signIn and register."""
         self.authorization = authorization
@@ -399,4 +403,5 @@ def _context(request: HTTPConnection, result_cache: ResultCache) -> Context:
             address=request.client.host if request.client else None,
             throttle=app.state.throttle,
         ),
+        ticket_keys=app.state.ticket_keys,
     )

@@ -62,6 +62,7 @@ from schema.manage.mutations import ManageMutation
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
 from schema.result_cache import ResultCache
+from schema.tickets import TicketsMutation
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
@@ -82,9 +83,9 @@ class Query(CatalogQuery, SeatMapQuery, OrdersQuery, AccountsQuery):
 
 @strawberry.type(
     description="Change carts, finish payments, manage your account; managers build venues, "
-    "events and prices."
+    "events and prices; scanners check tickets in."
 )
-class Mutation(OrdersMutation, AccountsMutation, ManageMutation):
+class Mutation(OrdersMutation, AccountsMutation, ManageMutation, TicketsMutation):
     pass
 
 

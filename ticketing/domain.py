@@ -66,6 +66,7 @@ class EventStatus(enum.StrEnum):
 class Role(enum.StrEnum):
     CUSTOMER = "customer"
     MANAGER = "manager"
+    SCANNER = "scanner"  # checks tickets in at the door
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse
@@ -105,6 +106,12 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./ticketing.db",
         description="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
     )
+    # Files the service keeps for itself: the generated ticket-signing key. Next to the default
+    # SQLite file; give each deployment its own, shared by its workers.
+    data_dir: Path = Path("./ticketing-data")
+    # The Ed25519 key that signs tickets' QR payloads: a PEM file's path or the PEM itself
+    # (PKCS#8, unencrypted). Unset: generated once into data_dir and kept there.
+    ticket_signing_key: SecretStr | None = None
     # Pool per worker process; PostgreSQL's max_connections must cover workers x (pool + overflow).
     db_pool_size: int = Field(default=10, gt=0)
     db_max_overflow: int = Field(default=20, ge=0)

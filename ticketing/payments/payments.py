@@ -43,6 +43,7 @@ from ticketing.models import (
 from ticketing.orders.carts import cart_visible, me
 from ticketing.payments import signatures
 from ticketing.settings import PaymentPolicy
+from ticketing.tickets.codes import new_code, postgres_code
 
 PAYMENT_VIEW = TypeAdapter(PaymentView)
 """A payment as an idempotency key keeps it."""
@@ -441,7 +442,16 @@ def _postgres_complete() -> sa.Select[Any]:
     issued = (
         ticket_t.insert()
         .from_select(
-            ["id", "payment_id", "event_id", "seat_id", "price_level_id", "amount", "issued_at"],
+            [
+                "id",
+                "payment_id",
+                "event_id",
+                "seat_id",
+                "price_level_id",
+                "amount",
+                "issued_at",
+                "code",
+            ],
             sa.select(
                 sa.func.gen_random_uuid(),
                 PAYMENT,
@@ -450,6 +460,7 @@ def _postgres_complete() -> sa.Select[Any]:
                 matched.c.price_level_id,
                 matched.c.amount,
                 NOW,
+                postgres_code(),
             ),
         )
         .returning(*(ticket_t.c[name] for name in _ISSUED))
@@ -648,6 +659,7 @@ async def _complete_step_by_step(
                 "price_level_id": item.price_level_id,
                 "amount": item.amount,
                 "issued_at": now,
+                "code": new_code(),
             }
             for item in items
         ],
