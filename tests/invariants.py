@@ -16,11 +16,15 @@ CHECKS = {
         WHERE s.status = 4 AND (
             SELECT COUNT(*) FROM ticket t JOIN payment p ON p.id = t.payment_id
             WHERE t.event_id = s.event_id AND t.seat_id = s.seat_id AND p.status = 'completed'
+              AND t.voided_at IS NULL
         ) <> 1""",
-    "ticket for a seat that is not sold": """
+    "valid ticket for a seat that is not sold": """
         SELECT t.event_id, t.seat_id FROM ticket t JOIN event_seat s
           ON s.event_id = t.event_id AND s.seat_id = t.seat_id
-        WHERE s.status <> 4""",
+        WHERE t.voided_at IS NULL AND s.status <> 4""",
+    "valid ticket of a payment that is not completed": """
+        SELECT t.event_id, t.seat_id FROM ticket t JOIN payment p ON p.id = t.payment_id
+        WHERE t.voided_at IS NULL AND p.status <> 'completed'""",
     "taken seat without an active item of its cart": """
         SELECT s.event_id, s.seat_id FROM event_seat s
         WHERE s.status IN (2, 3, 4) AND NOT EXISTS (
@@ -29,7 +33,7 @@ CHECKS = {
     "completed payment whose seats are not all sold to it": """
         SELECT i.event_id, i.seat_id FROM cart_item i JOIN payment p ON p.id = i.payment_id
         JOIN event_seat s ON s.event_id = i.event_id AND s.seat_id = i.seat_id
-        WHERE p.status = 'completed' AND (s.status <> 4 OR s.cart_id <> p.cart_id)""",
+        WHERE i.active AND p.status = 'completed' AND (s.status <> 4 OR s.cart_id <> p.cart_id)""",
 }
 
 

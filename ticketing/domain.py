@@ -115,6 +115,8 @@ class PaymentStatus(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     EXPIRED = "expired"
+    REFUNDED = "refunded"
+    """Completed, then refunded: its tickets are void."""
 
     @property
     def is_final(self) -> bool:
@@ -127,6 +129,7 @@ class PaymentStatus(enum.StrEnum):
             PaymentStatus.COMPLETED: CartStatus.PAID,
             PaymentStatus.FAILED: CartStatus.FAILED,
             PaymentStatus.EXPIRED: CartStatus.EXPIRED,
+            PaymentStatus.REFUNDED: CartStatus.PAID,  # the cart was paid; the money went back
         }[self]
 
 

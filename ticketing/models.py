@@ -358,7 +358,7 @@ class Payment(SQLModel, table=True):
     __tablename__ = "payment"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('pending', 'completed', 'failed', 'expired')", name="status"
+            "status IN ('pending', 'completed', 'failed', 'expired', 'refunded')", name="status"
         ),
     )
 
@@ -370,15 +370,24 @@ class Payment(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     finalized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Ticket(SQLModel, table=True):
-    """Issued when a payment completes. One ticket per event seat, ever: the last guard against
-    selling a seat twice. Checked in once, by one conditional UPDATE; a void one admits nobody."""
+    """Issued when a payment completes. One valid ticket per event seat: the last guard against
+    selling a seat twice (a refund voids its tickets, and the seat may be sold again). Checked in
+    once, by one conditional UPDATE; a void one admits nobody."""
 
     __tablename__ = "ticket"
     __table_args__ = (
-        sa.UniqueConstraint("event_id", "seat_id"),
+        sa.Index(
+            "uq_ticket_valid_seat",
+            "event_id",
+            "seat_id",
+            unique=True,
+            sqlite_where=sa.text("voided_at IS NULL"),
+            postgresql_where=sa.text("voided_at IS NULL"),
+        ),
         sa.ForeignKeyConstraint(
             ["event_id", "seat_id"], ["event_seat.event_id", "event_seat.seat_id"]
         ),

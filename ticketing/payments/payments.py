@@ -143,8 +143,11 @@ async def _tickets_of(
 ) -> dict[uuid.UUID, tuple[TicketView, ...]]:
     if not payment_ids:
         return {}
+    # a void ticket (refunded) admits nobody: it is no longer one of the order's tickets
     rows = await conn.execute(
-        tickets_select(ticket_t).where(ticket_t.c.payment_id.in_(payment_ids))
+        tickets_select(ticket_t).where(
+            ticket_t.c.payment_id.in_(payment_ids), ticket_t.c.voided_at.is_(None)
+        )
     )
     return ticket_views(rows)
 
