@@ -465,6 +465,7 @@ async def cancel_event(info: Info, input: Annotated[EventInput, WHAT]) -> EventP
                 management.cancel_event,
                 caller=caller,
                 event_id=parse_id(input.event_id, field="event_id"),
+                now=info.context.now,
             ),
         )
     )
@@ -500,5 +501,6 @@ class ManageMutation:
         resolver=publish_event, description="Managers: a draft goes on sale, seen by everyone."
     )
     cancel_event = strawberry.mutation(
-        resolver=cancel_event, description="Managers: no more holds or bookings."
+        resolver=cancel_event,
+        description="Managers: no more holds or bookings; customers with seats of it are told.",
     )
