@@ -25,6 +25,7 @@ from ticketing.catalog.live import SeatFeed
 from ticketing.catalog.seatmaps import SeatMaps
 from ticketing.db import Database
 from ticketing.idempotency import forget_old_keys
+from ticketing.notifications.delivery import Deliverer
 from ticketing.payments.sweep import release_lapsed
 from ticketing.settings import Settings
 
@@ -69,6 +70,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(_sweep_forever(app, settings.sweep_interval_seconds))
+        # The embedded setup delivers its own outbox; separate `ticketing worker`s may as well.
+        deliverer = Deliverer(db, settings, clock=clock) if settings.delivery.in_serve else None
+        stop_delivery = asyncio.Event()
+        delivering = asyncio.create_task(deliverer.run(stop_delivery)) if deliverer else None
         try:
             yield
         finally:
@@ -76,6 +81,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            if deliverer is not None and delivering is not None:
+                stop_delivery.set()  # the message being sent is finished and recorded
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(delivering, settings.delivery.timeout_seconds * 2)
+                await deliverer.aclose()
             app.state.seat_feed.close()
             await app.state.throttle.aclose()
             await db.dispose()
