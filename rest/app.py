@@ -18,7 +18,7 @@ from rest.body_limit import BodyLimit
 from rest.cors import install_cors
 from rest.deps import document_bearer_scheme
 from rest.problems import install_problem_handlers, install_problem_openapi
-from rest.routes import auth, catalog, health, orders, page
+from rest.routes import auth, catalog, health, orders, page, webhooks
 from schema.graphql import create_router, graphiql_assets
 from ticketing.accounts.throttle import open_throttle
 from ticketing.catalog.live import SeatFeed
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(auth.router)
+    app.include_router(webhooks.router)
     app.include_router(page.router)
     page_assets = page.page_assets()
     if page_assets.is_dir():
@@ -129,7 +130,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.state.graphql_results = graphql.result_cache  # its hits and size, for whoever watches
     app.router.routes[:] = [route for route in app.router.routes if route not in docs] + docs
     _document_in_reading_order(
-        app, [health.router, catalog.router, catalog.seat_maps, orders.router, auth.router]
+        app,
+        [
+            health.router,
+            catalog.router,
+            catalog.seat_maps,
+            orders.router,
+            auth.router,
+            webhooks.router,
+        ],
     )
     return app
 
