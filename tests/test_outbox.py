@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.accounts import signed_in
 from tests.conftest import FakeClock
 from tests.factories import MANAGER, EventFixture, make_event
 from tests.service.steps import CARTS, PAYMENTS
@@ -315,3 +317,49 @@ async def test_every_committed_payment_has_its_message(
         (str(payment_id), "order_confirmed" if index % 2 == 0 else "payment_failed")
         for index, payment_id in enumerate(ids)
     )
+
+
+async def test_managers_register_list_and_delete_webhooks_in_both_doors(
+    client: httpx.AsyncClient, db: Database, event: EventFixture
+) -> None:
+    manager = await signed_in(client, db, manager=True)
+    customer = await signed_in(client)
+    url = "https://hooks.example.com/ticketing"
+    created = await client.post(
+        "/webhooks", json={"url": url, "event_id": event.event_id}, headers=manager
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["secret"].startswith("whsec_")
+    assert (await client.post("/webhooks", json={"url": url}, headers=customer)).status_code == 403
+    refused = await client.post(
+        "/webhooks", json={"url": "http://user:pw@hooks.example.com/"}, headers=manager
+    )
+    assert refused.status_code == 422
+
+    document = (
+        'mutation { createWebhook(input: {url: "https://hooks.example.com/all"}) '
+        "{ webhook { id url eventId } secret userErrors { code } } }"
+    )
+    answer = (await client.post("/graphql", json={"query": document}, headers=manager)).json()
+    made = answer["data"]["createWebhook"]
+    assert made["webhook"]["eventId"] is None
+    assert made["secret"].startswith("whsec_")
+    listed = (await client.get("/webhooks", headers=manager)).json()
+    assert [(hook["url"], hook["event_id"]) for hook in listed] == [
+        (url, event.event_id),
+        ("https://hooks.example.com/all", None),
+    ]
+    assert all("secret" not in hook for hook in listed)
+
+    deleted = await client.delete(f"/webhooks/{created.json()['id']}", headers=manager)
+    assert deleted.status_code == 204
+    document = (
+        f'mutation {{ deleteWebhook(input: {{webhookId: "{made["webhook"]["id"]}"}}) '
+        "{ webhook { id } userErrors { code } } }"
+    )
+    answer = (await client.post("/graphql", json={"query": document}, headers=manager)).json()
+    assert answer["data"]["deleteWebhook"]["userErrors"] == []
+    answer = await client.post("/graphql", json={"query": "{ webhooks { id } }"}, headers=manager)
+    assert answer.json()["data"]["webhooks"] == []
+    again = await client.delete(f"/webhooks/{created.json()['id']}", headers=manager)
+    assert again.status_code == 404
