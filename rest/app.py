@@ -18,13 +18,15 @@ from rest.body_limit import BodyLimit
 from rest.cors import install_cors
 from rest.deps import document_bearer_scheme
 from rest.problems import install_problem_handlers, install_problem_openapi
-from rest.routes import auth, catalog, health, orders, page, tickets
+from rest.routes import auth, catalog, health, orders, page, tickets, webhooks
 from schema.graphql import create_router, graphiql_assets
 from ticketing.accounts.throttle import open_throttle
 from ticketing.catalog.live import SeatFeed
 from ticketing.catalog.seatmaps import SeatMaps
 from ticketing.db import Database
 from ticketing.idempotency import forget_old_keys
+from ticketing.notifications.delivery import Deliverer
+from ticketing.payments.refunds import settle_cancelled_events
 from ticketing.payments.sweep import release_lapsed
 from ticketing.settings import Settings
 from ticketing.tickets.keys import ticket_keys
@@ -39,12 +41,14 @@ def utc_now() -> datetime:
 
 
 async def _sweep_forever(app: FastAPI, interval: float) -> None:
-    """Periodically write down lapsed holds and overdue payments (correctness never waits on it)
-    and forget idempotency keys older than a day."""
+    """Periodically write down lapsed holds and overdue payments (correctness never waits on it),
+    settle what a cancellation left unsettled (a crash) and forget idempotency keys older than a
+    day."""
     while True:
         await asyncio.sleep(interval)
         try:
             await release_lapsed(app.state.db, now=app.state.clock())
+            await settle_cancelled_events(app.state.db, now=app.state.clock())
             await forget_old_keys(app.state.db, now=app.state.clock())
         except Exception:  # a failed sweep is retried next interval; it must not kill the app
             log.exception("sweep of lapsed holds and payments failed")
@@ -74,6 +78,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(_sweep_forever(app, settings.sweep_interval_seconds))
+        # The embedded setup delivers its own outbox; separate `ticketing worker`s may as well.
+        deliverer = Deliverer(db, settings, clock=clock) if settings.delivery.in_serve else None
+        stop_delivery = asyncio.Event()
+        delivering = asyncio.create_task(deliverer.run(stop_delivery)) if deliverer else None
         try:
             yield
         finally:
@@ -81,6 +89,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            if deliverer is not None and delivering is not None:
+                stop_delivery.set()  # the message being sent is finished and recorded
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(delivering, settings.delivery.timeout_seconds * 2)
+                await deliverer.aclose()
             app.state.seat_feed.close()
             await app.state.throttle.aclose()
             await db.dispose()
@@ -112,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(auth.router)
+    app.include_router(webhooks.router)
     app.include_router(page.router)
     page_assets = page.page_assets()
     if page_assets.is_dir():
@@ -133,6 +147,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             orders.router,
             tickets.router,
             auth.router,
+            webhooks.router,
         ],
     )
     return app

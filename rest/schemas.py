@@ -407,3 +407,30 @@ class OrdersOut(BaseModel):
     payments: list[PaymentOut] = Field(
         description="The customer's payments, newest first; completed ones list their tickets."
     )
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        max_length=2000,
+        description="http or https, no credentials; called from the server, so loopback and "
+        "private addresses are refused (unless TICKETING_WEBHOOKS__ALLOW_PRIVATE).",
+        examples=["https://hooks.example.com/ticketing"],
+    )
+    event_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="One event's changes; omitted: every event's."
+    )
+
+
+class WebhookOut(Out):
+    id: int
+    url: str
+    event_id: int | None
+    created_at: datetime
+
+
+class CreatedWebhookOut(WebhookOut):
+    secret: str = Field(
+        description="Signs every delivery (Ticketing-Signature); shown only now: keep it."
+    )

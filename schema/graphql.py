@@ -59,6 +59,7 @@ from schema.common import UUID
 from schema.context import Context, context_getter
 from schema.cost import SeatObjectLimit
 from schema.manage.mutations import ManageMutation
+from schema.manage.webhooks import WebhooksMutation, WebhooksQuery
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
 from schema.result_cache import ResultCache
@@ -77,7 +78,7 @@ GRAPHIQL_ASSETS = "graphiql"
 
 
 @strawberry.type(description="Read the catalog, seat maps, carts, payments and your account.")
-class Query(CatalogQuery, SeatMapQuery, OrdersQuery, AccountsQuery):
+class Query(CatalogQuery, SeatMapQuery, OrdersQuery, AccountsQuery, WebhooksQuery):
     pass
 
 
@@ -85,7 +86,7 @@ class Query(CatalogQuery, SeatMapQuery, OrdersQuery, AccountsQuery):
     description="Change carts, finish payments, manage your account; managers build venues, "
     "events and prices; scanners check tickets in."
 )
-class Mutation(OrdersMutation, AccountsMutation, ManageMutation, TicketsMutation):
+class Mutation(OrdersMutation, AccountsMutation, ManageMutation, TicketsMutation, WebhooksMutation):
     pass
 
 

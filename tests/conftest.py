@@ -27,7 +27,7 @@ from rest.app import create_app
 from tests.factories import EventFixture, make_event
 from ticketing.db import Database, create_engine
 from ticketing.migrate import upgrade
-from ticketing.settings import AuthPolicy, CartPolicy, Settings
+from ticketing.settings import AuthPolicy, CartPolicy, DeliveryPolicy, Settings, WebhookPolicy
 
 POSTGRES_URL = os.environ.get(
     "TICKETING_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -185,6 +185,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         data_dir=tmp_path / "data",
         sweep_interval_seconds=0,
+        # tests deliver the outbox when they mean to (tests/test_delivery.py), to local receivers
+        delivery=DeliveryPolicy(in_serve=False),
+        webhooks=WebhookPolicy(allow_private=True),
         cart=CartPolicy(hold_seconds=900, payment_timeout_seconds=900, max_seats_per_cart=10),
         db_pool_size=20,
         db_max_overflow=60,

@@ -377,7 +377,7 @@ def _with_security(spec: dict[str, Any]) -> list[tuple[str, str]]:
 async def test_every_route_reading_a_token_documents_invalid_token(spec: dict[str, Any]) -> None:
     """A client whose token expired gets 401 INVALID_TOKEN from any route it sends it to."""
     routes = _with_security(spec)
-    assert len(routes) == 18, routes  # tickets.pdf and checkins among them
+    assert len(routes) == 21, routes  # tickets.pdf, checkins and the webhook routes among them
     for method, path in routes:
         unauthorized = operation(spec, method, path)["responses"]["401"]
         assert "INVALID_TOKEN" in unauthorized["description"], (method, path)
@@ -399,8 +399,8 @@ async def test_an_expired_token_on_a_catalog_route_is_invalid_token(
 async def test_sign_in_is_optional_where_anonymous_callers_are_served(
     spec: dict[str, Any],
 ) -> None:
-    """`{}` among the requirements: no token is fine; only the account routes and check-in
-    need one."""
+    """`{}` among the requirements: no token is fine; only the account routes, check-in and the
+    webhook routes need one."""
     required = {
         (method, path)
         for method, path in _with_security(spec)
@@ -411,6 +411,9 @@ async def test_sign_in_is_optional_where_anonymous_callers_are_served(
         ("get", "/me"),
         ("get", "/me/orders"),
         ("post", "/events/{event_id}/checkins"),
+        ("post", "/webhooks"),
+        ("get", "/webhooks"),
+        ("delete", "/webhooks/{webhook_id}"),
     }
 
 
@@ -421,7 +424,7 @@ async def test_every_route_with_a_body_documents_payload_too_large(spec: dict[st
         for method, op in operations.items()
         if "requestBody" in op
     ]
-    assert len(with_body) == 5, with_body
+    assert len(with_body) == 6, with_body  # check-in's and POST /webhooks among them
     for method, path in with_body:
         too_large = operation(spec, method, path)["responses"]["413"]
         assert "PAYLOAD_TOO_LARGE" in too_large["description"], (method, path)

@@ -1,4 +1,4 @@
-"""The `ticketing` console script: serve, migrate, seed, manage accounts."""
+"""The `ticketing` console script: serve, deliver messages, migrate, seed, manage accounts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import getpass
 import importlib
 import json
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from ticketing.demo import is_empty, seed_demo, seed_stadium
 from ticketing.domain import Role
 from ticketing.errors import TicketingError
 from ticketing.migrate import upgrade
+from ticketing.notifications.delivery import Deliverer
 from ticketing.payments import signatures
 from ticketing.settings import Settings
 from ticketing.tickets import keys, payload
@@ -117,6 +119,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
+async def _work(settings: Settings) -> None:
+    """Deliver the outbox's messages until SIGTERM or SIGINT; the batch being sent is finished
+    (what is cut short is retried by any worker once its lease ends)."""
+    db = Database.of(settings)
+    deliverer = Deliverer(db, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    where = settings.smtp_host or f"{settings.data_dir / 'mail'} (.eml files)"
+    print(f"worker {deliverer.name}: delivering e-mail to {where}", file=sys.stderr)
+    try:
+        await deliverer.run(stop)
+    finally:
+        await deliverer.aclose()
+        await db.dispose()
+
+
 def _sign(settings: Settings, args: argparse.Namespace) -> None:
     """Print the header the payment provider would send, and a curl line that sends it."""
     secret = settings.payments.secret_value
@@ -164,6 +184,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-demo", action="store_true", help="do not seed demo data")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+
+    commands.add_parser(
+        "worker", help="deliver the outbox's e-mails and webhooks (as serve does by default)"
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -226,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             # Each worker is its own process; SQLite's WAL lock arbitrates between them.
             os.environ.setdefault("TICKETING_DATABASE_URL", settings.database_url)
         _serve(settings, args)
+    elif args.command == "worker":
+        asyncio.run(_work(settings))
     elif args.command == "db":
         asyncio.run(_migrate(settings))
         print("database is at the latest schema", file=sys.stderr)

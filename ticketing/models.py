@@ -442,6 +442,56 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
+# --- Notifications ------------------------------------------------------------------------
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """An integrator's URL, told of one event's changes or (no event) of every event's."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
+    # Kept as given: signing needs the key itself. Shown once, at creation.
+    secret: str = Field(max_length=100)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver, written in the transaction of the change it announces; the
+    delivery worker composes it from `payload` and sends it (ticketing.notifications)."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
+        sa.CheckConstraint("channel IN ('email', 'webhook')", name="channel"),
+        sa.CheckConstraint("(channel = 'webhook') = (webhook_id IS NOT NULL)", name="webhook"),
+        sa.Index("ix_outbox_message_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)
+    channel: str = Field(max_length=10)
+    recipient: str = Field(max_length=2000, description="An e-mail address, or a webhook's URL.")
+    # No foreign key: a deleted endpoint's pending deliveries end as dead letters.
+    webhook_id: int | None = None
+    event_id: int | None = None
+    payload: str = Field(sa_type=sa.Text, description="JSON: the facts the message is made of.")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(
+        sa_type=UTCDateTime,
+        description="When a worker may take it: its next retry, or the end of the lease of "
+        "the worker that took it.",
+    )
+    claimed_by: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__dict__["__table__"]
     assert isinstance(table, sa.Table)
@@ -467,3 +517,5 @@ audit_t = _table(AuditEntry)
 user_t = _table(UserAccount)
 token_t = _table(AuthToken)
 idempotency_t = _table(IdempotencyKey)
+webhook_t = _table(WebhookEndpoint)
+outbox_t = _table(OutboxMessage)

@@ -97,6 +97,38 @@ class AuthPolicy(BaseModel):
     known_address_seconds: int = Field(default=30 * 86400, gt=0)
 
 
+class DeliveryPolicy(BaseModel):
+    """How the outbox's messages are delivered (`TICKETING_DELIVERY__*`): retries, leases."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # `ticketing serve` runs a delivery worker in each of its processes; off when separate
+    # `ticketing worker` processes deliver.
+    in_serve: bool = True
+    # Attempts before a message becomes a dead letter (status `dead`).
+    max_attempts: int = Field(default=8, ge=1)
+    # The wait after the first failure, doubled after each further one (with jitter), capped.
+    backoff_seconds: float = Field(default=30, gt=0)
+    max_backoff_seconds: float = Field(default=3600, gt=0)
+    # Messages a worker takes at once, and how long they are its own: a worker that dies
+    # leaves them to others when the lease ends.
+    batch_size: int = Field(default=50, gt=0)
+    lease_seconds: float = Field(default=120, gt=0)
+    # How often an idle worker looks for due messages.
+    poll_seconds: float = Field(default=1, gt=0)
+    # Per SMTP conversation or webhook request.
+    timeout_seconds: float = Field(default=10, gt=0)
+
+
+class WebhookPolicy(BaseModel):
+    """Webhook targets (`TICKETING_WEBHOOKS__*`): they are called from the server, so private
+    and loopback addresses are refused unless allowed (tests, a trusted network)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allow_private: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TICKETING_", env_nested_delimiter="__", extra="ignore"
@@ -106,8 +138,9 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./ticketing.db",
         description="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
     )
-    # Files the service keeps for itself: the generated ticket-signing key. Next to the default
-    # SQLite file; give each deployment its own, shared by its workers.
+    # Files the service keeps for itself: the generated ticket-signing key, and e-mails written
+    # as .eml when no SMTP host is set. Next to the default SQLite file; give each deployment
+    # its own, shared by its workers.
     data_dir: Path = Path("./ticketing-data")
     # The Ed25519 key that signs tickets' QR payloads: a PEM file's path or the PEM itself
     # (PKCS#8, unencrypted). Unset: generated once into data_dir and kept there.
@@ -141,6 +174,16 @@ class Settings(BaseSettings):
     # Production may switch off the schema's introspection and the in-browser IDE.
     graphql_introspection: bool = True
     graphiql: bool = True
+    # E-mail (flat names, as operators know them): without a host, messages go to
+    # data_dir/mail as .eml files.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, gt=0, lt=65536)  # default: by smtp_tls
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "tickets@localhost"
+    delivery: DeliveryPolicy = DeliveryPolicy()
+    webhooks: WebhookPolicy = WebhookPolicy()
     cart: CartPolicy = CartPolicy()
     payments: PaymentPolicy = PaymentPolicy()
     auth: AuthPolicy = AuthPolicy()

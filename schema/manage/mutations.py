@@ -14,11 +14,13 @@ from schema.catalog.types import Event, Section, Venue
 from schema.common import SectionKind, UserError, attempt, parse_id
 from schema.context import Info
 from schema.manage.grant_scanner_role import grant_scanner_role
+from schema.manage.refund_payment import refund_payment
 from ticketing import domain
 from ticketing.domain import Principal
 from ticketing.geometry import SEAT_SPACING, Point, RowLayout
 from ticketing.management import commands as management
 from ticketing.management.commands import RowRequest, SeatPrice, SectionPrice
+from ticketing.payments import refunds
 
 T = TypeVar("T")
 
@@ -463,9 +465,10 @@ async def cancel_event(info: Info, input: Annotated[EventInput, WHAT]) -> EventP
         *await _as_caller(
             info,
             lambda caller: call(
-                management.cancel_event,
+                refunds.cancel_event,
                 caller=caller,
                 event_id=parse_id(input.event_id, field="event_id"),
+                now=info.context.now,
             ),
         )
     )
@@ -501,7 +504,14 @@ class ManageMutation:
         resolver=publish_event, description="Managers: a draft goes on sale, seen by everyone."
     )
     cancel_event = strawberry.mutation(
-        resolver=cancel_event, description="Managers: no more holds or bookings."
+        resolver=cancel_event,
+        description="Managers: no more holds or bookings; customers with seats of it are told, "
+        "holds released, pending payments failed and paid tickets refunded (void).",
+    )
+    refund_payment = strawberry.mutation(
+        resolver=refund_payment,
+        description="Managers: refund a completed order; its tickets are void, its seats on sale "
+        "again.",
     )
     grant_scanner_role = strawberry.mutation(
         resolver=grant_scanner_role,

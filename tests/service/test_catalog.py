@@ -51,7 +51,7 @@ async def test_events_are_listed_soonest_first_and_paged_by_keyset(
 async def test_drafts_are_for_managers_only(
     db: Database, event: EventFixture, clock: FakeClock, customer: Principal
 ) -> None:
-    await management.cancel_event(db, caller=MANAGER, event_id=event.event_id)
+    await management.cancel_event(db, caller=MANAGER, event_id=event.event_id, now=clock.now)
     draft = await create_draft(db, event, now=clock.now)
     for viewer in (None, customer):
         assert [e.id for e in await catalog.list_events(db, viewer=viewer)] == [event.event_id]

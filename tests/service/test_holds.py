@@ -185,7 +185,7 @@ async def test_unknown_event_or_seat_is_not_found(
 async def test_a_cancelled_event_is_not_on_sale(
     db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
-    await cancel_event(db, caller=MANAGER, event_id=event.event_id)
+    await cancel_event(db, caller=MANAGER, event_id=event.event_id, now=clock.now)
     with refused(ErrorCode.EVENT_NOT_ON_SALE):
         await hold(db, event, uuid.uuid4(), event.seat_ids[0], now=clock.now)
 

@@ -63,7 +63,7 @@ COMMANDS: dict[str, Command] = {
         now=clock.now,
     ),
     "cancel_event": lambda db, caller, event, clock: management.cancel_event(
-        db, caller=caller, event_id=event.event_id
+        db, caller=caller, event_id=event.event_id, now=clock.now
     ),
 }
 
@@ -172,7 +172,7 @@ async def test_a_new_event_is_a_draft_customers_cannot_see_until_published(
 async def test_a_cancelled_event_cannot_be_published_again(
     db: Database, event: EventFixture, clock: FakeClock
 ) -> None:
-    await management.cancel_event(db, caller=MANAGER, event_id=event.event_id)
+    await management.cancel_event(db, caller=MANAGER, event_id=event.event_id, now=clock.now)
     with refused(ErrorCode.EVENT_NOT_ON_SALE):
         await management.publish_event(db, caller=MANAGER, event_id=event.event_id)
     with refused(ErrorCode.EVENT_NOT_ON_SALE):

@@ -3,6 +3,7 @@ released, pending payments failed, paid tickets voided and refunded) in batches 
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -16,10 +17,12 @@ from ticketing.db import Database
 from ticketing.domain import PaymentStatus, Principal, Role, SeatStatus
 from ticketing.errors import ErrorCode
 from ticketing.management import commands as management
-from ticketing.models import audit_t, event_seat_t, item_t, ticket_t
+from ticketing.models import audit_t, event_seat_t, item_t, outbox_t, ticket_t
+from ticketing.notifications.webhooks import create_webhook
 from ticketing.orders.carts import get_cart
 from ticketing.payments import refunds
 from ticketing.payments.payments import get_payment
+from ticketing.settings import WebhookPolicy
 
 CUSTOMER = Principal(user_id=0, email="someone@example.com", role=Role.CUSTOMER)
 
@@ -54,6 +57,14 @@ async def test_a_refund_voids_the_tickets_and_the_seats_can_be_sold_again(
 ) -> None:
     seats = event.seat_ids[:2]
     payment_id = await _paid(db, event, seats, clock)
+    await create_webhook(
+        db,
+        caller=MANAGER,
+        url="https://partner.example.com/hook",
+        event_id=None,
+        policy=WebhookPolicy(allow_private=True),
+        now=clock.now,
+    )
     refunded = await refunds.refund_payment(
         db, caller=MANAGER, payment_id=payment_id, now=clock.now
     )
@@ -61,6 +72,14 @@ async def test_a_refund_voids_the_tickets_and_the_seats_can_be_sold_again(
     assert await _tickets(db, payment_id) == [(seats[0], True), (seats[1], True)]
     assert (await _actions(db, payment_id)).count("ticket_refunded") == 2
     assert "payment_refunded" in await _actions(db, payment_id)
+    async with db.engine.connect() as conn:  # announced in the refund's transaction
+        announced = (await conn.execute(sa.select(outbox_t.c.kind, outbox_t.c.payload))).all()
+    (refund_message,) = [m for m in announced if m.kind == "order_refunded"]
+    assert json.loads(refund_message.payload) == {
+        "payment_id": str(payment_id),
+        "amount": "80.00",
+        "tickets": "2",
+    }
     for seat in seats:
         assert await is_free(db, event, seat, now=clock.now)
     await assert_invariants(db)
@@ -147,7 +166,7 @@ async def test_settling_goes_in_batches_and_the_sweep_resumes_it(
     monkeypatch.setattr(refunds, "SETTLE_BATCH", 2)
     payments = [await _paid(db, event, [seat], clock) for seat in event.seat_ids[:5]]
     # the cancellation committed, then the process died before settling anything
-    await management.cancel_event(db, caller=MANAGER, event_id=event.event_id)
+    await management.cancel_event(db, caller=MANAGER, event_id=event.event_id, now=clock.now)
     assert await refunds.settle_cancelled_batch(db, event_id=event.event_id, now=clock.now) == 2
     statuses = [(await get_payment(db, payment_id=p, now=clock.now)).status for p in payments]
     assert statuses.count(PaymentStatus.REFUNDED) == 2

@@ -63,6 +63,7 @@ from ticketing.models import (
     ticket_t,
     venue_t,
 )
+from ticketing.notifications.outbox import Kind, event_messages
 
 MAX_SEATS_PER_CALL = 100_000
 MAX_PRICE_LEVELS = 20
@@ -735,11 +736,14 @@ async def _set_status(
     event_id: int,
     to: EventStatus,
     allowed_from: set[EventStatus],
+    announce: Kind | None = None,
+    now: datetime | None = None,
 ) -> EventView:
+    """`announce`: the outbox's messages for the change, written only when it happens."""
     await _event_changed(conn, event_id)  # locks the event: one status change at a time
     event = await require_event(conn, event_id, caller)
     if event.status is to:
-        return event  # repeatable
+        return event  # repeatable, and announced once
     changed = await conn.scalar(
         sa.update(event_t)
         .where(
@@ -756,6 +760,10 @@ async def _set_status(
             field=("event_id",),
             context={"event_id": event_id},
         )
+    if announce is not None:
+        assert now is not None, "an announced change is dated"
+        statement, params = event_messages(announce, event_id=event_id, now=now)
+        await conn.execute(statement, params)
     return await require_event(conn, event_id, caller)
 
 
@@ -776,10 +784,11 @@ async def publish_event(
 
 @command
 async def cancel_event(
-    conn: AsyncConnection, *, caller: Principal | None, event_id: int
+    conn: AsyncConnection, *, caller: Principal | None, event_id: int, now: datetime
 ) -> EventView:
     """The event is off sale: new holds and bookings are refused (EVENT_NOT_ON_SALE); the
-    database refuses them in the claiming statement itself, whatever a worker read before."""
+    database refuses them in the claiming statement itself, whatever a worker read before.
+    Each customer with seats of it, and the event's webhooks, are told (through the outbox)."""
     require_manager(caller, "cancel events")
     return await _set_status(
         conn,
@@ -787,6 +796,8 @@ async def cancel_event(
         event_id=event_id,
         to=EventStatus.CANCELLED,
         allowed_from={EventStatus.DRAFT, EventStatus.PUBLISHED},
+        announce=Kind.EVENT_CANCELLED,
+        now=now,
     )
 
 

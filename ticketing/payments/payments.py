@@ -40,6 +40,7 @@ from ticketing.models import (
     ticket_t,
     venue_t,
 )
+from ticketing.notifications.outbox import Kind, payload_of, payment_messages
 from ticketing.orders.carts import cart_visible, me
 from ticketing.payments import signatures
 from ticketing.settings import PaymentPolicy
@@ -428,6 +429,23 @@ def _payment_entry(outcome: PaymentStatus) -> dict[str, Any]:
     }
 
 
+_KIND = {
+    PaymentStatus.COMPLETED: Kind.ORDER_CONFIRMED,
+    PaymentStatus.FAILED: Kind.PAYMENT_FAILED,
+    PaymentStatus.EXPIRED: Kind.PAYMENT_EXPIRED,
+}
+
+
+def _announce(outcome: PaymentStatus, only_if: sa.FromClause | None = None) -> sa.Insert:
+    """The outbox rows of a payment's end, in its transaction (`only_if`: a CTE that has a row
+    only when the statement ended the payment)."""
+    finished = sa.exists(sa.select(only_if.c.cart_id)) if only_if is not None else None
+    return payment_messages(_KIND[outcome], payment=PAYMENT, now=NOW, only_if=finished)
+
+
+_ANNOUNCE = {outcome: _announce(outcome) for outcome in _KIND}
+
+
 def _postgres_complete() -> sa.Select[Any]:
     """Complete a payment in one statement (run after the cart's lock): sell its seats, close
     it and its cart, issue the tickets, log it; answer the payment and its tickets."""
@@ -510,6 +528,7 @@ def _postgres_complete() -> sa.Select[Any]:
         .add_cte(
             _close_cart(PaymentStatus.COMPLETED, finished).cte("closed"),
             audit.insert_from(seat_rows, payment_row).cte("logged"),
+            _announce(PaymentStatus.COMPLETED, only_if=finished).cte("announced"),
         )
     )
 
@@ -557,6 +576,7 @@ def _postgres_fail() -> sa.Select[Any]:
         items_released.cte("items_released"),
         _close_cart(PaymentStatus.FAILED, finished).cte("closed"),
         audit.insert_from(seat_rows, payment_row).cte("logged"),
+        _announce(PaymentStatus.FAILED, only_if=finished).cte("announced"),
     )
 
 
@@ -605,7 +625,12 @@ async def _complete(
     conn: AsyncConnection, *, payment_id: uuid.UUID, now: datetime, finisher: Finisher
 ) -> PaymentView:
     await _lock(conn, payment_id=payment_id, finisher=finisher)
-    params = {"payment": payment_id, "now": now, "actor": finisher.actor}
+    params = {
+        "payment": payment_id,
+        "now": now,
+        "actor": finisher.actor,
+        "outbox_payload": payload_of(payment_id=payment_id),
+    }
     if conn.dialect.name == "postgresql":
         rows = (await conn.execute(_PG_COMPLETE, params)).all()
         row = payment_row(rows[0])
@@ -692,6 +717,7 @@ async def _complete_step_by_step(
         at=now,
         actor=params["actor"],
     )
+    await conn.execute(_ANNOUNCE[PaymentStatus.COMPLETED], params)
     tickets = (await _tickets_of(conn, [payment_id])).get(payment_id, ())
     return row, len(items), len(sold), True, tickets
 
@@ -741,6 +767,7 @@ async def _fail(
         "now": now,
         "actor": finisher.actor,
         "reason": "payment_failed",
+        "outbox_payload": payload_of(payment_id=payment_id),
     }
     if conn.dialect.name == "postgresql":
         answer = (await conn.execute(_PG_FAIL, params)).one()
@@ -792,4 +819,7 @@ async def release_payment(
         + [{**_payment_entry(outcome), "cart_id": row.cart_id, "payment_id": row.id}],
         at=params["now"],
         actor=params["actor"],
+    )
+    await conn.execute(
+        _ANNOUNCE[outcome], {**params, "outbox_payload": payload_of(payment_id=row.id)}
     )

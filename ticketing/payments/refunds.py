@@ -11,7 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import Database, command
+from ticketing.db import Database, command, query
 from ticketing.domain import (
     EventStatus,
     EventView,
@@ -25,12 +25,22 @@ from ticketing.inventory import audit
 from ticketing.inventory.stamps import stamped
 from ticketing.management import commands as management
 from ticketing.models import cart_t, event_seat_t, event_t, item_t, payment_t, ticket_t
+from ticketing.notifications import outbox
+from ticketing.notifications.outbox import Kind
 from ticketing.payments.payments import (
     PAYMENT_COLUMNS,
     load_payment,
     payment_row,
     release_payment,
 )
+
+_REFUND_MESSAGES = outbox.payment_messages(
+    Kind.ORDER_REFUNDED,
+    payment=sa.bindparam("refunded", type_=payment_t.c.id.type),
+    now=sa.bindparam("at", type_=payment_t.c.created_at.type),
+)
+"""The customer's e-mail and the webhooks' deliveries for a refund."""
+_FACTS = outbox.PAYLOAD.key
 
 SETTLE_BATCH = 50
 """Orders of a cancelled event settled per transaction: short transactions, each a step that a
@@ -136,6 +146,8 @@ async def _refund_tickets(
             }
         )
     await audit.record(conn, entries, at=now, actor=actor)
+    facts = outbox.payload_of(payment_id=payment_id, amount=amount, tickets=len(voided))
+    await conn.execute(_REFUND_MESSAGES, {"refunded": payment_id, "at": now, _FACTS: facts})
     return amount
 
 
@@ -276,17 +288,25 @@ async def cancel_event(
     """Cancel an event: first the event goes off sale (one transaction), then its orders are
     settled in batches (see `settle_cancellation`). A crash in between loses nothing: the sweep
     settles what is left."""
-    event = await management.cancel_event(db, caller=caller, event_id=event_id)
+    event = await management.cancel_event(db, caller=caller, event_id=event_id, now=now)
     await settle_cancellation(db, event_id=event_id, now=now)
     return event
 
 
-@command
-async def _cancelled_events(conn: AsyncConnection) -> list[int]:
+@query
+async def _unsettled_events(conn: AsyncConnection) -> list[int]:
+    """Cancelled events with a live item (held, booked or sold) or a valid ticket left."""
+    live_item = sa.select(item_t.c.id).where(item_t.c.event_id == event_t.c.id, item_t.c.active)
+    valid_ticket = sa.select(ticket_t.c.id).where(
+        ticket_t.c.event_id == event_t.c.id, ticket_t.c.voided_at.is_(None)
+    )
     return list(
         (
             await conn.scalars(
-                sa.select(event_t.c.id).where(event_t.c.status == EventStatus.CANCELLED.value)
+                sa.select(event_t.c.id).where(
+                    event_t.c.status == EventStatus.CANCELLED.value,
+                    sa.or_(sa.exists(live_item), sa.exists(valid_ticket)),
+                )
             )
         ).all()
     )
@@ -295,6 +315,6 @@ async def _cancelled_events(conn: AsyncConnection) -> list[int]:
 async def settle_cancelled_events(db: Database, *, now: datetime) -> int:
     """The sweep's part: settle every cancelled event that still has orders to settle."""
     settled = 0
-    for event_id in await _cancelled_events(db):
+    for event_id in await _unsettled_events(db):
         settled += await settle_cancellation(db, event_id=event_id, now=now)
     return settled

@@ -1,6 +1,7 @@
-"""The payment provider's signed callbacks: `Ticketing-Signature: t=<unix seconds>,v1=<hex>`.
+"""Signed messages: `Ticketing-Signature: t=<unix seconds>,v1=<hex>`, as Stripe signs.
 
-v1 is the hex HMAC-SHA256 of `"<t>.<payment id>.<outcome>"` with the shared secret, as Stripe signs.
+v1 is the hex HMAC-SHA256 with the shared secret of `"<t>.<payment id>.<outcome>"` for the payment
+provider's callbacks, and of `"<t>.<request body>"` for our webhook deliveries.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import hashlib
 import hmac
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from ticketing.errors import ErrorCode, TicketingError
@@ -27,6 +29,15 @@ def signed_payload(*, timestamp: int, payment_id: uuid.UUID, outcome: str) -> by
 def sign(secret: str, *, payment_id: uuid.UUID, outcome: str, timestamp: int) -> str:
     """The header value a provider sends to report `outcome` for this payment."""
     payload = signed_payload(timestamp=timestamp, payment_id=payment_id, outcome=outcome)
+    return _header(secret, payload, timestamp)
+
+
+def sign_body(secret: str, *, body: bytes, timestamp: int) -> str:
+    """The header value of a webhook delivery of `body`."""
+    return _header(secret, str(timestamp).encode() + b"." + body, timestamp)
+
+
+def _header(secret: str, payload: bytes, timestamp: int) -> str:
     digest = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
     return f"t={timestamp},{SCHEME}={digest}"
 
@@ -45,6 +56,39 @@ def verify(
 
     Several v1 values may be sent while a provider rotates its secret.
     """
+
+    def expected(timestamp: int) -> str:
+        return sign(secret, payment_id=payment_id, outcome=outcome, timestamp=timestamp)
+
+    _verify(
+        header,
+        expected,
+        now=now,
+        tolerance_seconds=tolerance_seconds,
+        what="this payment and outcome",
+    )
+
+
+def verify_body(
+    secret: str, header: str | None, *, body: bytes, now: datetime, tolerance_seconds: int
+) -> None:
+    """What a webhook receiver does: accept `body` only when the header signs it, made within
+    `tolerance_seconds` of `now`; INVALID_SIGNATURE else."""
+
+    def expected(timestamp: int) -> str:
+        return sign_body(secret, body=body, timestamp=timestamp)
+
+    _verify(header, expected, now=now, tolerance_seconds=tolerance_seconds, what="this body")
+
+
+def _verify(
+    header: str | None,
+    expected_header: Callable[[int], str],
+    *,
+    now: datetime,
+    tolerance_seconds: int,
+    what: str,
+) -> None:
     if not header:
         raise _invalid(f"This route takes the payment provider's {HEADER} header.")
     timestamps: list[str] = []
@@ -60,12 +104,11 @@ def verify(
     timestamp = int(timestamps[0])
     if abs(now.timestamp() - timestamp) > tolerance_seconds:
         raise _invalid(f"{HEADER} was made more than {tolerance_seconds} s away from now.")
-    expected = sign(secret, payment_id=payment_id, outcome=outcome, timestamp=timestamp)
-    expected_digest = expected.rpartition("=")[2]
+    expected_digest = expected_header(timestamp).rpartition("=")[2]
     # compare_digest against every candidate: the time taken tells nothing about the secret
     matches = [hmac.compare_digest(expected_digest, d) for d in digests if _HEX_DIGEST.fullmatch(d)]
     if not any(matches):
-        raise _invalid(f"{HEADER} does not match this payment and outcome.")
+        raise _invalid(f"{HEADER} does not match {what}.")
 
 
 def _invalid(message: str) -> TicketingError:

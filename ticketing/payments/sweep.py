@@ -5,6 +5,7 @@ Correctness never waits for it: reads and claims apply the deadlines themselves.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from ticketing.domain import CartStatus, PaymentStatus, SeatStatus
 from ticketing.inventory import audit
 from ticketing.inventory.stamps import stamped
 from ticketing.models import cart_t, event_seat_t, item_t, payment_t
+from ticketing.notifications import outbox
 from ticketing.payments.payments import PAYMENT_COLUMNS, payment_row, release_payment
 
 
@@ -69,6 +71,16 @@ async def release_lapsed_holds(conn: AsyncConnection, *, now: datetime) -> int:
         ],
         at=now,
         actor="system",
+    )
+    # Holds that lapsed before booking: their customer is told which seats went.
+    lapsed_by_cart: dict[uuid.UUID, list[tuple[int, int]]] = {}
+    for seat in lapsed:
+        lapsed_by_cart.setdefault(seat.cart_id, []).append((seat.event_id, seat.seat_id))
+    await outbox.write_cart_messages(
+        conn,
+        outbox.Kind.HOLD_EXPIRED,
+        facts={cart: {"seats": outbox.seats_fact(seats)} for cart, seats in lapsed_by_cart.items()},
+        now=now,
     )
     return len(lapsed)
 

@@ -1,0 +1,1 @@
+"""Notifications that are not lost: the outbox, its delivery worker, webhook endpoints."""

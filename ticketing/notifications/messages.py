@@ -1,0 +1,197 @@
+"""What an outbox message says: an e-mail (subject, text, attachments) or a webhook's JSON body,
+composed at delivery from the committed facts the message names."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ticketing.db import query
+from ticketing.domain import TicketView
+from ticketing.models import event_seat_t, event_t, payment_t, ticket_t
+from ticketing.notifications.outbox import Kind
+from ticketing.payments.payments import ticket_views, tickets_select
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. application/pdf
+    data: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Mail:
+    subject: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A claimed outbox row, as the worker delivers it."""
+
+    id: int
+    kind: str
+    channel: str
+    recipient: str
+    webhook_id: int | None
+    event_id: int | None
+    payload: str
+    created_at: datetime
+    attempts: int
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = json.loads(self.payload)
+        return facts
+
+
+def message_id(message: Outgoing, mail_from: str) -> str:
+    """One Message-ID per outbox message, the same at every attempt: a receiver that gets a
+    message twice (a worker died between sending and recording it) can drop the copy."""
+    domain = mail_from.rpartition("@")[2].strip("> ") or "localhost"
+    return f"<outbox-{message.id}.{int(message.created_at.timestamp())}@{domain}>"
+
+
+def confirmation_attachments(
+    payment_id: uuid.UUID, tickets: Sequence[TicketView]
+) -> tuple[Attachment, ...]:
+    """The files an order confirmation carries. Nothing yet: the tickets' PDF joins here, as
+    `Attachment(f"tickets-{payment_id}.pdf", "application/pdf", <the PDF's bytes>)`."""
+    return ()
+
+
+@query
+async def compose_mail(conn: AsyncConnection, *, message: Outgoing) -> Mail:
+    """The e-mail of an outbox message, from the facts it names as they are now (a completed
+    payment's tickets, an event's name)."""
+    facts = message.facts
+    if message.kind == Kind.ORDER_CONFIRMED:
+        payment_id = uuid.UUID(facts["payment_id"])
+        rows = await conn.execute(
+            tickets_select(ticket_t).where(ticket_t.c.payment_id == payment_id)
+        )
+        tickets = ticket_views(rows).get(payment_id, ())
+        names = _names(ticket.event_name for ticket in tickets)
+        lines = [
+            f"- {ticket.event_name}, {ticket.starts_at:%Y-%m-%d %H:%M} UTC, {ticket.venue_name}: "
+            f"{_place(ticket)}, {ticket.price_name} {ticket.amount} {ticket.currency}"
+            for ticket in tickets
+        ]
+        return Mail(
+            subject=f"Your tickets: {names}",
+            text="Thank you for your order. Your tickets:\n\n" + "\n".join(lines) + "\n\n"
+            f"Order (payment) {payment_id}.\n",
+            attachments=confirmation_attachments(payment_id, tickets),
+        )
+    if message.kind in (Kind.PAYMENT_FAILED, Kind.PAYMENT_EXPIRED):
+        payment_id = uuid.UUID(facts["payment_id"])
+        row = (
+            await conn.execute(
+                sa.select(payment_t.c.total_amount, payment_t.c.currency).where(
+                    payment_t.c.id == payment_id
+                )
+            )
+        ).one()
+        why = (
+            "did not go through" if message.kind == Kind.PAYMENT_FAILED else "was not made in time"
+        )
+        return Mail(
+            subject=f"Your payment {why}",
+            text=f"Your payment of {row.total_amount} {row.currency} {why}: nothing was charged, "
+            f"and the seats you had booked are on sale again.\n\nPayment {payment_id}.\n",
+        )
+    if message.kind == Kind.HOLD_EXPIRED:
+        seats = [(int(event_id), int(seat_id)) for event_id, seat_id in facts["seats"]]
+        rows = (
+            await conn.execute(
+                sa.select(event_t.c.name, event_seat_t.c.row_name, event_seat_t.c.number)
+                .join(event_t, event_t.c.id == event_seat_t.c.event_id)
+                .where(sa.tuple_(event_seat_t.c.event_id, event_seat_t.c.seat_id).in_(seats))
+                .order_by(event_seat_t.c.event_id, event_seat_t.c.position)
+            )
+        ).all()
+        lines = [f"- {row.name}: {_seat(row.row_name, row.number)}" for row in rows]
+        return Mail(
+            subject="Your held seats were released",
+            text="You held these seats but did not book them in time; they are on sale again:"
+            "\n\n" + "\n".join(lines) + "\n",
+        )
+    if message.kind == Kind.EVENT_CANCELLED:
+        event = (
+            await conn.execute(
+                sa.select(event_t.c.name, event_t.c.starts_at).where(
+                    event_t.c.id == int(facts["event_id"])
+                )
+            )
+        ).one()
+        return Mail(
+            subject=f"Cancelled: {event.name}",
+            text=f"We are sorry: {event.name}, planned for {event.starts_at:%Y-%m-%d %H:%M} UTC, "
+            "is cancelled. We will write to you about your refund.\n",
+        )
+    if message.kind == Kind.ORDER_REFUNDED:
+        payment_id = uuid.UUID(facts["payment_id"])
+        currency = await conn.scalar(
+            sa.select(payment_t.c.currency).where(payment_t.c.id == payment_id)
+        )
+        return Mail(
+            subject="Your refund",
+            text=f"{facts['amount']} {currency} of your order are refunded to you; the "
+            f"tickets refunded ({facts['tickets']}) admit nobody any more.\n\n"
+            f"Order (payment) {payment_id}.\n",
+        )
+    raise ValueError(f"no e-mail for messages of kind {message.kind!r}")
+
+
+def email_message(message: Outgoing, mail: Mail, *, mail_from: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = mail_from
+    email["To"] = message.recipient
+    email["Subject"] = mail.subject
+    email["Date"] = format_datetime(message.created_at)
+    email["Message-ID"] = message_id(message, mail_from)
+    email.set_content(mail.text)
+    for attachment in mail.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
+    return email
+
+
+def webhook_body(message: Outgoing) -> bytes:
+    """What an integrator receives: the message's id (to drop a repeated delivery), its type,
+    when the change committed, the event and the facts."""
+    return json.dumps(
+        {
+            "id": message.id,
+            "type": message.kind,
+            "created_at": message.created_at.isoformat(),
+            "event_id": message.event_id,
+            "data": message.facts,
+        },
+        sort_keys=True,
+    ).encode()
+
+
+def _names(names: Any) -> str:
+    return ", ".join(dict.fromkeys(names))
+
+
+def _place(ticket: TicketView) -> str:
+    return f"{ticket.section_name}, {_seat(ticket.row, ticket.number)}"
+
+
+def _seat(row: str | None, number: str | None) -> str:
+    return f"row {row} seat {number}" if row is not None else "standing"
