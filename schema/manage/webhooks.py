@@ -14,10 +14,10 @@ from ticketing.notifications import webhooks
 
 @strawberry.type(description="A URL told of one event's changes, or of every event's.")
 class Webhook:
-    id: strawberry.ID
-    url: str
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    url: str = strawberry.field(description="Where deliveries are POSTed.")
     event_id: strawberry.ID | None = strawberry.field(description="Null: every event.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When a manager registered it.")
 
     @classmethod
     def of(cls, view: webhooks.WebhookView) -> Webhook:
@@ -38,7 +38,7 @@ class CreateWebhookInput:
     event_id: strawberry.ID | None = strawberry.field(default=None, description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="The new webhook and its secret, or why not.")
 class CreateWebhookPayload:
     webhook: Webhook | None = strawberry.field(description="Null on error.")
     secret: str | None = strawberry.field(
@@ -49,10 +49,10 @@ class CreateWebhookPayload:
 
 @strawberry.input(description="The webhook to delete.")
 class DeleteWebhookInput:
-    webhook_id: strawberry.ID
+    webhook_id: strawberry.ID = strawberry.field(description="The webhook's id.")
 
 
-@strawberry.type
+@strawberry.type(description="The deleted webhook, or why not.")
 class DeleteWebhookPayload:
     webhook: Webhook | None = strawberry.field(description="The deleted webhook; null on error.")
     user_errors: list[UserError] = strawberry.field(description="Why nothing changed.")
