@@ -31,9 +31,9 @@ from tests.server import TICKETING, cli_env, free_port
 from tests.service.steps import CARTS, PAYMENTS
 from ticketing.accounts import accounts
 from ticketing.db import Database, command, query
-from ticketing.domain import Principal
+from ticketing.domain import Principal, Role
 from ticketing.errors import TicketingError
-from ticketing.models import outbox_t
+from ticketing.models import cart_t, outbox_t, payment_t, user_t
 from ticketing.notifications import webhooks
 from ticketing.notifications.delivery import Deliverer
 from ticketing.orders.booking import book_cart
@@ -41,6 +41,8 @@ from ticketing.orders.holds import add_seat_to_cart
 from ticketing.payments import signatures
 from ticketing.payments.payments import complete_payment
 from ticketing.settings import DeliveryPolicy, Settings, WebhookPolicy
+from ticketing.tickets.documents import order_pdf
+from ticketing.tickets.keys import ticket_keys
 
 FAST = DeliveryPolicy(
     in_serve=False,
@@ -203,8 +205,30 @@ async def test_the_order_confirmation_arrives_once(
     text = body.get_content()
     assert str(payment_id) in text
     assert text.count("Main, row A seat") == 2
-    assert list(received.iter_attachments()) == []  # the tickets' PDF joins later
+    # the tickets' PDF, the very document the customer downloads (rendering is deterministic)
+    [attachment] = list(received.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == f"tickets-{payment_id}.pdf"
+    owner = await _owner(db, payment_id)
+    downloaded = await order_pdf(
+        db, payment_id=payment_id, now=clock.now, caller=owner, keys=ticket_keys(mail_settings)
+    )
+    assert attachment.get_content() == downloaded
     assert await statuses(db) == {"sent": 1}
+
+
+async def _owner(db: Database, payment_id: uuid.UUID) -> Principal:
+    """The customer whose order it is, as the API knows them when they are signed in."""
+    async with db.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.select(user_t.c.id, user_t.c.email, user_t.c.role)
+                .join(cart_t, cart_t.c.owner_id == user_t.c.id)
+                .join(payment_t, payment_t.c.cart_id == cart_t.c.id)
+                .where(payment_t.c.id == payment_id)
+            )
+        ).one()
+    return Principal(user_id=row.id, email=row.email, role=Role(row.role))
 
 
 async def test_a_stopped_smtp_server_delays_messages_without_losing_them(

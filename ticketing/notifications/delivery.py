@@ -29,13 +29,15 @@ from ticketing.models import outbox_t, webhook_t
 from ticketing.notifications.messages import (
     Outgoing,
     compose_mail,
+    confirmation_attachments,
     email_message,
     message_id,
     webhook_body,
 )
-from ticketing.notifications.outbox import EMAIL
+from ticketing.notifications.outbox import EMAIL, Kind
 from ticketing.payments import signatures
 from ticketing.settings import DeliveryPolicy, Settings
+from ticketing.tickets.keys import TicketKeys, ticket_keys
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +252,7 @@ class Deliverer:
         self._clock = clock
         self.name = worker_name()
         self.mailbox = Mailbox(settings)
+        self._keys: TicketKeys | None = None
         self._http = httpx.AsyncClient(timeout=self._policy.timeout_seconds, follow_redirects=False)
 
     async def deliver_due(self) -> int:
@@ -312,6 +315,16 @@ class Deliverer:
 
     async def _send_email(self, message: Outgoing) -> None:
         mail = await compose_mail(self._db, message=message)
+        if message.kind == Kind.ORDER_CONFIRMED:
+            if self._keys is None:  # read (or made) once, off the event loop
+                self._keys = await asyncio.to_thread(ticket_keys, self._settings)
+            attachments = await confirmation_attachments(
+                self._db,
+                payment_id=uuid.UUID(message.facts["payment_id"]),
+                keys=self._keys,
+                now=self._clock(),
+            )
+            mail = dataclasses.replace(mail, attachments=attachments)
         email = email_message(message, mail, mail_from=self._settings.mail_from)
         await self.mailbox.send(email, name=f"{message.id:08d}-{message.kind}")
 

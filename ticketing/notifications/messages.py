@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -15,11 +14,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketing.db import query
-from ticketing.domain import TicketView
-from ticketing.models import event_seat_t, event_t, payment_t, ticket_t
+from ticketing.db import Database, query
+from ticketing.domain import Principal, Role, TicketView
+from ticketing.errors import ErrorCode, TicketingError
+from ticketing.models import cart_t, event_seat_t, event_t, payment_t, ticket_t
 from ticketing.notifications.outbox import Kind
 from ticketing.payments.payments import ticket_views, tickets_select
+from ticketing.tickets.documents import order_pdf
+from ticketing.tickets.keys import TicketKeys
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,12 +65,32 @@ def message_id(message: Outgoing, mail_from: str) -> str:
     return f"<outbox-{message.id}.{int(message.created_at.timestamp())}@{domain}>"
 
 
-def confirmation_attachments(
-    payment_id: uuid.UUID, tickets: Sequence[TicketView]
+@query
+async def _owner_of(conn: AsyncConnection, *, payment_id: uuid.UUID) -> int | None:
+    owner: int | None = await conn.scalar(
+        sa.select(cart_t.c.owner_id)
+        .join(payment_t, payment_t.c.cart_id == cart_t.c.id)
+        .where(payment_t.c.id == payment_id)
+    )
+    return owner
+
+
+async def confirmation_attachments(
+    db: Database, *, payment_id: uuid.UUID, keys: TicketKeys, now: datetime
 ) -> tuple[Attachment, ...]:
-    """The files an order confirmation carries. Nothing yet: the tickets' PDF joins here, as
-    `Attachment(f"tickets-{payment_id}.pdf", "application/pdf", <the PDF's bytes>)`."""
-    return ()
+    """The order confirmation carries the tickets' PDF, made as its owner gets it from the API
+    (none when the order was refunded before the e-mail went)."""
+    owner = await _owner_of(db, payment_id=payment_id)
+    if owner is None:  # anonymous checkout: no e-mail is written for it
+        return ()
+    viewer = Principal(user_id=owner, email="", role=Role.CUSTOMER)
+    try:
+        pdf = await order_pdf(db, payment_id=payment_id, now=now, caller=viewer, keys=keys)
+    except TicketingError as exc:
+        if exc.code is not ErrorCode.PAYMENT_NOT_COMPLETED:
+            raise
+        return ()
+    return (Attachment(f"tickets-{payment_id}.pdf", "application/pdf", pdf),)
 
 
 @query
@@ -92,7 +114,6 @@ async def compose_mail(conn: AsyncConnection, *, message: Outgoing) -> Mail:
             subject=f"Your tickets: {names}",
             text="Thank you for your order. Your tickets:\n\n" + "\n".join(lines) + "\n\n"
             f"Order (payment) {payment_id}.\n",
-            attachments=confirmation_attachments(payment_id, tickets),
         )
     if message.kind in (Kind.PAYMENT_FAILED, Kind.PAYMENT_EXPIRED):
         payment_id = uuid.UUID(facts["payment_id"])
