@@ -29,6 +29,7 @@ from ticketing.domain import (
 )
 from ticketing.inputs import MAX_ID
 from ticketing.tickets.checkin import Admission
+from ticketing.tickets.documents import tickets_pdf_path
 from ticketing.tickets.payload import MAX_PAYLOAD as MAX_TICKET_PAYLOAD
 
 Amount = Annotated[
@@ -230,6 +231,11 @@ class PaymentOut(BookingOut):
     created_at: datetime
     finalized_at: datetime | None
     tickets: list[TicketOut] = Field(description="Issued when the payment completes.")
+    tickets_pdf_url: str | None = Field(
+        description="Completed payments: the tickets as a PDF (one page per ticket, with its QR "
+        "code), a path on this API, fetched with the same Authorization header; null before the "
+        "payment completed, and once it was refunded."
+    )
 
     @classmethod
     def of(cls, view: PaymentView) -> PaymentOut:
@@ -259,6 +265,7 @@ class PaymentOut(BookingOut):
                 )
                 for t in view.tickets
             ],
+            tickets_pdf_url=tickets_pdf_path(view),
         )
 
 

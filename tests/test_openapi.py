@@ -31,7 +31,7 @@ SEAT = {
 }
 CART = {"cart_id", "status", "items", "total_amount", "currency", "expires_at", "payment_id"}
 BOOKING = {"payment_id", "cart_id", "status", "total_amount", "currency", "expires_at"}
-PAYMENT = BOOKING | {"created_at", "finalized_at", "tickets"}
+PAYMENT = BOOKING | {"created_at", "finalized_at", "tickets", "tickets_pdf_url"}
 
 ROUTES: dict[tuple[str, str], tuple[bool, set[str]]] = {
     ("get", "/health"): (False, {"status", "payments"}),

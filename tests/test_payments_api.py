@@ -93,6 +93,7 @@ async def test_pending_payment_reads_as_booked(
         "created_at": payment["created_at"],
         "finalized_at": None,
         "tickets": [],
+        "tickets_pdf_url": None,
     }
     assert ts(payment["created_at"]) == clock.now
     assert ts(payment["expires_at"]) == clock.now + timedelta(seconds=900)

@@ -48,6 +48,9 @@ async def test_a_manager_refunds_an_order_and_its_customer_sees_it(
     client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
     payment_id = await _paid(client, event, event.seat_ids[:2])
+    link = ok_json(await client.get(f"/payments/{payment_id}"))["tickets_pdf_url"]
+    assert link == f"/payments/{payment_id}/tickets.pdf"
+    assert (await client.get(link)).headers["content-type"] == "application/pdf"
     customer = await signed_in(client)
     refused = await _post(client, REFUND, {"id": payment_id}, customer)
     assert refused["refundPayment"] == {"payment": None, "userErrors": [{"code": "FORBIDDEN"}]}
@@ -57,7 +60,7 @@ async def test_a_manager_refunds_an_order_and_its_customer_sees_it(
     assert refunded["payment"]["status"] == "REFUNDED"
     assert refunded["payment"]["tickets"] == []
     seen = ok_json(await client.get(f"/payments/{payment_id}"))
-    assert (seen["status"], seen["tickets"]) == ("refunded", [])
+    assert (seen["status"], seen["tickets"], seen["tickets_pdf_url"]) == ("refunded", [], None)
     pdf = await client.get(f"/payments/{payment_id}/tickets.pdf")
     assert (pdf.status_code, pdf.json()["code"]) == (409, "PAYMENT_NOT_COMPLETED")
     # its seats are sold again

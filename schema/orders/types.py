@@ -15,6 +15,7 @@ from ticketing import domain
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.orders import carts
 from ticketing.payments import payments
+from ticketing.tickets.documents import tickets_pdf_path
 
 
 @strawberry.type(description="A seat held, booked or bought in a cart, at the price it was taken.")
@@ -131,6 +132,11 @@ class Payment:
         description="When it completed, failed or expired (UTC); null while pending."
     )
     tickets: list[Ticket] = strawberry.field(description="Issued when the payment completes.")
+    tickets_pdf_url: str | None = strawberry.field(
+        description="Completed payments: where to fetch the tickets as a PDF (one page per ticket, "
+        "with its QR code), a path on this API; send the same Authorization header. Null before "
+        "the payment completed, and once it was refunded."
+    )
     cart_id: strawberry.Private[uuid.UUID]
 
     @classmethod
@@ -143,18 +149,9 @@ class Payment:
             expires_at=view.expires_at,
             finalized_at=view.finalized_at,
             tickets=[Ticket.of(t) for t in view.tickets],
+            tickets_pdf_url=tickets_pdf_path(view),
             cart_id=view.cart_id,
         )
-
-    @strawberry.field(
-        description="Completed payments: where to fetch the tickets as a PDF (one page per ticket, "
-        "with its QR code), a path on this API; send the same Authorization header. Null before "
-        "the payment completed."
-    )
-    def tickets_pdf_url(self) -> str | None:
-        if self.status is not domain.PaymentStatus.COMPLETED:
-            return None
-        return f"/payments/{self.id}/tickets.pdf"
 
     @strawberry.field(description="The booked cart this payment pays for.")
     async def cart(self, info: Info) -> Cart:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tests.conftest import FakeClock
 from tests.factories import make_event
 from ticketing.db import Database, command
+from ticketing.db.notify import Notifications
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inventory.stamps import CHANNEL, seats_changed
 from ticketing.models import event_seat_t
@@ -115,6 +116,27 @@ async def test_another_process_hears_the_changes_once_committed(
         await heard.until(str(first))
         # announced in commit order: the rolled-back change would have come first
         assert [p for p in heard.payloads if p is not None] == [str(first)]
+        heard.stop()
+    finally:
+        await elsewhere.dispose()
+
+
+async def test_notifications_are_heard_after_the_listening_connection_was_pinged(
+    own_db: Database, settings: Settings, db_kind: str, clock: FakeClock
+) -> None:
+    """The idle listening connection is checked now and then; a check left open as a
+    transaction would keep every later notification from it."""
+    if db_kind != "postgres":
+        pytest.skip("SQLite's notes stay in their process: no connection listens")
+    event_id = (await make_event(own_db, now=clock.now)).event_id
+    elsewhere = Database.of(settings)
+    elsewhere.notifications = Notifications(elsewhere.engine, ping_interval_s=0.02)
+    try:
+        heard = Heard(elsewhere)
+        await elsewhere.notifications.ready()
+        await asyncio.sleep(0.2)  # pinged several times
+        await _touching(own_db, event_ids=[event_id], refuse=False)
+        await heard.until(str(event_id))
         heard.stop()
     finally:
         await elsewhere.dispose()

@@ -163,7 +163,9 @@ class Notifications:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), self._ping_interval_s)
             if not lost.is_set():
+                # ended at once: a session inside a transaction is told of no notification
                 await conn.execute(sa.select(1))
+                await conn.commit()
         raise ConnectionError("the listening connection was closed")
 
     async def close(self) -> None:

@@ -34,6 +34,13 @@ class OrderTickets:
     tickets: tuple[TicketDocument, ...]
 
 
+def tickets_pdf_path(view: PaymentView) -> str | None:
+    """Where the order's PDF is fetched (both doors give it): once the payment completed."""
+    if view.status is not PaymentStatus.COMPLETED:
+        return None
+    return f"/payments/{view.payment_id}/tickets.pdf"
+
+
 def ticket_facts(ticket: TicketView, *, code: str, timezone: str) -> payload.TicketFacts:
     return payload.TicketFacts(
         code=code,
