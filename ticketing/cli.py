@@ -116,6 +116,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         workers=args.workers,
         log_level=args.log_level,
         access_log=args.access_log,
+        # Seat-map messages are small deltas sent to thousands of sockets: compressing each
+        # one per connection costs more processor time than it saves bytes.
+        ws_per_message_deflate=False,
     )
 
 

@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, gt=0)
     db_max_overflow: int = Field(default=20, ge=0)
     # Units of work a worker process runs at once; the others wait their turn, in order, so
-    # that an admitted one never waits for the event loop while holding its locks.
+    # that an admitted one never waits for the event loop while holding its locks. Seat-map
+    # freshness checks have a small lane of their own besides (ticketing.db.unit.CHECK_SLOTS).
     db_concurrency: int = Field(default=16, gt=0)
     # Live seat-map subscriptions a worker process follows at once; more are refused (busy)
     # rather than let one client's sockets starve the others.

@@ -32,6 +32,11 @@ _BUSY_SQLSTATES = {"55P03", "57014"}
 _SQLITE_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes' low byte)
 
 
+CHECK_SLOTS = 2
+"""Units of the `check` lane a process runs at once, besides `concurrency` others: the pool is
+sized for both (ticketing.settings)."""
+
+
 class Database:
     """An app's engine and the admission to it: at most `concurrency` units of work of this
     process at once, the others waiting in order (a unit admitted runs to its end quickly
@@ -46,6 +51,7 @@ class Database:
         self._timeout_s = timeout_s
         self._lock_timeout_s = lock_timeout_s
         self._slots: asyncio.Semaphore | None = None
+        self._check_slots: asyncio.Semaphore | None = None
         self._sqlite_writer: asyncio.Lock | None = None
         self.notifications = Notifications(engine)
         """Listeners of what units of work notify (`ticketing.db.notify.notify`) on commit."""
@@ -60,28 +66,36 @@ class Database:
         )
 
     @contextlib.asynccontextmanager
-    async def admitted(self, *, write: bool) -> AsyncIterator[None]:
+    async def admitted(self, *, write: bool, check: bool = False) -> AsyncIterator[None]:
         if _IN_UNIT.get():  # a unit run from inside another one has its slot already
             yield
             return
-        if self._slots is None:  # made on the loop that uses it
+        if self._slots is None or self._check_slots is None:  # made on the loop that uses them
             self._slots = asyncio.Semaphore(self._concurrency)
+            self._check_slots = asyncio.Semaphore(CHECK_SLOTS)
             self._sqlite_writer = asyncio.Lock()
+        if write and self.dialect == "sqlite":
+            # in line for the write lock first, holding no slot: readers never wait behind
+            # writers that wait for the lock
+            async with self._queued_for_sqlite_write_lock(), self._slot(self._slots):
+                yield
+        else:
+            async with self._slot(self._check_slots if check else self._slots):
+                yield
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
         try:
             async with asyncio.timeout(self._timeout_s):
-                await self._slots.acquire()
+                await slots.acquire()
         except TimeoutError as exc:
             raise busy_error() from exc
         token = _IN_UNIT.set(True)
         try:
-            if write and self.dialect == "sqlite":
-                async with self._queued_for_sqlite_write_lock():
-                    yield
-            else:
-                yield
+            yield
         finally:
             _IN_UNIT.reset(token)
-            self._slots.release()
+            slots.release()
 
     @contextlib.asynccontextmanager
     async def _queued_for_sqlite_write_lock(self) -> AsyncIterator[None]:
@@ -140,7 +154,7 @@ def _is_sqlite_busy(exc: DBAPIError) -> bool:
 
 
 def _unit(
-    *, write: bool
+    *, write: bool, check: bool = False
 ) -> Callable[
     [Callable[Concatenate[AsyncConnection, P], Awaitable[R]]],
     Callable[Concatenate[Database, P], Awaitable[R]],
@@ -150,7 +164,7 @@ def _unit(
     ) -> Callable[Concatenate[Database, P], Awaitable[R]]:
         @functools.wraps(fn)
         async def unit(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            async with db.admitted(write=write):
+            async with db.admitted(write=write, check=check):
                 for attempt in range(1, _MAX_ATTEMPTS + 1):
                     try:
                         return await _transaction(db, fn, write, args, kwargs)
@@ -214,3 +228,7 @@ function returns, rolled back when it raises, run again after a deadlock."""
 
 query = _unit(write=False)
 """A service query: reads only, each statement the latest committed data, on both databases."""
+
+check = _unit(write=False, check=True)
+"""A query of one indexed statement that many readers wait on (a seat map's freshness check): it
+runs in a lane of its own (CHECK_SLOTS wide), never in line behind commands."""

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import UserDefinedType
 
-from ticketing.db import query
+from ticketing.db import check, query
 from ticketing.domain import EventStatus
 from ticketing.models import event_seat_t, event_t
 
@@ -67,7 +67,7 @@ def _postgres(*, since_mark: bool) -> sa.Select[Any]:
     return sa.select(*columns).where(event_t.c.id == sa.bindparam("event"))
 
 
-@query
+@check
 async def changes_since(
     conn: AsyncConnection, *, event_id: int, mark: str | None
 ) -> EventChanges | None:
