@@ -1,0 +1,403 @@
+"""Live seat-map subscribers: many WebSocket connections following one event's `seatMapChanges`
+(graphql-transport-ws) from several client processes, while a rush changes its seats; how long a
+change takes from its commit to each subscriber, and whether every subscriber ends on the map."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.rush import Http, _run
+
+SEAT_MAP = """query Map($id: ID!) {
+  seatMap(eventId: $id) { version layout sections { id statuses } } }"""
+
+# The message's shape: sections carry either all their statuses or the changed seats' (indexes
+# in the layout's order) with their statuses; `reload` asks the client to read the map again.
+CHANGES = """subscription Live($id: ID!, $since: String!) {
+  seatMapChanges(eventId: $id, since: $since) {
+    version reload sections { id availableCount statuses seats seatStatuses } } }"""
+# The shape before `reload` and per-seat changes: all statuses of every changed section.
+CHANGES_WHOLE_SECTIONS = """subscription Live($id: ID!, $since: String!) {
+  seatMapChanges(eventId: $id, since: $since) { version sections { id statuses } } }"""
+
+SUBPROTOCOL = "graphql-transport-ws"
+CONNECTING_AT_ONCE = 50
+"""Handshakes in flight per client process: the server's accept queue is not the subject."""
+MAP_READERS = 4
+"""Connections per client process for reading the map again after a `reload`."""
+DELAY_BIN_S = 1e-4
+
+
+def changes_query(base_url: str) -> str:
+    """The subscription for the server's schema: the per-seat shape where it has `reload`, the
+    whole-section shape of servers from before it."""
+    answer = httpx.post(
+        f"{base_url}/graphql",
+        json={"query": '{ __type(name: "SeatChanges") { fields { name } } }'},
+        timeout=30,
+    ).json()
+    fields = {f["name"] for f in answer["data"]["__type"]["fields"]}
+    return CHANGES if "reload" in fields else CHANGES_WHOLE_SECTIONS
+
+
+class SeatMapReader:
+    """`seatMap` over HTTP POST /graphql, a few requests at a time, each on a connection of its
+    own (the rush's minimal client)."""
+
+    def __init__(self, base_url: str, event_id: int) -> None:
+        split = urlsplit(base_url)
+        self.idle = [
+            Http(split.hostname or "127.0.0.1", split.port or 80) for _ in range(MAP_READERS)
+        ]
+        self.free = asyncio.Semaphore(MAP_READERS)
+        self.body = {"query": SEAT_MAP, "variables": {"id": str(event_id)}}
+
+    async def read(self) -> dict[str, Any]:
+        async with self.free:
+            http = self.idle.pop()
+            try:
+                status, answer = await http.request("POST", "/graphql", self.body)
+            finally:
+                self.idle.append(http)
+        if status != 200 or answer.get("errors"):
+            raise RuntimeError(f"seatMap answered {status}: {answer}")
+        seat_map: dict[str, Any] = answer["data"]["seatMap"]
+        return seat_map
+
+
+def statuses_of(seat_map: dict[str, Any]) -> dict[str, str]:
+    return {section["id"]: section["statuses"] for section in seat_map["sections"]}
+
+
+@dataclass
+class Subscriber:
+    """One connection's view of the map, and what it saw change: one observation per seat
+    whose status differs from the one it held, coded as seat id * 8 + status."""
+
+    statuses: dict[str, str]
+    seen: array[int] = field(default_factory=lambda: array("q"))
+    seen_at: array[float] = field(default_factory=lambda: array("d"))
+
+
+class Follower:
+    """The subscribers of one client process, the event's layout, and what they received."""
+
+    def __init__(self, seat_map: dict[str, Any]) -> None:
+        self.seat_ids = {
+            str(section["id"]): [seat[0] for seat in section["seats"]]
+            for section in seat_map["layout"]["sections"]
+        }
+        self.initial = statuses_of(seat_map)
+        self.version: str = seat_map["version"]
+        self.subscribers: list[Subscriber] = []
+        # Subscribers of a process mostly go through the same statuses: each transition is
+        # compared seat by seat once, not once per subscriber.
+        self.diffs: dict[tuple[str, str, str], array[int]] = {}
+        self.message_at: array[float] = array("d")
+        self.message_bytes: array[int] = array("q")
+        self.outcomes: Counter[str] = Counter()
+        self.failed = 0
+
+    def diff(self, section: str, old: str, new: str) -> array[int]:
+        key = (section, old, new)
+        found = self.diffs.get(key)
+        if found is None:
+            if len(self.diffs) > 10_000:
+                self.diffs.clear()
+            seat_ids = self.seat_ids[section]
+            found = self.diffs[key] = array(
+                "q",
+                (
+                    seat_ids[index] * 8 + int(status)
+                    for index, (was, status) in enumerate(zip(old, new, strict=True))
+                    if was != status
+                ),
+            )
+        return found
+
+    def absorb(self, subscriber: Subscriber, sections: Iterable[dict[str, Any]], at: float) -> None:
+        """Take a message's sections (or a whole map's) into the subscriber's view."""
+        for section in sections:
+            key, old = section["id"], subscriber.statuses[section["id"]]
+            whole = section.get("statuses")
+            if whole is not None:
+                new = whole
+            else:  # only the changed seats, by their index in the layout's order
+                digits = bytearray(old, "ascii")
+                for index, status in zip(section["seats"], section["seatStatuses"], strict=True):
+                    digits[index] = ord(status)
+                new = digits.decode("ascii")
+            if new == old:
+                continue
+            seen = self.diff(key, old, new)
+            subscriber.seen.extend(seen)
+            subscriber.seen_at.extend(array("d", [at]) * len(seen))
+            subscriber.statuses[key] = new
+
+    async def follow(
+        self, url: str, query: str, event_id: int, reader: SeatMapReader, ready: asyncio.Event
+    ) -> None:
+        subscriber = Subscriber(dict(self.initial))
+        try:
+            async with connect(url, subprotocols=[SUBPROTOCOL], max_size=None) as ws:  # type: ignore[list-item]
+                await self._subscribe(ws, query, event_id)
+                self.subscribers.append(subscriber)
+                ready.set()
+                await self._receive(ws, subscriber, reader)
+        except (OSError, ConnectionClosed, TimeoutError) as exc:
+            self.outcomes[f"connection: {type(exc).__name__}"] += 1
+            if not ready.is_set():
+                self.failed += 1
+                ready.set()
+
+    async def _subscribe(self, ws: ClientConnection, query: str, event_id: int) -> None:
+        await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+        ack = orjson.loads(await ws.recv())
+        if ack["type"] != "connection_ack":
+            raise ConnectionError(f"no connection_ack: {ack}")
+        variables = {"id": str(event_id), "since": self.version}
+        subscribe = {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": query, "variables": variables},
+        }
+        await ws.send(orjson.dumps(subscribe).decode())
+
+    async def _receive(
+        self, ws: ClientConnection, subscriber: Subscriber, reader: SeatMapReader
+    ) -> None:
+        async for raw in ws:
+            at = time.time()
+            message = orjson.loads(raw)
+            self.message_at.append(at)
+            self.message_bytes.append(len(raw))
+            kind = message["type"]
+            if kind == "ping":
+                await ws.send('{"type":"pong"}')
+                continue
+            if kind != "next":
+                self.outcomes[f"message: {kind}"] += 1
+                return
+            payload = message["payload"]
+            if payload.get("errors"):
+                self.outcomes["errors in a message"] += 1
+            changes = (payload.get("data") or {}).get("seatMapChanges")
+            if changes is None:
+                self.outcomes["null change"] += 1
+                continue
+            if changes.get("reload"):
+                self.outcomes["reload"] += 1
+                seat_map = await reader.read()
+                self.absorb(subscriber, seat_map["sections"], time.time())
+            self.absorb(subscriber, changes["sections"], at)
+
+
+@dataclass
+class Chains:
+    """Per seat, the statuses the rush gave it and when, in commit order."""
+
+    statuses: dict[int, list[int]]
+    times: dict[int, list[float]]
+
+    @classmethod
+    def of(cls, changes: list[tuple[int, int, float]]) -> Chains:
+        statuses: dict[int, list[int]] = defaultdict(list)
+        times: dict[int, list[float]] = defaultdict(list)
+        for seat, status, at in sorted(changes, key=lambda change: change[2]):
+            statuses[seat].append(status)
+            times[seat].append(at)
+        return cls(dict(statuses), dict(times))
+
+
+def delays(subscriber: Subscriber, chains: Chains, histogram: Counter[int]) -> tuple[int, int]:
+    """Match what the subscriber saw to the rush's changes, seat by seat in order: an
+    observation is the first to show its change, and the changes it skipped were superseded
+    within a coalesced burst. Delays go to `histogram` in DELAY_BIN_S bins; returns (matched,
+    seen without a change of the rush's to match)."""
+    position: dict[int, int] = {}
+    matched = unmatched = 0
+    for code, at in zip(subscriber.seen, subscriber.seen_at, strict=True):
+        seat, status = divmod(code, 8)
+        chain = chains.statuses.get(seat, [])
+        index = position.get(seat, 0)
+        while index < len(chain) and chain[index] != status:
+            index += 1
+        if index == len(chain):
+            unmatched += 1
+            continue
+        histogram[round((at - chains.times[seat][index]) / DELAY_BIN_S)] += 1
+        position[seat] = index + 1
+        matched += 1
+    return matched, unmatched
+
+
+async def _process_main(
+    base_url: str, query: str, event_id: int, count: int, control: Any, out: Any
+) -> dict[str, Any]:
+    split = urlsplit(base_url)
+    url = f"ws://{split.hostname}:{split.port}/graphql"
+    reader = SeatMapReader(base_url, event_id)
+    follower = Follower(await reader.read())
+    gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
+
+    async def one(ready: asyncio.Event) -> None:
+        async with gate:
+            task = asyncio.create_task(follower.follow(url, query, event_id, reader, ready))
+            await ready.wait()
+        await task
+
+    readies = [asyncio.Event() for _ in range(count)]
+    tasks = [asyncio.create_task(one(ready)) for ready in readies]
+    await asyncio.gather(*(ready.wait() for ready in readies))
+    loop = asyncio.get_running_loop()
+    out.put({"subscribed": len(follower.subscribers), "outcomes": dict(follower.outcomes)})
+    cpu_subscribed = time.process_time()
+
+    # The parent says when the rush is over and its changes have had time to arrive.
+    finish: dict[str, Any] = await loop.run_in_executor(None, control.get)
+    cpu = time.process_time() - cpu_subscribed
+    final = statuses_of(await reader.read())
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    start, end = finish["window"]
+    in_window = [i for i, at in enumerate(follower.message_at) if start <= at <= end]
+    chains = Chains.of(finish["changes"])
+    histogram: Counter[int] = Counter()
+    matched = unmatched = stale = stale_seats = 0
+    for subscriber in follower.subscribers:
+        got, extra = delays(subscriber, chains, histogram)
+        matched, unmatched = matched + got, unmatched + extra
+        wrong = sum(
+            sum(a != b for a, b in zip(subscriber.statuses[key], statuses, strict=True))
+            for key, statuses in final.items()
+        )
+        stale += wrong > 0
+        stale_seats += wrong
+    return {
+        "subscribers": len(follower.subscribers),
+        "messages": len(in_window),
+        "bytes": sum(follower.message_bytes[i] for i in in_window),
+        "cpu_s": cpu,
+        "histogram": dict(histogram),
+        "matched": matched,
+        "unmatched": unmatched,
+        "stale_subscribers": stale,
+        "stale_seats": stale_seats,
+        "outcomes": dict(follower.outcomes),
+    }
+
+
+def _process(base_url: str, query: str, event_id: int, count: int, control: Any, out: Any) -> None:
+    try:
+        out.put(_run(_process_main(base_url, query, event_id, count, control, out)))
+    except Exception as exc:  # report, so that the parent does not wait for ever
+        out.put({"crashed": repr(exc)})
+
+
+class Subscribers:
+    """N subscribers of an event's live seat map over `processes` client processes: started
+    and subscribed on entering, summarized by `finish` once the changes to time are known."""
+
+    def __init__(self, base_url: str, *, event_id: int, count: int, processes: int) -> None:
+        self.query = changes_query(base_url)
+        context = multiprocessing.get_context("spawn")
+        self.out = context.Queue()
+        self.controls = [context.Queue() for _ in range(processes)]
+        self.workers = [
+            context.Process(
+                target=_process,
+                args=(
+                    base_url,
+                    self.query,
+                    event_id,
+                    count // processes + (1 if index < count % processes else 0),
+                    control,
+                    self.out,
+                ),
+            )
+            for index, control in enumerate(self.controls)
+        ]
+
+    def __enter__(self) -> Subscribers:
+        for worker in self.workers:
+            worker.start()
+        self.subscribed = [self.out.get() for _ in self.workers]
+        crashed = [s["crashed"] for s in self.subscribed if "crashed" in s]
+        if crashed:
+            raise RuntimeError(f"subscriber process crashed: {crashed}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for worker in self.workers:
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
+
+    def finish(
+        self, changes: list[tuple[int, int, float]], *, window: tuple[float, float]
+    ) -> dict[str, Any]:
+        """Stop, compare every subscriber's view with the map, and time the `changes`
+        (from the rush's `changes`) to their first showing at each subscriber."""
+        for control in self.controls:
+            control.put({"changes": changes, "window": window})
+        results = [self.out.get() for _ in self.workers]
+        crashed = [r["crashed"] for r in results if "crashed" in r]
+        if crashed:
+            raise RuntimeError(f"subscriber process crashed: {crashed}")
+        histogram: Counter[int] = Counter()
+        outcomes: Counter[str] = Counter()
+        for result in results:
+            histogram.update(result["histogram"])
+            outcomes.update(result["outcomes"])
+        seconds = window[1] - window[0]
+        count = sum(r["subscribers"] for r in results)
+        return {
+            "subscribed": count,
+            "format": "per seat, reload" if self.query == CHANGES else "whole sections",
+            "messages_per_s": sum(r["messages"] for r in results) / seconds,
+            "bytes_per_s": sum(r["bytes"] for r in results) / seconds,
+            "delay_ms": _histogram_percentiles(histogram),
+            "changes": len(changes),
+            # every change at every subscriber: shown as such, or superseded in a burst
+            "shown_share": sum(r["matched"] for r in results) / max(1, len(changes) * count),
+            "seen_without_a_change": sum(r["unmatched"] for r in results),
+            "stale_subscribers": sum(r["stale_subscribers"] for r in results),
+            "stale_seats": sum(r["stale_seats"] for r in results),
+            "client_cpu_s": sum(r["cpu_s"] for r in results),
+            "outcomes": dict(outcomes),
+        }
+
+
+def _histogram_percentiles(histogram: Counter[int]) -> dict[str, float]:
+    total = sum(histogram.values())
+    if not total:
+        return {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0, "min": 0.0}
+    ordered = sorted(histogram.items())
+    figures: dict[str, float] = {
+        "count": total,
+        "min": ordered[0][0] * DELAY_BIN_S * 1000,
+        "max": ordered[-1][0] * DELAY_BIN_S * 1000,
+    }
+    for name, fraction in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+        rank, running = min(total - 1, int(fraction * total)), 0
+        for key, n in ordered:
+            running += n
+            if running > rank:
+                figures[name] = key * DELAY_BIN_S * 1000
+                break
+    return figures
