@@ -592,7 +592,7 @@ def subscribers_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]
         (
             "subscribers: messages",
             f"{live['messages_per_s']:,.0f} messages/s, {live['bytes_per_s'] / 1e6:,.1f} MB/s; "
-            f"load generator {live["client_cpu_s"]:.1f} s of CPU",
+            f"load generator {live['client_cpu_s']:.1f} s of CPU",
             "",
             "",
         ),
