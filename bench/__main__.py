@@ -38,6 +38,7 @@ from bench.procs import (
     seed,
     service,
     settle,
+    wait_idle,
     worker_pids,
     wrk,
 )
@@ -176,8 +177,6 @@ LIVE_SECTION_SEATS = 2000
 """The live stadium's sections are the size of the rush hall's one, so that its rushes compare."""
 SUBSCRIBED_SETTLE_S = 2.0
 """After the last subscription is sent: time for the server to set up its watches."""
-ARRIVAL_S = 2.0
-"""After the rush: time for its last changes to reach every subscriber before the check."""
 
 
 def _rush_on(
@@ -234,9 +233,9 @@ def _subscribers(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
             started = time.time()
             rush = _rush_on(base, event_id, during["id"], args, record_changes=True)
             ended = time.time()
-            time.sleep(ARRIVAL_S)
             results["live"] = subscribers.finish(rush.pop("changes"), window=(started, ended))
         results["rush_with"] = _rush_figures(rush)
+        results["idle_wait_s"] = wait_idle(workers)
         results["rush_alone_after"] = _rush_figures(_rush_on(base, event_id, last["id"], args))
     live_results = results["live"]
     live_results["connections_by_worker"] = {str(pid): n for pid, n in spread.items()}
@@ -591,7 +590,8 @@ def subscribers_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]
         ),
         (
             "subscribers: messages",
-            f"{live['messages_per_s']:,.0f} messages/s, {live['bytes_per_s'] / 1e6:,.1f} MB/s; "
+            f"{live['messages_per_s']:,.0f} messages/s, {live['bytes_per_s'] / 1e6:,.1f} MB/s, "
+            f"the last {live['last_message_after_rush_s']:.1f} s after the rush; "
             f"load generator {live['client_cpu_s']:.1f} s of CPU",
             "",
             "",

@@ -39,6 +39,10 @@ CONNECTING_AT_ONCE = 50
 MAP_READERS = 4
 """Connections per client process for reading the map again after a `reload`."""
 DELAY_BIN_S = 1e-4
+QUIET_S = 1.0
+"""After the rush, the messages have all arrived once none came for this long..."""
+DRAIN_LIMIT_S = 60.0
+"""...or after this long: a subscriber left behind is then counted as stale."""
 
 
 def changes_query(base_url: str) -> str:
@@ -268,6 +272,10 @@ async def _process_main(
 
     # The parent says when the rush is over and its changes have had time to arrive.
     finish: dict[str, Any] = await loop.run_in_executor(None, control.get)
+    for _ in range(int(DRAIN_LIMIT_S / 0.1)):
+        if not follower.message_at or time.time() - follower.message_at[-1] >= QUIET_S:
+            break
+        await asyncio.sleep(0.1)
     cpu = time.process_time() - cpu_subscribed
     final = statuses_of(await reader.read())
     for task in tasks:
@@ -291,6 +299,7 @@ async def _process_main(
     return {
         "subscribers": len(follower.subscribers),
         "messages": len(in_window),
+        "last_message_at": follower.message_at[-1] if follower.message_at else 0.0,
         "bytes": sum(follower.message_bytes[i] for i in in_window),
         "cpu_s": cpu,
         "histogram": dict(histogram),
@@ -370,6 +379,7 @@ class Subscribers:
             "subscribed": count,
             "format": "per seat, reload" if self.query == CHANGES else "whole sections",
             "messages_per_s": sum(r["messages"] for r in results) / seconds,
+            "last_message_after_rush_s": max(r["last_message_at"] for r in results) - window[1],
             "bytes_per_s": sum(r["bytes"] for r in results) / seconds,
             "delay_ms": _histogram_percentiles(histogram),
             "changes": len(changes),
