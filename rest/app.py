@@ -54,8 +54,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = app.state.db = Database.of(settings)
-        app.state.seat_maps = SeatMaps(db)
-        app.state.seat_feed = SeatFeed(db)
+        seat_maps = app.state.seat_maps = SeatMaps(db)
+        app.state.seat_feed = SeatFeed(db, seat_maps, clock=clock)
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
         if settings.payments.mode == "test":
             log.warning(
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            app.state.seat_feed.close()
             await app.state.throttle.aclose()
             await db.dispose()
             gc.unfreeze()

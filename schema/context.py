@@ -55,7 +55,6 @@ class Context(BaseContext):
         seat_maps: SeatMaps,
         settings: Settings,
         now: datetime,
-        clock: Callable[[], datetime] | None = None,
         seat_feed: live.SeatFeed | None = None,
         result_cache: ResultCache | None = None,
         authorization: str | None = None,
@@ -81,8 +80,6 @@ class Context(BaseContext):
         (event id, 0) -> the event's revision, for what a manager may change (name, prices)."""
         self.settings = settings
         self.now = now
-        self.clock = clock or (lambda: now)
-        """The app's clock, for subscriptions: they outlive the `now` of their start."""
         self.seat_feed = seat_feed
         self._turn = 0
         self._turn_started = 0.0
@@ -237,20 +234,15 @@ class Context(BaseContext):
 
     async def seat_map_changes(
         self, event_id: int, *, since: str
-    ) -> AsyncIterator[EventSeatMap | None]:
+    ) -> AsyncIterator[live.SeatMapUpdate | None]:
         """What changes in the event's seat map after `since`, as it commits (see
         `ticketing.catalog.live.seat_map_changes`)."""
         assert self.seat_feed is not None, "subscriptions are served by the app's router"
         viewer = await self.viewer()
-        async for changes in live.seat_map_changes(
-            self.seat_feed,
-            self.seat_maps,
-            event_id=event_id,
-            since=since,
-            viewer=viewer,
-            clock=self.clock,
+        async for update in live.seat_map_changes(
+            self.seat_feed, event_id=event_id, since=since, viewer=viewer
         ):
-            yield changes
+            yield update
 
     async def event_section(self, event_id: int, section_id: int) -> SectionState | None:
         """One section's live state (None when the event has no such section)."""
@@ -393,7 +385,6 @@ def _context(request: HTTPConnection, result_cache: ResultCache) -> Context:
         seat_maps=app.state.seat_maps,
         settings=app.state.settings,
         now=app.state.clock(),
-        clock=app.state.clock,
         seat_feed=app.state.seat_feed,
         result_cache=result_cache,
         authorization=request.headers.get("authorization"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -16,14 +17,16 @@ from fastapi import FastAPI
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
+from rest.app import create_app
 from tests.accounts import signed_in
-from tests.api import add_seat, new_cart
+from tests.api import add_seat, book, new_cart
 from tests.conftest import FakeClock
 from tests.factories import MANAGER, EventFixture, make_event
 from tests.graphql_client import gql
 from ticketing.catalog.live import COALESCE_SECONDS
 from ticketing.db import Database
 from ticketing.management import commands as management
+from ticketing.settings import Settings
 
 SEAT_MAP = "query($id: ID!) { seatMap(eventId: $id) { version sections { id statuses } } }"
 SEAT_CHANGES = """
@@ -33,7 +36,9 @@ query($id: ID!, $since: String!) {
 """
 LIVE = """
 subscription($id: ID!, $since: String!) {
-  seatMapChanges(eventId: $id, since: $since) { version sections { id statuses } }
+  seatMapChanges(eventId: $id, since: $since) {
+    version reload sections { id availableCount statuses seats seatStatuses }
+  }
 }
 """
 WAIT_S = 5.0
@@ -47,15 +52,32 @@ async def event(db: Database, clock: FakeClock) -> EventFixture:
 
 
 class Subscriber:
-    def __init__(self, ws: AsyncWebSocketSession) -> None:
+    """A client of `seatMapChanges`: it keeps each section's statuses, applying every message
+    (whole sections and seat deltas) as an SPA would."""
+
+    def __init__(self, ws: AsyncWebSocketSession, statuses: dict[str, str]) -> None:
         self.ws = ws
+        self.statuses = dict(statuses)
 
     async def next(self) -> dict[str, Any] | None:
-        """The next message's `seatMapChanges`; fails on an error or the end."""
+        """The next message's `seatMapChanges`, applied to `statuses`; fails on an error or the
+        end."""
         message = await self.ws.receive_json(timeout=WAIT_S)
         assert message["type"] == "next", message
         assert "errors" not in message["payload"], message
         changes: dict[str, Any] | None = message["payload"]["data"]["seatMapChanges"]
+        for section in [] if changes is None else changes["sections"]:
+            if section["statuses"] is not None:
+                assert section["seats"] is None
+                self.statuses[section["id"]] = section["statuses"]
+            else:
+                seats, digits = section["seats"], section["seatStatuses"]
+                assert len(seats) == len(digits) > 0
+                statuses = list(self.statuses[section["id"]])
+                for seat, digit in zip(seats, digits, strict=True):
+                    assert statuses[seat] != digit, "a seat listed as changed did not change"
+                    statuses[seat] = digit
+                self.statuses[section["id"]] = "".join(statuses)
         return changes
 
     async def quiet(self, seconds: float) -> None:
@@ -66,7 +88,11 @@ class Subscriber:
 
 @contextlib.asynccontextmanager
 async def subscribed(
-    app: FastAPI, variables: dict[str, Any], *, init: dict[str, Any] | None = None
+    app: FastAPI,
+    variables: dict[str, Any],
+    *,
+    init: dict[str, Any] | None = None,
+    statuses: dict[str, str] | None = None,
 ) -> AsyncIterator[Subscriber]:
     async with (
         ASGIWebSocketTransport(app=app) as transport,
@@ -78,7 +104,7 @@ async def subscribed(
         await ws.send_json(
             {"id": "1", "type": "subscribe", "payload": {"query": LIVE, "variables": variables}}
         )
-        yield Subscriber(ws)
+        yield Subscriber(ws, statuses or {})
         await ws.send_json({"id": "1", "type": "complete"})
     # the subscription's end (or the socket's) stops its watch
     feed = app.state.seat_feed
@@ -89,10 +115,10 @@ async def subscribed(
     assert feed.watchers(variables["id"]) == 0
 
 
-def _section(changes: dict[str, Any], section_id: int) -> str:
-    (section,) = [s for s in changes["sections"] if s["id"] == str(section_id)]
-    statuses: str = section["statuses"]
-    return statuses
+async def _snapshot(client: httpx.AsyncClient, event_id: int) -> tuple[str, dict[str, str]]:
+    """`seatMap`'s version and each section's statuses, as a client starts."""
+    seat_map = (await gql(client, SEAT_MAP, {"id": event_id}))["seatMap"]
+    return seat_map["version"], {s["id"]: s["statuses"] for s in seat_map["sections"]}
 
 
 async def _hold(client: httpx.AsyncClient, event: EventFixture, seat: int) -> None:
@@ -106,62 +132,101 @@ async def _hold(client: httpx.AsyncClient, event: EventFixture, seat: int) -> No
     assert held.status_code == 200, held.text
 
 
-async def test_a_hold_through_rest_reaches_the_subscriber(
+async def test_a_hold_through_rest_reaches_the_subscriber_as_the_seat_that_changed(
     app: FastAPI, client: httpx.AsyncClient, event: EventFixture
 ) -> None:
-    version = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]["version"]
-    main = event.section_ids["Main"]
-    async with subscribed(app, {"id": event.event_id, "since": version}) as subscriber:
+    version, statuses = await _snapshot(client, event.event_id)
+    main = str(event.section_ids["Main"])
+    variables = {"id": event.event_id, "since": version}
+    async with subscribed(app, variables, statuses=statuses) as subscriber:
         await subscriber.quiet(COALESCE_SECONDS * 2)  # nothing changed since `version`
         await _hold(client, event, 1)
         changes = await subscriber.next()
         assert changes is not None
-        assert [s["id"] for s in changes["sections"]] == [str(main)]
-        assert _section(changes, main) == "121111"
+        # one seat of six: its index and new status, not the section's six digits
+        assert changes["sections"] == [
+            {"id": main, "availableCount": 5, "statuses": None, "seats": [1], "seatStatuses": "2"}
+        ]
+        assert changes["reload"] is False
+        assert subscriber.statuses[main] == "121111"
         # the version sent is the one seatChanges gives now
         now = await gql(client, SEAT_CHANGES, {"id": event.event_id, "since": version})
         assert now["seatChanges"]["version"] == changes["version"]
         await _hold(client, event, 4)
         later = await subscriber.next()
         assert later is not None
-        assert _section(later, main) == "121121"
+        assert later["sections"][0]["seats"] == [4]
+        assert subscriber.statuses[main] == "121121"
         assert later["version"] != changes["version"]
+        assert subscriber.statuses == (await _snapshot(client, event.event_id))[1]
 
 
 async def test_a_change_between_the_snapshot_and_subscribing_arrives(
     app: FastAPI, client: httpx.AsyncClient, event: EventFixture
 ) -> None:
-    version = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]["version"]
+    version, statuses = await _snapshot(client, event.event_id)
     await _hold(client, event, 0)
-    async with subscribed(app, {"id": event.event_id, "since": version}) as subscriber:
+    variables = {"id": event.event_id, "since": version}
+    async with subscribed(app, variables, statuses=statuses) as subscriber:
         changes = await subscriber.next()
         assert changes is not None
-        assert _section(changes, event.section_ids["Main"]) == "211111"
+        # the server knows the client's version by its stamps only: the section comes whole
+        (section,) = changes["sections"]
+        assert section["statuses"] == "211111"
+        assert subscriber.statuses == (await _snapshot(client, event.event_id))[1]
 
 
-async def test_a_burst_of_holds_arrives_coalesced_with_the_latest_statuses(
+async def test_a_burst_of_holds_arrives_coalesced_in_commit_order(
     app: FastAPI, client: httpx.AsyncClient, event: EventFixture
 ) -> None:
-    version = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]["version"]
-    main = event.section_ids["Main"]
-    async with subscribed(app, {"id": event.event_id, "since": version}) as subscriber:
+    version, statuses = await _snapshot(client, event.event_id)
+    main = str(event.section_ids["Main"])
+    variables = {"id": event.event_id, "since": version}
+    async with subscribed(app, variables, statuses=statuses) as subscriber:
         await subscriber.quiet(COALESCE_SECONDS)
         for seat in range(6):
             await _hold(client, event, seat)
-        messages = []
-        while not messages or _section(messages[-1], main) != "222222":
+        messages, held = [], []
+        while subscriber.statuses[main] != "222222":
             changes = await subscriber.next()
             assert changes is not None
             messages.append(changes)
+            held.append(subscriber.statuses[main].count("2"))
         assert len(messages) < 6
         # in commit order: each message holds more seats than the one before, under a new version
-        held = [_section(m, main).count("2") for m in messages]
         assert held == sorted(set(held))
         versions = [m["version"] for m in messages]
         assert len(set(versions)) == len(versions)
         await subscriber.quiet(COALESCE_SECONDS * 2)
         current = await gql(client, SEAT_CHANGES, {"id": event.event_id, "since": versions[-1]})
         assert current["seatChanges"] == {"version": versions[-1], "sections": []}
+
+
+async def test_many_seats_of_a_section_at_once_arrive_as_the_whole_section(
+    app: FastAPI, client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    cart = new_cart()
+    for seat in range(5):
+        held = await add_seat(
+            client,
+            cart,
+            event_id=event.event_id,
+            seat_id=event.seat_ids[seat],
+            price_id=event.price_ids["Adult"],
+        )
+        assert held.status_code == 200, held.text
+    version, statuses = await _snapshot(client, event.event_id)
+    variables = {"id": event.event_id, "since": version}
+    async with subscribed(app, variables, statuses=statuses) as subscriber:
+        await subscriber.quiet(COALESCE_SECONDS)
+        booked = await book(client, cart)  # five seats in one commit
+        assert booked.status_code == 200, booked.text
+        changes = await subscriber.next()
+        assert changes is not None
+        (section,) = changes["sections"]
+        # five indexes and five digits would be longer than the section's six digits
+        assert section["seats"] is None
+        assert section["statuses"] == "333331"
 
 
 async def test_a_draft_follows_the_visibility_of_seat_changes(
@@ -220,8 +285,9 @@ async def test_a_subscriber_resynchronises_after_the_listening_connection_is_los
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("SQLite's notifications are in-process: there is no connection to lose")
-    version = (await gql(client, SEAT_MAP, {"id": event.event_id}))["seatMap"]["version"]
-    async with subscribed(app, {"id": event.event_id, "since": version}) as subscriber:
+    version, statuses = await _snapshot(client, event.event_id)
+    variables = {"id": event.event_id, "since": version}
+    async with subscribed(app, variables, statuses=statuses) as subscriber:
         await subscriber.quiet(COALESCE_SECONDS)
         async with db.engine.connect() as conn:
             # the hold below commits while the worker listens again: the wake-up after it does
@@ -233,6 +299,55 @@ async def test_a_subscriber_resynchronises_after_the_listening_connection_is_los
                 )
             )
         await _hold(client, event, 5)
+        await subscriber.next()
+        assert subscriber.statuses[str(event.section_ids["Main"])] == "111112"
+
+
+async def test_a_manager_s_change_ends_the_subscription_with_a_reload(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, event: EventFixture
+) -> None:
+    version, statuses = await _snapshot(client, event.event_id)
+    variables = {"id": event.event_id, "since": version}
+    async with subscribed(app, variables, statuses=statuses) as subscriber:
+        await subscriber.quiet(COALESCE_SECONDS)
+        await management.update_event(
+            db, caller=MANAGER, event_id=event.event_id, name="Renamed Night"
+        )
+        await _hold(client, event, 2)  # the change that makes the subscriber look
         changes = await subscriber.next()
         assert changes is not None
-        assert _section(changes, event.section_ids["Main"]) == "111112"
+        assert changes["reload"] is True
+        assert changes["sections"] == []
+        assert (await subscriber.ws.receive_json(timeout=WAIT_S))["type"] == "complete"
+        # a version from before the change asks for a reload at once
+    async with subscribed(app, variables, statuses=statuses) as late:
+        changes = await late.next()
+        assert changes is not None
+        assert changes["reload"] is True
+
+
+async def test_a_lapsed_hold_reaches_the_subscriber_with_no_statement_run(
+    settings: Settings, event: EventFixture
+) -> None:
+    hold_s = 1
+    quick = settings.model_copy(
+        update={"cart": settings.cart.model_copy(update={"hold_seconds": hold_s})}
+    )
+    app = create_app(quick)  # the real clock: nothing but time passes
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        version, statuses = await _snapshot(http, event.event_id)
+        main = str(event.section_ids["Main"])
+        variables = {"id": event.event_id, "since": version}
+        async with subscribed(app, variables, statuses=statuses) as subscriber:
+            await _hold(http, event, 3)
+            held_at = time.monotonic()
+            await subscriber.next()
+            assert subscriber.statuses[main] == "111211"
+            await subscriber.next()
+            lapsed_after = time.monotonic() - held_at
+            assert subscriber.statuses[main] == "111111"
+            # the hold lapses hold_s after it was made; the message follows within a second
+            assert hold_s - 0.05 < lapsed_after < hold_s + 1

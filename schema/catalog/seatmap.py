@@ -14,6 +14,7 @@ import strawberry
 
 from schema.common import lookup_id
 from schema.context import Info
+from ticketing.catalog import live
 from ticketing.catalog.seatmaps import EventSeatMap, SectionLayout, SectionState
 
 LAYOUT_COLUMNS = ("seat_id", "row_id", "row", "number", "type", "price_set", "x", "y")
@@ -197,15 +198,77 @@ class SeatMapQuery:
         return None if changes is None else SeatChanges.of(changes)
 
 
+@strawberry.type(description="A section that changed, in a `seatMapChanges` message.")
+class SeatMapSectionUpdate:
+    id: strawberry.ID = strawberry.field(description="The venue template's section id.")
+    available_count: int = strawberry.field(description="Seats on sale right now.")
+    statuses: str | None = strawberry.field(
+        description="The section's whole statuses (as in `SeatMapSection`), when they are sent "
+        "whole; null when `seats` lists the seats that changed."
+    )
+    seats: list[int] | None = strawberry.field(
+        description="The indexes, in the order of the section's `seats` in the layout, of the "
+        "seats whose status changed; null when `statuses` is sent whole."
+    )
+    seat_statuses: str | None = strawberry.field(
+        description="The new status of each seat in `seats`, one digit each, in that order."
+    )
+
+    @classmethod
+    def of(cls, update: live.SectionUpdate) -> SeatMapSectionUpdate:
+        made: SeatMapSectionUpdate | None = update.memo.get("gql")
+        if made is None:
+            state = update.state
+            if update.seats is None:
+                changed, seat_statuses, statuses = None, None, _statuses(state)
+            else:
+                changed = list(update.seats)
+                seat_statuses = bytes(state.statuses[i] for i in update.seats).decode("ascii")
+                statuses = None
+            made = update.memo["gql"] = cls(
+                id=strawberry.ID(str(state.layout.id)),
+                available_count=state.available_count,
+                statuses=statuses,
+                seats=changed,
+                seat_statuses=seat_statuses,
+            )
+        return made
+
+
+@strawberry.type(description="A message of `seatMapChanges`.")
+class SeatMapUpdate:
+    version: str = strawberry.field(
+        description="The map's version once this message is applied: a client that reconnects "
+        "subscribes again from it."
+    )
+    reload: bool = strawberry.field(
+        description="True when the client's map can no longer be brought up to date (a manager "
+        "changed the event's layout or prices): read `seatMap` again and subscribe from its "
+        "version. The subscription ends after it."
+    )
+    sections: list[SeatMapSectionUpdate] = strawberry.field(
+        description="The sections that changed since the message before (or since `since`)."
+    )
+
+    @classmethod
+    def of(cls, update: live.SeatMapUpdate) -> SeatMapUpdate:
+        return cls(
+            version=update.version,
+            reload=update.reload,
+            sections=[SeatMapSectionUpdate.of(s) for s in update.sections],
+        )
+
+
 @strawberry.type
 class SeatMapSubscription:
     @strawberry.subscription(
         description="The changes of an event's seat map after `since` (a `version` from "
         "`seatMap` or `seatChanges`), as they happen: first what changed since `since`, if "
         "anything, then the changes as they commit, a burst of them in one message, each "
-        "relative to the message before. Null, then the end, when there is no such event. "
-        "Over a WebSocket (graphql-transport-ws); a signed-in client sends its token as "
-        '`{"authorization": "Bearer <token>"}` in `connection_init`.'
+        "relative to the message before; holds and payments that lapse arrive too. A slow "
+        "client gets fewer, larger messages, never a backlog. Null, then the end, when there "
+        "is no such event. Over a WebSocket (graphql-transport-ws); a signed-in client sends "
+        'its token as `{"authorization": "Bearer <token>"}` in `connection_init`.'
     )
     async def seat_map_changes(
         self,
@@ -214,10 +277,10 @@ class SeatMapSubscription:
         since: Annotated[
             str, strawberry.argument(description="A `version` this API returned for the event.")
         ],
-    ) -> AsyncGenerator[SeatChanges | None, None]:
+    ) -> AsyncGenerator[SeatMapUpdate | None, None]:
         event = lookup_id(event_id)
         if event is None:
             yield None
             return
-        async for changes in info.context.seat_map_changes(event, since=since):
-            yield None if changes is None else SeatChanges.of(changes)
+        async for update in info.context.seat_map_changes(event, since=since):
+            yield None if update is None else SeatMapUpdate.of(update)

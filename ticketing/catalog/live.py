@@ -1,100 +1,259 @@
-"""Live seat maps: commands that change seat statuses say so on commit, and watchers of an
-event are woken to send what changed since their version, a burst of changes at a time."""
+"""Live seat maps: per watched event and worker, one pump reads the map when told that seats
+changed (or when a hold is due to lapse) and publishes it; each subscriber then sends what differs
+from what it sent before, as the seats that changed or, when that is smaller, whole sections."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from ticketing.catalog.seatmaps import EventSeatMap, SeatMaps
+from ticketing.catalog.seatmaps import (
+    EventSeatMap,
+    Freshness,
+    SeatMaps,
+    SectionState,
+    parse_version,
+)
 from ticketing.db import Database
 from ticketing.domain import Principal
-from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inventory.stamps import CHANNEL
 
+log = logging.getLogger(__name__)
+
 COALESCE_SECONDS = 0.1
-"""At most one message per event and watcher in this time: a burst of changes is sent as one."""
+"""At most one read of an event's map per worker in this time: a burst of changes is sent as one
+message."""
+RETRY_SECONDS = 1.0
+"""A pump whose read failed (the database is away) tries again after this long."""
+_CHANGED = re.compile(rb"[^\x00]")
 
 
-class SeatWatch:
-    """Set when the watched event's seats may have changed since it was last cleared."""
+@dataclass(frozen=True, slots=True)
+class SectionUpdate:
+    """A section in a message: `seats` are the indexes (in the layout's seat order) of the seats
+    whose status changed, or None when the section's whole statuses are sent."""
 
-    def __init__(self) -> None:
-        self.changed = asyncio.Event()
+    state: SectionState
+    seats: tuple[int, ...] | None
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)
+    """For adapters' encodings: one update is shared by every subscriber it is sent to."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeatMapUpdate:
+    """One message: the map's `version` after it, and the sections that changed. `reload`: the
+    client's map can no longer be brought up to date (its layout changed); it must read it again."""
+
+    version: str
+    sections: tuple[SectionUpdate, ...] = ()
+    reload: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A pump's read: it answers every request made before it began (`answers`)."""
+
+    answers: int
+    freshness: Freshness | None
+    """None when there is no such event."""
+    seat_map: EventSeatMap | None
+
+
+class EventPump:
+    """Reads one event's map for the subscribers of this worker: on request (a notification, a new
+    subscriber), at most once per COALESCE_SECONDS, and when the earliest hold or payment in the
+    map lapses, which no statement announces."""
+
+    def __init__(self, seat_maps: SeatMaps, event_id: int, clock: Callable[[], datetime]) -> None:
+        self.event_id = event_id
+        self.subscribers = 0
+        self.latest: Reading | None = None
+        self._seat_maps = seat_maps
+        self._clock = clock
+        self._requests = 0
+        self._requested = asyncio.Event()
+        self._published = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=f"seat-map pump {event_id}")
+
+    def request(self) -> int:
+        """Ask for a read that begins after this call; returns the request's number."""
+        self._requests += 1
+        self._requested.set()
+        return self._requests
+
+    async def after(self, seen: Reading | None, request: int) -> Reading:
+        """The first reading newer than `seen` that answers `request`."""
+        while True:
+            latest = self.latest
+            if latest is not None and latest is not seen and latest.answers >= request:
+                return latest
+            await self._published.wait()
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            self._requested.clear()
+            answers = self._requests
+            try:
+                freshness = await self._seat_maps.look(self.event_id)
+                seat_map = None
+                if freshness is not None:
+                    seat_map = await self._seat_maps.event_map(
+                        event_id=self.event_id, now=self._clock(), freshness=freshness
+                    )
+            except Exception:  # the subscribers wait; a later read brings them everything
+                log.warning("reading the seat map of event %s failed", self.event_id, exc_info=True)
+                await asyncio.sleep(RETRY_SECONDS)
+                self._requested.set()
+                continue
+            self.latest = Reading(answers, freshness, seat_map)
+            published, self._published = self._published, asyncio.Event()
+            published.set()
+            await asyncio.sleep(COALESCE_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._requested.wait(), self._until_lapse(seat_map))
+
+    def _until_lapse(self, seat_map: EventSeatMap | None) -> float | None:
+        """Seconds until the map's first hold or payment lapses (None: no such deadline)."""
+        deadlines = [] if seat_map is None else [s.valid_until for s in seat_map.sections]
+        soonest = min((d for d in deadlines if d is not None), default=None)
+        if soonest is None:
+            return None
+        return max(0.0, (soonest - self._clock()).total_seconds())
 
 
 class SeatFeed:
-    """Per app: who watches which event. Notifications from every worker (PostgreSQL) or from
-    this one (SQLite) wake the event's watchers; a missed notification wakes them all."""
+    """Per app: a pump per event somebody follows. Notifications from every worker (PostgreSQL)
+    or from this one (SQLite) ask the event's pump for a read; a missed notification asks all."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, seat_maps: SeatMaps, *, clock: Callable[[], datetime]) -> None:
         self._db = db
-        self._watches: dict[int, set[SeatWatch]] = defaultdict(set)
+        self._seat_maps = seat_maps
+        self._clock = clock
+        self._pumps: dict[int, EventPump] = {}
         self._listening = False
 
     def _received(self, payload: str | None) -> None:
         if payload is None:
-            watches: Iterable[SeatWatch] = [w for ws in self._watches.values() for w in ws]
-        elif payload.isdigit():
-            watches = self._watches.get(int(payload), ())
+            pumps: Iterator[EventPump] = iter(list(self._pumps.values()))
+        elif payload.isdigit() and (pump := self._pumps.get(int(payload))) is not None:
+            pumps = iter((pump,))
         else:
             return
-        for watch in watches:
-            watch.changed.set()
+        for pump in pumps:
+            pump.request()
 
     def watchers(self, event_id: int) -> int:
-        """How many watch the event now (for tests and whoever watches the app)."""
-        return len(self._watches.get(event_id, ()))
+        """How many follow the event now (for tests and whoever watches the app)."""
+        pump = self._pumps.get(event_id)
+        return 0 if pump is None else pump.subscribers
 
     @contextlib.asynccontextmanager
-    async def watching(self, event_id: int) -> AsyncIterator[SeatWatch]:
-        """A watch of the event, woken from when this returns until the block ends."""
-        if not self._listening:  # from the first watch on: an app that serves none never listens
+    async def following(self, event_id: int) -> AsyncIterator[EventPump]:
+        """The event's pump, kept running until the block ends (and its last follower leaves)."""
+        if not self._listening:  # from the first follower on: an app that serves none never listens
             self._db.notifications.listen(CHANNEL, self._received)
             self._listening = True
         await self._db.notifications.ready()
-        watch = SeatWatch()
-        self._watches[event_id].add(watch)
+        pump = self._pumps.get(event_id)
+        if pump is None:
+            pump = self._pumps[event_id] = EventPump(self._seat_maps, event_id, self._clock)
+        pump.subscribers += 1
         try:
-            yield watch
+            yield pump
         finally:
-            self._watches[event_id].discard(watch)
-            if not self._watches[event_id]:
-                del self._watches[event_id]
+            pump.subscribers -= 1
+            if not pump.subscribers:
+                pump.stop()
+                del self._pumps[event_id]
+
+    def close(self) -> None:
+        for pump in self._pumps.values():
+            pump.stop()
+        self._pumps.clear()
 
 
 async def seat_map_changes(
-    feed: SeatFeed,
-    seat_maps: SeatMaps,
-    *,
-    event_id: int,
-    since: str,
-    viewer: Principal | None,
-    clock: Callable[[], datetime],
-) -> AsyncIterator[EventSeatMap | None]:
+    feed: SeatFeed, *, event_id: int, since: str, viewer: Principal | None
+) -> AsyncIterator[SeatMapUpdate | None]:
     """The changes of an event's seat map after `since` (a seat-map version), as they commit:
-    each the sections that changed since the one before, at most one per COALESCE_SECONDS.
-    None, then the end, when there is no such event (or a draft the viewer may not see)."""
-    # Watch first, then read: a change committed between the two wakes the watch.
-    async with feed.watching(event_id) as watch:
-        version = since
+    each message what changed since the one before. None, then the end, when there is no such
+    event (or a draft the viewer may not see); a reload message, then the end, when the layout
+    changed. A subscriber that reads slowly is sent fewer, larger messages, never a backlog."""
+    known = parse_version(since)  # a bad version is refused before anything is followed
+    sent: dict[int, SectionState] = {}
+    revision: int | None = None
+    async with feed.following(event_id) as pump:
+        # Follow first, then read: a change committed before the request is in the reading.
+        request = pump.request()
+        reading: Reading | None = None
         while True:
-            watch.changed.clear()
-            try:
-                freshness = await seat_maps.check(event_id, viewer=viewer)
-            except TicketingError as exc:
-                if exc.code is not ErrorCode.NOT_FOUND:
-                    raise
+            reading = await pump.after(reading, request)
+            freshness, seat_map = reading.freshness, reading.seat_map
+            if freshness is None or seat_map is None or not freshness.visible_to(viewer):
                 yield None
                 return
-            changes = await seat_maps.changes(
-                event_id=event_id, since=version, now=clock(), freshness=freshness
-            )
-            if changes.sections:
-                version = changes.version
-                yield changes
-                await asyncio.sleep(COALESCE_SECONDS)
-            await watch.changed.wait()
+            if revision is None:
+                revision = freshness.revision
+                prefix = f"{revision}_"
+                if any(not stamp.startswith(prefix) for stamp in known.values()):
+                    yield SeatMapUpdate(version=seat_map.version, reload=True)
+                    return
+            elif freshness.revision != revision:
+                yield SeatMapUpdate(version=seat_map.version, reload=True)
+                return
+            sections = _differences(seat_map, sent, known)
+            if sections:
+                yield SeatMapUpdate(version=seat_map.version, sections=sections)
+
+
+def _differences(
+    seat_map: EventSeatMap, sent: dict[int, SectionState], known: dict[int, str]
+) -> tuple[SectionUpdate, ...]:
+    """The sections of `seat_map` that differ from those `sent` (or, before anything was sent,
+    from the stamps the client's version names); `sent` then holds the map's sections."""
+    updates = []
+    for state in seat_map.sections:
+        section_id = state.layout.id
+        before = sent.get(section_id)
+        sent[section_id] = state
+        if before is state:
+            continue
+        if before is None:
+            if known.get(section_id) != state.stamp:
+                updates.append(_whole(state))
+        elif before.stamp != state.stamp:
+            updates.append(_changed_since(before, state))
+    return tuple(updates)
+
+
+def _whole(state: SectionState) -> SectionUpdate:
+    update: SectionUpdate | None = state.memo.get("update, whole")
+    if update is None:
+        update = state.memo["update, whole"] = SectionUpdate(state, None)
+    return update
+
+
+def _changed_since(before: SectionState, state: SectionState) -> SectionUpdate:
+    """The seats that differ, shared by every subscriber that had `before`; the whole section
+    when listing them would take more room."""
+    key = f"update since {before.stamp}"
+    update: SectionUpdate | None = state.memo.get(key)
+    if update is None:
+        old, new = before.statuses, state.statuses
+        size = len(new)
+        difference = (int.from_bytes(old) ^ int.from_bytes(new)).to_bytes(size)
+        seats = tuple(m.start() for m in _CHANGED.finditer(difference))
+        # an index takes its digits and a comma; its status, one digit
+        listed = sum(len(str(seat)) + 2 for seat in seats)
+        update = _whole(state) if listed >= size else SectionUpdate(state, seats)
+        state.memo[key] = update
+    return update

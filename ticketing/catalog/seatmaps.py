@@ -201,6 +201,10 @@ class Freshness:
     revision: int
     mark: str
 
+    def visible_to(self, viewer: Principal | None) -> bool:
+        """A draft event exists for those who see drafts only."""
+        return self.status is not EventStatus.DRAFT or sees_drafts(viewer)
+
 
 class _SharedRead(Generic[T]):
     """Readers that arrive while no read has started yet share the next one.
@@ -439,13 +443,17 @@ class SeatMaps:
         """Bring the event's cached sections up to date with what changed before this call
         (one read shared with the callers that arrived with it). Pass the result to the other
         methods to see one state. A draft event is NOT_FOUND unless the viewer may see drafts."""
+        freshness = await self.look(event_id)
+        if freshness is None or not freshness.visible_to(viewer):
+            raise not_found("Event", event_id, field="event_id")
+        return freshness
+
+    async def look(self, event_id: int) -> Freshness | None:
+        """`check` for any viewer: None when there is no such event."""
         shared = self._checks.get(event_id)
         if shared is None:
             shared = self._checks[event_id] = _SharedRead(lambda: self._check(event_id))
-        freshness = await shared.get()
-        if freshness is None or (freshness.status is EventStatus.DRAFT and not sees_drafts(viewer)):
-            raise not_found("Event", event_id, field="event_id")
-        return freshness
+        return await shared.get()
 
     async def _check(self, event_id: int) -> Freshness | None:
         entry = self._events.get(event_id)
@@ -605,7 +613,7 @@ class SeatMaps:
         self, *, event_id: int, since: str, now: datetime, freshness: Freshness
     ) -> EventSeatMap:
         """The sections whose statuses differ from the map named by `since` (a `version`)."""
-        previous = _parse_token(since)
+        previous = parse_version(since)
         current = await self.event_map(event_id=event_id, now=now, freshness=freshness)
         changed = tuple(s for s in current.sections if previous.get(s.layout.id) != s.stamp)
         return EventSeatMap(
@@ -629,7 +637,7 @@ def _token(states: Sequence[SectionState]) -> str:
     return ".".join(f"{s.layout.id}-{s.stamp}" for s in states)
 
 
-def _parse_token(token: str) -> dict[int, str]:
+def parse_version(token: str) -> dict[int, str]:
     stamps: dict[int, str] = {}
     for part in token.split(".") if token else ():
         section, _, stamp = part.partition("-")
