@@ -575,7 +575,7 @@ def subscribers_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]
     return [
         (
             f"subscribers: {scenario['subscribers']:,} on a {scenario['seats']:,}-seat event",
-            f"{live['subscribed']:,} subscribed ({live['format']}), by worker {spread}; "
+            f"{live['subscribed']:,} subscribed, connections by worker {spread}; "
             f"{outcomes or 'no reload, error or lost connection'}",
             "",
             "",

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -24,14 +23,11 @@ from bench.rush import Http, _run
 SEAT_MAP = """query Map($id: ID!) {
   seatMap(eventId: $id) { version layout sections { id statuses } } }"""
 
-# The message's shape: sections carry either all their statuses or the changed seats' (indexes
-# in the layout's order) with their statuses; `reload` asks the client to read the map again.
+# A section comes either whole (`statuses`) or as its changed seats (`seats`, indexes in the
+# layout's order, with `seatStatuses`); `reload` asks for the map to be read again.
 CHANGES = """subscription Live($id: ID!, $since: String!) {
   seatMapChanges(eventId: $id, since: $since) {
     version reload sections { id availableCount statuses seats seatStatuses } } }"""
-# The shape before `reload` and per-seat changes: all statuses of every changed section.
-CHANGES_WHOLE_SECTIONS = """subscription Live($id: ID!, $since: String!) {
-  seatMapChanges(eventId: $id, since: $since) { version sections { id statuses } } }"""
 
 SUBPROTOCOL = "graphql-transport-ws"
 CONNECTING_AT_ONCE = 50
@@ -43,18 +39,6 @@ QUIET_S = 1.0
 """After the rush, the messages have all arrived once none came for this long..."""
 DRAIN_LIMIT_S = 60.0
 """...or after this long: a subscriber left behind is then counted as stale."""
-
-
-def changes_query(base_url: str) -> str:
-    """The subscription for the server's schema: the per-seat shape where it has `reload`, the
-    whole-section shape of servers from before it."""
-    answer = httpx.post(
-        f"{base_url}/graphql",
-        json={"query": '{ __type(name: "SeatChanges") { fields { name } } }'},
-        timeout=30,
-    ).json()
-    fields = {f["name"] for f in answer["data"]["__type"]["fields"]}
-    return CHANGES if "reload" in fields else CHANGES_WHOLE_SECTIONS
 
 
 class SeatMapReader:
@@ -152,37 +136,37 @@ class Follower:
             subscriber.statuses[key] = new
 
     async def follow(
-        self, url: str, query: str, event_id: int, reader: SeatMapReader, ready: asyncio.Event
+        self, url: str, event_id: int, reader: SeatMapReader, ready: asyncio.Event
     ) -> None:
         subscriber = Subscriber(dict(self.initial))
         try:
             async with connect(url, subprotocols=[SUBPROTOCOL], max_size=None) as ws:  # type: ignore[list-item]
-                await self._subscribe(ws, query, event_id)
+                await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+                ack = orjson.loads(await ws.recv())
+                if ack["type"] != "connection_ack":
+                    raise ConnectionError(f"no connection_ack: {ack}")
+                await self._subscribe(ws, "1", event_id, self.version)
                 self.subscribers.append(subscriber)
                 ready.set()
-                await self._receive(ws, subscriber, reader)
+                await self._receive(ws, subscriber, reader, event_id)
         except (OSError, ConnectionClosed, TimeoutError) as exc:
             self.outcomes[f"connection: {type(exc).__name__}"] += 1
             if not ready.is_set():
                 self.failed += 1
                 ready.set()
 
-    async def _subscribe(self, ws: ClientConnection, query: str, event_id: int) -> None:
-        await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
-        ack = orjson.loads(await ws.recv())
-        if ack["type"] != "connection_ack":
-            raise ConnectionError(f"no connection_ack: {ack}")
-        variables = {"id": str(event_id), "since": self.version}
-        subscribe = {
-            "id": "1",
-            "type": "subscribe",
-            "payload": {"query": query, "variables": variables},
-        }
-        await ws.send(orjson.dumps(subscribe).decode())
+    @staticmethod
+    async def _subscribe(ws: ClientConnection, operation: str, event_id: int, since: str) -> None:
+        variables = {"id": str(event_id), "since": since}
+        payload = {"query": CHANGES, "variables": variables}
+        await ws.send(
+            orjson.dumps({"id": operation, "type": "subscribe", "payload": payload}).decode()
+        )
 
     async def _receive(
-        self, ws: ClientConnection, subscriber: Subscriber, reader: SeatMapReader
+        self, ws: ClientConnection, subscriber: Subscriber, reader: SeatMapReader, event_id: int
     ) -> None:
+        operation = 1
         async for raw in ws:
             at = time.time()
             message = orjson.loads(raw)
@@ -192,6 +176,8 @@ class Follower:
             if kind == "ping":
                 await ws.send('{"type":"pong"}')
                 continue
+            if kind == "complete" and message["id"] != str(operation):
+                continue  # the end of a subscription that asked for a reload
             if kind != "next":
                 self.outcomes[f"message: {kind}"] += 1
                 return
@@ -202,11 +188,13 @@ class Follower:
             if changes is None:
                 self.outcomes["null change"] += 1
                 continue
-            if changes.get("reload"):
+            self.absorb(subscriber, changes["sections"], at)
+            if changes["reload"]:  # the subscription ends: read the map, subscribe from it
                 self.outcomes["reload"] += 1
                 seat_map = await reader.read()
                 self.absorb(subscriber, seat_map["sections"], time.time())
-            self.absorb(subscriber, changes["sections"], at)
+                operation += 1
+                await self._subscribe(ws, str(operation), event_id, seat_map["version"])
 
 
 @dataclass
@@ -249,7 +237,7 @@ def delays(subscriber: Subscriber, chains: Chains, histogram: Counter[int]) -> t
 
 
 async def _process_main(
-    base_url: str, query: str, event_id: int, count: int, control: Any, out: Any
+    base_url: str, event_id: int, count: int, control: Any, out: Any
 ) -> dict[str, Any]:
     split = urlsplit(base_url)
     url = f"ws://{split.hostname}:{split.port}/graphql"
@@ -259,7 +247,7 @@ async def _process_main(
 
     async def one(ready: asyncio.Event) -> None:
         async with gate:
-            task = asyncio.create_task(follower.follow(url, query, event_id, reader, ready))
+            task = asyncio.create_task(follower.follow(url, event_id, reader, ready))
             await ready.wait()
         await task
 
@@ -311,9 +299,9 @@ async def _process_main(
     }
 
 
-def _process(base_url: str, query: str, event_id: int, count: int, control: Any, out: Any) -> None:
+def _process(base_url: str, event_id: int, count: int, control: Any, out: Any) -> None:
     try:
-        out.put(_run(_process_main(base_url, query, event_id, count, control, out)))
+        out.put(_run(_process_main(base_url, event_id, count, control, out)))
     except Exception as exc:  # report, so that the parent does not wait for ever
         out.put({"crashed": repr(exc)})
 
@@ -323,7 +311,6 @@ class Subscribers:
     and subscribed on entering, summarized by `finish` once the changes to time are known."""
 
     def __init__(self, base_url: str, *, event_id: int, count: int, processes: int) -> None:
-        self.query = changes_query(base_url)
         context = multiprocessing.get_context("spawn")
         self.out = context.Queue()
         self.controls = [context.Queue() for _ in range(processes)]
@@ -332,7 +319,6 @@ class Subscribers:
                 target=_process,
                 args=(
                     base_url,
-                    self.query,
                     event_id,
                     count // processes + (1 if index < count % processes else 0),
                     control,
@@ -377,7 +363,6 @@ class Subscribers:
         count = sum(r["subscribers"] for r in results)
         return {
             "subscribed": count,
-            "format": "per seat, reload" if self.query == CHANGES else "whole sections",
             "messages_per_s": sum(r["messages"] for r in results) / seconds,
             "last_message_after_rush_s": max(r["last_message_at"] for r in results) - window[1],
             "bytes_per_s": sum(r["bytes"] for r in results) / seconds,
