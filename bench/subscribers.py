@@ -32,6 +32,8 @@ CHANGES = """subscription Live($id: ID!, $since: String!) {
 SUBPROTOCOL = "graphql-transport-ws"
 CONNECTING_AT_ONCE = 50
 """Handshakes in flight per client process: the server's accept queue is not the subject."""
+HANDSHAKE_LIMIT_S = 60.0
+"""A busy server is slow to accept; a connection refused only after this long counts as lost."""
 MAP_READERS = 4
 """Connections per client process for reading the map again after a `reload`."""
 DELAY_BIN_S = 1e-4
@@ -140,7 +142,13 @@ class Follower:
     ) -> None:
         subscriber = Subscriber(dict(self.initial))
         try:
-            async with connect(url, subprotocols=[SUBPROTOCOL], max_size=None) as ws:  # type: ignore[list-item]
+            async with connect(
+                url,
+                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                max_size=None,
+                open_timeout=HANDSHAKE_LIMIT_S,
+                ping_interval=None,  # as browsers: the server's pings keep the connection
+            ) as ws:
                 await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
                 ack = orjson.loads(await ws.recv())
                 if ack["type"] != "connection_ack":
