@@ -199,7 +199,15 @@ def _rush_on(
 def _rush_figures(rush: dict[str, Any]) -> dict[str, Any]:
     return {
         key: rush[key]
-        for key in ("seconds", "seats_sold", "seats_sold_per_s", "completed_steps_per_s", "5xx")
+        for key in (
+            "seconds",
+            "seats_sold",
+            "seats_sold_per_s",
+            "completed_steps_per_s",
+            "5xx",
+            "outcomes",
+            "steps",
+        )
     }
 
 
@@ -555,9 +563,15 @@ def limits_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def _rush_row(rush: dict[str, Any]) -> str:
+    failures = ", ".join(
+        f"{n} {what}"
+        for what, n in sorted(rush["outcomes"].items())
+        if (what.startswith("5") and what != "5xx") or what == "connection error"
+    )
     return (
         f"{rush['completed_steps_per_s']:,.0f} steps/s, {rush['seats_sold_per_s']:,.0f} seats/s "
-        f"({rush['seats_sold']} sold in {rush['seconds']:.1f} s, {rush['5xx']} 5xx)"
+        f"({rush['seats_sold']} sold in {rush['seconds']:.1f} s, {rush['5xx']} 5xx"
+        f"{': ' + failures if failures else ''})"
     )
 
 
