@@ -159,6 +159,9 @@ class Follower:
                 await self._receive(ws, subscriber, reader, event_id)
         except (OSError, ConnectionClosed, TimeoutError) as exc:
             self.outcomes[f"connection: {type(exc).__name__}"] += 1
+        except Exception as exc:  # a message this client did not expect: count it, not hide it
+            self.outcomes[f"client error: {exc!r:.80}"] += 1
+        finally:
             if not ready.is_set():
                 self.failed += 1
                 ready.set()
