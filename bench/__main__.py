@@ -618,7 +618,9 @@ def subscribers_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]
         ),
         (
             "subscribers: final view = seatMap",
-            f"{live['stale_subscribers']} subscribers differ ({live['stale_seats']} seats); "
+            f"{live['stale_subscribers']} subscribers differ ({live['stale_seats']} seats), "
+            f"{live['behind']} at an older version than the map's "
+            f"(seatChanges since it brings one to the map: {live['caught_up_by_seat_changes']}); "
             f"{live['seen_without_a_change']} changes seen that the rush did not make",
             "",
             "0",

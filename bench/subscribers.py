@@ -29,6 +29,9 @@ CHANGES = """subscription Live($id: ID!, $since: String!) {
   seatMapChanges(eventId: $id, since: $since) {
     version reload sections { id availableCount statuses seats seatStatuses } } }"""
 
+SEAT_CHANGES = """query Changes($id: ID!, $since: String!) {
+  seatChanges(eventId: $id, since: $since) { version sections { id statuses } } }"""
+
 SUBPROTOCOL = "graphql-transport-ws"
 CONNECTING_AT_ONCE = 50
 """Handshakes in flight per client process: the server's accept queue is not the subject."""
@@ -53,19 +56,28 @@ class SeatMapReader:
             Http(split.hostname or "127.0.0.1", split.port or 80) for _ in range(MAP_READERS)
         ]
         self.free = asyncio.Semaphore(MAP_READERS)
-        self.body = {"query": SEAT_MAP, "variables": {"id": str(event_id)}}
+        self.event_id = event_id
 
     async def read(self) -> dict[str, Any]:
+        return await self._ask(SEAT_MAP, {"id": str(self.event_id)}, "seatMap")
+
+    async def changes(self, since: str) -> dict[str, Any]:
+        """`seatChanges` since a version: what the server holds for a client at that version."""
+        variables = {"id": str(self.event_id), "since": since}
+        return await self._ask(SEAT_CHANGES, variables, "seatChanges")
+
+    async def _ask(self, query: str, variables: dict[str, Any], field: str) -> dict[str, Any]:
         async with self.free:
             http = self.idle.pop()
             try:
-                status, answer = await http.request("POST", "/graphql", self.body)
+                body = {"query": query, "variables": variables}
+                status, answer = await http.request("POST", "/graphql", body)
             finally:
                 self.idle.append(http)
         if status != 200 or answer.get("errors"):
-            raise RuntimeError(f"seatMap answered {status}: {answer}")
-        seat_map: dict[str, Any] = answer["data"]["seatMap"]
-        return seat_map
+            raise RuntimeError(f"{field} answered {status}: {answer}")
+        found: dict[str, Any] = answer["data"][field]
+        return found
 
 
 def statuses_of(seat_map: dict[str, Any]) -> dict[str, str]:
@@ -78,6 +90,8 @@ class Subscriber:
     whose status differs from the one it held, coded as seat id * 8 + status."""
 
     statuses: dict[str, str]
+    version: str
+    """The version of the last message (or map read) applied."""
     seen: array[int] = field(default_factory=lambda: array("q"))
     seen_at: array[float] = field(default_factory=lambda: array("d"))
 
@@ -140,7 +154,7 @@ class Follower:
     async def follow(
         self, url: str, event_id: int, reader: SeatMapReader, ready: asyncio.Event
     ) -> None:
-        subscriber = Subscriber(dict(self.initial))
+        subscriber = Subscriber(dict(self.initial), self.version)
         try:
             async with connect(
                 url,
@@ -200,10 +214,12 @@ class Follower:
                 self.outcomes["null change"] += 1
                 continue
             self.absorb(subscriber, changes["sections"], at)
+            subscriber.version = changes["version"]
             if changes["reload"]:  # the subscription ends: read the map, subscribe from it
                 self.outcomes["reload"] += 1
                 seat_map = await reader.read()
                 self.absorb(subscriber, seat_map["sections"], time.time())
+                subscriber.version = seat_map["version"]
                 operation += 1
                 await self._subscribe(ws, str(operation), event_id, seat_map["version"])
 
@@ -276,7 +292,8 @@ async def _process_main(
             break
         await asyncio.sleep(0.1)
     cpu = time.process_time() - cpu_subscribed
-    final = statuses_of(await reader.read())
+    final_map = await reader.read()
+    final = statuses_of(final_map)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -285,16 +302,22 @@ async def _process_main(
     in_window = [i for i, at in enumerate(follower.message_at) if start <= at <= end]
     chains = Chains.of(finish["changes"])
     histogram: Counter[int] = Counter()
-    matched = unmatched = stale = stale_seats = 0
+    matched = unmatched = stale = stale_seats = behind = 0
+    caught_up: bool | None = None
     for subscriber in follower.subscribers:
         got, extra = delays(subscriber, chains, histogram)
         matched, unmatched = matched + got, unmatched + extra
-        wrong = sum(
-            sum(a != b for a, b in zip(subscriber.statuses[key], statuses, strict=True))
-            for key, statuses in final.items()
-        )
+        wrong = _differing_seats(subscriber.statuses, final)
         stale += wrong > 0
         stale_seats += wrong
+        if subscriber.version != final_map["version"]:
+            behind += 1
+            if wrong and caught_up is None:
+                # Does the server hold what this subscriber lacks? Its own answer to a client
+                # at that version, applied to the copy, should give the map.
+                missing = await reader.changes(subscriber.version)
+                copy = dict(subscriber.statuses) | statuses_of(missing)
+                caught_up = _differing_seats(copy, final) == 0
     return {
         "subscribers": len(follower.subscribers),
         "messages": len(in_window),
@@ -306,8 +329,17 @@ async def _process_main(
         "unmatched": unmatched,
         "stale_subscribers": stale,
         "stale_seats": stale_seats,
+        "behind": behind,
+        "caught_up_by_seat_changes": caught_up,
         "outcomes": dict(follower.outcomes),
     }
+
+
+def _differing_seats(statuses: dict[str, str], final: dict[str, str]) -> int:
+    return sum(
+        sum(a != b for a, b in zip(statuses[key], digits, strict=True))
+        for key, digits in final.items()
+    )
 
 
 def _process(base_url: str, event_id: int, count: int, control: Any, out: Any) -> None:
@@ -384,6 +416,9 @@ class Subscribers:
             "seen_without_a_change": sum(r["unmatched"] for r in results),
             "stale_subscribers": sum(r["stale_subscribers"] for r in results),
             "stale_seats": sum(r["stale_seats"] for r in results),
+            # subscribers whose last message named an older version than the map's
+            "behind": sum(r["behind"] for r in results),
+            "caught_up_by_seat_changes": [r["caught_up_by_seat_changes"] for r in results],
             "client_cpu_s": sum(r["cpu_s"] for r in results),
             "outcomes": dict(outcomes),
         }
