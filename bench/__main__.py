@@ -605,7 +605,8 @@ def subscribers_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]
         (
             "subscribers: messages",
             f"{live['messages_per_s']:,.0f} messages/s, {live['bytes_per_s'] / 1e6:,.1f} MB/s, "
-            f"the last {live['last_message_after_rush_s']:.1f} s after the rush; "
+            f"the last {live['last_message_after_rush_s']:.1f} s after the rush, all at the map's "
+            f"version {live['caught_up_after_rush_s']:.1f} s after it; "
             f"load generator {live['client_cpu_s']:.1f} s of CPU",
             "",
             "",

@@ -40,10 +40,9 @@ HANDSHAKE_LIMIT_S = 60.0
 MAP_READERS = 4
 """Connections per client process for reading the map again after a `reload`."""
 DELAY_BIN_S = 1e-4
-QUIET_S = 1.0
-"""After the rush, the messages have all arrived once none came for this long..."""
-DRAIN_LIMIT_S = 60.0
-"""...or after this long: a subscriber left behind is then counted as stale."""
+DRAIN_LIMIT_S = 30.0
+"""After the rush, how long every subscriber may take to reach the map's version; one that has
+not by then is counted as stale."""
 
 
 class SeatMapReader:
@@ -285,14 +284,15 @@ async def _process_main(
     out.put({"subscribed": len(follower.subscribers), "outcomes": dict(follower.outcomes)})
     cpu_subscribed = time.process_time()
 
-    # The parent says when the rush is over and its changes have had time to arrive.
+    # The parent says when the rush is over; then every subscriber should reach the map.
     finish: dict[str, Any] = await loop.run_in_executor(None, control.get)
+    final_map = await reader.read()
     for _ in range(int(DRAIN_LIMIT_S / 0.1)):
-        if not follower.message_at or time.time() - follower.message_at[-1] >= QUIET_S:
+        if all(sub.version == final_map["version"] for sub in follower.subscribers):
             break
         await asyncio.sleep(0.1)
+    caught_up_at = time.time()
     cpu = time.process_time() - cpu_subscribed
-    final_map = await reader.read()
     final = statuses_of(final_map)
     for task in tasks:
         task.cancel()
@@ -322,6 +322,7 @@ async def _process_main(
         "subscribers": len(follower.subscribers),
         "messages": len(in_window),
         "last_message_at": follower.message_at[-1] if follower.message_at else 0.0,
+        "caught_up_at": caught_up_at,
         "bytes": sum(follower.message_bytes[i] for i in in_window),
         "cpu_s": cpu,
         "histogram": dict(histogram),
@@ -408,6 +409,8 @@ class Subscribers:
             "subscribed": count,
             "messages_per_s": sum(r["messages"] for r in results) / seconds,
             "last_message_after_rush_s": max(r["last_message_at"] for r in results) - window[1],
+            # when every subscriber had the map's version (or DRAIN_LIMIT_S, when some never did)
+            "caught_up_after_rush_s": max(r["caught_up_at"] for r in results) - window[1],
             "bytes_per_s": sum(r["bytes"] for r in results) / seconds,
             "delay_ms": _histogram_percentiles(histogram),
             "changes": len(changes),
