@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from rest.body_limit import BodyLimit
+from rest.cors import install_cors
 from rest.deps import document_bearer_scheme
 from rest.problems import install_problem_handlers, install_problem_openapi
-from rest.routes import auth, catalog, health, orders
+from rest.routes import auth, catalog, health, orders, page, tickets
 from schema.graphql import create_router, graphiql_assets
 from ticketing.accounts.throttle import open_throttle
 from ticketing.catalog.live import SeatFeed
@@ -26,6 +27,7 @@ from ticketing.db import Database
 from ticketing.idempotency import forget_old_keys
 from ticketing.payments.sweep import release_lapsed
 from ticketing.settings import Settings
+from ticketing.tickets.keys import ticket_keys
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = app.state.db = Database.of(settings)
         seat_maps = app.state.seat_maps = SeatMaps(db)
-        app.state.seat_feed = SeatFeed(db, seat_maps, clock=clock)
+        app.state.seat_feed = SeatFeed(
+            db, seat_maps, clock=clock, max_followers=settings.max_subscribers
+        )
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
+        # every worker reads (or, the first time, makes) the one key: checked at start-up
+        app.state.ticket_keys = await asyncio.to_thread(ticket_keys, settings)
         if settings.payments.mode == "test":
             log.warning(
                 "payments run in TEST mode: anyone may complete a payment. Set "
@@ -94,6 +100,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.state.settings = settings
     app.state.clock = clock
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outside the body limit: its 413 carries CORS headers, so a page can read why
+    install_cors(app, allowed=settings.cors_origins)
     install_problem_handlers(app)
     install_problem_openapi(app)
     docs = list(app.router.routes)  # /openapi.json, /docs, /redoc and their assets
@@ -104,6 +112,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(auth.router)
+    app.include_router(page.router)
+    page_assets = page.page_assets()
+    if page_assets.is_dir():
+        app.mount(page.ASSETS_PATH, StaticFiles(directory=page_assets), name="page")
+    app.include_router(tickets.router)
     assets = graphiql_assets()
     if settings.graphiql and assets.is_dir():
         app.mount("/graphql/static", StaticFiles(directory=assets), name="graphiql")
@@ -112,7 +125,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.state.graphql_results = graphql.result_cache  # its hits and size, for whoever watches
     app.router.routes[:] = [route for route in app.router.routes if route not in docs] + docs
     _document_in_reading_order(
-        app, [health.router, catalog.router, catalog.seat_maps, orders.router, auth.router]
+        app,
+        [
+            health.router,
+            catalog.router,
+            catalog.seat_maps,
+            orders.router,
+            tickets.router,
+            auth.router,
+        ],
     )
     return app
 

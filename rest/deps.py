@@ -20,6 +20,7 @@ from ticketing.domain import Principal
 from ticketing.errors import TicketingError
 from ticketing.inputs import MAX_ID
 from ticketing.settings import AuthPolicy, CartPolicy, PaymentPolicy, Settings
+from ticketing.tickets.keys import TicketKeys
 
 # The bearer scheme as OpenAPI declares it (the Authorize button of /docs signs in through
 # POST /auth/token); routes read the token through `Call.viewer`.
@@ -69,6 +70,11 @@ class Call:
     def seat_maps(self) -> SeatMaps:
         seat_maps: SeatMaps = self.request.app.state.seat_maps
         return seat_maps
+
+    @property
+    def ticket_keys(self) -> TicketKeys:
+        keys: TicketKeys = self.request.app.state.ticket_keys
+        return keys
 
     @property
     def client(self) -> accounts.Client:

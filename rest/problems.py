@@ -44,6 +44,12 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.EMAIL_TAKEN: 409,
     ErrorCode.EVENT_NOT_ON_SALE: 409,
     ErrorCode.SECTION_IN_USE: 409,
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS: 429,  # GraphQL subscriptions only
+    ErrorCode.PAYMENT_NOT_COMPLETED: 409,
+    ErrorCode.FORGED_TICKET: 422,
+    ErrorCode.WRONG_EVENT: 409,
+    ErrorCode.TICKET_VOID: 409,
+    ErrorCode.ALREADY_CHECKED_IN: 409,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -73,6 +79,9 @@ class Problem(BaseModel):
     limit: int | None = Field(default=None, description="CART_LIMIT: seats a cart may hold.")
     cart_status: str | None = None
     payment_status: str | None = None
+    checked_in_at: str | None = Field(
+        default=None, description="ALREADY_CHECKED_IN: when the ticket was first checked in."
+    )
 
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -103,6 +112,7 @@ _EXTRA_MEMBERS = {
     "limit",
     "cart_status",
     "payment_status",
+    "checked_in_at",
 }
 
 

@@ -28,6 +28,8 @@ from ticketing.domain import (
     VenueView,
 )
 from ticketing.inputs import MAX_ID
+from ticketing.tickets.checkin import Admission
+from ticketing.tickets.payload import MAX_PAYLOAD as MAX_TICKET_PAYLOAD
 
 Amount = Annotated[
     Decimal,
@@ -123,6 +125,12 @@ class SeatOut(BaseModel):
     row: str | None
     number: str | None
     type: SeatType
+    x: float | None = Field(
+        description="Across, in venue units (x to the right); null for general-admission places."
+    )
+    y: float | None = Field(
+        description="Down, in venue units (y downwards); null for general-admission places."
+    )
     status: SeatStatusOut
     price_options: list[PriceOptionOut]
 
@@ -251,6 +259,40 @@ class PaymentOut(BookingOut):
                 )
                 for t in view.tickets
             ],
+        )
+
+
+class CheckInIn(BaseModel):
+    payload: str = Field(
+        min_length=1,
+        max_length=MAX_TICKET_PAYLOAD,
+        description="The text of the ticket's QR code, as scanned.",
+    )
+
+
+class AdmissionOut(BaseModel):
+    """A ticket admitted by this scan: what the door tells its holder."""
+
+    ticket_id: uuid.UUID
+    event_id: int
+    event_name: str
+    section: str
+    row: str | None = Field(description="Null for a general-admission place.")
+    seat: str | None = Field(description="The seat number; null for a general-admission place.")
+    price_level: str = Field(description='The price level paid, e.g. "Child".')
+    checked_in_at: datetime
+
+    @classmethod
+    def of(cls, admission: Admission) -> AdmissionOut:
+        return cls(
+            ticket_id=admission.ticket_id,
+            event_id=admission.event_id,
+            event_name=admission.event_name,
+            section=admission.section,
+            row=admission.row,
+            seat=admission.seat,
+            price_level=admission.price_level,
+            checked_in_at=admission.checked_in_at,
         )
 
 

@@ -46,6 +46,8 @@ def _list_parts(layout: SectionLayout) -> tuple[list[bytes], list[bytes]]:
                     "row": seat.row,
                     "number": seat.number,
                     "type": seat.type.value,
+                    "x": seat.x,
+                    "y": seat.y,
                 }
             )[:-1]
             + b',"status":'

@@ -43,7 +43,8 @@ EventStatus = strawberry.enum(
 Role = strawberry.enum(
     domain.Role,
     name="Role",
-    description="CUSTOMER buys tickets; MANAGER also builds venues, events and prices.",
+    description="CUSTOMER buys tickets; MANAGER also builds venues, events and prices; SCANNER "
+    "also checks tickets in at the door.",
 )
 CartStatus = strawberry.enum(
     domain.CartStatus,

@@ -36,6 +36,7 @@ from ticketing.domain import (
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.payments import payments
 from ticketing.settings import CartPolicy, Settings
+from ticketing.tickets.keys import TicketKeys
 
 SEAT_TURN_SECONDS = 0.005
 """How long an operation completes seat objects before it lets the event loop serve others."""
@@ -60,8 +61,11 @@ class Context(BaseContext):
         authorization: str | None = None,
         idempotency_key: str | None = None,
         client: accounts.Client,
+        ticket_keys: TicketKeys | None = None,
     ) -> None:
         super().__init__()
+        self.ticket_keys = ticket_keys
+        """The key that signs tickets and verifies scanned ones (the app's, made at start-up)."""
         self.client = client
         """The caller's address and the app's throttle, for signIn and register."""
         self.authorization = authorization
@@ -81,6 +85,8 @@ class Context(BaseContext):
         self.settings = settings
         self.now = now
         self.seat_feed = seat_feed
+        self.subscriptions = live.ConnectionSubscriptions()
+        """The subscriptions of this WebSocket (its context lives as long as the connection)."""
         self._turn = 0
         self._turn_started = 0.0
         self.venues = self._loader(self._venues)
@@ -240,7 +246,11 @@ class Context(BaseContext):
         assert self.seat_feed is not None, "subscriptions are served by the app's router"
         viewer = await self.viewer()
         async for update in live.seat_map_changes(
-            self.seat_feed, event_id=event_id, since=since, viewer=viewer
+            self.seat_feed,
+            event_id=event_id,
+            since=since,
+            viewer=viewer,
+            connection=self.subscriptions,
         ):
             yield update
 
@@ -393,4 +403,5 @@ def _context(request: HTTPConnection, result_cache: ResultCache) -> Context:
             address=request.client.host if request.client else None,
             throttle=app.state.throttle,
         ),
+        ticket_keys=app.state.ticket_keys,
     )

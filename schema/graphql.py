@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -62,6 +62,7 @@ from schema.manage.mutations import ManageMutation
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
 from schema.result_cache import ResultCache
+from schema.tickets import TicketsMutation
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
 
@@ -82,9 +83,9 @@ class Query(CatalogQuery, SeatMapQuery, OrdersQuery, AccountsQuery):
 
 @strawberry.type(
     description="Change carts, finish payments, manage your account; managers build venues, "
-    "events and prices."
+    "events and prices; scanners check tickets in."
 )
-class Mutation(OrdersMutation, AccountsMutation, ManageMutation):
+class Mutation(OrdersMutation, AccountsMutation, ManageMutation, TicketsMutation):
     pass
 
 
@@ -281,13 +282,22 @@ class GraphQLRouterOffline(GraphQLRouter[Context, None]):
     websocket_adapter_class = TextFrameWebSocketAdapter
 
     def __init__(
-        self, schema: strawberry.Schema, *, result_cache: ResultCache, graphiql: bool
+        self,
+        schema: strawberry.Schema,
+        *,
+        result_cache: ResultCache,
+        graphiql: bool,
+        allowed_origins: Sequence[str] = (),
     ) -> None:
         super().__init__(
             schema,
             context_getter=context_getter(result_cache),
             graphql_ide="graphiql" if graphiql else None,
             allow_queries_via_get=False,
+            # A WebSocket handshake without Origin (no browser), from the app's own origin
+            # (Origin's host and port are the Host) or from one of these goes on; any other is
+            # refused before accept, a 403 (browsers apply no CORS to WebSockets).
+            allowed_origins=allowed_origins,
         )
         self.result_cache = result_cache
 
@@ -325,7 +335,10 @@ class GraphQLRouterOffline(GraphQLRouter[Context, None]):
 def create_router(settings: Settings) -> GraphQLRouterOffline:
     """The router of one app: its own schema and result cache."""
     return GraphQLRouterOffline(
-        create_schema(settings), result_cache=ResultCache(), graphiql=settings.graphiql
+        create_schema(settings),
+        result_cache=ResultCache(),
+        graphiql=settings.graphiql,
+        allowed_origins=settings.cors_origins,
     )
 
 

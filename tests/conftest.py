@@ -180,9 +180,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        data_dir=tmp_path / "data",
         sweep_interval_seconds=0,
         cart=CartPolicy(hold_seconds=900, payment_timeout_seconds=900, max_seats_per_cart=10),
         db_pool_size=20,

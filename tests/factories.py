@@ -131,6 +131,7 @@ async def make_event(
     ga_capacity: int = 5,
     currency: str = "EUR",
     name: str = "Test Hall",
+    timezone: str = "UTC",
 ) -> EventFixture:
     """A venue with one seated section ("Main"), a GA floor ("Floor") and an unpriced "Closed"
     section, and an event on sale at it with Adult 40.00 / Child 20.00 / VIP 99.50 on Main,
@@ -145,6 +146,7 @@ async def make_event(
             SectionSpec(name="Closed", rows=[RowSpec.numbered("A", 2)]),
         ],
         now=now,
+        timezone=timezone,
     )
     event_id = await publish_event(
         db,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.sql import fetch
 from ticketing.db import Database
-from ticketing.models import event_seat_t, payment_t
+from ticketing.models import event_seat_t, payment_t, ticket_t
 
 
 def outcome(response: httpx.Response) -> str:
@@ -119,3 +119,22 @@ async def naive_finish_payment(engine: AsyncEngine, *, payment_id: uuid.UUID, ou
                 sa.update(payment_t).where(payment_t.c.id == payment_id).values(status=outcome)
             )
     return outcome
+
+
+async def naive_check_in(engine: AsyncEngine, *, code: str, now: datetime) -> str:
+    """Check-then-write on a ticket's check-in. Wrong on purpose."""
+    async with engine.connect() as connection:
+        checked_in_at = await connection.scalar(
+            sa.select(ticket_t.c.checked_in_at).where(ticket_t.c.code == code)
+        )
+        await connection.commit()
+    if checked_in_at is not None:
+        return "ALREADY_CHECKED_IN"
+    await asyncio.sleep(0.1)
+    async with engine.connect() as connection:
+        await connection.execution_options(ticketing_write=True)
+        async with connection.begin():
+            await connection.execute(
+                sa.update(ticket_t).where(ticket_t.c.code == code).values(checked_in_at=now)
+            )
+    return "ok"

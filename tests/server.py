@@ -7,19 +7,31 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 TICKETING = [sys.executable, "-m", "ticketing.cli"]
+
+
+def data_dir_of(database_url: str) -> Path:
+    """Where a test's server keeps its files (its ticket-signing key): beside its SQLite file,
+    or a temporary directory per PostgreSQL database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return Path(url.database).parent / "data"
+    return Path(tempfile.gettempdir()) / "ticketing-test-data" / str(url.database)
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETING_")}
     env["TICKETING_DATABASE_URL"] = database_url
+    env["TICKETING_DATA_DIR"] = str(data_dir_of(database_url))
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     env.update(extra)
     return env

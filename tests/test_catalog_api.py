@@ -43,6 +43,19 @@ async def _seat_ids(conn: AsyncConnection, *, event_id: int, section_id: int) ->
 
 
 @query
+async def _positions(
+    conn: AsyncConnection, *, event_id: int, section_id: int
+) -> list[tuple[float | None, float | None]]:
+    """The stored (x, y) of the section's seats, in map order."""
+    seats = await conn.execute(
+        sa.select(event_seat_t.c.x, event_seat_t.c.y)
+        .where(event_seat_t.c.event_id == event_id, event_seat_t.c.section_id == section_id)
+        .order_by(event_seat_t.c.position)
+    )
+    return [(x, y) for x, y in seats]
+
+
+@query
 async def _level_ids(conn: AsyncConnection, *, event_id: int) -> dict[str, int]:
     rows = await conn.execute(
         sa.select(price_level_t.c.name, price_level_t.c.id).where(
@@ -512,6 +525,9 @@ async def test_seated_section_seat_map_exact_shape(
         {"id": event.price_ids["Child"], "name": "Child", "amount": "20.00"},
         {"id": event.price_ids["VIP"], "name": "VIP", "amount": "99.50"},
     ]
+    positions = await _positions(db, event_id=event.event_id, section_id=main)
+    assert len(set(positions)) == 20
+    assert all(x is not None and y is not None for x, y in positions)
     seats = await _seats(client, event.event_id, main)
     expected = [
         {
@@ -521,6 +537,8 @@ async def test_seated_section_seat_map_exact_shape(
             "row": row,
             "number": str(number),
             "type": "designated",
+            "x": positions[index][0],
+            "y": positions[index][1],
             "status": {"id": 1, "name": "available"},
             "price_options": options,
         }
@@ -542,6 +560,8 @@ async def test_general_admission_places_have_no_row_or_number(
             "row": None,
             "number": None,
             "type": "general_admission",
+            "x": None,
+            "y": None,
             "status": {"id": 1, "name": "available"},
             "price_options": [{"id": event.price_ids["Adult"], "name": "Adult", "amount": "30.00"}],
         }
@@ -557,6 +577,7 @@ async def test_unpriced_section_seats_offer_no_price(
     rows = await _row_ids(db, section_id=closed)
     seat_ids = await _seat_ids(db, event_id=event.event_id, section_id=closed)
     assert len(seat_ids) == 2
+    positions = await _positions(db, event_id=event.event_id, section_id=closed)
     seats = await _seats(client, event.event_id, closed)
     assert seats == [
         {
@@ -566,6 +587,8 @@ async def test_unpriced_section_seats_offer_no_price(
             "row": "A",
             "number": str(number),
             "type": "designated",
+            "x": positions[number - 1][0],
+            "y": positions[number - 1][1],
             "status": {"id": 1, "name": "available"},
             "price_options": [],
         }

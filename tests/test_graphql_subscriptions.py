@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -14,76 +15,32 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from httpx_ws import AsyncWebSocketSession, aconnect_ws
+from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from rest.app import create_app
 from tests.accounts import signed_in
-from tests.api import add_seat, book, new_cart
+from tests.api import add_seat, book, new_cart, remove_seat
 from tests.conftest import FakeClock
 from tests.factories import MANAGER, EventFixture, make_event
 from tests.graphql_client import gql
-from ticketing.catalog.live import COALESCE_SECONDS
+from tests.live_client import LIVE, SEAT_MAP, WAIT_S, Subscriber, snapshot, start
+from ticketing.catalog.live import COALESCE_SECONDS, SUBSCRIPTIONS_PER_CONNECTION
 from ticketing.db import Database
 from ticketing.management import commands as management
 from ticketing.settings import Settings
 
-SEAT_MAP = "query($id: ID!) { seatMap(eventId: $id) { version sections { id statuses } } }"
 SEAT_CHANGES = """
 query($id: ID!, $since: String!) {
   seatChanges(eventId: $id, since: $since) { version sections { id statuses } }
 }
 """
-LIVE = """
-subscription($id: ID!, $since: String!) {
-  seatMapChanges(eventId: $id, since: $since) {
-    version reload sections { id availableCount statuses seats seatStatuses }
-  }
-}
-"""
-WAIT_S = 5.0
-"""How long a test waits for a message it expects (far more than a delivery takes)."""
 TURN_S = 0.01
 
 
 @pytest.fixture
 async def event(db: Database, clock: FakeClock) -> EventFixture:
     return await make_event(db, now=clock.now, rows=2, seats_per_row=3, ga_capacity=2)
-
-
-class Subscriber:
-    """A client of `seatMapChanges`: it keeps each section's statuses, applying every message
-    (whole sections and seat deltas) as an SPA would."""
-
-    def __init__(self, ws: AsyncWebSocketSession, statuses: dict[str, str]) -> None:
-        self.ws = ws
-        self.statuses = dict(statuses)
-
-    async def next(self) -> dict[str, Any] | None:
-        """The next message's `seatMapChanges`, applied to `statuses`; fails on an error or the
-        end."""
-        message = await self.ws.receive_json(timeout=WAIT_S)
-        assert message["type"] == "next", message
-        assert "errors" not in message["payload"], message
-        changes: dict[str, Any] | None = message["payload"]["data"]["seatMapChanges"]
-        for section in [] if changes is None else changes["sections"]:
-            if section["statuses"] is not None:
-                assert section["seats"] is None
-                self.statuses[section["id"]] = section["statuses"]
-            else:
-                seats, digits = section["seats"], section["seatStatuses"]
-                assert len(seats) == len(digits) > 0
-                statuses = list(self.statuses[section["id"]])
-                for seat, digit in zip(seats, digits, strict=True):
-                    assert statuses[seat] != digit, "a seat listed as changed did not change"
-                    statuses[seat] = digit
-                self.statuses[section["id"]] = "".join(statuses)
-        return changes
-
-    async def quiet(self, seconds: float) -> None:
-        """Nothing arrives for this long."""
-        with pytest.raises(TimeoutError):
-            await self.ws.receive_json(timeout=seconds)
 
 
 @contextlib.asynccontextmanager
@@ -93,32 +50,28 @@ async def subscribed(
     *,
     init: dict[str, Any] | None = None,
     statuses: dict[str, str] | None = None,
+    alone: bool = True,
 ) -> AsyncIterator[Subscriber]:
+    """A subscriber of `variables`; when `alone` (no other subscriber comes and goes meanwhile),
+    its end is checked to end its watch."""
+    before = app.state.seat_feed.watchers(variables["id"])
     async with (
         ASGIWebSocketTransport(app=app) as transport,
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
         aconnect_ws("/graphql", http, subprotocols=["graphql-transport-ws"]) as ws,
     ):
-        await ws.send_json({"type": "connection_init", "payload": init or {}})
-        assert (await ws.receive_json(timeout=WAIT_S))["type"] == "connection_ack"
-        await ws.send_json(
-            {"id": "1", "type": "subscribe", "payload": {"query": LIVE, "variables": variables}}
-        )
+        await start(ws, variables, init)
         yield Subscriber(ws, statuses or {})
         await ws.send_json({"id": "1", "type": "complete"})
+    if not alone:
+        return
     # the subscription's end (or the socket's) stops its watch
     feed = app.state.seat_feed
     for _ in range(int(WAIT_S / TURN_S)):  # the operation's task ends a moment after the socket
-        if not feed.watchers(variables["id"]):
+        if feed.watchers(variables["id"]) == before:
             break
         await asyncio.sleep(TURN_S)
-    assert feed.watchers(variables["id"]) == 0
-
-
-async def _snapshot(client: httpx.AsyncClient, event_id: int) -> tuple[str, dict[str, str]]:
-    """`seatMap`'s version and each section's statuses, as a client starts."""
-    seat_map = (await gql(client, SEAT_MAP, {"id": event_id}))["seatMap"]
-    return seat_map["version"], {s["id"]: s["statuses"] for s in seat_map["sections"]}
+    assert feed.watchers(variables["id"]) == before
 
 
 async def _hold(client: httpx.AsyncClient, event: EventFixture, seat: int) -> None:
@@ -135,7 +88,7 @@ async def _hold(client: httpx.AsyncClient, event: EventFixture, seat: int) -> No
 async def test_a_hold_through_rest_reaches_the_subscriber_as_the_seat_that_changed(
     app: FastAPI, client: httpx.AsyncClient, event: EventFixture
 ) -> None:
-    version, statuses = await _snapshot(client, event.event_id)
+    version, statuses = await snapshot(client, event.event_id)
     main = str(event.section_ids["Main"])
     variables = {"id": event.event_id, "since": version}
     async with subscribed(app, variables, statuses=statuses) as subscriber:
@@ -158,13 +111,13 @@ async def test_a_hold_through_rest_reaches_the_subscriber_as_the_seat_that_chang
         assert later["sections"][0]["seats"] == [4]
         assert subscriber.statuses[main] == "121121"
         assert later["version"] != changes["version"]
-        assert subscriber.statuses == (await _snapshot(client, event.event_id))[1]
+        assert subscriber.statuses == (await snapshot(client, event.event_id))[1]
 
 
 async def test_a_change_between_the_snapshot_and_subscribing_arrives(
     app: FastAPI, client: httpx.AsyncClient, event: EventFixture
 ) -> None:
-    version, statuses = await _snapshot(client, event.event_id)
+    version, statuses = await snapshot(client, event.event_id)
     await _hold(client, event, 0)
     variables = {"id": event.event_id, "since": version}
     async with subscribed(app, variables, statuses=statuses) as subscriber:
@@ -173,13 +126,13 @@ async def test_a_change_between_the_snapshot_and_subscribing_arrives(
         # the server knows the client's version by its stamps only: the section comes whole
         (section,) = changes["sections"]
         assert section["statuses"] == "211111"
-        assert subscriber.statuses == (await _snapshot(client, event.event_id))[1]
+        assert subscriber.statuses == (await snapshot(client, event.event_id))[1]
 
 
 async def test_a_burst_of_holds_arrives_coalesced_in_commit_order(
     app: FastAPI, client: httpx.AsyncClient, event: EventFixture
 ) -> None:
-    version, statuses = await _snapshot(client, event.event_id)
+    version, statuses = await snapshot(client, event.event_id)
     main = str(event.section_ids["Main"])
     variables = {"id": event.event_id, "since": version}
     async with subscribed(app, variables, statuses=statuses) as subscriber:
@@ -215,7 +168,7 @@ async def test_many_seats_of_a_section_at_once_arrive_as_the_whole_section(
             price_id=event.price_ids["Adult"],
         )
         assert held.status_code == 200, held.text
-    version, statuses = await _snapshot(client, event.event_id)
+    version, statuses = await snapshot(client, event.event_id)
     variables = {"id": event.event_id, "since": version}
     async with subscribed(app, variables, statuses=statuses) as subscriber:
         await subscriber.quiet(COALESCE_SECONDS)
@@ -285,7 +238,7 @@ async def test_a_subscriber_resynchronises_after_the_listening_connection_is_los
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("SQLite's notifications are in-process: there is no connection to lose")
-    version, statuses = await _snapshot(client, event.event_id)
+    version, statuses = await snapshot(client, event.event_id)
     variables = {"id": event.event_id, "since": version}
     async with subscribed(app, variables, statuses=statuses) as subscriber:
         await subscriber.quiet(COALESCE_SECONDS)
@@ -306,14 +259,13 @@ async def test_a_subscriber_resynchronises_after_the_listening_connection_is_los
 async def test_a_manager_s_change_ends_the_subscription_with_a_reload(
     app: FastAPI, client: httpx.AsyncClient, db: Database, event: EventFixture
 ) -> None:
-    version, statuses = await _snapshot(client, event.event_id)
+    version, statuses = await snapshot(client, event.event_id)
     variables = {"id": event.event_id, "since": version}
     async with subscribed(app, variables, statuses=statuses) as subscriber:
         await subscriber.quiet(COALESCE_SECONDS)
         await management.update_event(
             db, caller=MANAGER, event_id=event.event_id, name="Renamed Night"
         )
-        await _hold(client, event, 2)  # the change that makes the subscriber look
         changes = await subscriber.next()
         assert changes is not None
         assert changes["reload"] is True
@@ -338,16 +290,132 @@ async def test_a_lapsed_hold_reaches_the_subscriber_with_no_statement_run(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
-        version, statuses = await _snapshot(http, event.event_id)
+        version, statuses = await snapshot(http, event.event_id)
         main = str(event.section_ids["Main"])
         variables = {"id": event.event_id, "since": version}
         async with subscribed(app, variables, statuses=statuses) as subscriber:
+            asked_at = time.monotonic()
             await _hold(http, event, 3)
-            held_at = time.monotonic()
             await subscriber.next()
             assert subscriber.statuses[main] == "111211"
             await subscriber.next()
-            lapsed_after = time.monotonic() - held_at
+            lapsed_after = time.monotonic() - asked_at
             assert subscriber.statuses[main] == "111111"
-            # the hold lapses hold_s after it was made; the message follows within a second
-            assert hold_s - 0.05 < lapsed_after < hold_s + 1
+            # the hold lapses hold_s after it was asked for; the message follows within a second
+            assert hold_s <= lapsed_after < hold_s + 1
+
+
+async def test_subscribers_joining_during_a_stream_of_changes_end_with_the_map(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, clock: FakeClock
+) -> None:
+    """Clients hold and release seats concurrently while subscribers join, each from a snapshot
+    taken mid-stream: every subscriber, applying its messages, ends with the final map."""
+    event = await make_event(db, now=clock.now, rows=4, seats_per_row=10, ga_capacity=2)
+    rng = random.Random(17)
+
+    async def churn(worker: int) -> None:
+        cart = new_cart()
+        held: list[int] = []
+        for _ in range(12):
+            if held and rng.random() < 0.4:
+                seat = held.pop(rng.randrange(len(held)))
+                removed = await remove_seat(client, cart, event_id=event.event_id, seat_id=seat)
+                assert removed.status_code == 200, removed.text
+                continue
+            seat = rng.choice(event.seat_ids)
+            adult = event.price_ids["Adult"]
+            response = await add_seat(
+                client, cart, event_id=event.event_id, seat_id=seat, price_id=adult
+            )
+            if response.status_code == 200 and seat not in held:
+                held.append(seat)
+            await asyncio.sleep(rng.random() * COALESCE_SECONDS / 2)
+
+    final: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
+
+    async def follow(joined: asyncio.Event) -> dict[str, str]:
+        """One client: snapshot, subscribe, apply messages until the map is final."""
+        version, statuses = await snapshot(client, event.event_id)
+        variables = {"id": event.event_id, "since": version}
+        async with subscribed(app, variables, statuses=statuses, alone=False) as subscriber:
+            joined.set()
+            while not final.done() or subscriber.statuses != final.result():
+                with contextlib.suppress(TimeoutError):
+                    await subscriber.next(wait_s=COALESCE_SECONDS)
+            await subscriber.quiet(COALESCE_SECONDS * 2)
+            return subscriber.statuses
+
+    followers = []
+    for joining in range(4):  # the first before the stream, the others during it
+        joined = asyncio.Event()
+        followers.append(asyncio.create_task(follow(joined)))
+        await joined.wait()
+        if joining == 0:
+            clients = asyncio.gather(*(churn(worker) for worker in range(6)))
+        await asyncio.sleep(COALESCE_SECONDS)
+    await clients
+    _, map_now = await snapshot(client, event.event_id)
+    assert "2" in "".join(map_now.values())  # the stream left seats held
+    final.set_result(map_now)
+    assert await asyncio.gather(*followers) == [map_now] * 4
+    for _ in range(int(WAIT_S / TURN_S)):
+        if not app.state.seat_feed.watchers(event.event_id):
+            break
+        await asyncio.sleep(TURN_S)
+    assert app.state.seat_feed.watchers(event.event_id) == 0
+
+
+async def test_one_connection_runs_a_bounded_number_of_subscriptions(
+    app: FastAPI, client: httpx.AsyncClient, event: EventFixture
+) -> None:
+    version, _ = await snapshot(client, event.event_id)
+    variables = {"id": event.event_id, "since": version}
+    async with (
+        ASGIWebSocketTransport(app=app) as transport,
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+        aconnect_ws("/graphql", http, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await start(ws, variables)  # subscription "1"
+        for number in range(2, SUBSCRIPTIONS_PER_CONNECTION + 2):
+            subscribe = {"query": LIVE, "variables": variables}
+            await ws.send_json({"id": str(number), "type": "subscribe", "payload": subscribe})
+        message = await ws.receive_json(timeout=WAIT_S)
+        assert message["id"] == str(SUBSCRIPTIONS_PER_CONNECTION + 1)
+        (error,) = message["payload"]["errors"]
+        assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        # the others run: a hold reaches each of them
+        await _hold(client, event, 0)
+        running = {str(n) for n in range(1, SUBSCRIPTIONS_PER_CONNECTION + 1)}
+        heard = set()
+        while heard != running:
+            message = await ws.receive_json(timeout=WAIT_S)
+            if message["type"] == "complete":  # the refused one ends
+                assert message["id"] == str(SUBSCRIPTIONS_PER_CONNECTION + 1)
+                continue
+            assert message["type"] == "next", message
+            heard.add(message["id"])
+
+
+async def test_a_worker_refuses_subscriptions_beyond_its_limit(
+    settings: Settings, event: EventFixture
+) -> None:
+    app = create_app(settings.model_copy(update={"max_subscribers": 2}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        version, _ = await snapshot(http, event.event_id)
+        variables = {"id": event.event_id, "since": version}
+        async with (
+            ASGIWebSocketTransport(app=app) as transport,
+            httpx.AsyncClient(transport=transport, base_url="http://test") as ws_http,
+            aconnect_ws("/graphql", ws_http, subprotocols=["graphql-transport-ws"]) as ws,
+        ):
+            await start(ws, variables)
+            for number in (2, 3):
+                subscribe = {"query": LIVE, "variables": variables}
+                await ws.send_json({"id": str(number), "type": "subscribe", "payload": subscribe})
+            message = await ws.receive_json(timeout=WAIT_S)
+            assert message["id"] == "3"
+            (error,) = message["payload"]["errors"]
+            assert error["extensions"]["code"] == "SERVICE_BUSY"

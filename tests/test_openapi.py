@@ -17,7 +17,18 @@ UUID_PARAMS = {"cart_id", "payment_id"}
 VENUE = {"id", "name", "city", "timezone", "focal_point"}
 SECTION = {"id", "venue_id", "name", "kind", "capacity", "position"}
 EVENT = {"id", "name", "venue_id", "venue_name", "starts_at", "currency", "status"}
-SEAT = {"section_id", "row_id", "seat_id", "row", "number", "type", "status", "price_options"}
+SEAT = {
+    "section_id",
+    "row_id",
+    "seat_id",
+    "row",
+    "number",
+    "type",
+    "x",
+    "y",
+    "status",
+    "price_options",
+}
 CART = {"cart_id", "status", "items", "total_amount", "currency", "expires_at", "payment_id"}
 BOOKING = {"payment_id", "cart_id", "status", "total_amount", "currency", "expires_at"}
 PAYMENT = BOOKING | {"created_at", "finalized_at", "tickets"}
@@ -366,7 +377,7 @@ def _with_security(spec: dict[str, Any]) -> list[tuple[str, str]]:
 async def test_every_route_reading_a_token_documents_invalid_token(spec: dict[str, Any]) -> None:
     """A client whose token expired gets 401 INVALID_TOKEN from any route it sends it to."""
     routes = _with_security(spec)
-    assert len(routes) == 16, routes
+    assert len(routes) == 18, routes  # tickets.pdf and checkins among them
     for method, path in routes:
         unauthorized = operation(spec, method, path)["responses"]["401"]
         assert "INVALID_TOKEN" in unauthorized["description"], (method, path)
@@ -388,13 +399,19 @@ async def test_an_expired_token_on_a_catalog_route_is_invalid_token(
 async def test_sign_in_is_optional_where_anonymous_callers_are_served(
     spec: dict[str, Any],
 ) -> None:
-    """`{}` among the requirements: no token is fine; only the account routes need one."""
+    """`{}` among the requirements: no token is fine; only the account routes and check-in
+    need one."""
     required = {
         (method, path)
         for method, path in _with_security(spec)
         if {} not in operation(spec, method, path)["security"]
     }
-    assert required == {("post", "/auth/logout"), ("get", "/me"), ("get", "/me/orders")}
+    assert required == {
+        ("post", "/auth/logout"),
+        ("get", "/me"),
+        ("get", "/me/orders"),
+        ("post", "/events/{event_id}/checkins"),
+    }
 
 
 async def test_every_route_with_a_body_documents_payload_too_large(spec: dict[str, Any]) -> None:
@@ -404,7 +421,7 @@ async def test_every_route_with_a_body_documents_payload_too_large(spec: dict[st
         for method, op in operations.items()
         if "requestBody" in op
     ]
-    assert len(with_body) == 4, with_body
+    assert len(with_body) == 5, with_body
     for method, path in with_body:
         too_large = operation(spec, method, path)["responses"]["413"]
         assert "PAYLOAD_TOO_LARGE" in too_large["description"], (method, path)

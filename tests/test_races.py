@@ -1,6 +1,6 @@
 """Real races in one process: 50 clients, each with its own cart, on one seat; complete against
-fail on one payment. Each has a control: the same race on a naive check-then-write claim must
-show a double sale, proving the harness would catch one."""
+fail on one payment; scanners on one ticket. Each has a control: the same race on a naive
+check-then-write claim must show a double sale (or entry), proving the harness would catch one."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.accounts import signed_in
 from tests.api import add_seat, book, new_cart
 from tests.conftest import FakeClock
 from tests.factories import EventFixture, make_event
 from tests.invariants import assert_invariants, violations
 from tests.races import (
+    naive_check_in,
     naive_claim_seat,
     naive_finish_payment,
     outcome,
     postgres_activity,
     race,
 )
+from tests.tickets import bought, payloads_of, scan
 from ticketing.db import Database
 from ticketing.settings import Settings
+from ticketing.tickets import payload
 
 CLIENTS = 50
 ROUNDS = 8
@@ -201,3 +205,37 @@ async def test_adds_racing_a_booking_of_the_same_cart_are_booked_or_refused(
     ]
     assert held == []  # booked with the cart, or never taken
     await assert_invariants(db)
+
+
+SCANNERS = 5
+
+
+async def test_scanners_scanning_one_ticket_at_once_admit_it_exactly_once(
+    client: httpx.AsyncClient, app: FastAPI, event: EventFixture, db: Database
+) -> None:
+    doors = [await signed_in(client, db, scanner=True) for _ in range(SCANNERS)]
+    postgres = db.dialect == "postgresql"
+    snapshot = functools.partial(postgres_activity, db) if postgres else None
+    for round_number in range(ROUNDS):
+        (ticket,) = await payloads_of(
+            app, await bought(client, event, [event.seat_ids[round_number]])
+        )
+
+        async def attempt(index: int, ticket: str = ticket) -> str:
+            return outcome(await scan(client, event.event_id, ticket, doors[index % SCANNERS]))
+
+        tally = await race(CLIENTS, attempt, snapshot=snapshot)
+        assert tally == {"ok": 1, "ALREADY_CHECKED_IN": CLIENTS - 1}, (round_number, tally)
+
+
+async def test_control_naive_check_in_admits_one_ticket_many_times(
+    client: httpx.AsyncClient, app: FastAPI, event: EventFixture, clock: FakeClock
+) -> None:
+    (ticket,) = await payloads_of(app, await bought(client, event, [event.seat_ids[-1]]))
+    code = payload.verify(ticket, app.state.ticket_keys.public_key).code
+
+    async def attempt(_: int) -> str:
+        return await naive_check_in(app.state.db.engine, code=code, now=clock.now)
+
+    tally = await race(CLIENTS, attempt)
+    assert tally["ok"] > 1, f"the naive check-in should have admitted twice, got {tally}"

@@ -199,6 +199,8 @@ def _uncached(views: list[Any]) -> list[dict[str, Any]]:
             row=v.row,
             number=v.number,
             type=v.type,
+            x=v.x,
+            y=v.y,
             status=SeatStatusOut(id=int(v.status), name=v.status.label),
             price_options=[PriceOptionOut.model_validate(p) for p in v.price_options],
         ).model_dump(mode="json")

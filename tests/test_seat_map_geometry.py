@@ -18,6 +18,10 @@ mutation ($input: AddSectionInput!) {
   addSection(input: $input) { section { id name } userErrors { code field message } }
 }"""
 SEAT_MAP = "query ($id: ID!) { seatMap(eventId: $id) { layout } }"
+SECTION_SEATS = """
+query ($id: ID!) {
+  event(id: $id) { sections { id seats { id x y } rows { seats { id x y } } } }
+}"""
 OUTLINE = [{"x": -20, "y": 0}, {"x": 20, "y": 0}, {"x": 20, "y": 30}, {"x": -20, "y": 30}]
 
 
@@ -46,9 +50,9 @@ async def _add(
     return added
 
 
-async def test_positions_are_identical_in_rest_and_graphql(
-    client: httpx.AsyncClient, db: Database
-) -> None:
+async def _round_night(client: httpx.AsyncClient, db: Database) -> str:
+    """A published event at a venue with a curved seated section, a seated section placed seat by
+    seat and a general-admission floor; its id."""
     manager = await signed_in(client, db, manager=True)
     created_venue = (
         await _manage(
@@ -102,7 +106,14 @@ async def test_positions_are_identical_in_rest_and_graphql(
         "mutation ($id: ID!) { publishEvent(input: {eventId: $id}) { event { id } } }",
         {"id": event_id},
     )
+    event: str = event_id
+    return event
 
+
+async def test_positions_are_identical_in_rest_and_graphql(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    event_id = await _round_night(client, db)
     rest = (await client.get(f"/events/{event_id}/seats")).json()
     layout = (await gql(client, SEAT_MAP, {"id": event_id}))["seatMap"]["layout"]
 
@@ -133,6 +144,29 @@ async def test_positions_are_identical_in_rest_and_graphql(
     assert set(rest_positions(by_name["Floor"]).values()) == {(None, None)}
     # the floor, given no shape, is a square placed right of the other sections
     assert by_name["Floor"]["outline"] == [[33.75, 0], [36.75, 0], [36.75, 3], [33.75, 3]]
+
+
+async def test_per_seat_lists_carry_the_maps_positions_in_both_doors(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    event_id = await _round_night(client, db)
+    whole = (await client.get(f"/events/{event_id}/seats")).json()
+    x, y = whole["seat_columns"].index("x"), whole["seat_columns"].index("y")
+    graphql = (await gql(client, SECTION_SEATS, {"id": event_id}))["event"]["sections"]
+    assert [s["id"] for s in graphql] == [str(s["id"]) for s in whole["sections"]]
+    by_name = {}
+    for in_map, in_graphql in zip(whole["sections"], graphql, strict=True):
+        listed = await client.get(f"/events/{event_id}/sections/{in_map['id']}/seats")
+        assert listed.status_code == 200, listed.text
+        rest_seats = [(s["seat_id"], s["x"], s["y"]) for s in listed.json()]
+        graphql_seats = [(int(s["id"]), s["x"], s["y"]) for s in in_graphql["seats"]]
+        by_row = [(int(s["id"]), s["x"], s["y"]) for r in in_graphql["rows"] for s in r["seats"]]
+        assert rest_seats == graphql_seats == [(s[0], s[x], s[y]) for s in in_map["seats"]]
+        if in_map["kind"] == "seated":
+            assert by_row == graphql_seats
+        by_name[in_map["name"]] = [(px, py) for _, px, py in rest_seats]
+    assert by_name["Side"] == [(30, 1), (31.25, 1)]
+    assert by_name["Floor"] == [(None, None)] * 9
 
 
 async def test_bad_geometry_names_the_input_field(client: httpx.AsyncClient, db: Database) -> None:

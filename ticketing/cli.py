@@ -22,6 +22,7 @@ from ticketing.errors import TicketingError
 from ticketing.migrate import upgrade
 from ticketing.payments import signatures
 from ticketing.settings import Settings
+from ticketing.tickets import keys, payload
 
 
 async def _migrate(settings: Settings, *, demo: bool = False) -> None:
@@ -87,11 +88,11 @@ async def _users(settings: Settings, args: argparse.Namespace) -> None:
                 password=_password(),
                 now=datetime.now(UTC),
                 policy=settings.auth,
-                role=Role.MANAGER if args.manager else Role.CUSTOMER,
+                role=Role.MANAGER if args.manager else Role(args.role),
                 client=None,  # an operator at the console, not a network client
             )
         else:
-            user = await accounts.promote(db, email=args.email)
+            user = await accounts.promote(db, email=args.email, role=Role(args.role))
         print(json.dumps({"id": user.id, "email": user.email, "role": user.role.value}))
     except TicketingError as exc:
         raise SystemExit(f"users {args.users_command}: {exc.message}") from None
@@ -136,6 +137,22 @@ def _sign(settings: Settings, args: argparse.Namespace) -> None:
     print(f"curl -s -X POST {url} -H '{signatures.HEADER}: {header}'")
 
 
+def _verify(settings: Settings, args: argparse.Namespace) -> None:
+    """Check a payload with the public key alone, as a scanner does without a network."""
+    try:
+        if args.public_key is not None:
+            public_key = keys.load_public_key(args.public_key.read_bytes())
+        else:
+            public_key = keys.ticket_keys(settings, create=False).public_key
+    except (OSError, keys.SigningKeyError) as exc:
+        raise SystemExit(f"tickets verify: {exc}") from None
+    try:
+        facts = payload.verify(args.payload, public_key)
+    except TicketingError as exc:
+        raise SystemExit(f"tickets verify: {exc.message}") from None
+    print(json.dumps({"valid": True, **facts.as_dict()}, ensure_ascii=False))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ticketing", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -152,15 +169,32 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="run the schema migrations")
 
-    users = commands.add_parser("users", help="accounts: create one, make one a manager")
+    users = commands.add_parser("users", help="accounts: create one, give one a role")
     users_commands = users.add_subparsers(dest="users_command", required=True)
     create = users_commands.add_parser(
         "create", help=f"create an account (password from ${PASSWORD_VARIABLE} or asked)"
     )
     create.add_argument("email")
-    create.add_argument("--manager", action="store_true", help="with the manager role")
-    promote = users_commands.add_parser("promote", help="give an account the manager role")
+    roles = [role.value for role in Role]
+    create.add_argument("--role", choices=roles, default=Role.CUSTOMER.value)
+    create.add_argument("--manager", action="store_true", help="the same as --role manager")
+    promote = users_commands.add_parser(
+        "promote", help="give an account a role (the manager role unless --role)"
+    )
     promote.add_argument("email")
+    promote.add_argument("--role", choices=roles, default=Role.MANAGER.value)
+
+    tickets = commands.add_parser("tickets", help="tickets: check a QR payload offline")
+    tickets_commands = tickets.add_subparsers(dest="tickets_command", required=True)
+    verify = tickets_commands.add_parser(
+        "verify", help="verify a ticket's QR payload; print its facts (exit 1 when not valid)"
+    )
+    verify.add_argument("payload")
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        help="the PEM from GET /tickets/public-key (default: this installation's key)",
+    )
 
     payments = commands.add_parser("payments", help="payments: sign a provider callback by hand")
     payments_commands = payments.add_subparsers(dest="payments_command", required=True)
@@ -199,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_users(settings, args))
     elif args.command == "payments":
         _sign(settings, args)
+    elif args.command == "tickets":
+        _verify(settings, args)
     elif args.command == "export-schema":
         # The CLI is the composition root: it may reach the GraphQL adapter, by name.
         export = importlib.import_module("schema.export")

@@ -66,6 +66,7 @@ class EventStatus(enum.StrEnum):
 class Role(enum.StrEnum):
     CUSTOMER = "customer"
     MANAGER = "manager"
+    SCANNER = "scanner"  # checks tickets in at the door
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +245,9 @@ class SeatView:
     type: SeatType
     status: SeatStatus
     price_options: tuple[PriceOptionView, ...]
+    x: float | None
+    y: float | None
+    """The seat's position in venue units (None for general-admission places)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -276,7 +276,9 @@ class EventSeatPrice(SQLModel, table=True):
 
 class UserAccount(SQLModel, table=True):
     __tablename__ = "user_account"
-    __table_args__ = (sa.CheckConstraint("role IN ('customer', 'manager')", name="role"),)
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('customer', 'manager', 'scanner')", name="role"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, unique=True, description="Stored lower-cased.")
@@ -372,7 +374,7 @@ class Payment(SQLModel, table=True):
 
 class Ticket(SQLModel, table=True):
     """Issued when a payment completes. One ticket per event seat, ever: the last guard against
-    selling a seat twice."""
+    selling a seat twice. Checked in once, by one conditional UPDATE; a void one admits nobody."""
 
     __tablename__ = "ticket"
     __table_args__ = (
@@ -389,6 +391,14 @@ class Ticket(SQLModel, table=True):
     price_level_id: int = Field(foreign_key="price_level.id")
     amount: Decimal = Field(sa_type=Money)
     issued_at: datetime = Field(sa_type=UTCDateTime)
+    code: str = Field(
+        max_length=32,
+        unique=True,
+        description="Random, printed in the QR payload: what a scanner looks the ticket up by.",
+    )
+    checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    checked_in_by: int | None = Field(default=None, foreign_key="user_account.id")
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ticketing.origins import normalize_origin
 
 
 def _rate(value: str) -> str:
@@ -16,6 +20,29 @@ def _rate(value: str) -> str:
 
 RateLimit = Annotated[str, AfterValidator(_rate)]
 """A rate in `limits`' notation, e.g. "30/minute"."""
+
+
+def _origin_list(value: object) -> object:
+    """The environment's text as a JSON list or as comma-separated origins."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        return json.loads(value)  # a JSONDecodeError is a ValueError: refused at start-up
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _origins(values: tuple[str, ...]) -> tuple[str, ...]:
+    if "*" in values:
+        # Any site could then read sign-in answers from its visitors' browsers, from addresses the
+        # throttle has never seen, and keep subscriptions open from them: origins are listed.
+        raise ValueError("`*` is not accepted: list each origin (https://shop.example.com)")
+    return tuple(dict.fromkeys(normalize_origin(value) for value in values))
+
+
+Origins = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(_origin_list), AfterValidator(_origins)
+]
+"""Web origins (`scheme://host[:port]`), kept as browsers write them in `Origin` headers."""
 
 
 class CartPolicy(BaseModel):
@@ -79,12 +106,21 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./ticketing.db",
         description="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
     )
+    # Files the service keeps for itself: the generated ticket-signing key. Next to the default
+    # SQLite file; give each deployment its own, shared by its workers.
+    data_dir: Path = Path("./ticketing-data")
+    # The Ed25519 key that signs tickets' QR payloads: a PEM file's path or the PEM itself
+    # (PKCS#8, unencrypted). Unset: generated once into data_dir and kept there.
+    ticket_signing_key: SecretStr | None = None
     # Pool per worker process; PostgreSQL's max_connections must cover workers x (pool + overflow).
     db_pool_size: int = Field(default=10, gt=0)
     db_max_overflow: int = Field(default=20, ge=0)
     # Units of work a worker process runs at once; the others wait their turn, in order, so
     # that an admitted one never waits for the event loop while holding its locks.
     db_concurrency: int = Field(default=16, gt=0)
+    # Live seat-map subscriptions a worker process follows at once; more are refused (busy)
+    # rather than let one client's sockets starve the others.
+    max_subscribers: int = Field(default=10_000, gt=0)
     # How long a command waits for a lock (SQLite's write lock, a PostgreSQL row lock) before it
     # is answered 503 with Retry-After instead of queueing for ever.
     lock_timeout_ms: int = Field(default=5000, gt=0)
@@ -99,6 +135,9 @@ class Settings(BaseSettings):
     # Larger request bodies (JSON, GraphQL, the sign-in form) are refused with 413 unread.
     max_body_bytes: int = Field(default=65536, gt=0)
     sql_echo: bool = False
+    # Pages of other origins that may call the API from a browser (CORS) and open WebSockets;
+    # empty: only the app's own origin.
+    cors_origins: Origins = ()
     # Production may switch off the schema's introspection and the in-browser IDE.
     graphql_introspection: bool = True
     graphiql: bool = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from rest.deps import COMMAND, SIGN_IN_OPTIONAL, CartId, EventId, SeatId, service_call
 from rest.problems import problem_responses
@@ -13,8 +13,10 @@ from ticketing.domain import Principal, ProviderSignature
 from ticketing.errors import ErrorCode
 from ticketing.orders import booking, carts, holds
 from ticketing.payments import payments, signatures
+from ticketing.tickets import documents
 
 router = APIRouter()
+PDF = "application/pdf"
 
 
 @router.get(
@@ -159,6 +161,36 @@ async def get_payment(payment_id: uuid.UUID, request: Request) -> PaymentOut:
         call.db, payment_id=payment_id, now=call.now, caller=await call.viewer()
     )
     return PaymentOut.of(payment)
+
+
+@router.get(
+    "/payments/{payment_id}/tickets.pdf",
+    tags=["payments"],
+    summary="The tickets of a completed payment as a PDF, one page per ticket with its QR code",
+    response_class=Response,
+    responses={
+        200: {"content": {PDF: {"schema": {"type": "string", "format": "binary"}}}},
+        **problem_responses(ErrorCode.NOT_FOUND, ErrorCode.PAYMENT_NOT_COMPLETED),
+    },
+    openapi_extra=SIGN_IN_OPTIONAL,
+)
+async def tickets_pdf(payment_id: uuid.UUID, request: Request) -> Response:
+    call = service_call(request)
+    pdf = await documents.order_pdf(
+        call.db,
+        payment_id=payment_id,
+        now=call.now,
+        caller=await call.viewer(),
+        keys=call.ticket_keys,
+    )
+    return Response(
+        pdf,
+        media_type=PDF,
+        headers={
+            "Content-Disposition": f'inline; filename="tickets-{payment_id}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 FINISH_PROBLEMS = problem_responses(

@@ -20,7 +20,7 @@ from ticketing.payments import payments
 class User:
     id: strawberry.ID = strawberry.field(description="The account's id.")
     email: str = strawberry.field(description="Lower-cased email; also the sign-in name.")
-    role: Role = strawberry.field(description="CUSTOMER or MANAGER.")  # type: ignore[valid-type]
+    role: Role = strawberry.field(description="CUSTOMER, MANAGER or SCANNER.")  # type: ignore[valid-type]
     created_at: datetime = strawberry.field(description="When the account was registered.")
     # Users are shown only to themselves (me, register, signIn): their orders are theirs to see.
     principal: strawberry.Private[domain.Principal]

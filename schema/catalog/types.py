@@ -123,6 +123,13 @@ class EventSeat:
     type: SeatType = strawberry.field(  # type: ignore[valid-type]
         description="A designated seat (row and number) or a general-admission place."
     )
+    # Flat, as the seat map's layout columns: `position` is a display order elsewhere.
+    x: float | None = strawberry.field(
+        description="Across, in venue units (x to the right); null for general-admission places."
+    )
+    y: float | None = strawberry.field(
+        description="Down, in venue units (y downwards); null for general-admission places."
+    )
     status: SeatStatus = strawberry.field(  # type: ignore[valid-type]
         description="Status right now: a lapsed hold or an overdue payment reads AVAILABLE."
     )
@@ -139,6 +146,8 @@ class EventSeat:
             row=view.row,
             number=view.number,
             type=view.type,
+            x=view.x,
+            y=view.y,
             status=view.status,
             price_options=[PriceOption.of(p, currency) for p in view.price_options],
         )

@@ -13,6 +13,7 @@ import strawberry
 from schema.catalog.types import Event, Section, Venue
 from schema.common import SectionKind, UserError, attempt, parse_id
 from schema.context import Info
+from schema.manage.grant_scanner_role import grant_scanner_role
 from ticketing import domain
 from ticketing.domain import Principal
 from ticketing.geometry import SEAT_SPACING, Point, RowLayout
@@ -501,4 +502,8 @@ class ManageMutation:
     )
     cancel_event = strawberry.mutation(
         resolver=cancel_event, description="Managers: no more holds or bookings."
+    )
+    grant_scanner_role = strawberry.mutation(
+        resolver=grant_scanner_role,
+        description="Managers: a customer's account may check tickets in (role SCANNER).",
     )

@@ -146,6 +146,16 @@ class Payment:
             cart_id=view.cart_id,
         )
 
+    @strawberry.field(
+        description="Completed payments: where to fetch the tickets as a PDF (one page per ticket, "
+        "with its QR code), a path on this API; send the same Authorization header. Null before "
+        "the payment completed."
+    )
+    def tickets_pdf_url(self) -> str | None:
+        if self.status is not domain.PaymentStatus.COMPLETED:
+            return None
+        return f"/payments/{self.id}/tickets.pdf"
+
     @strawberry.field(description="The booked cart this payment pays for.")
     async def cart(self, info: Info) -> Cart:
         context = info.context

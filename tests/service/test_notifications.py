@@ -1,5 +1,6 @@
-"""Seat changes heard on commit (PostgreSQL: the trigger's NOTIFY; SQLite: notes in process): once
-a unit of work commits, never when it rolls back, and again after a lost listening connection."""
+"""Seat changes heard on commit: once a unit of work commits, never when it rolls back; on
+PostgreSQL by other processes too (NOTIFY after the commit), and again after a lost listening
+connection."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ticketing.db import Database, command
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inventory.stamps import CHANNEL, seats_changed
 from ticketing.models import event_seat_t
+from ticketing.settings import Settings
 
 WAIT_S = 5.0
 
@@ -94,3 +96,25 @@ async def test_a_lost_listening_connection_is_made_again(
     await _touching(own_db, event_ids=[event_id], refuse=False)
     await heard.until(str(event_id))
     heard.stop()
+
+
+async def test_another_process_hears_the_changes_once_committed(
+    own_db: Database, settings: Settings, db_kind: str, clock: FakeClock
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("SQLite's notes stay in their process: other processes poll")
+    first = (await make_event(own_db, now=clock.now, name="First")).event_id
+    second = (await make_event(own_db, now=clock.now, name="Second")).event_id
+    elsewhere = Database.of(settings)  # its own engine and listening connection
+    try:
+        heard = Heard(elsewhere)
+        await elsewhere.notifications.ready()
+        with pytest.raises(TicketingError):
+            await _touching(own_db, event_ids=[second], refuse=True)
+        await _touching(own_db, event_ids=[first], refuse=False)
+        await heard.until(str(first))
+        # announced in commit order: the rolled-back change would have come first
+        assert [p for p in heard.payloads if p is not None] == [str(first)]
+        heard.stop()
+    finally:
+        await elsewhere.dispose()

@@ -317,17 +317,54 @@ async def get_user(conn: AsyncConnection, *, user_id: int) -> UserView:
 
 
 @command
-async def promote(conn: AsyncConnection, *, email: str) -> UserView:
-    """Give an account the manager role."""
+async def promote(conn: AsyncConnection, *, email: str, role: Role = Role.MANAGER) -> UserView:
+    """Give an account a role (the operator's console: any role)."""
     email = normalize_email(email)
     row = (
         await conn.execute(
             sa.update(user_t)
             .where(user_t.c.email == email)
-            .values(role=Role.MANAGER.value)
+            .values(role=role.value)
             .returning(*_USER_COLUMNS)
         )
     ).one_or_none()
     if row is None:
         raise TicketingError(ErrorCode.NOT_FOUND, f"No account has the email {email}.")
     return _user(row)
+
+
+@command
+async def grant_scanner_role(
+    conn: AsyncConnection, *, caller: Principal | None, email: str
+) -> UserView:
+    """A manager lets a customer's account check tickets in (a scanner stays one; a manager
+    keeps his role, which checks tickets in already)."""
+    if caller is None or not caller.is_manager:
+        raise TicketingError(
+            ErrorCode.FORBIDDEN,
+            "Only event managers may grant the scanner role.",
+            context={"action": "grant the scanner role"},
+        )
+    email = normalize_email(email)
+    row = (
+        await conn.execute(
+            sa.update(user_t)
+            .where(
+                user_t.c.email == email,
+                user_t.c.role.in_([Role.CUSTOMER.value, Role.SCANNER.value]),
+            )
+            .values(role=Role.SCANNER.value)
+            .returning(*_USER_COLUMNS)
+        )
+    ).one_or_none()
+    if row is not None:
+        return _user(row)
+    if await conn.scalar(sa.select(user_t.c.id).where(user_t.c.email == email)) is None:
+        raise TicketingError(
+            ErrorCode.NOT_FOUND, f"No account has the email {email}.", field=("email",)
+        )
+    raise TicketingError(
+        ErrorCode.VALIDATION_ERROR,
+        f"{email} is a manager, who checks tickets in already.",
+        field=("email",),
+    )

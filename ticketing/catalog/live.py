@@ -22,6 +22,7 @@ from ticketing.catalog.seatmaps import (
 )
 from ticketing.db import Database
 from ticketing.domain import Principal
+from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inventory.stamps import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,14 @@ COALESCE_SECONDS = 0.1
 message."""
 RETRY_SECONDS = 1.0
 """A pump whose read failed (the database is away) tries again after this long."""
+POLL_SECONDS = 0.25
+"""On SQLite, how often a pump looks for other worker processes' changes, which no notification
+announces (one cheap statement)."""
+BACKSTOP_SECONDS = 2.0
+"""On PostgreSQL, how often a pump looks anyway: a process that committed and died before it
+announced its change (or whose announcement failed) is caught up with by then."""
+SUBSCRIPTIONS_PER_CONNECTION = 8
+"""A page follows one event, maybe a few: a connection asking for more is refused."""
 _CHANGED = re.compile(rb"[^\x00]")
 
 
@@ -64,18 +73,39 @@ class Reading:
     """None when there is no such event."""
     seat_map: EventSeatMap | None
 
+    def repeats(self, other: Reading | None) -> bool:
+        """True when `other` answered the same requests and found the same map."""
+
+        def seen(reading: Reading) -> tuple[object, ...]:
+            freshness, seat_map = reading.freshness, reading.seat_map
+            return (
+                reading.answers,
+                None if freshness is None else (freshness.status, freshness.revision),
+                None if seat_map is None else seat_map.version,
+            )
+
+        return other is not None and seen(self) == seen(other)
+
 
 class EventPump:
     """Reads one event's map for the subscribers of this worker: on request (a notification, a new
     subscriber), at most once per COALESCE_SECONDS, and when the earliest hold or payment in the
     map lapses, which no statement announces."""
 
-    def __init__(self, seat_maps: SeatMaps, event_id: int, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        seat_maps: SeatMaps,
+        event_id: int,
+        clock: Callable[[], datetime],
+        *,
+        poll_seconds: float,
+    ) -> None:
         self.event_id = event_id
         self.subscribers = 0
         self.latest: Reading | None = None
         self._seat_maps = seat_maps
         self._clock = clock
+        self._poll_seconds = poll_seconds
         self._requests = 0
         self._requested = asyncio.Event()
         self._published = asyncio.Event()
@@ -114,28 +144,39 @@ class EventPump:
                 await asyncio.sleep(RETRY_SECONDS)
                 self._requested.set()
                 continue
-            self.latest = Reading(answers, freshness, seat_map)
-            published, self._published = self._published, asyncio.Event()
-            published.set()
+            reading = Reading(answers, freshness, seat_map)
+            if not reading.repeats(self.latest):  # a poll that found nothing wakes nobody
+                self.latest = reading
+                published, self._published = self._published, asyncio.Event()
+                published.set()
             await asyncio.sleep(COALESCE_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._requested.wait(), self._until_lapse(seat_map))
+                await asyncio.wait_for(self._requested.wait(), self._until_next_read(seat_map))
 
-    def _until_lapse(self, seat_map: EventSeatMap | None) -> float | None:
-        """Seconds until the map's first hold or payment lapses (None: no such deadline)."""
+    def _until_next_read(self, seat_map: EventSeatMap | None) -> float:
+        """Seconds until the map's first hold or payment lapses, or until the next poll."""
         deadlines = [] if seat_map is None else [s.valid_until for s in seat_map.sections]
         soonest = min((d for d in deadlines if d is not None), default=None)
-        if soonest is None:
-            return None
-        return max(0.0, (soonest - self._clock()).total_seconds())
+        lapse = None if soonest is None else max(0.0, (soonest - self._clock()).total_seconds())
+        return self._poll_seconds if lapse is None else min(lapse, self._poll_seconds)
 
 
 class SeatFeed:
     """Per app: a pump per event somebody follows. Notifications from every worker (PostgreSQL)
-    or from this one (SQLite) ask the event's pump for a read; a missed notification asks all."""
+    or from this one (SQLite, whose pumps poll for other workers' changes) ask the event's pump
+    for a read; a missed notification asks all."""
 
-    def __init__(self, db: Database, seat_maps: SeatMaps, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        seat_maps: SeatMaps,
+        *,
+        clock: Callable[[], datetime],
+        max_followers: int,
+    ) -> None:
         self._db = db
+        self._max_followers = max_followers
+        self._followers = 0
         self._seat_maps = seat_maps
         self._clock = clock
         self._pumps: dict[int, EventPump] = {}
@@ -158,22 +199,36 @@ class SeatFeed:
 
     @contextlib.asynccontextmanager
     async def following(self, event_id: int) -> AsyncIterator[EventPump]:
-        """The event's pump, kept running until the block ends (and its last follower leaves)."""
-        if not self._listening:  # from the first follower on: an app that serves none never listens
-            self._db.notifications.listen(CHANNEL, self._received)
-            self._listening = True
-        await self._db.notifications.ready()
-        pump = self._pumps.get(event_id)
-        if pump is None:
-            pump = self._pumps[event_id] = EventPump(self._seat_maps, event_id, self._clock)
-        pump.subscribers += 1
+        """The event's pump, kept running until the block ends (and its last follower leaves).
+        SERVICE_BUSY when the worker follows as many as it may."""
+        if self._followers >= self._max_followers:
+            raise TicketingError(
+                ErrorCode.SERVICE_BUSY,
+                "This server follows as many seat maps as it may; subscribe again later.",
+            )
+        self._followers += 1  # counted before any wait, so that a burst cannot overshoot
         try:
-            yield pump
+            if not self._listening:  # from the first follower on: an app with none never listens
+                self._db.notifications.listen(CHANNEL, self._received)
+                self._listening = True
+            await self._db.notifications.ready()
+            pump = self._pumps.get(event_id)
+            if pump is None:
+                every_process = self._db.notifications.from_every_process
+                poll = BACKSTOP_SECONDS if every_process else POLL_SECONDS
+                pump = self._pumps[event_id] = EventPump(
+                    self._seat_maps, event_id, self._clock, poll_seconds=poll
+                )
+            pump.subscribers += 1
+            try:
+                yield pump
+            finally:
+                pump.subscribers -= 1
+                if not pump.subscribers:
+                    pump.stop()
+                    del self._pumps[event_id]
         finally:
-            pump.subscribers -= 1
-            if not pump.subscribers:
-                pump.stop()
-                del self._pumps[event_id]
+            self._followers -= 1
 
     def close(self) -> None:
         for pump in self._pumps.values():
@@ -181,14 +236,47 @@ class SeatFeed:
         self._pumps.clear()
 
 
+class ConnectionSubscriptions:
+    """The subscriptions one connection (one client) runs at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+
+    @contextlib.contextmanager
+    def one_more(self) -> Iterator[None]:
+        if self.running >= SUBSCRIPTIONS_PER_CONNECTION:
+            raise TicketingError(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"One connection runs at most {SUBSCRIPTIONS_PER_CONNECTION} subscriptions.",
+            )
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+
+
 async def seat_map_changes(
-    feed: SeatFeed, *, event_id: int, since: str, viewer: Principal | None
+    feed: SeatFeed,
+    *,
+    event_id: int,
+    since: str,
+    viewer: Principal | None,
+    connection: ConnectionSubscriptions,
 ) -> AsyncIterator[SeatMapUpdate | None]:
     """The changes of an event's seat map after `since` (a seat-map version), as they commit:
     each message what changed since the one before. None, then the end, when there is no such
     event (or a draft the viewer may not see); a reload message, then the end, when the layout
     changed. A subscriber that reads slowly is sent fewer, larger messages, never a backlog."""
     known = parse_version(since)  # a bad version is refused before anything is followed
+    with connection.one_more():
+        async for update in _follow(feed, event_id, known, viewer):
+            yield update
+
+
+async def _follow(
+    feed: SeatFeed, event_id: int, known: dict[int, str], viewer: Principal | None
+) -> AsyncIterator[SeatMapUpdate | None]:
     sent: dict[int, SectionState] = {}
     revision: int | None = None
     async with feed.following(event_id) as pump:

@@ -423,6 +423,8 @@ async def _section_seats(
             event_seat_t.c.type,
             event_seat_t.c.status,
             event_seat_t.c.expires_at,
+            event_seat_t.c.x,
+            event_seat_t.c.y,
         )
         .where(_in_sections(event_seat_t, keys))
         .order_by(event_seat_t.c.position, event_seat_t.c.seat_id)
@@ -440,6 +442,8 @@ async def _section_seats(
                 type=SeatType(row.type),
                 status=effective_seat_status(row.status, row.expires_at, now),
                 price_options=tuple(prices.get((row.event_id, row.seat_id), ())),
+                x=row.x,
+                y=row.y,
             )
         )
     return seats

@@ -171,6 +171,8 @@ class SectionState:
                     type=seat.type,
                     status=status[code],
                     price_options=layout.price_sets[seat.price_set],
+                    x=seat.x,
+                    y=seat.y,
                 )
                 for seat, code in zip(layout.seats, self.statuses, strict=True)
             ]

@@ -202,8 +202,7 @@ async def _transaction(
                 notes = take_notes(connection)
         finally:
             take_notes(connection)  # a rolled-back transaction's notes are dropped
-        if db.dialect != "postgresql":
-            db.notifications.deliver(notes)
+        db.notifications.deliver(notes)
         if refusal is not None:
             raise refusal
         return result

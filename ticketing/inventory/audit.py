@@ -24,13 +24,20 @@ def actor_of(caller: Principal | None) -> str:
 
 
 async def record(
-    conn: AsyncConnection, entries: Iterable[Mapping[str, Any]], *, at: datetime, actor: str
+    conn: AsyncConnection,
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    at: datetime,
+    actor: str,
+    seat_status_changed: bool = True,
 ) -> None:
     rows = [{**_BLANK, "at": at, "actor": actor, **entry} for entry in entries]
     if rows:
         await conn.execute(_INSERT, rows)
-    # A seat's entry is a change of its status: the event's seat-map watchers hear of it.
-    seats_changed(conn, {row["event_id"] for row in rows if row["seat_id"] is not None})
+    # A seat's entry is a change of its status: the event's seat-map watchers hear of it (a
+    # check-in names its seat, yet changes no status: it passes False).
+    if seat_status_changed:
+        seats_changed(conn, {row["event_id"] for row in rows if row["seat_id"] is not None})
 
 
 def seat_entry(

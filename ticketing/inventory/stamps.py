@@ -58,9 +58,13 @@ def stamped(event_id: sa.ColumnElement[int] = event_seat_t.c.event_id) -> dict[s
 
 
 def seats_changed(conn: AsyncConnection, event_ids: Iterable[int]) -> None:
-    """Tell the events' seat-map watchers, once this unit of work commits, that seats changed.
-    On PostgreSQL a trigger of `event_seat` sends it (migration 0006): no statement of ours."""
-    if conn.dialect.name == "postgresql":
-        return
+    """Tell the events' seat-map watchers, once this unit of work commits, that seats changed: a
+    note in memory, no statement (`ticketing.db.notify` announces it to other processes)."""
     for event_id in event_ids:
         notify(conn, CHANNEL, str(event_id))
+
+
+def event_changed(conn: AsyncConnection, event_id: int) -> None:
+    """Tell the event's seat-map watchers, once this unit of work commits, that a manager
+    changed the event (its layout or prices), though no seat's status moved."""
+    notify(conn, CHANNEL, str(event_id))

@@ -41,9 +41,8 @@ from ticketing.geometry import (
     rounded,
 )
 from ticketing.inputs import check_instant, clean_text, invalid, parse_currency
-from ticketing.inventory import audit
+from ticketing.inventory import audit, stamps
 from ticketing.inventory.seats import seat_is_free
-from ticketing.inventory.stamps import stamped
 from ticketing.management.manifest import (
     RowSpec,
     SectionSpec,
@@ -438,6 +437,7 @@ async def _event_changed(conn: AsyncConnection, event_id: int) -> None:
     )
     if found is None:
         raise not_found("Event", event_id, field="event_id")
+    stamps.event_changed(conn, event_id)
 
 
 def _check_levels(price_levels: Sequence[str]) -> list[str]:
@@ -674,7 +674,7 @@ async def set_blocked(
         await conn.execute(
             sa.update(event_seat_t)
             .where(event_seat_t.c.event_id == event_id, event_seat_t.c.seat_id.in_(wanted), which)
-            .values(status=to_status, cart_id=None, expires_at=None, **stamped())
+            .values(status=to_status, cart_id=None, expires_at=None, **stamps.stamped())
             .returning(event_seat_t.c.seat_id, event_seat_t.c.section_id)
         )
     ).all()

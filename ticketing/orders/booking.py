@@ -17,7 +17,7 @@ from ticketing.errors import ErrorCode, TicketingError
 from ticketing.inputs import check_cart_id
 from ticketing.inventory import audit
 from ticketing.inventory.seats import on_sale
-from ticketing.inventory.stamps import stamped
+from ticketing.inventory.stamps import seats_changed, stamped
 from ticketing.models import cart_t, event_seat_t, event_t, item_t, payment_t
 from ticketing.orders.carts import lock_visible_cart, set_status
 from ticketing.payments.payments import PAYMENT_VIEW, PaymentRow, load_payment, payment_view
@@ -227,6 +227,7 @@ async def _book(
     if conn.dialect.name == "postgresql":
         live = (await conn.execute(_PG_BOOK, params)).all()
         booked = {(row.event_id, row.seat_id) for row in live if row.booked is not None}
+        seats_changed(conn, {event for event, _ in booked})
     else:
         live, booked = await _book_step_by_step(conn, params)
     if not live:

@@ -30,7 +30,7 @@ from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.inputs import check_cart_id
 from ticketing.inventory import audit
 from ticketing.inventory.seats import offered, on_sale, price_of, seat_is_free
-from ticketing.inventory.stamps import stamped
+from ticketing.inventory.stamps import seats_changed, stamped
 from ticketing.models import (
     event_seat_t,
     event_section_t,
@@ -322,6 +322,7 @@ async def _hold_seat(
         claim = None
         if head is not None and head.claimed_seat is not None:
             claim = _Claim(head.claimed_section, head.claimed_row, head.claimed)
+            seats_changed(conn, [event_id])
         return _outcome(rows, params, caller=caller, claim=claim, repriced=head and head.repriced)
     # SQLite has one writer at a time: the statements run one by one, and only those needed
     await lock_new_or_open_cart(conn, cart_id=cart_id, now=now, caller=caller)

@@ -28,7 +28,7 @@ from ticketing.domain import (
 )
 from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.inventory import audit
-from ticketing.inventory.stamps import stamped
+from ticketing.inventory.stamps import seats_changed, stamped
 from ticketing.models import (
     cart_t,
     event_seat_t,
@@ -43,6 +43,7 @@ from ticketing.models import (
 from ticketing.orders.carts import cart_visible, me
 from ticketing.payments import signatures
 from ticketing.settings import PaymentPolicy
+from ticketing.tickets.codes import new_code, postgres_code
 
 PAYMENT_VIEW = TypeAdapter(PaymentView)
 """A payment as an idempotency key keeps it."""
@@ -441,7 +442,16 @@ def _postgres_complete() -> sa.Select[Any]:
     issued = (
         ticket_t.insert()
         .from_select(
-            ["id", "payment_id", "event_id", "seat_id", "price_level_id", "amount", "issued_at"],
+            [
+                "id",
+                "payment_id",
+                "event_id",
+                "seat_id",
+                "price_level_id",
+                "amount",
+                "issued_at",
+                "code",
+            ],
             sa.select(
                 sa.func.gen_random_uuid(),
                 PAYMENT,
@@ -450,6 +460,7 @@ def _postgres_complete() -> sa.Select[Any]:
                 matched.c.price_level_id,
                 matched.c.amount,
                 NOW,
+                postgres_code(),
             ),
         )
         .returning(*(ticket_t.c[name] for name in _ISSUED))
@@ -535,6 +546,9 @@ def _postgres_fail() -> sa.Select[Any]:
     return sa.select(
         *payment.c,
         sa.select(finished.c.cart_id).scalar_subquery().label("finished"),
+        sa.select(sa.func.array_agg(sa.distinct(released.c.event_id)))
+        .scalar_subquery()
+        .label("released_events"),
     ).add_cte(
         released,
         items_released.cte("items_released"),
@@ -594,6 +608,8 @@ async def _complete(
         row = payment_row(rows[0])
         items, sold, finished = rows[0].items, rows[0].sold, rows[0].finished is not None
         tickets = ticket_views(rows, TICKET).get(payment_id, ())
+        if finished:
+            seats_changed(conn, {ticket.event_id for ticket in tickets})
     else:
         row, items, sold, finished, tickets = await _complete_step_by_step(conn, params)
     status = effective_payment_status(row.status, row.expires_at, now)
@@ -643,6 +659,7 @@ async def _complete_step_by_step(
                 "price_level_id": item.price_level_id,
                 "amount": item.amount,
                 "issued_at": now,
+                "code": new_code(),
             }
             for item in items
         ],
@@ -726,6 +743,7 @@ async def _fail(
         answer = (await conn.execute(_PG_FAIL, params)).one()
         row = payment_row(answer)
         finished = answer.finished is not None
+        seats_changed(conn, answer.released_events or ())
     else:
         row = payment_row((await conn.execute(_PAYMENT_NOW, params)).one())
         finished = False
