@@ -93,7 +93,7 @@ class Http:
         return status, orjson.loads(data) if data else None
 
 
-def _run(main: Any) -> Any:
+def on_uvloop(main: Any) -> Any:
     """Client processes run on uvloop (a dependency of uvicorn[standard]) where it is
     installed: the load generator should spend its CPU on requests, not on its event loop."""
     try:
@@ -220,7 +220,7 @@ async def _process_main(
 
 def _process(base_url: str, clients: int, shared: dict[str, Any], seconds: float, out: Any) -> None:
     try:
-        tally = _run(_process_main(base_url, clients, shared, seconds))
+        tally = on_uvloop(_process_main(base_url, clients, shared, seconds))
     except Exception as exc:  # report, so that the parent does not wait for ever
         tally = Tally()
         tally.outcomes[f"client crashed: {exc!r}"] += 1
@@ -233,6 +233,17 @@ def _process(base_url: str, clients: int, shared: dict[str, Any], seconds: float
             "changes": tally.changes,
         }
     )
+
+
+def _selling(changes: list[tuple[int, int, float]], began: float) -> dict[str, float]:
+    """Seats sold per second until the last sale: a rush whose last seats stay in carts that
+    were never booked (a failed request) runs on to its time limit without selling."""
+    sales = [at for _, status, at in changes if status == SOLD]
+    seconds = (max(sales) - began) if sales else 0.0
+    return {
+        "selling_seconds": seconds,
+        "seats_sold_per_s_selling": len(sales) / seconds if sales else 0.0,
+    }
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -259,7 +270,7 @@ def run_rush(
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     workers = []
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
     for index in range(processes):
         candidates = list(seat_ids)
         random.Random(index).shuffle(candidates)
@@ -306,7 +317,7 @@ def run_rush(
             }
             for name, values in sorted(latencies.items())
         },
-        **({"changes": changes} if record_changes else {}),
+        **({"changes": changes, **_selling(changes, began)} if record_changes else {}),
     }
 
 
@@ -350,7 +361,7 @@ def _orders_process(
     seconds: float,
     out: Any,
 ) -> None:
-    out.put(_run(_orders_main(base_url, seats, shared, concurrency, seconds)))
+    out.put(on_uvloop(_orders_main(base_url, seats, shared, concurrency, seconds)))
 
 
 def run_orders(
