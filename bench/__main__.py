@@ -1,6 +1,7 @@
 """Benchmark the service the way users meet it, against floors measured in the same run.
 
     python -m bench --db sqlite|postgres --workers N [--seats 50000] [--seconds 10] [--only-limits]
+    python -m bench --db sqlite|postgres --workers N --only-subscribers [--subscribers 2000]
     python -m bench --ref COMMIT --db sqlite|postgres --workers N [--pairs 3] [--quick]
 
 It seeds a stadium with `ticketing seed`, starts `ticketing serve`, loads it over loopback with
@@ -21,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,16 +31,19 @@ from bench.floors import database_floor, serialization_floor, write_floor
 from bench.invariants import check_invariants
 from bench.procs import (
     HERE,
+    connections_by_worker,
     database,
     floor_app,
     rss_mb,
     seed,
     service,
     settle,
+    wait_idle,
     worker_pids,
     wrk,
 )
 from bench.rush import run_orders, run_rush
+from bench.subscribers import Subscribers
 
 SECTION_GRAPHQL = """query Section($event: ID!, $section: ID!) {
   event(id: $event) { section(id: $section) {
@@ -168,6 +173,104 @@ def _limits(database_url: str, event_id: int, seconds: float) -> dict[str, Any]:
         }
 
 
+LIVE_SECTION_SEATS = 2000
+"""The live stadium's sections are the size of the rush hall's one, so that its rushes compare."""
+SUBSCRIBED_SETTLE_S = 2.0
+"""After the last subscription is sent: time for the server to set up its watches."""
+
+
+def _rush_on(base: str, event_id: int, section_id: int, args: argparse.Namespace) -> dict[str, Any]:
+    """A rush on one section, with its changes (for the subscribers) and its rate of sales."""
+    seats = _fetch(base, f"/events/{event_id}/sections/{section_id}/seats")
+    return run_rush(
+        base,
+        event_id=event_id,
+        section_id=section_id,
+        price_id=seats[0]["price_options"][0]["id"],
+        seat_ids=[s["seat_id"] for s in seats],
+        clients=args.clients,
+        processes=args.client_processes,
+        seconds=args.rush_seconds,
+        record_changes=True,
+    )
+
+
+def _rush_figures(rush: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: rush[key]
+        for key in (
+            "seconds",
+            "seats_sold",
+            "seats_sold_per_s",
+            "completed_steps_per_s",
+            "5xx",
+            "selling_seconds",
+            "seats_sold_per_s_selling",
+            "outcomes",
+            "steps",
+        )
+    }
+
+
+def _subscribers(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A rush on one section of a stadium, alone, then with N subscribers following the
+    stadium's seat map live, then alone again (each on a section of its own, all alike):
+    delivery delays, messages, memory per connection, every subscriber's final view against
+    the map, and the rush beside the same rush without them."""
+    live = seed(
+        database_url,
+        *("--seats", str(args.seats), "--section-size", str(LIVE_SECTION_SEATS)),
+        *("--name", "Live Stadium"),
+    )
+    settle(database_url)
+    event_id = live["event_id"]
+    results: dict[str, Any] = {"subscribers": args.subscribers, "seats": args.seats}
+    with service(database_url, workers=args.workers) as (base, server_pid):
+        first, during, last = _fetch(base, f"/events/{event_id}/sections")[:3]
+        results["rush_alone_before"] = _rush_figures(_rush_on(base, event_id, first["id"], args))
+        body = {"query": SEAT_MAP_GRAPHQL, "variables": {"event": str(event_id)}}
+        for _ in range(4 * args.workers):  # each worker's map into memory, on new connections
+            httpx.post(f"{base}/graphql", json=body, timeout=120).raise_for_status()
+        workers = worker_pids(server_pid)
+        rss_without = {pid: rss_mb(pid) for pid in workers}
+        with Subscribers(
+            base, event_id=event_id, count=args.subscribers, processes=args.subscriber_processes
+        ) as subscribers:
+            time.sleep(SUBSCRIBED_SETTLE_S)
+            rss_with = {pid: rss_mb(pid) for pid in workers}
+            spread = connections_by_worker(server_pid, urlsplit(base).port or 80)
+            started = time.time()
+            rush = _rush_on(base, event_id, during["id"], args)
+            ended = time.time()
+            results["live"] = subscribers.finish(rush.pop("changes"), window=(started, ended))
+        results["rush_with"] = _rush_figures(rush)
+        results["idle_wait_s"] = wait_idle(workers)
+        results["rush_alone_after"] = _rush_figures(_rush_on(base, event_id, last["id"], args))
+    live_results = results["live"]
+    live_results["connections_by_worker"] = {str(pid): n for pid, n in spread.items()}
+    live_results["rss_mb_without"] = {str(pid): rss for pid, rss in rss_without.items()}
+    live_results["rss_mb_with"] = {str(pid): rss for pid, rss in rss_with.items()}
+    live_results["kb_per_connection"] = (
+        (sum(rss_with.values()) - sum(rss_without.values()))
+        * 1024
+        / max(1, live_results["subscribed"])
+    )
+    alone = (
+        results["rush_alone_before"]["completed_steps_per_s"]
+        + results["rush_alone_after"]["completed_steps_per_s"]
+    ) / 2
+    results["rush_ratio"] = results["rush_with"]["completed_steps_per_s"] / alone
+    results["rush_ratio_selling"] = results["rush_with"]["seats_sold_per_s_selling"] / (
+        (
+            results["rush_alone_before"]["seats_sold_per_s_selling"]
+            + results["rush_alone_after"]["seats_sold_per_s_selling"]
+        )
+        / 2
+    )
+    results["invariants"] = asyncio.run(check_invariants(database_url, event_id))
+    return results
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "db": args.db,
@@ -180,6 +283,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     seconds = args.seconds
     with database(args.db) as url:
+        if args.only_subscribers:
+            results["subscribers"] = _subscribers(url, args)
+            return results
         print(f"seeding a {args.seats}-seat event on {args.db}", file=sys.stderr)
         stadium = seed(url, "--seats", str(args.seats), "--name", "Stadium")
         if args.only_limits:
@@ -284,6 +390,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["rush"]["invariants"] = asyncio.run(
                 check_invariants(url, rush_event["event_id"])
             )
+        if args.subscribers:
+            results["subscribers"] = _subscribers(url, args)
     return results
 
 
@@ -462,9 +570,98 @@ def limits_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _rush_row(rush: dict[str, Any]) -> str:
+    failures = ", ".join(
+        f"{n} {what}"
+        for what, n in sorted(rush["outcomes"].items())
+        if (what.startswith("5") and what != "5xx") or what == "connection error"
+    )
+    return (
+        f"{rush['completed_steps_per_s']:,.0f} steps/s, {rush['seats_sold_per_s']:,.0f} seats/s "
+        f"({rush['seats_sold']} sold in {rush['seconds']:.1f} s, "
+        f"{rush['seats_sold_per_s_selling']:,.0f} seats/s until the last sale at "
+        f"{rush['selling_seconds']:.1f} s; {rush['5xx']} 5xx"
+        f"{': ' + failures if failures else ''})"
+    )
+
+
+def subscribers_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    scenario = results.get("subscribers")
+    if scenario is None:
+        return []
+    live, delay = scenario["live"], scenario["live"]["delay_ms"]
+    spread = " / ".join(str(n) for n in sorted(live["connections_by_worker"].values()))
+    rss = " + ".join(
+        f"{live['rss_mb_without'][pid]:.0f} -> {live['rss_mb_with'][pid]:.0f}"
+        for pid in live["rss_mb_without"]
+    )
+    outcomes = ", ".join(f"{n} {what}" for what, n in sorted(live["outcomes"].items()))
+    return [
+        (
+            f"subscribers: {scenario['subscribers']:,} on a {scenario['seats']:,}-seat event",
+            f"{live['subscribed']:,} subscribed, connections by worker {spread}; "
+            f"{outcomes or 'no reload, error or lost connection'}",
+            "",
+            "",
+        ),
+        (
+            "subscribers: commit -> message",
+            f"p50 {_ms(delay['p50'])}, p99 {_ms(delay['p99'])}, max {_ms(delay['max'])} "
+            f"({delay['count']:,} first showings of {live['changes']:,} changes; "
+            f"{live['shown_share']:.0%} shown, the rest superseded within a burst)",
+            "",
+            "p99 < 1 s",
+        ),
+        (
+            "subscribers: messages",
+            f"{live['messages_per_s']:,.0f} messages/s, {live['bytes_per_s'] / 1e6:,.1f} MB/s, "
+            f"the last {live['last_message_after_rush_s']:.1f} s after the rush, all at the map's "
+            f"version {live['caught_up_after_rush_s']:.1f} s after it; "
+            f"load generator {live['client_cpu_s']:.1f} s of CPU",
+            "",
+            "",
+        ),
+        (
+            "subscribers: worker RSS, without -> with",
+            f"{rss} MB = {live['kb_per_connection']:,.0f} kB per connection",
+            "",
+            "",
+        ),
+        (
+            "subscribers: final view = seatMap",
+            f"{live['stale_subscribers']} subscribers differ ({live['stale_seats']} seats), "
+            f"{live['behind']} at an older version than the map's "
+            f"(seatChanges since it brings one to the map: {live['caught_up_by_seat_changes']}); "
+            f"{live['seen_without_a_change']} changes seen that the rush did not make",
+            "",
+            "0",
+        ),
+        ("rush alone, before", _rush_row(scenario["rush_alone_before"]), "", ""),
+        (
+            "rush with subscribers",
+            _rush_row(scenario["rush_with"]),
+            f"{scenario['rush_ratio']:.2f} of alone (mean of before and after); seats/s until "
+            f"the last sale {scenario['rush_ratio_selling']:.2f}",
+            ">= 0.8",
+        ),
+        ("rush alone, after", _rush_row(scenario["rush_alone_after"]), "", ""),
+        (
+            "rush with subscribers: oversold",
+            f"{scenario['invariants']['sold seats without exactly one completed payment']}",
+            "",
+            "0",
+        ),
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     core = ratios(results) if "floor_framework" in results else []
-    rows = [("scenario", "figures", "ratio", "target"), *core, *limits_rows(results)]
+    rows = [
+        ("scenario", "figures", "ratio", "target"),
+        *core,
+        *limits_rows(results),
+        *subscribers_rows(results),
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "-|-".join("-" * w for w in widths))
@@ -491,6 +688,16 @@ def main() -> None:
         help="only the stadium and the seats-as-objects limits scenario (one worker)",
     )
     parser.add_argument(
+        "--subscribers",
+        type=int,
+        default=2000,
+        help="live seat-map subscribers beside a rush on a stadium (0: skip the scenario)",
+    )
+    parser.add_argument("--subscriber-processes", type=int, default=4)
+    parser.add_argument(
+        "--only-subscribers", action="store_true", help="only the subscribers scenario"
+    )
+    parser.add_argument(
         "--pretix",
         type=Path,
         help="JSON of `run_peer.sh bench` (../shared/peers/pretix), for the side-by-side rows",
@@ -512,7 +719,11 @@ def main() -> None:
     results = run(args)
     if args.pretix is not None:
         results["pretix"] = json.loads(args.pretix.read_text())
-    name = f"{args.db}-limits" if args.only_limits else f"{args.db}-{args.workers}w"
+    name = f"{args.db}-{args.workers}w"
+    if args.only_limits:
+        name = f"{args.db}-limits"
+    elif args.only_subscribers:
+        name = f"{args.db}-{args.workers}w-subscribers"
     output = HERE / "results" / f"{name}.json"
     output.parent.mkdir(exist_ok=True)
     output.write_text(json.dumps(results, indent=2))

@@ -296,6 +296,27 @@ def connections_by_worker(server_pid: int, port: int) -> dict[int, int]:
     return {pid: len(_socket_inodes(pid) & established) for pid in worker_pids(server_pid)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pids: list[int], *, share: float = 0.1, limit_s: float = 60) -> float:
+    """Wait until the processes together use under `share` of a core (work left over from the
+    previous scenario, such as messages still queued for closed connections, would land in the
+    next); returns the seconds waited."""
+    started = time.monotonic()
+    used = sum(cpu_seconds(pid) for pid in pids)
+    while time.monotonic() - started < limit_s:
+        time.sleep(0.5)
+        now = sum(cpu_seconds(pid) for pid in pids)
+        if now - used < share * 0.5:
+            break
+        used = now
+    return time.monotonic() - started
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import orjson
 
 SEATS_PER_ORDER = (1, 2, 2, 3, 4)
+HELD, BOOKED, SOLD, AVAILABLE = 2, 3, 4, 1
+"""The seat statuses a rush step leaves behind (the digits of the seat map's statuses)."""
 
 
 class _Exchange(asyncio.Protocol):
@@ -91,7 +93,7 @@ class Http:
         return status, orjson.loads(data) if data else None
 
 
-def _run(main: Any) -> Any:
+def on_uvloop(main: Any) -> Any:
     """Client processes run on uvloop (a dependency of uvicorn[standard]) where it is
     installed: the load generator should spend its CPU on requests, not on its event loop."""
     try:
@@ -108,11 +110,21 @@ class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     seats_sold: int = 0
     completed_steps: int = 0
+    changes: list[tuple[int, int, float]] = field(default_factory=list)
+    """(seat id, new status, wall-clock time its response arrived) of every successful step,
+    when asked for: the response comes just after the commit, and subscribers to the event's
+    seat map on the same machine time their messages against it."""
 
 
 async def _client(http: Http, shared: dict[str, Any], tally: Tally, deadline: float) -> None:
     event_id, section_id, price_id = shared["event_id"], shared["section_id"], shared["price_id"]
     candidates: list[int] = shared["candidates"]
+    record = shared.get("record_changes", False)
+
+    def changed(seats: list[int], status: int) -> None:
+        if record:
+            now = time.time()
+            tally.changes.extend((seat, status, now) for seat in seats)
 
     async def step(name: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         started = time.perf_counter()
@@ -147,8 +159,9 @@ async def _client(http: Http, shared: dict[str, Any], tally: Tally, deadline: fl
 
     while time.monotonic() < deadline and not shared["sold_out"]:
         cart = uuid.uuid4()
-        wanted, held = random.choice(SEATS_PER_ORDER), 0
-        while held < wanted and time.monotonic() < deadline:
+        wanted = random.choice(SEATS_PER_ORDER)
+        held: list[int] = []
+        while len(held) < wanted and time.monotonic() < deadline:
             if not candidates:
                 # One refresh in flight per process: the other clients wait for its answer
                 # instead of all reading (and parsing) the same 2,000-seat list at once.
@@ -173,18 +186,23 @@ async def _client(http: Http, shared: dict[str, Any], tally: Tally, deadline: fl
                 f"/orders/carts/{cart}",
                 {"event_id": event_id, "seat_id": seat, "price_id": price_id},
             )
-            held += status == 200
-        if held == 0:
+            if status == 200:
+                changed([seat], HELD)
+                held.append(seat)
+        if not held:
             if not shared["sold_out"]:
                 await asyncio.sleep(0.05)  # the rest is in other carts; some may come back
             continue
         status, booking = await step("book", "PUT", f"/orders/carts/{cart}/book")
         if status != 200:
             continue
+        changed(held, BOOKED)
         outcome = "complete" if random.random() < 0.9 else "failed"
         status, payment = await step(
             outcome, "POST", f"/payments/{booking['payment_id']}/{outcome}"
         )
+        if status == 200:
+            changed(held, SOLD if outcome == "complete" else AVAILABLE)
         if status == 200 and outcome == "complete":
             tally.seats_sold += len(payment["tickets"])
 
@@ -202,7 +220,7 @@ async def _process_main(
 
 def _process(base_url: str, clients: int, shared: dict[str, Any], seconds: float, out: Any) -> None:
     try:
-        tally = _run(_process_main(base_url, clients, shared, seconds))
+        tally = on_uvloop(_process_main(base_url, clients, shared, seconds))
     except Exception as exc:  # report, so that the parent does not wait for ever
         tally = Tally()
         tally.outcomes[f"client crashed: {exc!r}"] += 1
@@ -212,8 +230,20 @@ def _process(base_url: str, clients: int, shared: dict[str, Any], seconds: float
             "outcomes": dict(tally.outcomes),
             "seats_sold": tally.seats_sold,
             "completed_steps": tally.completed_steps,
+            "changes": tally.changes,
         }
     )
+
+
+def _selling(changes: list[tuple[int, int, float]], began: float) -> dict[str, float]:
+    """Seats sold per second until the last sale: a rush whose last seats stay in carts that
+    were never booked (a failed request) runs on to its time limit without selling."""
+    sales = [at for _, status, at in changes if status == SOLD]
+    seconds = (max(sales) - began) if sales else 0.0
+    return {
+        "selling_seconds": seconds,
+        "seats_sold_per_s_selling": len(sales) / seconds if sales else 0.0,
+    }
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -233,11 +263,14 @@ def run_rush(
     clients: int = 500,
     processes: int = 4,
     seconds: float = 180,
+    record_changes: bool = False,
 ) -> dict[str, Any]:
+    """The rush; with `record_changes`, its result's "changes" lists every seat status it
+    changed, as `Tally.changes`, for timing deliveries to subscribers."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     workers = []
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
     for index in range(processes):
         candidates = list(seat_ids)
         random.Random(index).shuffle(candidates)
@@ -247,6 +280,7 @@ def run_rush(
             "price_id": price_id,
             "candidates": candidates,
             "sold_out": False,
+            "record_changes": record_changes,
         }
         share = clients // processes + (1 if index < clients % processes else 0)
         worker = context.Process(target=_process, args=(base_url, share, shared, seconds, out))
@@ -263,6 +297,9 @@ def run_rush(
             latencies[name].extend(values)
         outcomes.update(result["outcomes"])
     adds = len(latencies["add"])
+    changes = sorted(
+        (change for result in results for change in result["changes"]), key=lambda c: c[2]
+    )
     return {
         "seconds": elapsed,
         "seats_sold": sum(r["seats_sold"] for r in results),
@@ -280,6 +317,7 @@ def run_rush(
             }
             for name, values in sorted(latencies.items())
         },
+        **({"changes": changes, **_selling(changes, began)} if record_changes else {}),
     }
 
 
@@ -323,7 +361,7 @@ def _orders_process(
     seconds: float,
     out: Any,
 ) -> None:
-    out.put(_run(_orders_main(base_url, seats, shared, concurrency, seconds)))
+    out.put(on_uvloop(_orders_main(base_url, seats, shared, concurrency, seconds)))
 
 
 def run_orders(
