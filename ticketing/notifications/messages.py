@@ -10,6 +10,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ticketing.db import Database, query
 from ticketing.domain import Principal, Role, TicketView
 from ticketing.errors import ErrorCode, TicketingError
-from ticketing.models import cart_t, event_seat_t, event_t, payment_t, ticket_t
+from ticketing.models import cart_t, event_seat_t, event_t, payment_t, ticket_t, venue_t
 from ticketing.notifications.outbox import Kind
 from ticketing.payments.payments import ticket_views, tickets_select
 from ticketing.tickets.documents import order_pdf
@@ -105,9 +106,11 @@ async def compose_mail(conn: AsyncConnection, *, message: Outgoing) -> Mail:
         )
         tickets = ticket_views(rows).get(payment_id, ())
         names = _names(ticket.event_name for ticket in tickets)
+        zones = await _venue_zones(conn, {ticket.event_id for ticket in tickets})
         lines = [
-            f"- {ticket.event_name}, {ticket.starts_at:%Y-%m-%d %H:%M} UTC, {ticket.venue_name}: "
-            f"{_place(ticket)}, {ticket.price_name} {ticket.amount} {ticket.currency}"
+            f"- {ticket.event_name}, {_local(ticket.starts_at, zones[ticket.event_id])}, "
+            f"{ticket.venue_name}: {_place(ticket)}, {ticket.price_name} {ticket.amount} "
+            f"{ticket.currency}"
             for ticket in tickets
         ]
         return Mail(
@@ -149,17 +152,18 @@ async def compose_mail(conn: AsyncConnection, *, message: Outgoing) -> Mail:
             "\n\n" + "\n".join(lines) + "\n",
         )
     if message.kind == Kind.EVENT_CANCELLED:
+        event_id = int(facts["event_id"])
         event = (
             await conn.execute(
-                sa.select(event_t.c.name, event_t.c.starts_at).where(
-                    event_t.c.id == int(facts["event_id"])
-                )
+                sa.select(event_t.c.name, event_t.c.starts_at).where(event_t.c.id == event_id)
             )
         ).one()
+        zones = await _venue_zones(conn, {event_id})
         return Mail(
             subject=f"Cancelled: {event.name}",
-            text=f"We are sorry: {event.name}, planned for {event.starts_at:%Y-%m-%d %H:%M} UTC, "
-            "is cancelled. We will write to you about your refund.\n",
+            text=f"We are sorry: {event.name}, planned for "
+            f"{_local(event.starts_at, zones[event_id])}, is cancelled. Paid tickets are "
+            "refunded; we write to you about each refund.\n",
         )
     if message.kind == Kind.ORDER_REFUNDED:
         payment_id = uuid.UUID(facts["payment_id"])
@@ -204,6 +208,20 @@ def webhook_body(message: Outgoing) -> bytes:
         },
         sort_keys=True,
     ).encode()
+
+
+async def _venue_zones(conn: AsyncConnection, event_ids: set[int]) -> dict[int, str]:
+    rows = await conn.execute(
+        sa.select(event_t.c.id, venue_t.c.timezone)
+        .join(venue_t, venue_t.c.id == event_t.c.venue_id)
+        .where(event_t.c.id.in_(event_ids))
+    )
+    return {row.id: row.timezone for row in rows}
+
+
+def _local(starts_at: datetime, timezone: str) -> str:
+    """As the tickets print it: the venue's local time, and its zone."""
+    return f"{starts_at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
 
 
 def _names(names: Any) -> str:
