@@ -401,6 +401,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_its_successor_deliver
     # At most the one message that was on the wire when the worker died (sent, not yet
     # recorded) can come twice, with the same Message-ID for the receiver to drop.
     assert len(twice) <= 1, twice
+    print(f"killed after {at_kill} of {count} sent; {len(twice)} sent twice")  # for the record
     assert await statuses(db) == {"sent": count}
 
 

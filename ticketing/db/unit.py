@@ -74,13 +74,14 @@ class Database:
             self._slots = asyncio.Semaphore(self._concurrency)
             self._check_slots = asyncio.Semaphore(CHECK_SLOTS)
             self._sqlite_writer = asyncio.Lock()
-        if write and self.dialect == "sqlite":
-            # in line for the write lock first, holding no slot: readers never wait behind
-            # writers that wait for the lock
-            async with self._queued_for_sqlite_write_lock(), self._slot(self._slots):
-                yield
-        else:
-            async with self._slot(self._check_slots if check else self._slots):
+        async with self._slot(self._check_slots if check else self._slots):
+            if write and self.dialect == "sqlite":
+                # A writer waiting for the write lock keeps its slot: the slots' line is the
+                # order of service (a writer holding the lock while waiting for a slot would
+                # stall every writer behind it).
+                async with self._queued_for_sqlite_write_lock():
+                    yield
+            else:
                 yield
 
     @contextlib.asynccontextmanager
