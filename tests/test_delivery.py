@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import FakeClock
-from tests.factories import MANAGER, EventFixture, make_event
+from tests.factories import MANAGER, EventFixture
 from tests.server import TICKETING, cli_env, free_port
 from tests.service.steps import CARTS, PAYMENTS
 from ticketing.accounts import accounts
@@ -112,17 +112,9 @@ def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database.of(settings)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
+def db(own_db: Database) -> Database:
+    """These tests need no HTTP app: the service's database alone (conftest's `event` too)."""
+    return own_db
 
 
 async def _paid_order(

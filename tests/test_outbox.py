@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,17 +35,9 @@ from ticketing.settings import Settings, WebhookPolicy
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database.of(settings)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-async def event(db: Database, clock: FakeClock) -> EventFixture:
-    return await make_event(db, now=clock.now)
+def db(own_db: Database) -> Database:
+    """These tests need no HTTP app: the service's database alone (conftest's `event` too)."""
+    return own_db
 
 
 async def _customer(db: Database, settings: Settings, clock: FakeClock, name: str) -> Principal:
