@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -167,7 +168,8 @@ async def test_settling_goes_in_batches_and_the_sweep_resumes_it(
     payments = [await _paid(db, event, [seat], clock) for seat in event.seat_ids[:5]]
     # the cancellation committed, then the process died before settling anything
     await management.cancel_event(db, caller=MANAGER, event_id=event.event_id, now=clock.now)
-    assert await refunds.settle_cancelled_batch(db, event_id=event.event_id, now=clock.now) == 2
+    first = await refunds.settle_cancelled_batch(db, event_id=event.event_id, now=clock.now)
+    assert len(first) == 2
     statuses = [(await get_payment(db, payment_id=p, now=clock.now)).status for p in payments]
     assert statuses.count(PaymentStatus.REFUNDED) == 2
     assert await refunds.settle_cancelled_events(db, now=clock.now) == 3
@@ -179,3 +181,21 @@ async def test_settling_goes_in_batches_and_the_sweep_resumes_it(
         )
     assert active == 0
     await assert_invariants(db)
+
+
+async def test_settling_that_makes_no_progress_stops(
+    db: Database,
+    event: EventFixture,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug that left an order unsettled must not loop for ever inside the manager's request."""
+    await _paid(db, event, event.seat_ids[:1], clock)
+
+    async def refunds_nothing(*_: object, **__: object) -> Decimal:
+        return Decimal(0)
+
+    monkeypatch.setattr(refunds, "_refund_tickets", refunds_nothing)
+    await refunds.cancel_event(db, caller=MANAGER, event_id=event.event_id, now=clock.now)
+    assert "makes no progress" in caplog.text

@@ -4,6 +4,7 @@ when a crash interrupted them."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +42,8 @@ _REFUND_MESSAGES = outbox.payment_messages(
 )
 """The customer's e-mail and the webhooks' deliveries for a refund."""
 _FACTS = outbox.PAYLOAD.key
+
+log = logging.getLogger(__name__)
 
 SETTLE_BATCH = 50
 """Orders of a cancelled event settled per transaction: short transactions, each a step that a
@@ -176,10 +179,12 @@ async def refund_payment(
 
 
 @command
-async def settle_cancelled_batch(conn: AsyncConnection, *, event_id: int, now: datetime) -> int:
+async def settle_cancelled_batch(
+    conn: AsyncConnection, *, event_id: int, now: datetime
+) -> list[uuid.UUID]:
     """One step of settling a cancelled event: up to SETTLE_BATCH of its carts with live holds
-    released, pending payments failed or paid tickets refunded. Returns how many were settled
-    (0: nothing is left)."""
+    released, pending payments failed or paid tickets refunded. Returns the carts settled
+    (none: nothing is left)."""
     hold = sa.and_(item_t.c.event_id == event_id, item_t.c.active)
     carts = (
         await conn.execute(
@@ -221,7 +226,7 @@ async def settle_cancelled_batch(conn: AsyncConnection, *, event_id: int, now: d
                 now=now,
                 actor="system",
             )
-    return len(carts)
+    return [cart_id for cart_id, _ in carts]
 
 
 async def _release_holds(
@@ -276,9 +281,12 @@ async def _release_holds(
 async def settle_cancellation(db: Database, *, event_id: int, now: datetime) -> int:
     """Settle a cancelled event to the end, a batch (one transaction) at a time; returns the
     carts settled. Run again, it goes on where it stopped."""
-    settled = 0
+    settled, previous = 0, None
     while batch := await settle_cancelled_batch(db, event_id=event_id, now=now):
-        settled += batch
+        if batch == previous:  # a batch that settled nothing would come back for ever
+            log.error("settling event %s makes no progress with carts %s", event_id, batch)
+            break
+        settled, previous = settled + len(batch), batch
     return settled
 
 
