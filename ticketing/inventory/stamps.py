@@ -67,4 +67,4 @@ def seats_changed(conn: AsyncConnection, event_ids: Iterable[int]) -> None:
 def event_changed(conn: AsyncConnection, event_id: int) -> None:
     """Tell the event's seat-map watchers, once this unit of work commits, that a manager
     changed the event (its layout or prices), though no seat's status moved."""
-    notify(conn, CHANNEL, str(event_id))
+    seats_changed(conn, [event_id])

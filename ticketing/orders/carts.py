@@ -148,6 +148,15 @@ def check_cart(
     check_open(cart_id, status)
 
 
+async def lock_cart(conn: AsyncConnection, *, cart_id: uuid.UUID) -> CartStatus | None:
+    """Lock the cart, as every change of a cart or its payment does first (the sweep's and a
+    cancellation's, which act for nobody in particular); its status under the lock."""
+    status = await conn.scalar(
+        sa.select(cart_t.c.status).where(cart_t.c.id == cart_id).with_for_update()
+    )
+    return None if status is None else CartStatus(status)
+
+
 async def lock_visible_cart(
     conn: AsyncConnection, *, cart_id: uuid.UUID, caller: Principal | None
 ) -> CartStatus | None:

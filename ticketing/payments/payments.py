@@ -788,6 +788,16 @@ async def _fail(
     return payment_view(row, now, ())  # failed before: no tickets
 
 
+async def release_pending_payment(
+    conn: AsyncConnection, *, payment_id: uuid.UUID, outcome: PaymentStatus, now: datetime
+) -> None:
+    """`release_payment` for the system (the sweep, a cancellation), by the payment's id."""
+    found = sa.select(*PAYMENT_COLUMNS).where(payment_t.c.id == payment_id)
+    row = payment_row((await conn.execute(found)).one())
+    params = {"payment": payment_id, "now": now, "actor": "system"}
+    await release_payment(conn, row=row, outcome=outcome, params=params)
+
+
 async def release_payment(
     conn: AsyncConnection, *, row: PaymentRow, outcome: PaymentStatus, params: dict[str, Any]
 ) -> None:

@@ -25,15 +25,11 @@ from ticketing.errors import ErrorCode, TicketingError, not_found
 from ticketing.inventory import audit
 from ticketing.inventory.stamps import stamped
 from ticketing.management import commands as management
-from ticketing.models import cart_t, event_seat_t, event_t, item_t, payment_t, ticket_t
+from ticketing.models import event_seat_t, event_t, item_t, payment_t, ticket_t
 from ticketing.notifications import outbox
 from ticketing.notifications.outbox import Kind
-from ticketing.payments.payments import (
-    PAYMENT_COLUMNS,
-    load_payment,
-    payment_row,
-    release_payment,
-)
+from ticketing.orders.carts import lock_cart
+from ticketing.payments.payments import load_payment, release_pending_payment
 
 _REFUND_MESSAGES = outbox.payment_messages(
     Kind.ORDER_REFUNDED,
@@ -56,7 +52,7 @@ async def _lock_cart_of(conn: AsyncConnection, payment_id: uuid.UUID) -> tuple[u
     cart_id = await conn.scalar(sa.select(payment_t.c.cart_id).where(payment_t.c.id == payment_id))
     if cart_id is None:
         raise not_found("Payment", payment_id, field="payment_id")
-    await conn.execute(sa.select(cart_t.c.id).where(cart_t.c.id == cart_id).with_for_update())
+    await lock_cart(conn, cart_id=cart_id)
     status = await conn.scalar(sa.select(payment_t.c.status).where(payment_t.c.id == payment_id))
     return cart_id, str(status)
 
@@ -208,15 +204,9 @@ async def settle_cancelled_batch(
             continue
         _, status = await _lock_cart_of(conn, payment_id)
         if status == PaymentStatus.PENDING.value:
-            row = payment_row(
-                (
-                    await conn.execute(
-                        sa.select(*PAYMENT_COLUMNS).where(payment_t.c.id == payment_id)
-                    )
-                ).one()
+            await release_pending_payment(
+                conn, payment_id=payment_id, outcome=PaymentStatus.FAILED, now=now
             )
-            params = {"payment": payment_id, "now": now, "actor": "system"}
-            await release_payment(conn, row=row, outcome=PaymentStatus.FAILED, params=params)
         elif status == PaymentStatus.COMPLETED.value:
             await _refund_tickets(
                 conn,
@@ -233,7 +223,7 @@ async def _release_holds(
     conn: AsyncConnection, *, cart_id: uuid.UUID, event_id: int, now: datetime
 ) -> None:
     """An open cart's holds of the cancelled event end (its other events' holds stay)."""
-    await conn.execute(sa.select(cart_t.c.id).where(cart_t.c.id == cart_id).with_for_update())
+    await lock_cart(conn, cart_id=cart_id)
     released = (
         await conn.execute(
             sa.update(item_t)

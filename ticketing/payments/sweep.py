@@ -15,9 +15,10 @@ from ticketing.db import Database, command
 from ticketing.domain import CartStatus, PaymentStatus, SeatStatus
 from ticketing.inventory import audit
 from ticketing.inventory.stamps import stamped
-from ticketing.models import cart_t, event_seat_t, item_t, payment_t
+from ticketing.models import event_seat_t, item_t, payment_t
 from ticketing.notifications import outbox
-from ticketing.payments.payments import PAYMENT_COLUMNS, payment_row, release_payment
+from ticketing.orders.carts import lock_cart
+from ticketing.payments.payments import release_pending_payment
 
 
 @command
@@ -97,19 +98,10 @@ async def expire_overdue_payments(conn: AsyncConnection, *, now: datetime) -> in
     ).all()
     expired = 0
     for payment_id, cart_id in overdue:
-        # the cart's lock first, as every command on a cart or its payment takes it
-        status = await conn.scalar(
-            sa.select(cart_t.c.status).where(cart_t.c.id == cart_id).with_for_update()
-        )
-        if status != CartStatus.BOOKED.value:
+        if await lock_cart(conn, cart_id=cart_id) is not CartStatus.BOOKED:
             continue  # finished by a concurrent command while we waited for the lock
-        found = sa.select(*PAYMENT_COLUMNS).where(payment_t.c.id == payment_id)
-        row = payment_row((await conn.execute(found)).one())
-        await release_payment(
-            conn,
-            row=row,
-            outcome=PaymentStatus.EXPIRED,
-            params={"payment": payment_id, "now": now, "actor": "system"},
+        await release_pending_payment(
+            conn, payment_id=payment_id, outcome=PaymentStatus.EXPIRED, now=now
         )
         expired += 1
     return expired
