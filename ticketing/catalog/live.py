@@ -62,6 +62,8 @@ class SeatMapUpdate:
     version: str
     sections: tuple[SectionUpdate, ...] = ()
     reload: bool = False
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)
+    """For adapters' encodings: one message is shared by every subscriber it is sent to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,17 @@ class Reading:
     freshness: Freshness | None
     """None when there is no such event."""
     seat_map: EventSeatMap | None
+    messages: dict[tuple[int, ...], SeatMapUpdate] = field(default_factory=dict, compare=False)
+
+    def message(self, sections: tuple[SectionUpdate, ...]) -> SeatMapUpdate:
+        """The message of these sections (which a reading shares) at this reading: one object
+        for every subscriber sent it, so that adapters encode it once."""
+        assert self.seat_map is not None
+        key = tuple(id(section) for section in sections)  # the message keeps them alive
+        message = self.messages.get(key)
+        if message is None:
+            message = self.messages[key] = SeatMapUpdate(self.seat_map.version, sections)
+        return message
 
     def repeats(self, other: Reading | None) -> bool:
         """True when `other` answered the same requests and found the same map."""
@@ -300,7 +313,7 @@ async def _follow(
                 return
             sections = _differences(seat_map, sent, known)
             if sections:
-                yield SeatMapUpdate(version=seat_map.version, sections=sections)
+                yield reading.message(sections)
 
 
 def _differences(
