@@ -49,7 +49,7 @@ def _schema(broadcast: Broadcast) -> strawberry.Schema:
         query=Query,
         subscription=Subscription,
         # one document per query text, as the app's parser cache gives
-        extensions=[ParserCache()],
+        extensions=[ParserCache],
         execution_context_class=SharedEventResults,
     )
 
