@@ -14,6 +14,7 @@ from strawberry.extensions import ParserCache
 
 from schema.shared_results import SharedEventResults, SharedMessage, SharedResults
 
+
 @strawberry.type
 class Message(SharedMessage):
     text: str

@@ -38,6 +38,12 @@ announces (one cheap statement)."""
 BACKSTOP_SECONDS = 2.0
 """On PostgreSQL, how often a pump looks anyway: a process that committed and died before it
 announced its change (or whose announcement failed) is caught up with by then."""
+SENDING_SHARE = 0.5
+"""At most this share of a worker's time goes to sending an event's messages: after a fan-out
+that took t seconds, its pump reads again t * (1 / SENDING_SHARE - 1) seconds later at the
+earliest, so that spectators slow the map's updates, not the sales."""
+SENDING_LIMIT_SECONDS = 2.0
+"""How long a pump waits for its subscribers to send a reading before it reads again anyway."""
 SUBSCRIPTIONS_PER_CONNECTION = 8
 """A page follows one event, maybe a few: a connection asking for more is refused."""
 _CHANGED = re.compile(rb"[^\x00]")
@@ -122,6 +128,9 @@ class EventPump:
         self._requests = 0
         self._requested = asyncio.Event()
         self._published = asyncio.Event()
+        self._taking = 0
+        """Subscribers sending the latest reading now."""
+        self._sent = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"seat-map pump {event_id}")
 
     def request(self) -> int:
@@ -135,8 +144,16 @@ class EventPump:
         while True:
             latest = self.latest
             if latest is not None and latest is not seen and latest.answers >= request:
+                self._taking += 1
                 return latest
             await self._published.wait()
+
+    def sent(self, reading: Reading) -> None:
+        """A subscriber is done with a reading `after` gave it."""
+        if reading is self.latest:
+            self._taking -= 1
+            if not self._taking:
+                self._sent.set()
 
     def stop(self) -> None:
         self._task.cancel()
@@ -158,13 +175,26 @@ class EventPump:
                 self._requested.set()
                 continue
             reading = Reading(answers, freshness, seat_map)
+            sending = 0.0
             if not reading.repeats(self.latest):  # a poll that found nothing wakes nobody
-                self.latest = reading
-                published, self._published = self._published, asyncio.Event()
-                published.set()
-            await asyncio.sleep(COALESCE_SECONDS)
+                sending = await self._publish(reading)
+            await asyncio.sleep(max(COALESCE_SECONDS, sending * (1 / SENDING_SHARE - 1)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._requested.wait(), self._until_next_read(seat_map))
+
+    async def _publish(self, reading: Reading) -> float:
+        """Hand `reading` to the subscribers; the seconds they took to send it."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.latest, self._taking = reading, 0
+        self._sent.clear()
+        published, self._published = self._published, asyncio.Event()
+        published.set()
+        await asyncio.sleep(0)  # the subscribers woken now take their turn first
+        if self._taking:  # some are still sending it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sent.wait(), SENDING_LIMIT_SECONDS)
+        return loop.time() - started
 
     def _until_next_read(self, seat_map: EventSeatMap | None) -> float:
         """Seconds until the map's first hold or payment lapses, or until the next poll."""
@@ -298,22 +328,25 @@ async def _follow(
         reading: Reading | None = None
         while True:
             reading = await pump.after(reading, request)
-            freshness, seat_map = reading.freshness, reading.seat_map
-            if freshness is None or seat_map is None or not freshness.visible_to(viewer):
-                yield None
-                return
-            if revision is None:
-                revision = freshness.revision
-                prefix = f"{revision}_"
-                if any(not stamp.startswith(prefix) for stamp in known.values()):
+            try:
+                freshness, seat_map = reading.freshness, reading.seat_map
+                if freshness is None or seat_map is None or not freshness.visible_to(viewer):
+                    yield None
+                    return
+                if revision is None:
+                    revision = freshness.revision
+                    prefix = f"{revision}_"
+                    if any(not stamp.startswith(prefix) for stamp in known.values()):
+                        yield SeatMapUpdate(version=seat_map.version, reload=True)
+                        return
+                elif freshness.revision != revision:
                     yield SeatMapUpdate(version=seat_map.version, reload=True)
                     return
-            elif freshness.revision != revision:
-                yield SeatMapUpdate(version=seat_map.version, reload=True)
-                return
-            sections = _differences(seat_map, sent, known)
-            if sections:
-                yield reading.message(sections)
+                sections = _differences(seat_map, sent, known)
+                if sections:
+                    yield reading.message(sections)  # resumed once it is sent
+            finally:
+                pump.sent(reading)
 
 
 def _differences(
