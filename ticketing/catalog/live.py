@@ -38,10 +38,6 @@ announces (one cheap statement)."""
 BACKSTOP_SECONDS = 2.0
 """On PostgreSQL, how often a pump looks anyway: a process that committed and died before it
 announced its change (or whose announcement failed) is caught up with by then."""
-SENDING_SHARE = 0.5
-"""At most this share of a worker's time goes to sending an event's messages: after a fan-out
-that took t seconds, its pump reads again t * (1 / SENDING_SHARE - 1) seconds later at the
-earliest, so that spectators slow the map's updates, not the sales."""
 SENDING_LIMIT_SECONDS = 2.0
 """How long a pump waits for its subscribers to send a reading before it reads again anyway."""
 SUBSCRIPTIONS_PER_CONNECTION = 8
@@ -118,6 +114,7 @@ class EventPump:
         clock: Callable[[], datetime],
         *,
         poll_seconds: float,
+        sending_share: float,
     ) -> None:
         self.event_id = event_id
         self.subscribers = 0
@@ -125,6 +122,7 @@ class EventPump:
         self._seat_maps = seat_maps
         self._clock = clock
         self._poll_seconds = poll_seconds
+        self._sending_share = sending_share
         self._requests = 0
         self._requested = asyncio.Event()
         self._published = asyncio.Event()
@@ -178,7 +176,8 @@ class EventPump:
             sending = 0.0
             if not reading.repeats(self.latest):  # a poll that found nothing wakes nobody
                 sending = await self._publish(reading)
-            await asyncio.sleep(max(COALESCE_SECONDS, sending * (1 / SENDING_SHARE - 1)))
+            # at most `sending_share` of the time sending: spectators slow the map, not the sales
+            await asyncio.sleep(max(COALESCE_SECONDS, sending * (1 / self._sending_share - 1)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._requested.wait(), self._until_next_read(seat_map))
 
@@ -216,9 +215,11 @@ class SeatFeed:
         *,
         clock: Callable[[], datetime],
         max_followers: int,
+        sending_share: float,
     ) -> None:
         self._db = db
         self._max_followers = max_followers
+        self._sending_share = sending_share
         self._followers = 0
         self._seat_maps = seat_maps
         self._clock = clock
@@ -260,7 +261,11 @@ class SeatFeed:
                 every_process = self._db.notifications.from_every_process
                 poll = BACKSTOP_SECONDS if every_process else POLL_SECONDS
                 pump = self._pumps[event_id] = EventPump(
-                    self._seat_maps, event_id, self._clock, poll_seconds=poll
+                    self._seat_maps,
+                    event_id,
+                    self._clock,
+                    poll_seconds=poll,
+                    sending_share=self._sending_share,
                 )
             pump.subscribers += 1
             try:
