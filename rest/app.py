@@ -62,7 +62,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         db = app.state.db = Database.of(settings)
         seat_maps = app.state.seat_maps = SeatMaps(db)
         app.state.seat_feed = SeatFeed(
-            db, seat_maps, clock=clock, max_followers=settings.max_subscribers
+            db,
+            seat_maps,
+            clock=clock,
+            max_followers=settings.max_subscribers,
+            sending_share=settings.live_sending_share,
         )
         app.state.throttle = open_throttle(redis_url=settings.redis_url)
         # every worker reads (or, the first time, makes) the one key: checked at start-up

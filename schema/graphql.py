@@ -44,6 +44,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import StreamExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from schema.accounts.types import AccountsMutation, AccountsQuery
@@ -63,6 +64,7 @@ from schema.manage.webhooks import WebhooksMutation, WebhooksQuery
 from schema.orders.mutations import OrdersMutation
 from schema.orders.types import OrdersQuery
 from schema.result_cache import ResultCache
+from schema.shared_results import SharedEventResults
 from schema.tickets import TicketsMutation
 from ticketing.errors import ErrorCode, TicketingError
 from ticketing.settings import Settings
@@ -135,6 +137,14 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": ErrorCode.INTERNAL_ERROR.value}
         return masked
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # The stock hook tests every result against a runtime-checkable Protocol, a slow
+        # isinstance that each subscription message paid; a result without errors has none to mask.
+        if any(getattr(result, name, None) for name in ("errors", "incremental", "completed")):
+            yield from super().on_stream_result(result)
+        else:
+            yield None
 
 
 class TicketingSchema(strawberry.Schema):
@@ -255,6 +265,7 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         scalar_overrides={uuid.UUID: UUID, SeatMapLayoutJSON: SEAT_MAP_LAYOUT_SCALAR},
+        execution_context_class=SharedEventResults,
     )
     seat_objects.bind(schema)
     return schema

@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     # Live seat-map subscriptions a worker process follows at once; more are refused (busy)
     # rather than let one client's sockets starve the others.
     max_subscribers: int = Field(default=10_000, gt=0)
+    # The most of a worker's time that sending one event's live map may take: after a fan-out
+    # that took t, the next waits t * (1 / share - 1). Lower favours sales over the map's delay.
+    live_sending_share: float = Field(default=0.25, gt=0, le=1)
     # How long a command waits for a lock (SQLite's write lock, a PostgreSQL row lock) before it
     # is answered 503 with Retry-After instead of queueing for ever.
     lock_timeout_ms: int = Field(default=5000, gt=0)

@@ -5,6 +5,7 @@ one digit per seat: seats as GraphQL objects cost graphql-core work per field an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import AsyncGenerator
 from typing import Annotated, NewType
@@ -14,6 +15,7 @@ import strawberry
 
 from schema.common import lookup_id
 from schema.context import Info
+from schema.shared_results import SharedMessage, SharedResults
 from ticketing.catalog import live
 from ticketing.catalog.seatmaps import EventSeatMap, SectionLayout, SectionState
 
@@ -236,7 +238,7 @@ class SeatMapSectionUpdate:
 
 
 @strawberry.type(description="A message of `seatMapChanges`.")
-class SeatMapUpdate:
+class SeatMapUpdate(SharedMessage):
     version: str = strawberry.field(
         description="The map's version once this message is applied: a client that reconnects "
         "subscribes again from it."
@@ -250,13 +252,19 @@ class SeatMapUpdate:
         description="The sections that changed since the message before (or since `since`)."
     )
 
+    shared_results: strawberry.Private[SharedResults] = dataclasses.field(default_factory=dict)
+
     @classmethod
     def of(cls, update: live.SeatMapUpdate) -> SeatMapUpdate:
-        return cls(
-            version=update.version,
-            reload=update.reload,
-            sections=[SeatMapSectionUpdate.of(s) for s in update.sections],
-        )
+        """One object per message, whichever subscriber sends it: its result is shared."""
+        made: SeatMapUpdate | None = update.memo.get("gql")
+        if made is None:
+            made = update.memo["gql"] = cls(
+                version=update.version,
+                reload=update.reload,
+                sections=[SeatMapSectionUpdate.of(s) for s in update.sections],
+            )
+        return made
 
 
 @strawberry.type

@@ -38,6 +38,8 @@ announces (one cheap statement)."""
 BACKSTOP_SECONDS = 2.0
 """On PostgreSQL, how often a pump looks anyway: a process that committed and died before it
 announced its change (or whose announcement failed) is caught up with by then."""
+SENDING_LIMIT_SECONDS = 2.0
+"""How long a pump waits for its subscribers to send a reading before it reads again anyway."""
 SUBSCRIPTIONS_PER_CONNECTION = 8
 """A page follows one event, maybe a few: a connection asking for more is refused."""
 _CHANGED = re.compile(rb"[^\x00]")
@@ -62,6 +64,8 @@ class SeatMapUpdate:
     version: str
     sections: tuple[SectionUpdate, ...] = ()
     reload: bool = False
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)
+    """For adapters' encodings: one message is shared by every subscriber it is sent to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,17 @@ class Reading:
     freshness: Freshness | None
     """None when there is no such event."""
     seat_map: EventSeatMap | None
+    messages: dict[tuple[int, ...], SeatMapUpdate] = field(default_factory=dict, compare=False)
+
+    def message(self, sections: tuple[SectionUpdate, ...]) -> SeatMapUpdate:
+        """The message of these sections (which a reading shares) at this reading: one object
+        for every subscriber sent it, so that adapters encode it once."""
+        assert self.seat_map is not None
+        key = tuple(id(section) for section in sections)  # the message keeps them alive
+        message = self.messages.get(key)
+        if message is None:
+            message = self.messages[key] = SeatMapUpdate(self.seat_map.version, sections)
+        return message
 
     def repeats(self, other: Reading | None) -> bool:
         """True when `other` answered the same requests and found the same map."""
@@ -99,6 +114,7 @@ class EventPump:
         clock: Callable[[], datetime],
         *,
         poll_seconds: float,
+        sending_share: float,
     ) -> None:
         self.event_id = event_id
         self.subscribers = 0
@@ -106,9 +122,13 @@ class EventPump:
         self._seat_maps = seat_maps
         self._clock = clock
         self._poll_seconds = poll_seconds
+        self._sending_share = sending_share
         self._requests = 0
         self._requested = asyncio.Event()
         self._published = asyncio.Event()
+        self._taking = 0
+        """Subscribers sending the latest reading now."""
+        self._sent = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"seat-map pump {event_id}")
 
     def request(self) -> int:
@@ -122,8 +142,16 @@ class EventPump:
         while True:
             latest = self.latest
             if latest is not None and latest is not seen and latest.answers >= request:
+                self._taking += 1
                 return latest
             await self._published.wait()
+
+    def sent(self, reading: Reading) -> None:
+        """A subscriber is done with a reading `after` gave it."""
+        if reading is self.latest:
+            self._taking -= 1
+            if not self._taking:
+                self._sent.set()
 
     def stop(self) -> None:
         self._task.cancel()
@@ -145,13 +173,27 @@ class EventPump:
                 self._requested.set()
                 continue
             reading = Reading(answers, freshness, seat_map)
+            sending = 0.0
             if not reading.repeats(self.latest):  # a poll that found nothing wakes nobody
-                self.latest = reading
-                published, self._published = self._published, asyncio.Event()
-                published.set()
-            await asyncio.sleep(COALESCE_SECONDS)
+                sending = await self._publish(reading)
+            # at most `sending_share` of the time sending: spectators slow the map, not the sales
+            await asyncio.sleep(max(COALESCE_SECONDS, sending * (1 / self._sending_share - 1)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._requested.wait(), self._until_next_read(seat_map))
+
+    async def _publish(self, reading: Reading) -> float:
+        """Hand `reading` to the subscribers; the seconds they took to send it."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.latest, self._taking = reading, 0
+        self._sent.clear()
+        published, self._published = self._published, asyncio.Event()
+        published.set()
+        await asyncio.sleep(0)  # the subscribers woken now take their turn first
+        if self._taking:  # some are still sending it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sent.wait(), SENDING_LIMIT_SECONDS)
+        return loop.time() - started
 
     def _until_next_read(self, seat_map: EventSeatMap | None) -> float:
         """Seconds until the map's first hold or payment lapses, or until the next poll."""
@@ -173,9 +215,11 @@ class SeatFeed:
         *,
         clock: Callable[[], datetime],
         max_followers: int,
+        sending_share: float,
     ) -> None:
         self._db = db
         self._max_followers = max_followers
+        self._sending_share = sending_share
         self._followers = 0
         self._seat_maps = seat_maps
         self._clock = clock
@@ -217,7 +261,11 @@ class SeatFeed:
                 every_process = self._db.notifications.from_every_process
                 poll = BACKSTOP_SECONDS if every_process else POLL_SECONDS
                 pump = self._pumps[event_id] = EventPump(
-                    self._seat_maps, event_id, self._clock, poll_seconds=poll
+                    self._seat_maps,
+                    event_id,
+                    self._clock,
+                    poll_seconds=poll,
+                    sending_share=self._sending_share,
                 )
             pump.subscribers += 1
             try:
@@ -285,22 +333,25 @@ async def _follow(
         reading: Reading | None = None
         while True:
             reading = await pump.after(reading, request)
-            freshness, seat_map = reading.freshness, reading.seat_map
-            if freshness is None or seat_map is None or not freshness.visible_to(viewer):
-                yield None
-                return
-            if revision is None:
-                revision = freshness.revision
-                prefix = f"{revision}_"
-                if any(not stamp.startswith(prefix) for stamp in known.values()):
+            try:
+                freshness, seat_map = reading.freshness, reading.seat_map
+                if freshness is None or seat_map is None or not freshness.visible_to(viewer):
+                    yield None
+                    return
+                if revision is None:
+                    revision = freshness.revision
+                    prefix = f"{revision}_"
+                    if any(not stamp.startswith(prefix) for stamp in known.values()):
+                        yield SeatMapUpdate(version=seat_map.version, reload=True)
+                        return
+                elif freshness.revision != revision:
                     yield SeatMapUpdate(version=seat_map.version, reload=True)
                     return
-            elif freshness.revision != revision:
-                yield SeatMapUpdate(version=seat_map.version, reload=True)
-                return
-            sections = _differences(seat_map, sent, known)
-            if sections:
-                yield SeatMapUpdate(version=seat_map.version, sections=sections)
+                sections = _differences(seat_map, sent, known)
+                if sections:
+                    yield reading.message(sections)  # resumed once it is sent
+            finally:
+                pump.sent(reading)
 
 
 def _differences(

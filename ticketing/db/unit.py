@@ -231,5 +231,6 @@ query = _unit(write=False)
 """A service query: reads only, each statement the latest committed data, on both databases."""
 
 check = _unit(write=False, check=True)
-"""A query of one indexed statement that many readers wait on (a seat map's freshness check): it
-runs in a lane of its own (CHECK_SLOTS wide), never in line behind commands."""
+"""A query of one indexed statement that many readers wait on (a seat map's freshness check, and
+the refresh of the sections it found changed): it runs in a lane of its own (CHECK_SLOTS wide),
+never in line behind commands."""

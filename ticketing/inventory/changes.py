@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import UserDefinedType
 
-from ticketing.db import check, query
+from ticketing.db import check
 from ticketing.domain import EventStatus
 from ticketing.models import event_seat_t, event_t
 
@@ -118,7 +118,7 @@ _SQLITE_FIRST = _sqlite(since_mark=False)
 _SQLITE_SINCE = _sqlite(since_mark=True)
 
 
-@query
+@check  # the map's refresh serves every reader and subscriber: not in line behind commands
 async def taken_seats(
     conn: AsyncConnection, *, event_id: int, section_ids: Sequence[int]
 ) -> list[Any]:
