@@ -56,6 +56,7 @@ async def _reads_while_followed(share: float, seconds: float = 1.6) -> list[floa
     await asyncio.sleep(seconds)
     follower.cancel()
     pump.stop()
+    await asyncio.gather(follower, return_exceptions=True)
     return [b - a for a, b in zip(seat_map.reads, seat_map.reads[1:], strict=False)]
 
 
