@@ -1,5 +1,5 @@
 """Subscription messages executed once per operation and shared: graphql-core would otherwise run
-the same selection on the same message once per subscriber (a thousand times per worker)."""
+the same selection on the same message once per subscriber."""
 
 from __future__ import annotations
 
