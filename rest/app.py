@@ -83,7 +83,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(_sweep_forever(app, settings.sweep_interval_seconds))
         # The embedded setup delivers its own outbox; separate `ticketing worker`s may as well.
-        deliverer = Deliverer(db, settings, clock=clock) if settings.delivery.in_serve else None
+        deliverer = (
+            Deliverer(db, settings, clock=clock, keys=app.state.ticket_keys)
+            if settings.delivery.in_serve
+            else None
+        )
         stop_delivery = asyncio.Event()
         delivering = asyncio.create_task(deliverer.run(stop_delivery)) if deliverer else None
         try:

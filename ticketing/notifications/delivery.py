@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ipaddress
 import logging
 import os
 import random
@@ -17,7 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx
@@ -35,6 +33,7 @@ from ticketing.notifications.messages import (
     webhook_body,
 )
 from ticketing.notifications.outbox import EMAIL, Kind
+from ticketing.notifications.webhooks import refused_address
 from ticketing.payments import signatures
 from ticketing.settings import DeliveryPolicy, Settings
 from ticketing.tickets.keys import TicketKeys, ticket_keys
@@ -222,37 +221,28 @@ class Mailbox:
                 await smtp.quit()
 
 
-def refused_address(url: str, *, allow_private: bool) -> str | None:
-    """Why the server must not call `url` (a loopback, private, link-local or otherwise
-    non-public address), or None. Host names are resolved: what they name now counts."""
-    if allow_private:
-        return None
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError as exc:
-        return f"{host} does not resolve: {exc}"
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global:
-            return f"{host} is a non-public address ({ip})"
-    return None
-
-
 # --- the worker -------------------------------------------------------------------------------
 
 
 class Deliverer:
     """One worker: takes batches of due messages and delivers them, one after another."""
 
-    def __init__(self, db: Database, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        keys: TicketKeys | None = None,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._policy = settings.delivery
         self._clock = clock
         self.name = worker_name()
         self.mailbox = Mailbox(settings)
-        self._keys: TicketKeys | None = None
+        self._keys = keys
+        """The tickets' signing keys: given by an app that has them, else read when first needed."""
         self._http = httpx.AsyncClient(timeout=self._policy.timeout_seconds, follow_redirects=False)
 
     async def deliver_due(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import secrets
+import socket
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,9 +70,30 @@ def _is_private(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return not ipaddress.ip_address(host).is_global
+        return not _is_public_address(host)
     except ValueError:
-        return False  # a name: checked again, resolved, at each delivery
+        return False  # a name: checked again, resolved, at each delivery (refused_address)
+
+
+def _is_public_address(address: str) -> bool:
+    """A global address (not loopback, private, link-local...); ValueError for a host name."""
+    return ipaddress.ip_address(address.split("%")[0]).is_global
+
+
+def refused_address(url: str, *, allow_private: bool) -> str | None:
+    """Why the server must not call `url` (a loopback, private, link-local or otherwise
+    non-public address), or None. Host names are resolved: what they name now counts."""
+    if allow_private:
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        return f"{host} does not resolve: {exc}"
+    for address in addresses:
+        if not _is_public_address(address):
+            return f"{host} is a non-public address ({address})"
+    return None
 
 
 def _view(row: Any) -> WebhookView:
